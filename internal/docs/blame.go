@@ -1,0 +1,210 @@
+package docs
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/collab-editor/collab/internal/ot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// BlameLine says which revision last changed a line, and who made it.
+type BlameLine struct {
+	Line   int    `json:"line"` // 1-based
+	Rev    uint64 `json:"rev"`
+	Author string `json:"author"`
+}
+
+// blameLine is one line of the text: its length in code points, counting
+// its '\n', and the revision that last changed it.
+type blameLine struct {
+	n   int
+	rev uint64
+}
+
+// blameApply returns the lines after op, made at revision rev. A line is
+// attributed to rev when op inserted or deleted anything in it; a line that
+// only moved keeps its revision. Lines are as strings.Split(text, "\n")
+// gives them: the last one has no '\n'.
+func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
+	out := make([]blameLine, 0, len(lines)+8)
+	li, lo := 0, 0 // position in the old lines
+	cur := blameLine{rev: lines[0].rev}
+	touched := false
+	push := func() {
+		if touched {
+			cur.rev = rev
+		}
+		out = append(out, cur)
+	}
+	// step consumes k code points of the old text, keeping them in cur
+	// when keep is set. It ends the current line at each old '\n' kept,
+	// and joins lines across each old '\n' deleted.
+	step := func(k int, keep bool) {
+		for k > 0 {
+			avail := lines[li].n - lo
+			t := min(k, avail)
+			k -= t
+			lo += t
+			if keep {
+				cur.n += t
+			}
+			if lo == lines[li].n && li < len(lines)-1 {
+				li, lo = li+1, 0
+				if keep {
+					push()
+					cur, touched = blameLine{rev: lines[li].rev}, false
+				}
+			}
+		}
+	}
+	for c := range op.Components() {
+		switch c.Kind {
+		case ot.Retain:
+			step(c.N, true)
+		case ot.Delete:
+			wasTouched, atStart := touched, cur.n == 0 && lo == 0
+			touched = true
+			step(c.N, false)
+			if atStart && lo == 0 && !wasTouched {
+				// Whole lines removed: the line now here is unchanged.
+				cur, touched = blameLine{rev: lines[li].rev}, false
+			}
+		case ot.Insert:
+			for _, r := range c.Text {
+				cur.n++
+				if r != '\n' {
+					touched = true
+					continue
+				}
+				touched = true
+				push()
+				// The next line is untouched if it starts an old line and
+				// nothing more is inserted into it.
+				cur, touched = blameLine{rev: lines[li].rev}, lo != 0
+			}
+		}
+	}
+	push()
+	return out
+}
+
+func encodeBlame(lines []blameLine) []byte {
+	buf := binary.AppendUvarint(nil, uint64(len(lines)))
+	for _, l := range lines {
+		buf = binary.AppendUvarint(buf, uint64(l.n))
+		buf = binary.AppendUvarint(buf, l.rev)
+	}
+	return buf
+}
+
+func decodeBlame(data []byte) ([]blameLine, error) {
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n > uint64(len(data)) {
+		return nil, fmt.Errorf("docs: corrupt blame checkpoint")
+	}
+	data = data[k:]
+	lines := make([]blameLine, n)
+	for i := range lines {
+		a, k1 := binary.Uvarint(data)
+		if k1 <= 0 {
+			return nil, fmt.Errorf("docs: corrupt blame checkpoint")
+		}
+		b, k2 := binary.Uvarint(data[k1:])
+		if k2 <= 0 {
+			return nil, fmt.Errorf("docs: corrupt blame checkpoint")
+		}
+		lines[i] = blameLine{n: int(a), rev: b}
+		data = data[k1+k2:]
+	}
+	return lines, nil
+}
+
+// Blame returns, for each line of the text at revision rev, the revision
+// and author that last changed it. It starts from the newest blame
+// checkpoint at or before rev and replays the log from there; checkpoints
+// are saved every SnapshotEvery revisions as it goes, so only the first
+// query over a long history replays it all.
+func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
+	every := uint64(m.cfg.SnapshotEvery)
+	var (
+		lines []blameLine
+		saves = map[uint64][]byte{}
+		out   []BlameLine
+	)
+	err := m.store.db.View(func(tx *bolt.Tx) error {
+		meta, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		if rev > meta.Rev {
+			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, meta.Rev)
+		}
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		from := uint64(0)
+		lines = []blameLine{{n: 0, rev: 0}}
+		c := b.Bucket(subBlame).Cursor()
+		k, v := c.Seek(revKey(rev))
+		if k == nil || binary.BigEndian.Uint64(k) > rev {
+			k, v = c.Prev()
+		}
+		if k != nil {
+			if lines, err = decodeBlame(v); err != nil {
+				return err
+			}
+			from = binary.BigEndian.Uint64(k)
+		}
+		lc := b.Bucket(subLog).Cursor()
+		for k, v := lc.Seek(revKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
+			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
+			}
+			lines = blameApply(lines, r.Op, r.Rev)
+			if r.Rev%every == 0 {
+				saves[r.Rev] = encodeBlame(lines)
+			}
+		}
+		authors := map[uint64]string{}
+		log := b.Bucket(subLog)
+		out = make([]BlameLine, len(lines))
+		for i, l := range lines {
+			a, ok := authors[l.rev]
+			if !ok && l.rev > 0 {
+				if v := log.Get(revKey(l.rev)); v != nil {
+					r, err := decodeRecord(l.rev, v)
+					if err != nil {
+						return err
+					}
+					a = r.Author
+				}
+				authors[l.rev] = a
+			}
+			out[i] = BlameLine{Line: i + 1, Rev: l.rev, Author: a}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(saves) > 0 {
+		// Cache the checkpoints; the document may be gone by now, which
+		// only means there is nothing to cache.
+		m.commit.enqueue(&write{fn: func(tx *bolt.Tx) error {
+			b, err := docBucket(tx, id)
+			if err != nil {
+				return nil
+			}
+			for rev, v := range saves {
+				if err := b.Bucket(subBlame).Put(revKey(rev), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	}
+	return out, nil
+}

@@ -1,0 +1,159 @@
+package docs
+
+import (
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A write is one piece of a group commit: fn runs inside the shared
+// transaction and must check everything before it writes, so that its
+// failure leaves nothing behind; err is its result, or the commit's.
+type write struct {
+	fn   func(tx *bolt.Tx) error
+	err  error
+	done chan struct{} // closed once err is final
+	// durable, if set, is called by the commit goroutine as soon as the
+	// commit is over, before done is closed: quick bookkeeping only.
+	durable func(error)
+	// then, if set, is called after the commit, in queue order, from the
+	// delivery goroutine: fan-out.
+	then func(error)
+}
+
+// committer is the group commit: one goroutine takes every write queued
+// while the previous transaction was committing and commits them together
+// in one bbolt transaction (one fsync), then reports each result in queue
+// order. Unlike bbolt's Batch it never waits for a batch to fill: a lone
+// write commits at once, and under load batches grow by themselves.
+type committer struct {
+	db       *bolt.DB
+	maxBatch int
+	observe  func(batch int, took time.Duration)
+
+	mu     sync.Mutex // guards queue and closed
+	queue  []*write
+	closed bool
+	wake   chan struct{} // cap 1: there is work
+	notify chan []*write // committed batches, to the notifier
+	wg     sync.WaitGroup
+}
+
+func newCommitter(db *bolt.DB, maxBatch int, observe func(int, time.Duration)) *committer {
+	c := &committer{
+		db:       db,
+		maxBatch: maxBatch,
+		observe:  observe,
+		wake:     make(chan struct{}, 1),
+		notify:   make(chan []*write, 64),
+	}
+	c.wg.Add(2)
+	go c.run()
+	go c.deliver()
+	return c
+}
+
+// enqueue adds w to the next transaction. It never blocks, so callers may
+// hold a document's lock: the order of enqueue calls is the order of
+// commits and of the then callbacks.
+func (c *committer) enqueue(w *write) {
+	w.done = make(chan struct{})
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		w.err = ErrClosed
+		if w.durable != nil {
+			w.durable(ErrClosed)
+		}
+		close(w.done)
+		if w.then != nil {
+			w.then(ErrClosed)
+		}
+		return
+	}
+	c.queue = append(c.queue, w)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// do queues fn and waits for its commit.
+func (c *committer) do(fn func(tx *bolt.Tx) error) error {
+	w := &write{fn: fn}
+	c.enqueue(w)
+	<-w.done
+	return w.err
+}
+
+func (c *committer) run() {
+	defer c.wg.Done()
+	defer close(c.notify)
+	for {
+		c.mu.Lock()
+		for len(c.queue) == 0 {
+			if c.closed {
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		n := min(len(c.queue), c.maxBatch)
+		batch := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		if len(c.queue) == 0 {
+			c.queue = nil
+		}
+		c.mu.Unlock()
+
+		start := time.Now()
+		err := c.db.Update(func(tx *bolt.Tx) error {
+			for _, w := range batch {
+				w.err = w.fn(tx)
+			}
+			return nil
+		})
+		if c.observe != nil {
+			c.observe(len(batch), time.Since(start))
+		}
+		for _, w := range batch {
+			if err != nil {
+				w.err = err
+			}
+			if w.durable != nil {
+				w.durable(w.err)
+			}
+			close(w.done)
+		}
+		c.notify <- batch
+	}
+}
+
+// deliver calls the then callbacks in commit order, off the commit
+// goroutine, so fan-out of one batch overlaps the next fsync.
+func (c *committer) deliver() {
+	defer c.wg.Done()
+	for batch := range c.notify {
+		for _, w := range batch {
+			if w.then != nil {
+				w.then(w.err)
+			}
+		}
+	}
+}
+
+// close commits what is queued, delivers it, and stops.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	c.wg.Wait()
+}

@@ -1,0 +1,55 @@
+// Package docs keeps collab's documents: the serial edit path, durable
+// revisions in bbolt, snapshots, and the history reads built on them.
+//
+// The types:
+//
+//   - Manager owns the bbolt file (through Store), the group commit and the
+//     live documents. Open a database with Open; close it with Close.
+//   - Document is a live document: its text (a rope), its head revision and
+//     its newest revisions. Edits go through Document.Submit; readers and
+//     realtime sessions subscribe with Document.Join.
+//   - Store reads durable state: metadata, the log, text at any revision.
+//
+// # The edit path
+//
+// Submit takes an edit made against a base revision, transforms it over
+// every newer revision (from memory, or from disk for a client that was
+// away longer than the in-memory window), applies it to the text, numbers
+// it head+1 and queues it for the group commit. It returns, and
+// subscribers hear of the revision, only once the transaction that holds it
+// has committed with fsync. An op id that was applied before returns the
+// original revision and applies nothing (exactly once). Errors leave the
+// document unchanged.
+//
+// Each document has one mutex; Submit holds it while it transforms and
+// applies, never while the write commits. Edits keep being transformed and
+// applied while earlier ones are on their way to disk (a pipeline); if a
+// commit fails, the document is closed and reloaded from disk by its next
+// user, and every edit after the failed one fails too.
+//
+// The durable step is "append revision N only if the log's head is N-1",
+// checked inside the transaction: the primitive a distributed log offers
+// too (NATS JetStream's expected last sequence). Nothing on the edit path
+// assumes it is the only writer: a write that finds the head moved fails
+// with ErrConflict and the document is reloaded.
+//
+// # Group commit
+//
+// One goroutine commits everything queued while the previous transaction
+// was committing in one bbolt transaction: one fsync for many documents'
+// edits. Unlike bbolt's Batch it never waits for a batch to fill. A second
+// goroutine tells subscribers, in commit order, while the next transaction
+// commits.
+//
+// # Storage
+//
+// See store.go for the bucket layout. The log is keyed by big-endian
+// revision; a snapshot of the text is written every SnapshotEvery revisions
+// or SnapshotBytes of log, so opening a document or reading any revision
+// replays at most that much. Blame keeps checkpoints of per-line
+// attribution in the same way, computed on first use.
+//
+// # Memory
+//
+// Documents nobody holds or listens to are unloaded after IdleTimeout.
+package docs

@@ -1,0 +1,24 @@
+package docs
+
+import "errors"
+
+// The errors of this package, wrapped with detail. Compare with errors.Is.
+var (
+	// ErrNotFound: no document (or revision) with that id.
+	ErrNotFound = errors.New("docs: not found")
+	// ErrFutureRevision: an edit's base revision is newer than the document.
+	ErrFutureRevision = errors.New("docs: base revision is in the future")
+	// ErrBadOperation: an edit does not fit the document at its base
+	// revision, or is not a valid operation.
+	ErrBadOperation = errors.New("docs: operation does not fit the document")
+	// ErrTooLarge: the edit would make the document larger than the cap.
+	ErrTooLarge = errors.New("docs: document would exceed the size limit")
+	// ErrConflict: the log's head is not the revision before the one being
+	// appended (another writer got there first).
+	ErrConflict = errors.New("docs: log head moved")
+	// ErrInvalid: a name, id or other argument is not acceptable.
+	ErrInvalid = errors.New("docs: invalid argument")
+	// ErrClosed: the document or the manager was closed (deleted, shut
+	// down, or reset after a failed commit).
+	ErrClosed = errors.New("docs: closed")
+)

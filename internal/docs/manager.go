@@ -1,0 +1,421 @@
+package docs
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/rope"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config tunes a Manager. Zero fields take the documented defaults.
+type Config struct {
+	// MaxBytes caps a document's size in bytes of UTF-8 (default 8 MiB).
+	// An edit that would grow a document past it fails with ErrTooLarge.
+	MaxBytes int
+	// Window is how many recent revisions a live document keeps in memory
+	// to transform late edits and resume clients (default 1024).
+	Window int
+	// MaxResume is how many revisions a resuming subscriber may catch up
+	// on from disk before it is sent the whole text instead (default 100,000).
+	MaxResume int
+	// SnapshotEvery and SnapshotBytes: a snapshot of the text is written
+	// every SnapshotEvery revisions (default 500) or SnapshotBytes bytes of
+	// log (default 1 MiB), so reading any revision replays at most that.
+	SnapshotEvery int
+	SnapshotBytes int
+	// IdleTimeout unloads a document nobody has used for this long
+	// (default 2 minutes).
+	IdleTimeout time.Duration
+	// MaxBatch caps the writes in one group commit (default 4096).
+	MaxBatch int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnCommit, if set, is called after each group commit with its size
+	// and duration.
+	OnCommit func(batch int, took time.Duration)
+}
+
+func (c *Config) fill() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBytes, 8<<20)
+	def(&c.Window, 1024)
+	def(&c.MaxResume, 100_000)
+	def(&c.SnapshotEvery, 500)
+	def(&c.SnapshotBytes, 1<<20)
+	def(&c.MaxBatch, 4096)
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Manager owns the store, the group commit and the live documents.
+type Manager struct {
+	store  *Store
+	cfg    Config
+	commit *committer
+
+	mu   sync.Mutex // guards live and closed
+	live map[string]*entry
+	// closed is set by Close.
+	closed bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// entry is a live document, or one being loaded. refs and used are guarded
+// by Manager.mu.
+type entry struct {
+	d     *Document
+	err   error
+	ready chan struct{}
+	refs  int
+	used  time.Time
+}
+
+// Open opens the database at path and starts the group commit and the
+// idle-document sweeper.
+func Open(path string, cfg Config) (*Manager, error) {
+	cfg.fill()
+	st, err := OpenStore(path, cfg.SnapshotEvery, cfg.SnapshotBytes)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		store:  st,
+		cfg:    cfg,
+		commit: newCommitter(st.db, cfg.MaxBatch, cfg.OnCommit),
+		live:   make(map[string]*entry),
+		stop:   make(chan struct{}),
+	}
+	m.wg.Add(1)
+	go m.sweeper()
+	return m, nil
+}
+
+// Store gives read access to the durable state.
+func (m *Manager) Store() *Store { return m.store }
+
+// Close unloads every document (their subscribers get a Closed event),
+// commits what is queued, and closes the database.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	var live []*Document
+	for _, e := range m.live {
+		if e.d != nil {
+			live = append(live, e.d)
+		}
+	}
+	m.mu.Unlock()
+	close(m.stop)
+	m.wg.Wait()
+	m.commit.close()
+	for _, d := range live {
+		d.close(fmt.Errorf("%w: server shutting down", ErrClosed))
+	}
+	return m.store.Close()
+}
+
+func (m *Manager) sweeper() {
+	defer m.wg.Done()
+	t := time.NewTicker(min(m.cfg.IdleTimeout/2, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.Sweep()
+		}
+	}
+}
+
+// Sweep unloads the documents that have been idle for IdleTimeout: no
+// references, no subscribers, nothing on its way to disk. It returns how
+// many it unloaded. The sweeper calls it periodically.
+func (m *Manager) Sweep() int {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, e := range m.live {
+		if e.d == nil || e.refs > 0 || now.Sub(e.used) < m.cfg.IdleTimeout || !e.d.idle() {
+			continue
+		}
+		delete(m.live, id)
+		n++
+	}
+	return n
+}
+
+// Loaded is the number of documents in memory.
+func (m *Manager) Loaded() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.live)
+}
+
+// Open returns the live document id, loading it if needed. Call Release
+// when done with it.
+func (m *Manager) Open(id string) (*Document, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e := m.live[id]
+	load := e == nil
+	if load {
+		e = &entry{ready: make(chan struct{})}
+		m.live[id] = e
+	}
+	e.refs++
+	m.mu.Unlock()
+	if load {
+		e.d, e.err = m.load(id)
+		close(e.ready)
+	}
+	<-e.ready
+	if e.err != nil {
+		m.mu.Lock()
+		e.refs--
+		if m.live[id] == e {
+			delete(m.live, id)
+		}
+		m.mu.Unlock()
+		return nil, e.err
+	}
+	return e.d, nil
+}
+
+func (m *Manager) load(id string) (*Document, error) {
+	meta, text, recent, err := m.store.load(id, m.cfg.Window)
+	if err != nil {
+		return nil, err
+	}
+	d := &Document{
+		id: id, m: m, meta: meta,
+		text: text, head: meta.Rev, durRev: meta.Rev, durTxt: text,
+		hist:   recent,
+		opids:  make(map[string]uint64, len(recent)),
+		subs:   make(map[int]subscriber),
+		writes: make(map[uint64]*write),
+	}
+	for _, r := range recent {
+		if r.OpID != "" {
+			d.opids[r.OpID] = r.Rev
+		}
+	}
+	return d, nil
+}
+
+func (m *Manager) release(d *Document) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.live[d.id]; e != nil && e.d == d {
+		e.refs--
+		e.used = m.cfg.Now()
+	}
+}
+
+// drop forgets a document that was closed, so the next Open reloads it.
+func (m *Manager) drop(d *Document) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.live[d.id]; e != nil && e.d == d {
+		delete(m.live, d.id)
+	}
+}
+
+// appendWrite queues revision r of d for the group commit. Called with
+// d.mu held, which keeps each document's revisions in order in the queue.
+func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
+	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }}
+	w.durable = func(err error) { d.durable(r, text, err) }
+	w.then = func(err error) {
+		if err == nil {
+			d.publish(r)
+		}
+	}
+	m.commit.enqueue(w)
+	return w
+}
+
+// CreateParams describes a new document.
+type CreateParams struct {
+	Name      string // a path such as src/main.go
+	Text      string
+	Language  string // from the name's extension when empty
+	Workspace string // a new workspace when empty
+	Author    string
+}
+
+// Create makes a document. Its text, if any, is revision 1, by Author.
+func (m *Manager) Create(p CreateParams) (Meta, error) {
+	name, err := CleanName(p.Name)
+	if err != nil {
+		return Meta{}, err
+	}
+	if !utf8.ValidString(p.Text) {
+		return Meta{}, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+	}
+	if len(p.Text) > m.cfg.MaxBytes {
+		return Meta{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(p.Text), m.cfg.MaxBytes)
+	}
+	ws := p.Workspace
+	if ws == "" {
+		ws = uuid.NewString()
+	} else if err := checkWorkspace(ws); err != nil {
+		return Meta{}, err
+	}
+	lang := p.Language
+	if lang == "" {
+		lang = LanguageOf(name)
+	}
+	now := m.cfg.Now().UTC()
+	meta := Meta{ID: uuid.NewString(), Name: name, Language: lang, Workspace: ws, Created: now, Updated: now}
+	err = m.commit.do(func(tx *bolt.Tx) error {
+		if err := createDoc(tx, meta); err != nil {
+			return err
+		}
+		if p.Text == "" {
+			return nil
+		}
+		r := Revision{Rev: 1, Op: *new(ot.Operation).Insert(p.Text), Author: p.Author, Time: now}
+		return m.store.appendRevision(tx, meta.ID, r, rope.New(p.Text))
+	})
+	if err != nil {
+		return Meta{}, err
+	}
+	return m.store.Meta(meta.ID)
+}
+
+// CleanName checks and normalises a document name: a relative slash-
+// separated path without "." or ".." elements, at most 1024 bytes.
+func CleanName(name string) (string, error) {
+	if name == "" || len(name) > 1024 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\\") {
+		return "", fmt.Errorf("%w: name %q: want a relative path of at most 1024 bytes", ErrInvalid, name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return "", fmt.Errorf("%w: name %q has a control character", ErrInvalid, name)
+		}
+	}
+	clean := path.Clean(strings.TrimPrefix(name, "/"))
+	if clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("%w: name %q leaves the workspace", ErrInvalid, name)
+	}
+	return clean, nil
+}
+
+func checkWorkspace(ws string) error {
+	if len(ws) > 128 || !utf8.ValidString(ws) || strings.ContainsAny(ws, "\x00/") {
+		return fmt.Errorf("%w: workspace %q", ErrInvalid, ws)
+	}
+	return nil
+}
+
+// Update renames a document and/or changes its language; empty fields stay.
+// Live subscribers get a Meta event.
+func (m *Manager) Update(id, name, language string) (Meta, error) {
+	if name != "" {
+		var err error
+		if name, err = CleanName(name); err != nil {
+			return Meta{}, err
+		}
+	}
+	if len(language) > 64 {
+		return Meta{}, fmt.Errorf("%w: language %q", ErrInvalid, language)
+	}
+	var out Meta
+	w := &write{fn: func(tx *bolt.Tx) error {
+		meta, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		if name != "" && name != meta.Name {
+			files := tx.Bucket(bucketFiles)
+			if files.Get(fileKey(meta.Workspace, name)) != nil {
+				return fmt.Errorf("%w: %q already exists in the workspace", ErrConflict, name)
+			}
+			if err := files.Delete(fileKey(meta.Workspace, meta.Name)); err != nil {
+				return err
+			}
+			if err := files.Put(fileKey(meta.Workspace, name), []byte(id)); err != nil {
+				return err
+			}
+			meta.Name = name
+			if language == "" {
+				meta.Language = LanguageOf(name)
+			}
+		}
+		if language != "" {
+			meta.Language = language
+		}
+		out = meta
+		return putMeta(tx, meta)
+	}}
+	w.then = func(err error) {
+		if err == nil {
+			if d := m.loaded(id); d != nil {
+				d.setMeta(out)
+			}
+		}
+	}
+	m.commit.enqueue(w)
+	<-w.done
+	return out, w.err
+}
+
+func (m *Manager) loaded(id string) *Document {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.live[id]; e != nil {
+		select {
+		case <-e.ready:
+			return e.d
+		default:
+		}
+	}
+	return nil
+}
+
+// Delete removes a document and all its history. Live subscribers get a
+// Closed event with ErrDeleted.
+func (m *Manager) Delete(id string) error {
+	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }}
+	w.then = func(err error) {
+		if err == nil {
+			if d := m.loaded(id); d != nil {
+				d.close(ErrDeleted)
+				m.drop(d)
+			}
+		}
+	}
+	m.commit.enqueue(w)
+	<-w.done
+	return w.err
+}
+
+// Do runs fn in the next group commit and waits for it to be durable. It is
+// for the other packages' small writes (chat, presence).
+func (m *Manager) Do(fn func(tx *bolt.Tx) error) error { return m.commit.do(fn) }

@@ -1,0 +1,418 @@
+package docs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/rope"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket layout (all hidden behind Store's methods):
+//
+//	meta            id -> Meta (JSON)
+//	files           workspace \x00 name -> id        (list a workspace by path prefix)
+//	doc/<id>/log    rev (8 bytes big-endian) -> record (see encodeRecord)
+//	doc/<id>/snap   rev -> the full text at rev
+//	doc/<id>/opid   op id -> rev                     (exactly-once)
+//	doc/<id>/blame  rev -> blame checkpoint          (see blame.go)
+//	doc/<id>/chat   seq -> ChatMessage (JSON)
+//	doc/<id>/pres   user id -> Presence (JSON)
+var (
+	bucketMeta  = []byte("meta")
+	bucketFiles = []byte("files")
+	bucketDoc   = []byte("doc")
+	subLog      = []byte("log")
+	subSnap     = []byte("snap")
+	subOpID     = []byte("opid")
+	subBlame    = []byte("blame")
+	subChat     = []byte("chat")
+	subPres     = []byte("pres")
+)
+
+// Meta describes a document: one file of a workspace.
+type Meta struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Language  string    `json:"language"`
+	Workspace string    `json:"workspace"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Rev       uint64    `json:"rev"`
+
+	// Snapshot bookkeeping, not part of the public view.
+	SnapRev   uint64 `json:"snapRev"`
+	SnapBytes int    `json:"snapBytes"` // bytes of log written since SnapRev
+}
+
+// Revision is one entry of a document's log.
+type Revision struct {
+	Rev    uint64       `json:"rev"`
+	Op     ot.Operation `json:"op"`
+	Author string       `json:"author"`
+	OpID   string       `json:"opId,omitempty"`
+	Time   time.Time    `json:"time"`
+}
+
+// Store keeps documents in one bbolt file. Its methods are safe for
+// concurrent use; writes normally go through the Manager's group commit.
+type Store struct {
+	db *bolt.DB
+	// snapshot policy: a snapshot every snapEvery revisions or snapBytes
+	// bytes of log, whichever comes first.
+	snapEvery int
+	snapBytes int
+}
+
+// OpenStore opens (creating if needed) the bbolt file at path.
+func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("docs: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("docs: init %s: %w", path, err)
+	}
+	return &Store{db: db, snapEvery: snapEvery, snapBytes: snapBytes}, nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the bbolt handle for benchmarks and tests in this module.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+func revKey(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
+
+func fileKey(workspace, name string) []byte {
+	return append(append([]byte(workspace), 0), name...)
+}
+
+// encodeRecord: uvarint unix-millis, uvarint len + author, uvarint len +
+// op id, then the operation's JSON.
+func encodeRecord(r Revision) []byte {
+	buf := make([]byte, 0, 32+len(r.Author)+len(r.OpID))
+	buf = binary.AppendUvarint(buf, uint64(r.Time.UnixMilli()))
+	buf = binary.AppendUvarint(buf, uint64(len(r.Author)))
+	buf = append(buf, r.Author...)
+	buf = binary.AppendUvarint(buf, uint64(len(r.OpID)))
+	buf = append(buf, r.OpID...)
+	return r.Op.AppendJSON(buf)
+}
+
+func decodeRecord(rev uint64, data []byte) (Revision, error) {
+	r := Revision{Rev: rev}
+	bad := fmt.Errorf("docs: corrupt log record %d", rev)
+	ms, n := binary.Uvarint(data)
+	if n <= 0 {
+		return r, bad
+	}
+	data = data[n:]
+	r.Time = time.UnixMilli(int64(ms)).UTC()
+	field := func() (string, bool) {
+		l, n := binary.Uvarint(data)
+		if n <= 0 || uint64(len(data)-n) < l {
+			return "", false
+		}
+		s := string(data[n : n+int(l)])
+		data = data[n+int(l):]
+		return s, true
+	}
+	var ok bool
+	if r.Author, ok = field(); !ok {
+		return r, bad
+	}
+	if r.OpID, ok = field(); !ok {
+		return r, bad
+	}
+	op, err := ot.Parse(data)
+	if err != nil {
+		return r, fmt.Errorf("%w: %w", bad, err)
+	}
+	r.Op = op
+	return r, nil
+}
+
+func getMeta(tx *bolt.Tx, id string) (Meta, error) {
+	var m Meta
+	v := tx.Bucket(bucketMeta).Get([]byte(id))
+	if v == nil {
+		return m, fmt.Errorf("%w: document %q", ErrNotFound, id)
+	}
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, fmt.Errorf("docs: corrupt metadata of %q: %w", id, err)
+	}
+	return m, nil
+}
+
+func putMeta(tx *bolt.Tx, m Meta) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put([]byte(m.ID), v)
+}
+
+func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketDoc).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("%w: document %q", ErrNotFound, id)
+	}
+	return b, nil
+}
+
+// createDoc writes a new document at revision 0 (empty text).
+func createDoc(tx *bolt.Tx, m Meta) error {
+	if tx.Bucket(bucketMeta).Get([]byte(m.ID)) != nil {
+		return fmt.Errorf("%w: document %q exists", ErrConflict, m.ID)
+	}
+	files := tx.Bucket(bucketFiles)
+	if files.Get(fileKey(m.Workspace, m.Name)) != nil {
+		return fmt.Errorf("%w: %q already exists in workspace %q", ErrConflict, m.Name, m.Workspace)
+	}
+	b, err := tx.Bucket(bucketDoc).CreateBucket([]byte(m.ID))
+	if err != nil {
+		return err
+	}
+	for _, sub := range [][]byte{subLog, subSnap, subOpID, subBlame, subChat, subPres} {
+		if _, err := b.CreateBucket(sub); err != nil {
+			return err
+		}
+	}
+	if err := b.Bucket(subSnap).Put(revKey(0), nil); err != nil {
+		return err
+	}
+	if err := files.Put(fileKey(m.Workspace, m.Name), []byte(m.ID)); err != nil {
+		return err
+	}
+	return putMeta(tx, m)
+}
+
+// appendRevision appends r to the log of document id only if the log's head
+// is r.Rev-1: the compare-and-append a distributed log also offers. text is
+// the document's text after r, written as a snapshot when one is due.
+func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rope) error {
+	m, err := getMeta(tx, id)
+	if err != nil {
+		return err
+	}
+	if m.Rev != r.Rev-1 {
+		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, m.Rev)
+	}
+	b, err := docBucket(tx, id)
+	if err != nil {
+		return err
+	}
+	rec := encodeRecord(r)
+	if err := b.Bucket(subLog).Put(revKey(r.Rev), rec); err != nil {
+		return err
+	}
+	if r.OpID != "" {
+		if err := b.Bucket(subOpID).Put([]byte(r.OpID), revKey(r.Rev)); err != nil {
+			return err
+		}
+	}
+	m.Rev = r.Rev
+	m.Updated = r.Time
+	m.SnapBytes += len(rec)
+	if int(m.Rev-m.SnapRev) >= s.snapEvery || m.SnapBytes >= s.snapBytes {
+		var buf bytes.Buffer
+		buf.Grow(text.ByteLen())
+		text.WriteTo(&buf)
+		if err := b.Bucket(subSnap).Put(revKey(r.Rev), buf.Bytes()); err != nil {
+			return err
+		}
+		m.SnapRev, m.SnapBytes = r.Rev, 0
+	}
+	return putMeta(tx, m)
+}
+
+// Meta returns a document's metadata.
+func (s *Store) Meta(id string) (m Meta, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		m, err = getMeta(tx, id)
+		return err
+	})
+	return m, err
+}
+
+// LookupOpID returns the revision at which the op id was applied.
+func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if v := b.Bucket(subOpID).Get([]byte(opID)); len(v) == 8 {
+			rev, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return rev, ok, err
+}
+
+// Revisions returns up to limit revisions after rev after, in order.
+func (s *Store) Revisions(id string, after uint64, limit int) (out []Revision, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		out, err = readLog(b, after, limit)
+		return err
+	})
+	return out, err
+}
+
+func readLog(b *bolt.Bucket, after uint64, limit int) ([]Revision, error) {
+	out := make([]Revision, 0, min(limit, 1024))
+	c := b.Bucket(subLog).Cursor()
+	for k, v := c.Seek(revKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// textAt rebuilds the text at rev from the nearest snapshot at or before it
+// and at most the snapshot interval of log records.
+func textAt(b *bolt.Bucket, rev uint64) (rope.Rope, error) {
+	c := b.Bucket(subSnap).Cursor()
+	k, v := c.Seek(revKey(rev))
+	if k == nil || binary.BigEndian.Uint64(k) > rev {
+		k, v = c.Prev()
+	}
+	if k == nil {
+		return rope.Rope{}, fmt.Errorf("docs: no snapshot at or before %d", rev)
+	}
+	text := rope.New(string(v))
+	from := binary.BigEndian.Uint64(k)
+	lc := b.Bucket(subLog).Cursor()
+	for k, v := lc.Seek(revKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
+		r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return rope.Rope{}, err
+		}
+		if text, err = r.Op.ApplyRope(text); err != nil {
+			return rope.Rope{}, fmt.Errorf("docs: replaying revision %d: %w", r.Rev, err)
+		}
+	}
+	return text, nil
+}
+
+// TextAt returns the document's text at revision rev.
+func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		m, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		if rev > m.Rev {
+			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, m.Rev)
+		}
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		text, err = textAt(b, rev)
+		return err
+	})
+	return text, err
+}
+
+// load reads what a live document needs: metadata, the head text and the
+// last window revisions.
+func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Revision, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if m, err = getMeta(tx, id); err != nil {
+			return err
+		}
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if text, err = textAt(b, m.Rev); err != nil {
+			return err
+		}
+		after := uint64(0)
+		if m.Rev > uint64(window) {
+			after = m.Rev - uint64(window)
+		}
+		recent, err = readLog(b, after, window)
+		return err
+	})
+	return m, text, recent, err
+}
+
+// deleteDoc removes every entry of a document.
+func deleteDoc(tx *bolt.Tx, id string) error {
+	m, err := getMeta(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketDoc).DeleteBucket([]byte(id)); err != nil && err != bolt.ErrBucketNotFound {
+		return err
+	}
+	if err := tx.Bucket(bucketFiles).Delete(fileKey(m.Workspace, m.Name)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Delete([]byte(id))
+}
+
+// List returns documents of a workspace whose names start with prefix,
+// ordered by name, starting after the name after.
+func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketFiles).Cursor()
+		base := fileKey(workspace, prefix)
+		start := base
+		if after != "" && after >= prefix {
+			start = append(fileKey(workspace, after), 0)
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, base) && len(out) < limit; k, v = c.Next() {
+			m, err := getMeta(tx, string(v))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListAll returns every document's metadata ordered by id, after id after.
+func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		k, v := c.First()
+		if after != "" {
+			k, v = c.Seek(append([]byte(after), 0))
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			var m Meta
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
