@@ -72,7 +72,7 @@ type Document struct {
 	subs   map[int]subscriber
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
-	err    error // set when the document is closed; every call fails with it
+	err    error             // set when the document is closed; every call fails with it
 }
 
 func (d *Document) ID() string { return d.id }
