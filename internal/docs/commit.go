@@ -20,6 +20,10 @@ type write struct {
 	// then, if set, is called after the commit, in queue order, from the
 	// delivery goroutine: fan-out.
 	then func(error)
+	// doc and rev are set for a revision of a live document: delivery
+	// tells its subscribers of consecutive revisions of one batch at once.
+	doc *Document
+	rev Revision
 }
 
 // committer is the group commit: one goroutine takes every write queued
@@ -134,15 +138,37 @@ func (c *committer) run() {
 }
 
 // deliver calls the then callbacks in commit order, off the commit
-// goroutine, so fan-out of one batch overlaps the next fsync.
+// goroutine, so fan-out of one batch overlaps the next fsync. The durable
+// revisions of one document in one batch are published together, so each
+// subscriber can send them in one frame.
 func (c *committer) deliver() {
 	defer c.wg.Done()
+	var (
+		order []*Document
+		revs  = map[*Document][]Revision{}
+	)
+	flush := func() {
+		for _, d := range order {
+			d.publish(revs[d])
+			delete(revs, d)
+		}
+		order = order[:0]
+	}
 	for batch := range c.notify {
 		for _, w := range batch {
+			if w.doc != nil && w.err == nil {
+				if _, ok := revs[w.doc]; !ok {
+					order = append(order, w.doc)
+				}
+				revs[w.doc] = append(revs[w.doc], w.rev)
+				continue
+			}
+			flush() // keep other events in order with revisions
 			if w.then != nil {
 				w.then(w.err)
 			}
 		}
+		flush()
 	}
 }
 

@@ -39,8 +39,8 @@ func TestSubmitTransformsConcurrentEdits(t *testing.T) {
 	defer d.Release()
 	events := make(chan Revision, 10)
 	_, cancel, err := d.Join(func(e Event) {
-		if e.Revision != nil {
-			events <- *e.Revision
+		for _, r := range e.Revisions {
+			events <- r
 		}
 	}, false, 0)
 	if err != nil {

@@ -30,7 +30,7 @@ type Result struct {
 // Event is what a document tells its subscribers, in commit order.
 // Exactly one field is set.
 type Event struct {
-	Revision *Revision // a durable edit
+	Revisions []Revision // durable edits, consecutive, oldest first
 	Meta     *Meta     // new metadata (rename, language)
 	Closed   error     // the document was deleted, reset or shut down: no more events
 }
@@ -244,20 +244,41 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 	d.mu.Unlock()
 }
 
-// publish tells the subscribers of durable revision r, in revision order,
-// skipping those that joined at r or later.
-func (d *Document) publish(r Revision) {
+// publish tells the subscribers of durable revisions revs (consecutive,
+// in order), each only of those after the revision it joined at.
+func (d *Document) publish(revs []Revision) {
+	type target struct {
+		fn   func(Event)
+		from uint64
+	}
 	d.mu.Lock()
-	subs := make([]func(Event), 0, len(d.subs))
+	subs := make([]target, 0, len(d.subs))
 	for _, s := range d.subs {
-		if s.from < r.Rev {
-			subs = append(subs, s.fn)
-		}
+		subs = append(subs, target(s))
 	}
 	d.mu.Unlock()
-	for _, fn := range subs {
-		fn(Event{Revision: &r})
+	last := revs[len(revs)-1].Rev
+	for _, s := range subs {
+		switch {
+		case s.from >= last:
+		case s.from < revs[0].Rev:
+			s.fn(Event{Revisions: revs})
+		default:
+			s.fn(Event{Revisions: revs[s.from+1-revs[0].Rev:]})
+		}
 	}
+}
+
+// Revisions returns the durable revisions after from up to and including
+// to, from memory; ok is false when they are no longer kept there.
+func (d *Document) Revisions(from, to uint64) (revs []Revision, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	start := d.histStart()
+	if from+1 < start || to > d.durRev || from > to {
+		return nil, false
+	}
+	return append([]Revision(nil), d.hist[from+1-start:to+1-start]...), true
 }
 
 // trim drops durable revisions beyond the history window. Called with mu held.

@@ -249,13 +249,8 @@ func (m *Manager) drop(d *Document) {
 // appendWrite queues revision r of d for the group commit. Called with
 // d.mu held, which keeps each document's revisions in order in the queue.
 func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
-	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }}
+	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }, doc: d, rev: r}
 	w.durable = func(err error) { d.durable(r, text, err) }
-	w.then = func(err error) {
-		if err == nil {
-			d.publish(r)
-		}
-	}
 	m.commit.enqueue(w)
 	return w
 }
