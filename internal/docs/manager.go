@@ -414,3 +414,6 @@ func (m *Manager) Delete(id string) error {
 // Do runs fn in the next group commit and waits for it to be durable. It is
 // for the other packages' small writes (chat, presence).
 func (m *Manager) Do(fn func(tx *bolt.Tx) error) error { return m.commit.do(fn) }
+
+// MaxBytes is the configured cap on a document's size.
+func (m *Manager) MaxBytes() int { return m.cfg.MaxBytes }

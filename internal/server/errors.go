@@ -1,0 +1,58 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/presence"
+)
+
+// errorCode maps an error to the protocol's stable code and an HTTP status.
+// It is the one place where domain errors meet the wire.
+func errorCode(err error) (string, int) {
+	switch {
+	case errors.Is(err, docs.ErrNotFound):
+		return "not_found", http.StatusNotFound
+	case errors.Is(err, docs.ErrFutureRevision):
+		return "future_revision", http.StatusConflict
+	case errors.Is(err, docs.ErrBadOperation), errors.Is(err, ot.ErrMalformed), errors.Is(err, ot.ErrBaseLength):
+		return "bad_op", http.StatusUnprocessableEntity
+	case errors.Is(err, docs.ErrTooLarge):
+		return "too_large", http.StatusRequestEntityTooLarge
+	case errors.Is(err, docs.ErrConflict):
+		return "conflict", http.StatusConflict
+	case errors.Is(err, docs.ErrInvalid), errors.Is(err, presence.ErrInvalid):
+		return "invalid", http.StatusBadRequest
+	case errors.Is(err, docs.ErrClosed):
+		return "unavailable", http.StatusServiceUnavailable
+	}
+	return "internal", http.StatusInternalServerError
+}
+
+// problem writes an RFC 9457 problem document.
+func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type":   "https://collab.dev/problems/" + code,
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
+		"code":   code,
+	})
+}
+
+// fail answers a request with the problem document for err.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := errorCode(err)
+	detail := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		detail = "internal error"
+	}
+	s.problem(w, r, status, code, detail)
+}

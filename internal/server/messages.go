@@ -1,0 +1,112 @@
+package server
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/presence"
+)
+
+// inMsg is any message a client sends; Type says which fields count.
+// See docs/PROTOCOL.md.
+type inMsg struct {
+	Type   string           `json:"type"`
+	Client string           `json:"client,omitempty"` // join
+	Name   *string          `json:"name,omitempty"`   // join, profile
+	Color  *string          `json:"color,omitempty"`  // join, profile
+	Rev    *uint64          `json:"rev,omitempty"`    // join (resume from), op (base), cursor
+	ID     string           `json:"id,omitempty"`     // op
+	Op     *ot.Operation    `json:"op,omitempty"`     // op
+	Ranges []presence.Range `json:"ranges,omitempty"` // cursor
+	Text   *string          `json:"text,omitempty"`   // chat
+}
+
+// docView is a document's metadata as clients see it.
+type docView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Language  string `json:"language"`
+	Workspace string `json:"workspace"`
+	Created   string `json:"created"`
+	Updated   string `json:"updated"`
+	Rev       uint64 `json:"rev"`
+}
+
+func viewOf(m docs.Meta) docView {
+	const layout = "2006-01-02T15:04:05.000Z07:00"
+	return docView{ID: m.ID, Name: m.Name, Language: m.Language, Workspace: m.Workspace,
+		Created: m.Created.UTC().Format(layout), Updated: m.Updated.UTC().Format(layout), Rev: m.Rev}
+}
+
+// revView is one revision on the wire.
+type revView struct {
+	Rev    uint64       `json:"rev"`
+	Op     ot.Operation `json:"op"`
+	Author string       `json:"author"`
+	ID     string       `json:"id,omitempty"`
+	Time   string       `json:"time,omitempty"`
+}
+
+type joinedMsg struct {
+	Type     string          `json:"type"`
+	User     string          `json:"user"`
+	ReadOnly bool            `json:"readOnly"`
+	Doc      docView         `json:"doc"`
+	Rev      uint64          `json:"rev"`
+	Text     *string         `json:"text,omitempty"`
+	Resumed  bool            `json:"resumed"`
+	Ops      []revView       `json:"ops,omitempty"`
+	Users    []presence.User `json:"users"`
+	Limits   limitsView      `json:"limits"`
+}
+
+type limitsView struct {
+	MaxMessageBytes int64   `json:"maxMessageBytes"`
+	MaxDocBytes     int     `json:"maxDocBytes"`
+	OpsPerSecond    float64 `json:"opsPerSecond"`
+}
+
+type errorMsg struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id,omitempty"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("server: encoding a message: " + err.Error()) // only our own types are encoded
+	}
+	return b
+}
+
+// appendOpMsg encodes a broadcast revision once for all receivers:
+// {"type":"op","rev":N,"op":[...],"author":"...","id":"..."}.
+func appendOpMsg(dst []byte, r docs.Revision) []byte {
+	dst = append(dst, `{"type":"op","rev":`...)
+	dst = strconv.AppendUint(dst, r.Rev, 10)
+	dst = append(dst, `,"op":`...)
+	dst = r.Op.AppendJSON(dst)
+	dst = append(dst, `,"author":`...)
+	dst = strconv.AppendQuote(dst, r.Author) // ids are printable ASCII
+	if r.OpID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = strconv.AppendQuote(dst, r.OpID)
+	}
+	return append(dst, '}')
+}
+
+// appendAckMsg: {"type":"ack","rev":N,"id":"..."}.
+func appendAckMsg(dst []byte, rev uint64, id string, duplicate bool) []byte {
+	dst = append(dst, `{"type":"ack","rev":`...)
+	dst = strconv.AppendUint(dst, rev, 10)
+	dst = append(dst, `,"id":`...)
+	dst = strconv.AppendQuote(dst, id)
+	if duplicate {
+		dst = append(dst, `,"duplicate":true`...)
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the Prometheus metrics of one server, in their own registry
+// (with the Go and process collectors).
+type Metrics struct {
+	reg            *prometheus.Registry
+	opsApplied     prometheus.Counter
+	opsBroadcast   prometheus.Counter
+	messagesIn     prometheus.Counter
+	transformDepth prometheus.Histogram
+	commitBatch    prometheus.Histogram
+	commitSeconds  prometheus.Histogram
+	dropped        *prometheus.CounterVec
+}
+
+// NewMetrics makes the metrics. Pass ObserveCommit to docs.Config.OnCommit.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		opsApplied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "collab_ops_applied_total", Help: "Operations applied and made durable."}),
+		opsBroadcast: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "collab_ops_broadcast_total", Help: "Revisions queued to sessions (acks included)."}),
+		messagesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "collab_ws_messages_received_total", Help: "WebSocket messages received."}),
+		transformDepth: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "collab_transform_depth", Help: "Revisions an incoming operation was transformed over.",
+			Buckets: []float64{0, 1, 2, 4, 8, 16, 64, 256, 1024, 10000}}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "collab_commit_batch_size", Help: "Writes per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 13)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "collab_commit_seconds", Help: "Duration of a group commit, fsync included.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "collab_sessions_dropped_total", Help: "Sessions closed by the server, by reason."}, []string{"reason"}),
+	}
+	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.dropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveCommit records one group commit.
+func (m *Metrics) ObserveCommit(batch int, took time.Duration) {
+	m.commitBatch.Observe(float64(batch))
+	m.commitSeconds.Observe(took.Seconds())
+}
+
+func (m *Metrics) sessionsFn(f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "collab_sessions", Help: "Open WebSocket sessions."}, f))
+}
+
+func (m *Metrics) loadedFn(f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "collab_documents_loaded", Help: "Documents in memory."}, f))
+}
+
+func (m *Metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,531 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/presence"
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !s.ready() {
+		s.problem(w, r, http.StatusServiceUnavailable, "unavailable", "shutting down")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// docBody is a document with its text, as the REST API returns it.
+type docBody struct {
+	docView
+	Text string `json:"text"`
+}
+
+// readText reads a request body holding text: JSON {"text": ...} (with
+// other fields into extra) or a raw text/plain or octet-stream body.
+func (s *Server) readText(w http.ResponseWriter, r *http.Request, extra any) (string, bool) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil && r.Header.Get("Content-Type") != "" {
+		s.problem(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "unreadable Content-Type")
+		return "", false
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body over %d bytes", mbe.Limit))
+			return "", false
+		}
+		s.problem(w, r, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		return "", false
+	}
+	switch {
+	case ct == "application/json":
+		var v struct {
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			s.problem(w, r, http.StatusBadRequest, "bad_request", "body is not valid JSON: "+err.Error())
+			return "", false
+		}
+		if extra != nil {
+			if err := json.Unmarshal(body, extra); err != nil {
+				s.problem(w, r, http.StatusBadRequest, "bad_request", "body is not valid JSON: "+err.Error())
+				return "", false
+			}
+		}
+		if v.Text == nil {
+			s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs a "text" field`)
+			return "", false
+		}
+		return *v.Text, true
+	case ct == "" || strings.HasPrefix(ct, "text/") || ct == "application/octet-stream":
+		if !utf8.Valid(body) {
+			s.problem(w, r, http.StatusBadRequest, "invalid", "the body is not UTF-8 text")
+			return "", false
+		}
+		return string(body), true
+	}
+	s.problem(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json or text/plain")
+	return "", false
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Name      string `json:"name"`
+		Language  string `json:"language"`
+		Workspace string `json:"workspace"`
+	}
+	text, ok := s.readText(w, r, &p)
+	if !ok {
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		q := r.URL.Query()
+		p.Name, p.Language, p.Workspace = q.Get("name"), q.Get("language"), q.Get("workspace")
+	}
+	meta, err := s.docs.Create(docs.CreateParams{Name: p.Name, Text: text, Language: p.Language, Workspace: p.Workspace, Author: authorOf(r)})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/docs/"+meta.ID)
+	w.Header().Set("ETag", etag(meta.ID, meta.Rev))
+	writeJSON(w, http.StatusCreated, docBody{docView: viewOf(meta), Text: text})
+}
+
+// authorOf names the caller of a REST write.
+func authorOf(r *http.Request) string {
+	if a := r.Header.Get("X-Collab-Author"); validID(a) {
+		return a
+	}
+	return "api"
+}
+
+func etag(id string, rev uint64) string { return fmt.Sprintf("\"%s-%d\"", id, rev) }
+
+// revParam reads ?name=N as a revision; def when absent.
+func revParam(r *http.Request, name string, def uint64) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s=%q is not a revision number", docs.ErrInvalid, name, v)
+	}
+	return n, nil
+}
+
+// textAt returns the document's metadata and text at ?rev (head when absent).
+func (s *Server) textAt(r *http.Request) (docs.Meta, string, bool, error) {
+	id := r.PathValue("id")
+	meta, text, err := s.docs.Head(id)
+	if err != nil {
+		return meta, "", false, err
+	}
+	rev, err := revParam(r, "rev", meta.Rev)
+	if err != nil {
+		return meta, "", false, err
+	}
+	if rev == meta.Rev {
+		return meta, text.String(), false, nil
+	}
+	old, err := s.docs.TextAt(id, rev)
+	if err != nil {
+		return meta, "", false, err
+	}
+	meta.Rev = rev
+	return meta, old.String(), true, nil
+}
+
+// cacheHeaders sets ETag and Cache-Control, and answers 304 when the
+// client's copy is current. A past revision never changes.
+func cacheHeaders(w http.ResponseWriter, r *http.Request, tag string, immutable bool) bool {
+	w.Header().Set("ETag", tag)
+	if immutable {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == tag || inm == "*") {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	meta, text, past, err := s.textAt(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cacheHeaders(w, r, etag(meta.ID, meta.Rev), past) {
+		return
+	}
+	writeJSON(w, http.StatusOK, docBody{docView: viewOf(meta), Text: text})
+}
+
+func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
+	meta, text, past, err := s.textAt(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cacheHeaders(w, r, etag(meta.ID, meta.Rev), past) {
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(meta.Name)}))
+	io.WriteString(w, text)
+}
+
+func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	text, ok := s.readText(w, r, nil)
+	if !ok {
+		return
+	}
+	var ifRev *uint64
+	if im := r.Header.Get("If-Match"); im != "" {
+		n, err := strconv.ParseUint(strings.Trim(im, `"`), 10, 64)
+		if err != nil {
+			if i := strings.LastIndexByte(strings.Trim(im, `"`), '-'); i >= 0 {
+				n, err = strconv.ParseUint(strings.Trim(im, `"`)[i+1:], 10, 64)
+			}
+		}
+		if err != nil {
+			s.problem(w, r, http.StatusBadRequest, "bad_request", `If-Match must be "<rev>" or an ETag of this API`)
+			return
+		}
+		ifRev = &n
+	}
+	opID := ""
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if !validID(key) {
+			s.problem(w, r, http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-64 of A-Z a-z 0-9 _ -")
+			return
+		}
+		opID = "rest:" + key
+	}
+	id := r.PathValue("id")
+	res, err := s.docs.Put(id, text, authorOf(r), opID, ifRev)
+	if err != nil {
+		if errors.Is(err, docs.ErrConflict) && ifRev != nil {
+			s.problem(w, r, http.StatusPreconditionFailed, "precondition_failed", err.Error())
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	meta, err := s.docs.Store().Meta(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(id, res.Rev))
+	writeJSON(w, http.StatusOK, map[string]any{"doc": viewOf(meta), "rev": res.Rev, "op": res.Op})
+}
+
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Name     string `json:"name"`
+		Language string `json:"language"`
+	}
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	meta, err := s.docs.Update(r.PathValue("id"), p.Name, p.Language)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOf(meta))
+}
+
+// decodeJSON decodes a JSON request body into v, answering errors itself.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		s.problem(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+		return false
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large", "request body too large")
+			return false
+		}
+		s.problem(w, r, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if err := s.docs.Delete(r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func limitParam(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%w: limit must be 1-%d", docs.ErrInvalid, max)
+	}
+	return n, nil
+}
+
+func revViews(revs []docs.Revision) []revView {
+	out := make([]revView, len(revs))
+	for i, r := range revs {
+		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: r.OpID, Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+	}
+	return out
+}
+
+func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
+	after, err := revParam(r, "after", 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	revs, err := s.docs.Revisions(id, after, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"revisions": revViews(revs)}
+	if len(revs) == limit {
+		out["next"] = revs[len(revs)-1].Rev
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rev, err := strconv.ParseUint(r.PathValue("rev"), 10, 64)
+	if err != nil {
+		s.problem(w, r, http.StatusBadRequest, "invalid", "revision must be a number")
+		return
+	}
+	rv, err := s.docs.Revision(id, rev)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cacheHeaders(w, r, etag(id, rev), true) {
+		return
+	}
+	writeJSON(w, http.StatusOK, revViews([]docs.Revision{rv})[0])
+}
+
+func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	meta, err := s.docs.Store().Meta(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	from, err := revParam(r, "from", 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	to, err := revParam(r, "to", meta.Rev)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if from > meta.Rev || to > meta.Rev {
+		s.fail(w, r, fmt.Errorf("%w: revision beyond head %d", docs.ErrNotFound, meta.Rev))
+		return
+	}
+	tag := fmt.Sprintf("\"%s-%d-%d\"", id, from, to)
+	if wantsUnified(r) {
+		a, err := s.docs.TextAt(id, from)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		b, err := s.docs.TextAt(id, to)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(a.String()), B: difflib.SplitLines(b.String()),
+			FromFile: fmt.Sprintf("a/%s@%d", meta.Name, from), ToFile: fmt.Sprintf("b/%s@%d", meta.Name, to), Context: 3,
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if cacheHeaders(w, r, tag, true) {
+			return
+		}
+		w.Header().Set("Content-Type", "text/x-diff; charset=utf-8")
+		io.WriteString(w, text)
+		return
+	}
+	op, err := s.docs.Changes(id, from, to)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cacheHeaders(w, r, tag, true) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "op": op})
+}
+
+// wantsUnified: ?format=unified, or an Accept header preferring text/x-diff.
+func wantsUnified(r *http.Request) bool {
+	switch r.URL.Query().Get("format") {
+	case "unified":
+		return true
+	case "op":
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/x-diff")
+}
+
+func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	meta, err := s.docs.Store().Meta(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rev, err := revParam(r, "rev", meta.Rev)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	lines, err := s.docs.Blame(id, rev)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cacheHeaders(w, r, etag(id, rev)+"-blame", rev < meta.Rev) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "lines": lines})
+}
+
+func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Rev *uint64 `json:"rev"`
+	}
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	if p.Rev == nil {
+		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "rev"`)
+		return
+	}
+	id := r.PathValue("id")
+	res, err := s.docs.Restore(id, *p.Rev, authorOf(r), "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rev": res.Rev, "restored": *p.Rev})
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	after, err := revParam(r, "after", 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msgs, err := s.docs.Chat(r.PathValue("id"), after, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []docs.ChatMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	meta, err := s.docs.Store().Meta(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	users, rev := []presence.User{}, meta.Rev
+	s.mu.Lock()
+	room := s.rooms[id]
+	s.mu.Unlock()
+	if room != nil {
+		room.mu.Lock()
+		users, rev = room.users.List(), room.pubRev
+		room.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "users": users})
+}
+
+func (s *Server) handleWorkspaceFiles(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	metas, err := s.docs.Store().List(r.PathValue("ws"), q.Get("prefix"), q.Get("after"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	files := make([]docView, len(metas))
+	for i, m := range metas {
+		files[i] = viewOf(m)
+	}
+	out := map[string]any{"files": files}
+	if len(metas) == limit {
+		out["next"] = metas[len(metas)-1].Name
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/presence"
+	"github.com/collab-editor/collab/internal/rope"
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+	"golang.org/x/time/rate"
+)
+
+// room is one live document and its sessions. The server keeps one room
+// per document with at least one session; fan-out walks only that room's
+// sessions.
+//
+// Concurrency: mu guards clients, users and pubRev, and orders everything
+// the room sends: published revisions, cursors, joins and leaves. Sending
+// only queues (client.send never blocks), so holding mu while sending
+// never waits on a socket.
+type room struct {
+	id  string
+	srv *Server
+	doc *docs.Document
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	users   *presence.Set
+	// pubRev is the newest revision sent to every client, and text the
+	// text at pubRev: a client joins at pubRev, and cursors are kept and
+	// broadcast at pubRev, so every client of the room is always at pubRev
+	// outside mu.
+	pubRev uint64
+	text   rope.Rope
+	unsub  func()
+	closed bool
+}
+
+// client is one WebSocket session.
+type client struct {
+	s        *melody.Session
+	srv      *Server
+	room     *room // set once joined
+	docID    string
+	user     string
+	clientID string
+	readOnly bool
+
+	opLimit     *rate.Limiter
+	cursorLimit *rate.Limiter
+
+	// Set while joining, read by the room under room.mu.
+	mine sync.Map // op ids submitted through this session and not yet acknowledged
+
+	mu       sync.Mutex // guards the send queue below
+	pending  [][]byte   // messages waiting for the frame in flight
+	pendingN int        // their bytes
+	inflight bool       // a frame is with melody's writer
+	closed   bool
+}
+
+// send queues messages for the client in order. While a frame is being
+// written, messages gather and go out together as one frame (a JSON array),
+// so a busy session costs fewer writes than messages. A client whose queue
+// exceeds the send buffer is a slow consumer: it is closed with
+// closeSlowConsumer, never silently skipped.
+func (c *client) send(msgs ...[]byte) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.pending = append(c.pending, msgs...)
+	for _, m := range msgs {
+		c.pendingN += len(m)
+	}
+	if c.inflight {
+		if c.pendingN > c.srv.cfg.SendBuffer {
+			c.closed = true
+			c.mu.Unlock()
+			c.srv.metrics.dropped.WithLabelValues("slow_consumer").Inc()
+			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
+			return
+		}
+		c.mu.Unlock()
+		return
+	}
+	frame := c.takeFrame()
+	c.inflight = true
+	c.mu.Unlock()
+	c.s.Write(frame)
+}
+
+// sent is melody's report that a frame went out: send what gathered.
+func (c *client) sent() {
+	c.mu.Lock()
+	if len(c.pending) == 0 || c.closed {
+		c.inflight = false
+		c.mu.Unlock()
+		return
+	}
+	frame := c.takeFrame()
+	c.mu.Unlock()
+	c.s.Write(frame)
+}
+
+// takeFrame joins the pending messages into one frame. Called with mu held.
+func (c *client) takeFrame() []byte {
+	var frame []byte
+	if len(c.pending) == 1 {
+		frame = c.pending[0]
+	} else {
+		frame = make([]byte, 0, c.pendingN+len(c.pending)+1)
+		frame = append(frame, '[')
+		for i, m := range c.pending {
+			if i > 0 {
+				frame = append(frame, ',')
+			}
+			frame = append(frame, m...)
+		}
+		frame = append(frame, ']')
+	}
+	clear(c.pending)
+	c.pending, c.pendingN = c.pending[:0], 0
+	return frame
+}
+
+// closeWith closes the connection with a close code and reason. The close
+// frame is written directly (gorilla allows WriteControl concurrently with
+// the writer), so it is not stuck behind queued messages.
+func (c *client) closeWith(code int, reason string) {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	conn := c.s.WebsocketConnection()
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	_ = conn.Close()
+}
+
+// publish fans out durable revisions: an ack to the session that submitted
+// each, the revision (encoded once) to every other session.
+func (r *room) publish(revs []docs.Revision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	shared := make([][]byte, len(revs))
+	for i, rev := range revs {
+		if rev.Rev != r.pubRev+1 {
+			continue // joined the document after it
+		}
+		text, err := rev.Op.ApplyRope(r.text)
+		if err != nil {
+			// Cannot happen: docs applied the same op to the same text.
+			r.srv.log.Error("room out of step with its document", "doc", r.id, "rev", rev.Rev, "err", err)
+			continue
+		}
+		r.text, r.pubRev = text, rev.Rev
+		shared[i] = appendOpMsg(nil, rev)
+		r.users.Apply(rev.Op)
+	}
+	r.srv.metrics.opsBroadcast.Add(float64(len(revs) * len(r.clients)))
+	for c := range r.clients {
+		c.deliver(revs, shared)
+	}
+}
+
+// deliver queues the revisions for this client: an ack for those it
+// submitted, the shared message for the rest. Called with room.mu held.
+func (c *client) deliver(revs []docs.Revision, shared [][]byte) {
+	out := make([][]byte, 0, len(revs))
+	for i, rev := range revs {
+		if shared[i] == nil {
+			continue
+		}
+		if rev.OpID != "" {
+			if _, mine := c.mine.LoadAndDelete(rev.OpID); mine {
+				out = append(out, appendAckMsg(nil, rev.Rev, rev.OpID, false))
+				continue
+			}
+		}
+		out = append(out, shared[i])
+	}
+	if len(out) > 0 {
+		c.send(out...)
+	}
+}
+
+// broadcast sends msg to every client of the room except skip. Called with
+// r.mu held.
+func (r *room) broadcast(msg []byte, skip *client) {
+	for c := range r.clients {
+		if c != skip {
+			c.send(msg)
+		}
+	}
+}
+
+// event is the document's subscriber: called in revision order by docs.
+func (r *room) event(e docs.Event) {
+	switch {
+	case len(e.Revisions) > 0:
+		r.publish(e.Revisions)
+	case e.Meta != nil:
+		r.mu.Lock()
+		r.broadcast(mustJSON(map[string]any{"type": "meta", "doc": viewOf(*e.Meta)}), nil)
+		r.mu.Unlock()
+	case e.Closed != nil:
+		r.srv.closeRoom(r, e.Closed)
+	}
+}

@@ -1,0 +1,43 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists every route of the server.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.securityHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, http.StatusNotFound, "not_found", "no such route")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+	})
+
+	r.Get("/healthz", s.handleHealth)
+	r.Get("/readyz", s.handleReady)
+	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
+
+	r.Route("/api", func(r chi.Router) {
+		r.Use(s.limitBody)
+		r.Post("/docs", s.handleCreate)
+		r.Get("/docs/{id}", s.handleGet)
+		r.Put("/docs/{id}", s.handlePut)
+		r.Patch("/docs/{id}", s.handlePatch)
+		r.Delete("/docs/{id}", s.handleDelete)
+		r.Get("/docs/{id}/raw", s.handleRaw)
+		r.Get("/docs/{id}/revisions", s.handleRevisions)
+		r.Get("/docs/{id}/revisions/{rev}", s.handleRevision)
+		r.Get("/docs/{id}/diff", s.handleDiff)
+		r.Get("/docs/{id}/blame", s.handleBlame)
+		r.Post("/docs/{id}/restore", s.handleRestore)
+		r.Get("/docs/{id}/chat", s.handleChat)
+		r.Get("/docs/{id}/presence", s.handlePresence)
+		r.Get("/docs/{id}/ws", s.handleWS)
+		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
+	})
+	return r
+}

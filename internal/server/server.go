@@ -1,0 +1,159 @@
+// Package server wires collab together: the HTTP API and pages (chi), the
+// realtime protocol over WebSockets (melody), the documents (docs) and
+// presence. See docs/PROTOCOL.md for the protocol.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+)
+
+// WebSocket close codes beyond the standard ones. Clients reconnect and
+// resume after closeSlowConsumer, closeRateLimited and 1001 (going away).
+const (
+	closeSlowConsumer = 4001 // the send buffer filled: resume from the last revision
+	closeDeleted      = 4002 // the document was deleted
+	closeForbidden    = 4003 // the link or token no longer grants access
+	closeNotFound     = 4004 // no such document
+	closeRateLimited  = 4008 // too many messages
+	closeTooMany      = 4009 // too many sessions on the document
+	closeReset        = 4010 // the document was reset on the server: rejoin
+)
+
+// Config holds the server's limits and behaviour. Zero fields take the
+// documented defaults (see fill).
+type Config struct {
+	MaxMessageBytes    int64         // largest WebSocket message accepted (default 1 MiB)
+	SendBuffer         int           // bytes queued for one slow session before it is closed (default 1 MiB)
+	OpsPerSecond       float64       // per session (default 50, burst 100)
+	CursorsPerSecond   float64       // per session (default 30, burst 60); extra cursor updates are dropped
+	MaxSessionsPerDoc  int           // default 200
+	PingPeriod         time.Duration // default 10s
+	PongWait           time.Duration // a peer silent this long is dropped (default 25s)
+	WriteWait          time.Duration // default 10s
+	PresenceEvery      time.Duration // presence written to disk at most this often per user (default 5s)
+	MaxRequestBytes    int64         // REST request bodies (default 10 MiB)
+	ChatKeep           int           // chat messages kept per document (default 1000)
+	MaxChatBytes       int           // default 2000
+	AllowedOrigins     []string      // WebSocket origins besides the server's own
+	FrameAncestors     string        // CSP frame-ancestors for /embed (default "*")
+	Now                func() time.Time
+}
+
+func (c *Config) fill() {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = 1 << 20
+	}
+	if c.OpsPerSecond <= 0 {
+		c.OpsPerSecond = 50
+	}
+	if c.CursorsPerSecond <= 0 {
+		c.CursorsPerSecond = 30
+	}
+	if c.MaxSessionsPerDoc <= 0 {
+		c.MaxSessionsPerDoc = 200
+	}
+	if c.PingPeriod <= 0 {
+		c.PingPeriod = 10 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 25 * time.Second
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.PresenceEvery <= 0 {
+		c.PresenceEvery = 5 * time.Second
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 10 << 20
+	}
+	if c.ChatKeep <= 0 {
+		c.ChatKeep = 1000
+	}
+	if c.MaxChatBytes <= 0 {
+		c.MaxChatBytes = 2000
+	}
+	if c.FrameAncestors == "" {
+		c.FrameAncestors = "*"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is collab's HTTP and WebSocket front.
+type Server struct {
+	cfg     Config
+	docs    *docs.Manager
+	log     *slog.Logger
+	metrics *Metrics
+	ws      *melody.Melody
+	handler http.Handler
+
+	mu       sync.Mutex // guards rooms and draining
+	rooms    map[string]*room
+	draining bool
+}
+
+// New returns a server over the documents of m. metrics may be shared with
+// the docs.Manager's commit hook (see NewMetrics).
+func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Server {
+	cfg.fill()
+	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}}
+	s.ws = melody.New()
+	s.ws.Config.MaxMessageSize = cfg.MaxMessageBytes
+	s.ws.Config.PingPeriod = cfg.PingPeriod
+	s.ws.Config.PongWait = cfg.PongWait
+	s.ws.Config.WriteWait = cfg.WriteWait
+	// We keep at most one frame in melody's queue per session (see
+	// client.send), plus close frames.
+	s.ws.Config.MessageBufferSize = 16
+	s.ws.Upgrader.CheckOrigin = s.checkOrigin
+	s.ws.Upgrader.EnableCompression = false
+	s.ws.HandleConnect(s.onConnect)
+	s.ws.HandleDisconnect(s.onDisconnect)
+	s.ws.HandleMessage(s.onMessage)
+	s.ws.HandleSentMessage(func(ms *melody.Session, _ []byte) {
+		if c := clientOf(ms); c != nil {
+			c.sent()
+		}
+	})
+	s.ws.HandleError(s.onError)
+	metrics.sessionsFn(func() float64 { return float64(s.ws.Len()) })
+	metrics.loadedFn(func() float64 { return float64(m.Loaded()) })
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP serves every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain closes every WebSocket session with 1001 (going away) so clients
+// reconnect elsewhere, and refuses new ones. Call it after the HTTP server
+// stopped accepting and before closing the docs.Manager.
+func (s *Server) Drain(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	_ = s.ws.CloseWithMsg(websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"))
+	for s.ws.Len() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *Server) ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.draining
+}

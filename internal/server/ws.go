@@ -1,0 +1,480 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/presence"
+	"github.com/google/uuid"
+	"github.com/olahol/melody"
+	"golang.org/x/time/rate"
+)
+
+const keyClient = "client"
+
+func clientOf(ms *melody.Session) *client {
+	v, ok := ms.Get(keyClient)
+	if !ok {
+		return nil
+	}
+	return v.(*client)
+}
+
+// access is what a request may do with a document; set by the auth layer.
+type access struct {
+	docID    string
+	readOnly bool
+}
+
+// handleWS upgrades GET /api/docs/{id}/ws to the collaboration protocol.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !s.ready() {
+		s.problem(w, r, http.StatusServiceUnavailable, "unavailable", "the server is shutting down")
+		return
+	}
+	if _, err := s.docs.Store().Meta(id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	acc := access{docID: id, readOnly: readOnlyFrom(r)}
+	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{"access": acc}); err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+	}
+}
+
+func (s *Server) onConnect(ms *melody.Session) {
+	v, _ := ms.Get("access")
+	acc, _ := v.(access)
+	c := &client{
+		s: ms, srv: s, readOnly: acc.readOnly,
+		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
+		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
+		docID:       acc.docID,
+	}
+	ms.Set(keyClient, c)
+}
+
+func (s *Server) onDisconnect(ms *melody.Session) {
+	c := clientOf(ms)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	if r := c.room; r != nil {
+		s.leave(r, c)
+	}
+}
+
+func (s *Server) onError(ms *melody.Session, err error) {
+	if errors.Is(err, melody.ErrMessageBufferFull) {
+		// Not expected: client.send keeps melody's queue short. Never drop
+		// silently: treat it as a slow consumer.
+		if c := clientOf(ms); c != nil {
+			s.metrics.dropped.WithLabelValues("slow_consumer").Inc()
+			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
+		}
+		return
+	}
+	s.log.Debug("websocket error", "err", err)
+}
+
+// sendError tells the client what went wrong with one of its messages.
+func (c *client) sendError(code, msg, id string) {
+	c.send(mustJSON(errorMsg{Type: "error", Code: code, Message: msg, ID: id}))
+}
+
+func (s *Server) onMessage(ms *melody.Session, data []byte) {
+	c := clientOf(ms)
+	if c == nil {
+		return
+	}
+	s.metrics.messagesIn.Inc()
+	var m inMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		code, msg := "bad_message", "message is not valid JSON of the protocol: "+err.Error()
+		var ue *json.UnmarshalTypeError
+		if errors.As(err, &ue) {
+			msg = fmt.Sprintf("field %q has the wrong type", ue.Field)
+		}
+		c.sendError(code, msg, "")
+		return
+	}
+	if m.Type != "join" && c.room == nil {
+		c.sendError("not_joined", "send a join message first", m.ID)
+		return
+	}
+	switch m.Type {
+	case "join":
+		s.join(c, m)
+	case "op":
+		s.submit(c, m)
+	case "cursor":
+		s.cursor(c, m)
+	case "profile":
+		s.profile(c, m)
+	case "chat":
+		s.chat(c, m)
+	default:
+		c.sendError("unknown_type", fmt.Sprintf("unknown message type %q", m.Type), m.ID)
+	}
+}
+
+// validID accepts ids clients choose: 1-64 of [A-Za-z0-9_-].
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+var palette = []string{"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2", "#e5c07b", "#be5046"}
+
+func (s *Server) join(c *client, m inMsg) {
+	if c.room != nil {
+		c.sendError("already_joined", "this session has joined already", "")
+		return
+	}
+	clientID := m.Client
+	if clientID == "" {
+		clientID = strings.ReplaceAll(uuid.NewString(), "-", "")
+	} else if !validID(clientID) {
+		c.sendError("invalid", "client must be 1-64 characters of A-Z a-z 0-9 _ -", "")
+		return
+	}
+	name, color := "Anonymous", palette[int(hashString(clientID)%uint32(len(palette)))]
+	if m.Name != nil {
+		name = *m.Name
+	}
+	if m.Color != nil {
+		color = *m.Color
+	}
+	if err := presence.CheckProfile(name, color); err != nil {
+		c.sendError("invalid", err.Error(), "")
+		return
+	}
+	c.clientID, c.user = clientID, clientID
+	for {
+		r, err := s.room(c.docID)
+		if err != nil {
+			code, _ := errorCode(err)
+			c.sendError(code, err.Error(), "")
+			c.closeWith(closeNotFound, "document not found")
+			return
+		}
+		ok, err := r.join(c, m, name, color)
+		if err != nil {
+			code, _ := errorCode(err)
+			c.sendError(code, err.Error(), "")
+			return
+		}
+		if ok {
+			s.savePresence(r)
+			return
+		}
+		// The room closed as we arrived: get a new one.
+	}
+}
+
+func hashString(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+// room returns the live room of a document, creating it.
+func (s *Server) room(id string) (*room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, docs.ErrClosed
+	}
+	if r := s.rooms[id]; r != nil {
+		return r, nil
+	}
+	d, err := s.docs.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	r := &room{id: id, srv: s, doc: d, clients: map[*client]struct{}{}, users: presence.NewSet()}
+	st, unsub, err := d.Join(r.event, false, 0)
+	if err != nil {
+		d.Release()
+		return nil, err
+	}
+	r.text, r.pubRev, r.unsub = st.Text, st.Rev, unsub
+	s.rooms[id] = r
+	return r, nil
+}
+
+// join adds c to the room and sends it the joined message. It returns
+// false if the room closed meanwhile.
+func (r *room) join(c *client, m inMsg, name, color string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false, nil
+	}
+	if len(r.clients) >= r.srv.cfg.MaxSessionsPerDoc {
+		c.sendError("too_many_sessions", fmt.Sprintf("the document has %d sessions, the limit", len(r.clients)), "")
+		c.closeWith(closeTooMany, "too many sessions on this document")
+		return true, nil
+	}
+	_, _, meta := r.doc.Text()
+	meta.Rev = r.pubRev
+	msg := joinedMsg{
+		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewOf(meta), Rev: r.pubRev,
+		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond},
+	}
+	if m.Rev != nil && *m.Rev <= r.pubRev {
+		revs, ok := r.doc.Revisions(*m.Rev, r.pubRev)
+		if ok {
+			msg.Resumed = true
+			msg.Ops = make([]revView, len(revs))
+			for i, rv := range revs {
+				msg.Ops[i] = revView{Rev: rv.Rev, Op: rv.Op, Author: rv.Author, ID: rv.OpID}
+			}
+		}
+	}
+	if !msg.Resumed {
+		text := r.text.String()
+		msg.Text = &text
+	}
+	now := r.srv.cfg.Now()
+	first := r.users.Join(presence.User{ID: c.user, Name: name, Color: color, ReadOnly: c.readOnly, LastSeen: now}, now)
+	msg.Users = r.users.List()
+	c.send(mustJSON(msg))
+	r.clients[c] = struct{}{}
+	c.room = r
+	if first {
+		u, _ := r.users.Get(c.user)
+		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), c)
+	}
+	return true, nil
+}
+
+func (s *Server) leave(r *room, c *client) {
+	r.mu.Lock()
+	if _, ok := r.clients[c]; !ok {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.clients, c)
+	if r.users.Leave(c.user) {
+		r.broadcast(mustJSON(map[string]string{"type": "leave", "user": c.user}), nil)
+	}
+	empty := len(r.clients) == 0
+	r.mu.Unlock()
+	if empty {
+		s.dropRoomIfEmpty(r)
+	}
+}
+
+// dropRoomIfEmpty closes a room nobody is in, releasing its document.
+func (s *Server) dropRoomIfEmpty(r *room) {
+	s.mu.Lock()
+	r.mu.Lock()
+	if r.closed || len(r.clients) > 0 {
+		r.mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
+	r.closed = true
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+	r.mu.Unlock()
+	s.mu.Unlock()
+	r.unsub()
+	r.doc.Release()
+}
+
+// closeRoom ends a room whose document is gone (deleted, reset, shut down):
+// every session is closed with a reason.
+func (s *Server) closeRoom(r *room, cause error) {
+	s.mu.Lock()
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+	s.mu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	clients := make([]*client, 0, len(r.clients))
+	for c := range r.clients {
+		clients = append(clients, c)
+	}
+	r.mu.Unlock()
+	code, reason := closeReset, "the document was reset: rejoin"
+	if errors.Is(cause, docs.ErrDeleted) {
+		code, reason = closeDeleted, "the document was deleted"
+	}
+	for _, c := range clients {
+		c.closeWith(code, reason)
+	}
+	r.doc.Release()
+}
+
+func (s *Server) submit(c *client, m inMsg) {
+	if c.readOnly {
+		c.sendError("read_only", "this session may not edit the document", m.ID)
+		return
+	}
+	if !c.opLimit.Allow() {
+		c.sendError("rate_limited", fmt.Sprintf("more than %g operations per second", s.cfg.OpsPerSecond), m.ID)
+		s.metrics.dropped.WithLabelValues("rate_limited").Inc()
+		c.closeWith(closeRateLimited, "rate limit exceeded: slow down and resume")
+		return
+	}
+	if m.Rev == nil || m.Op == nil {
+		c.sendError("invalid", "an op message needs rev, id and op", m.ID)
+		return
+	}
+	if !strings.HasPrefix(m.ID, c.clientID+":") || !validID(m.ID[len(c.clientID)+1:]) {
+		c.sendError("invalid", "id must be \"<client>:<sequence>\" with this session's client id", m.ID)
+		return
+	}
+	r := c.room
+	c.mine.Store(m.ID, true)
+	res, err := r.doc.Submit(docs.Edit{Base: *m.Rev, Op: *m.Op, Author: c.user, OpID: m.ID})
+	if err != nil {
+		c.mine.Delete(m.ID)
+		code, _ := errorCode(err)
+		c.sendError(code, err.Error(), m.ID)
+		return
+	}
+	if res.Duplicate {
+		r.mu.Lock()
+		if _, pending := c.mine.LoadAndDelete(m.ID); pending && res.Rev <= r.pubRev {
+			// Published before this session could claim it: ack it here.
+			c.send(appendAckMsg(nil, res.Rev, m.ID, true))
+		}
+		r.mu.Unlock()
+		return
+	}
+	s.metrics.opsApplied.Inc()
+	s.metrics.transformDepth.Observe(float64(res.Depth))
+}
+
+func (s *Server) cursor(c *client, m inMsg) {
+	if !c.cursorLimit.Allow() {
+		return // documented: extra cursor updates are dropped; the next one carries the position
+	}
+	if m.Rev == nil {
+		c.sendError("invalid", "a cursor message needs rev and ranges", "")
+		return
+	}
+	r := c.room
+	r.mu.Lock()
+	ranges, err := r.rangesAt(m.Ranges, *m.Rev)
+	if err != nil {
+		r.mu.Unlock()
+		c.sendError("invalid", err.Error(), "")
+		return
+	}
+	u, ok := r.users.Update(c.user, ranges, s.cfg.Now())
+	if ok {
+		r.broadcast(mustJSON(map[string]any{"type": "cursor", "rev": r.pubRev, "user": u.ID, "ranges": u.Ranges}), c)
+	}
+	r.mu.Unlock()
+	s.savePresence(r)
+}
+
+// rangesAt brings ranges given at revision rev to pubRev. Called with mu held.
+func (r *room) rangesAt(ranges []presence.Range, rev uint64) ([]presence.Range, error) {
+	if rev > r.pubRev {
+		return nil, fmt.Errorf("cursor revision %d is ahead of the document (%d)", rev, r.pubRev)
+	}
+	revs, ok := r.doc.Revisions(rev, r.pubRev)
+	if !ok {
+		return nil, fmt.Errorf("cursor revision %d is too old", rev)
+	}
+	n := r.text.Len()
+	if len(revs) > 0 {
+		n = revs[0].Op.BaseLen()
+	}
+	if err := presence.CheckRanges(ranges, n); err != nil {
+		return nil, err
+	}
+	for _, rv := range revs {
+		ranges = presence.Transform(ranges, rv.Op)
+	}
+	if ranges == nil {
+		ranges = []presence.Range{}
+	}
+	return ranges, nil
+}
+
+func (s *Server) profile(c *client, m inMsg) {
+	r := c.room
+	r.mu.Lock()
+	u, _ := r.users.Get(c.user)
+	name, color := u.Name, u.Color
+	if m.Name != nil {
+		name = *m.Name
+	}
+	if m.Color != nil {
+		color = *m.Color
+	}
+	if err := presence.CheckProfile(name, color); err != nil {
+		r.mu.Unlock()
+		c.sendError("invalid", err.Error(), "")
+		return
+	}
+	if u, ok := r.users.Rename(c.user, name, color, s.cfg.Now()); ok {
+		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), nil)
+	}
+	r.mu.Unlock()
+	s.savePresence(r)
+}
+
+func (s *Server) chat(c *client, m inMsg) {
+	if m.Text == nil || *m.Text == "" || len(*m.Text) > s.cfg.MaxChatBytes || !utf8.ValidString(*m.Text) {
+		c.sendError("invalid", fmt.Sprintf("chat text must be 1-%d bytes of UTF-8", s.cfg.MaxChatBytes), "")
+		return
+	}
+	r := c.room
+	r.mu.Lock()
+	u, _ := r.users.Get(c.user)
+	r.mu.Unlock()
+	msg, err := s.docs.AppendChat(r.id, docs.ChatMessage{User: c.user, Name: u.Name, Text: *m.Text}, s.cfg.ChatKeep)
+	if err != nil {
+		code, _ := errorCode(err)
+		c.sendError(code, err.Error(), "")
+		return
+	}
+	r.mu.Lock()
+	r.broadcast(mustJSON(map[string]any{"type": "chat", "message": msg}), nil)
+	r.mu.Unlock()
+}
+
+// savePresence writes the presence records that are due (each user at
+// most every PresenceEvery).
+func (s *Server) savePresence(r *room) {
+	r.mu.Lock()
+	due := r.users.Due(s.cfg.Now(), s.cfg.PresenceEvery)
+	r.mu.Unlock()
+	if len(due) > 0 {
+		if err := s.docs.PutPresence(r.id, due); err != nil {
+			s.log.Warn("saving presence", "doc", r.id, "err", err)
+		}
+	}
+}
