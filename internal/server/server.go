@@ -30,21 +30,21 @@ const (
 // Config holds the server's limits and behaviour. Zero fields take the
 // documented defaults (see fill).
 type Config struct {
-	MaxMessageBytes    int64         // largest WebSocket message accepted (default 1 MiB)
-	SendBuffer         int           // bytes queued for one slow session before it is closed (default 1 MiB)
-	OpsPerSecond       float64       // per session (default 50, burst 100)
-	CursorsPerSecond   float64       // per session (default 30, burst 60); extra cursor updates are dropped
-	MaxSessionsPerDoc  int           // default 200
-	PingPeriod         time.Duration // default 10s
-	PongWait           time.Duration // a peer silent this long is dropped (default 25s)
-	WriteWait          time.Duration // default 10s
-	PresenceEvery      time.Duration // presence written to disk at most this often per user (default 5s)
-	MaxRequestBytes    int64         // REST request bodies (default 10 MiB)
-	ChatKeep           int           // chat messages kept per document (default 1000)
-	MaxChatBytes       int           // default 2000
-	AllowedOrigins     []string      // WebSocket origins besides the server's own
-	FrameAncestors     string        // CSP frame-ancestors for /embed (default "*")
-	Now                func() time.Time
+	MaxMessageBytes   int64         // largest WebSocket message accepted (default 1 MiB)
+	SendBuffer        int           // bytes queued for one slow session before it is closed (default 1 MiB)
+	OpsPerSecond      float64       // per session (default 50, burst 100)
+	CursorsPerSecond  float64       // per session (default 30, burst 60); extra cursor updates are dropped
+	MaxSessionsPerDoc int           // default 200
+	PingPeriod        time.Duration // default 10s
+	PongWait          time.Duration // a peer silent this long is dropped (default 25s)
+	WriteWait         time.Duration // default 10s
+	PresenceEvery     time.Duration // presence written to disk at most this often per user (default 5s)
+	MaxRequestBytes   int64         // REST request bodies (default 10 MiB)
+	ChatKeep          int           // chat messages kept per document (default 1000)
+	MaxChatBytes      int           // default 2000
+	AllowedOrigins    []string      // WebSocket origins besides the server's own
+	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
+	Now               func() time.Time
 }
 
 func (c *Config) fill() {
