@@ -21,6 +21,8 @@ func (s *Server) routes() http.Handler {
 	r.Get("/readyz", s.handleReady)
 	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 
+	s.pageRoutes(r)
+
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.limitBody)
 		r.Post("/docs", s.handleCreate)
