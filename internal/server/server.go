@@ -41,6 +41,7 @@ type Config struct {
 	PresenceEvery     time.Duration // presence written to disk at most this often per user (default 5s)
 	MaxRequestBytes   int64         // REST request bodies (default 10 MiB)
 	ChatKeep          int           // chat messages kept per document (default 1000)
+	MaxResume         int           // revisions a reconnecting client may catch up on (default 100,000)
 	MaxChatBytes      int           // default 2000
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
@@ -77,6 +78,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = 10 << 20
+	}
+	if c.MaxResume <= 0 {
+		c.MaxResume = 100_000
 	}
 	if c.ChatKeep <= 0 {
 		c.ChatKeep = 1000

@@ -243,6 +243,12 @@ func (r *room) join(c *client, m inMsg, name, color string) (bool, error) {
 	}
 	if m.Rev != nil && *m.Rev <= r.pubRev {
 		revs, ok := r.doc.Revisions(*m.Rev, r.pubRev)
+		if n := r.pubRev - *m.Rev; !ok && n <= uint64(r.srv.cfg.MaxResume) {
+			// Beyond memory: catch up from disk.
+			var err error
+			revs, err = r.srv.docs.Revisions(r.id, *m.Rev, int(n))
+			ok = err == nil && uint64(len(revs)) == n
+		}
 		if ok {
 			msg.Resumed = true
 			msg.Ops = make([]revView, len(revs))

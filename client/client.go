@@ -1,0 +1,593 @@
+// Package client is a Go client of collab's realtime protocol (see
+// docs/PROTOCOL.md): it joins a document over a WebSocket, keeps a local
+// copy of its text, sends local edits with ot.js's client state machine
+// (synchronized / awaiting ack / awaiting ack with a buffer), applies
+// remote edits, tracks remote cursors, and reconnects with backoff,
+// resuming from its last revision and resending its unacknowledged edit
+// with the same id, so every edit is applied exactly once.
+//
+// Bots, tools, the tests and the load generator use it.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/presence"
+	"github.com/collab-editor/collab/internal/rope"
+	"github.com/gorilla/websocket"
+)
+
+// Errors.
+var (
+	ErrClosed   = errors.New("client: closed")
+	ErrReadOnly = errors.New("client: read-only session")
+	// ErrRejected: the server refused an edit (see the wrapped message);
+	// the client rejoins and drops the edit.
+	ErrRejected = errors.New("client: edit rejected by the server")
+)
+
+// Config says where to connect and how to behave.
+type Config struct {
+	// URL of the server, http(s)://host[:port] (ws and wss work too).
+	URL string
+	// Doc is the document id.
+	Doc string
+	// ClientID is the stable id of this client (default: random).
+	ClientID string
+	// Name and Color are shown to others.
+	Name, Color string
+	// ReadOnly asks for a view-only session.
+	ReadOnly bool
+	// Header is sent with the WebSocket handshake (an Origin, a token).
+	Header http.Header
+	// Reconnect backoff (defaults 50ms..5s, with jitter). MaxAttempts 0
+	// retries forever (until Close).
+	MinBackoff, MaxBackoff time.Duration
+	MaxAttempts            int
+
+	// Callbacks, called from the client's reader goroutine without the
+	// client's lock held; they must not block for long.
+	OnRemote func(Remote)        // someone else's edit was applied locally
+	OnAck    func(Ack)           // one of ours became durable
+	OnError  func(code, message string) // an error message from the server
+	OnState  func(connected bool)
+}
+
+// Remote is someone else's edit, as applied to the local text.
+type Remote struct {
+	Rev    uint64
+	Author string
+	ID     string
+	Op     ot.Operation // as applied locally (after our pending edits)
+}
+
+// Ack reports one of our edits durable at Rev.
+type Ack struct {
+	Rev     uint64
+	ID      string
+	Latency time.Duration // from first send to ack
+}
+
+// Cursor is a remote user's selection, in the local text.
+type Cursor struct {
+	User   presence.User
+	Ranges []presence.Range
+}
+
+// Client is one session on one document. Its methods are safe for
+// concurrent use.
+type Client struct {
+	cfg Config
+
+	mu       sync.Mutex // guards everything below
+	cond     *sync.Cond // broadcast on every state change
+	text     rope.Rope  // local text: server text at rev + inflight + buffer
+	rev      uint64     // newest server revision applied
+	joined   bool // joined on the current connection
+	loaded   bool // text and rev are the server's at some point: can resume
+	resync   bool // next join must fetch the whole text
+	readOnly bool
+	user     string
+	inflight *pendingOp   // sent, not acknowledged
+	buffer   ot.Operation // local edits after inflight, not sent
+	hasBuf   bool
+	seq      uint64
+	users    map[string]presence.User // remote users; ranges at rev
+	conn     *websocket.Conn
+	out      chan []byte // to the writer goroutine of conn
+	closed   bool
+	err      error // fatal: the session cannot go on
+	stats    Stats
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+type pendingOp struct {
+	id   string
+	base uint64
+	op   ot.Operation
+	sent time.Time
+}
+
+// Stats counts what happened.
+type Stats struct {
+	Acked, Remote, Reconnects, Errors, Duplicates int
+}
+
+// Dial connects, joins the document and returns once the text is loaded.
+// The client then runs until Close, reconnecting as needed.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.ClientID == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		cfg.ClientID = hex.EncodeToString(b[:])
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 50 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	c := &Client{cfg: cfg, users: map[string]presence.User{}, done: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	if err := c.connect(ctx, false); err != nil {
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.supervise()
+	if err := c.WaitJoined(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) wsURL() (string, error) {
+	u, err := url.Parse(c.cfg.URL)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("client: URL scheme %q", u.Scheme)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/docs/" + url.PathEscape(c.cfg.Doc) + "/ws"
+	if c.cfg.ReadOnly {
+		q := u.Query()
+		q.Set("readonly", "1")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+// connect dials and sends join (resuming from rev when resume is set).
+func (c *Client) connect(ctx context.Context, resume bool) error {
+	u, err := c.wsURL()
+	if err != nil {
+		return err
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10}
+	conn, resp, err := d.DialContext(ctx, u, c.cfg.Header)
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("client: dial %s: %s: %w", u, resp.Status, err)
+		}
+		return fmt.Errorf("client: dial %s: %w", u, err)
+	}
+	conn.SetReadLimit(64 << 20)
+	join := map[string]any{"type": "join", "client": c.cfg.ClientID}
+	if c.cfg.Name != "" {
+		join["name"] = c.cfg.Name
+	}
+	if c.cfg.Color != "" {
+		join["color"] = c.cfg.Color
+	}
+	c.mu.Lock()
+	if resume && c.loaded && !c.resync {
+		join["rev"] = c.rev
+	}
+	c.joined = false
+	c.conn = conn
+	out := make(chan []byte, 4096)
+	c.out = out
+	c.mu.Unlock()
+	data, _ := json.Marshal(join)
+	out <- data
+	c.wg.Add(2)
+	go c.writer(conn, out)
+	go c.reader(conn)
+	return nil
+}
+
+func (c *Client) writer(conn *websocket.Conn, out chan []byte) {
+	defer c.wg.Done()
+	for {
+		select {
+		case msg, ok := <-out:
+			if !ok {
+				return
+			}
+			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				conn.Close()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// send queues a message for the current connection. Called with mu held.
+func (c *Client) send(v any) {
+	data, err := json.Marshal(v)
+	if err != nil || c.out == nil {
+		return
+	}
+	select {
+	case c.out <- data:
+	default:
+		// The writer is stuck: drop the connection; we resume on reconnect.
+		c.conn.Close()
+	}
+}
+
+// closeInfo is why a connection ended.
+type closeInfo struct {
+	code int
+	err  error
+}
+
+func (c *Client) reader(conn *websocket.Conn) {
+	defer c.wg.Done()
+	var info closeInfo
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			info.err = err
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				info.code = ce.Code
+			}
+			break
+		}
+		if err := c.handleFrame(data); err != nil {
+			info.err = err
+			break
+		}
+	}
+	conn.Close()
+	c.mu.Lock()
+	if c.conn == conn {
+		c.conn = nil
+		c.out = nil
+		c.joined = false
+		if !retryable(info.code) && info.code != 0 && c.err == nil {
+			c.err = fmt.Errorf("client: closed by the server (%d): %w", info.code, info.err)
+		}
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if c.cfg.OnState != nil {
+		c.cfg.OnState(false)
+	}
+}
+
+// retryable reports whether a close code invites a reconnect.
+func retryable(code int) bool {
+	switch code {
+	case 4002, 4003, 4004, 4009, websocket.CloseMessageTooBig, websocket.ClosePolicyViolation:
+		return false
+	}
+	return true
+}
+
+// supervise reconnects with backoff whenever the connection drops.
+func (c *Client) supervise() {
+	defer c.wg.Done()
+	attempt := 0
+	for {
+		c.mu.Lock()
+		for c.conn != nil && !c.closed {
+			c.cond.Wait()
+		}
+		stop := c.closed || c.err != nil
+		c.mu.Unlock()
+		if stop {
+			return
+		}
+		attempt++
+		if c.cfg.MaxAttempts > 0 && attempt > c.cfg.MaxAttempts {
+			c.fail(fmt.Errorf("client: gave up reconnecting after %d attempts", c.cfg.MaxAttempts))
+			return
+		}
+		back := min(c.cfg.MaxBackoff, time.Duration(float64(c.cfg.MinBackoff)*math.Pow(2, float64(min(attempt-1, 16)))))
+		back = back/2 + time.Duration(mrand.Int64N(int64(back/2)+1))
+		select {
+		case <-time.After(back):
+		case <-c.done:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.connect(ctx, true)
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			c.stats.Reconnects++
+			c.mu.Unlock()
+			attempt = 0
+		}
+	}
+}
+
+func (c *Client) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// Close ends the session.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	conn := c.conn
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	close(c.done)
+	if conn != nil {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		conn.Close()
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Drop closes the current connection abruptly, as a network failure would;
+// the client reconnects and resumes. For tests.
+func (c *Client) Drop() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// Text is the local text (with local edits not yet acknowledged).
+func (c *Client) Text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.text.String()
+}
+
+// Rev is the newest server revision the client has.
+func (c *Client) Rev() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rev
+}
+
+// User is the user id the server gave this session.
+func (c *Client) User() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.user
+}
+
+// Len is the local text's length in code points.
+func (c *Client) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.text.Len()
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Err is the error that ended the session, if any.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Users returns the other users present, with cursors in the local text.
+func (c *Client) Users() []Cursor {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Cursor, 0, len(c.users))
+	for _, u := range c.users {
+		ranges := u.Ranges
+		if c.inflight != nil {
+			ranges = presence.Transform(ranges, c.inflight.op)
+		}
+		if c.hasBuf {
+			ranges = presence.Transform(ranges, c.buffer)
+		}
+		out = append(out, Cursor{User: u, Ranges: ranges})
+	}
+	return out
+}
+
+// WaitJoined waits until the session has joined (or rejoined).
+func (c *Client) WaitJoined(ctx context.Context) error {
+	return c.wait(ctx, func() bool { return c.joined })
+}
+
+// WaitSynced waits until every local edit is acknowledged.
+func (c *Client) WaitSynced(ctx context.Context) error {
+	return c.wait(ctx, func() bool { return c.joined && c.inflight == nil && !c.hasBuf })
+}
+
+// WaitRev waits until the client has revision rev.
+func (c *Client) WaitRev(ctx context.Context, rev uint64) error {
+	return c.wait(ctx, func() bool { return c.rev >= rev })
+}
+
+func (c *Client) wait(ctx context.Context, ok func() bool) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !ok() {
+		if c.err != nil {
+			return c.err
+		}
+		if c.closed {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.cond.Wait()
+	}
+	return nil
+}
+
+// Edit applies op (made against the local text) locally and sends it when
+// the state machine allows: at once when synchronized, otherwise it joins
+// the buffer.
+func (c *Client) Edit(op ot.Operation) error {
+	return c.edit(func(int) (ot.Operation, error) { return op, nil })
+}
+
+// Insert inserts s at code point pos of the local text.
+func (c *Client) Insert(pos int, s string) error {
+	return c.edit(func(n int) (ot.Operation, error) {
+		if pos < 0 || pos > n {
+			return ot.Operation{}, fmt.Errorf("client: insert at %d outside 0..%d", pos, n)
+		}
+		return *new(ot.Operation).Retain(pos).Insert(s).Retain(n - pos), nil
+	})
+}
+
+// Delete removes k code points at pos of the local text.
+func (c *Client) Delete(pos, k int) error {
+	return c.edit(func(n int) (ot.Operation, error) {
+		if pos < 0 || k < 0 || pos+k > n {
+			return ot.Operation{}, fmt.Errorf("client: delete %d..%d outside 0..%d", pos, pos+k, n)
+		}
+		return *new(ot.Operation).Retain(pos).Delete(k).Retain(n - pos - k), nil
+	})
+}
+
+// EditFunc builds an edit from the local text's length and applies it
+// atomically, so no remote edit slips in between. make may pick positions
+// at random, as a load generator does.
+func (c *Client) EditFunc(make func(n int) (ot.Operation, error)) error { return c.edit(make) }
+
+func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.closed {
+		return ErrClosed
+	}
+	if c.readOnly {
+		return ErrReadOnly
+	}
+	op, err := build(c.text.Len())
+	if err != nil {
+		return err
+	}
+	text, err := op.ApplyRope(c.text)
+	if err != nil {
+		return err
+	}
+	c.text = text
+	switch {
+	case c.inflight == nil:
+		c.seq++
+		c.inflight = &pendingOp{id: c.cfg.ClientID + ":" + strconv.FormatUint(c.seq, 10), base: c.rev, op: op, sent: time.Now()}
+		if c.joined {
+			c.sendOp()
+		}
+	case c.hasBuf:
+		if c.buffer, err = ot.Compose(c.buffer, op); err != nil {
+			return err
+		}
+	default:
+		c.buffer, c.hasBuf = op, true
+	}
+	c.cond.Broadcast()
+	return nil
+}
+
+// SetCursor sends our selections (positions in the local text). They are
+// sent when no edit of ours is awaiting an ack (positions must be in the
+// server's text); otherwise nothing is sent and false is returned.
+func (c *Client) SetCursor(ranges []presence.Range) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.joined || c.inflight != nil || c.hasBuf {
+		return false
+	}
+	c.send(map[string]any{"type": "cursor", "rev": c.rev, "ranges": ranges})
+	return true
+}
+
+// SetProfile changes our name and colour.
+func (c *Client) SetProfile(name, color string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.Name, c.cfg.Color = name, color
+	c.send(map[string]any{"type": "profile", "name": name, "color": color})
+}
+
+// Chat sends a chat message.
+func (c *Client) Chat(text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.send(map[string]any{"type": "chat", "text": text})
+}
+
+// SendRaw sends a raw frame, for tests of hostile input.
+func (c *Client) SendRaw(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.out != nil {
+		c.out <- data
+	}
+}
+
+// sendOp sends the in-flight edit. Called with mu held.
+func (c *Client) sendOp() {
+	p := c.inflight
+	c.send(map[string]any{"type": "op", "rev": p.base, "id": p.id, "op": p.op})
+}

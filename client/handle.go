@@ -1,0 +1,234 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/presence"
+	"github.com/collab-editor/collab/internal/rope"
+)
+
+// serverMsg holds any message the server sends; Type says which fields
+// count. User is a user id, except in "user" messages where it is the user.
+type serverMsg struct {
+	Type      string           `json:"type"`
+	User      json.RawMessage  `json:"user"`
+	ReadOnly  bool             `json:"readOnly"`
+	Rev       uint64           `json:"rev"`
+	Text      *string          `json:"text"`
+	Resumed   bool             `json:"resumed"`
+	Ops       []wireRev        `json:"ops"`
+	Users     []presence.User  `json:"users"`
+	Op        *ot.Operation    `json:"op"`
+	Author    string           `json:"author"`
+	ID        string           `json:"id"`
+	Duplicate bool             `json:"duplicate"`
+	Ranges    []presence.Range `json:"ranges"`
+	Code      string           `json:"code"`
+	Message   string           `json:"message"`
+}
+
+type wireRev struct {
+	Rev    uint64       `json:"rev"`
+	Op     ot.Operation `json:"op"`
+	Author string       `json:"author"`
+	ID     string       `json:"id"`
+}
+
+// handleFrame handles one frame: a message, or an array of messages.
+func (c *Client) handleFrame(data []byte) error {
+	var msgs []serverMsg
+	if len(data) > 0 && data[0] == '[' {
+		if err := json.Unmarshal(data, &msgs); err != nil {
+			return fmt.Errorf("client: bad frame: %w", err)
+		}
+	} else {
+		var m serverMsg
+		if err := json.Unmarshal(data, &m); err != nil {
+			return fmt.Errorf("client: bad frame: %w", err)
+		}
+		msgs = []serverMsg{m}
+	}
+	var calls []func()
+	c.mu.Lock()
+	var err error
+	for i := range msgs {
+		if err = c.handle(&msgs[i], &calls); err != nil {
+			break
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range calls {
+		f()
+	}
+	// Wake waiters after the callbacks ran, so that a caller of
+	// WaitSynced has seen every OnAck.
+	c.mu.Lock()
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return err
+}
+
+func userID(raw json.RawMessage) string {
+	var s string
+	json.Unmarshal(raw, &s)
+	return s
+}
+
+// handle applies one server message. Called with mu held; callbacks are
+// appended to calls, to run after the lock is released.
+func (c *Client) handle(m *serverMsg, calls *[]func()) error {
+	switch m.Type {
+	case "joined":
+		return c.joinedMsg(m, calls)
+	case "ack":
+		c.ack(m.Rev, m.ID, m.Duplicate, calls)
+	case "op":
+		if m.Op == nil {
+			return fmt.Errorf("client: op message without op")
+		}
+		return c.remote(m.Rev, *m.Op, m.Author, m.ID, calls)
+	case "cursor":
+		if u, ok := c.users[userID(m.User)]; ok {
+			u.Ranges = m.Ranges
+			c.users[u.ID] = u
+		}
+	case "user":
+		var u presence.User
+		if json.Unmarshal(m.User, &u) == nil && u.ID != c.user {
+			if old, ok := c.users[u.ID]; ok && u.Ranges == nil {
+				u.Ranges = old.Ranges
+			}
+			c.users[u.ID] = u
+		}
+	case "leave":
+		delete(c.users, userID(m.User))
+	case "error":
+		c.stats.Errors++
+		if f := c.cfg.OnError; f != nil {
+			code, msg := m.Code, m.Message
+			*calls = append(*calls, func() { f(code, msg) })
+		}
+		if c.inflight != nil && m.ID == c.inflight.id {
+			// Our edit was refused: local state no longer matches the
+			// server's. Drop local edits and resync with the whole text.
+			c.inflight, c.hasBuf, c.resync = nil, false, true
+			return fmt.Errorf("%w: %s: %s", ErrRejected, m.Code, m.Message)
+		}
+	}
+	return nil
+}
+
+func (c *Client) joinedMsg(m *serverMsg, calls *[]func()) error {
+	c.user = userID(m.User)
+	c.readOnly = m.ReadOnly
+	if m.Resumed {
+		for _, r := range m.Ops {
+			if c.inflight != nil && r.ID == c.inflight.id {
+				c.ack(r.Rev, r.ID, false, calls)
+				continue
+			}
+			if err := c.remote(r.Rev, r.Op, r.Author, r.ID, calls); err != nil {
+				return err
+			}
+		}
+	} else {
+		if m.Text == nil {
+			return fmt.Errorf("client: joined without text")
+		}
+		if c.inflight != nil || c.hasBuf {
+			// Too far behind to replay: our unacknowledged edits cannot be
+			// rebased onto the new text and are dropped.
+			c.stats.Errors++
+			c.inflight, c.hasBuf = nil, false
+		}
+		c.text, c.rev = rope.New(*m.Text), m.Rev
+	}
+	c.users = map[string]presence.User{}
+	for _, u := range m.Users {
+		if u.ID != c.user {
+			c.users[u.ID] = u
+		}
+	}
+	c.joined, c.loaded, c.resync = true, true, false
+	if c.inflight != nil {
+		// Resend the unacknowledged edit with the same id; the server
+		// applies it at most once.
+		c.inflight.base = c.rev
+		c.sendOp()
+	}
+	if f := c.cfg.OnState; f != nil {
+		*calls = append(*calls, func() { f(true) })
+	}
+	return nil
+}
+
+// ack handles the acknowledgement of our in-flight edit.
+func (c *Client) ack(rev uint64, id string, dup bool, calls *[]func()) {
+	if c.inflight == nil || id != c.inflight.id {
+		return // a late duplicate ack
+	}
+	if dup {
+		c.stats.Duplicates++
+	}
+	c.stats.Acked++
+	a := Ack{Rev: rev, ID: id, Latency: time.Since(c.inflight.sent)}
+	c.rev = rev
+	c.inflight = nil
+	if c.hasBuf {
+		c.seq++
+		c.inflight = &pendingOp{id: fmt.Sprintf("%s:%d", c.cfg.ClientID, c.seq), base: c.rev, op: c.buffer, sent: time.Now()}
+		c.buffer, c.hasBuf = ot.Operation{}, false
+		c.sendOp()
+	}
+	if f := c.cfg.OnAck; f != nil {
+		*calls = append(*calls, func() { f(a) })
+	}
+}
+
+// remote applies someone else's revision: transformed over our in-flight
+// edit and buffer, then applied to the local text.
+func (c *Client) remote(rev uint64, op ot.Operation, author, id string, calls *[]func()) error {
+	if c.inflight != nil && id == c.inflight.id {
+		c.ack(rev, id, false, calls)
+		return nil
+	}
+	if rev != c.rev+1 {
+		c.resync = true
+		return fmt.Errorf("client: got revision %d after %d", rev, c.rev)
+	}
+	server := op
+	var err error
+	if c.inflight != nil {
+		if c.inflight.op, op, err = ot.Transform(c.inflight.op, op); err != nil {
+			c.resync = true
+			return err
+		}
+	}
+	if c.hasBuf {
+		if c.buffer, op, err = ot.Transform(c.buffer, op); err != nil {
+			c.resync = true
+			return err
+		}
+	}
+	text, err := op.ApplyRope(c.text)
+	if err != nil {
+		c.resync = true
+		return err
+	}
+	c.text, c.rev = text, rev
+	for uid, u := range c.users {
+		if len(u.Ranges) > 0 {
+			u.Ranges = presence.Transform(u.Ranges, server)
+			c.users[uid] = u
+		}
+	}
+	c.stats.Remote++
+	if f := c.cfg.OnRemote; f != nil {
+		r := Remote{Rev: rev, Author: author, ID: id, Op: op}
+		*calls = append(*calls, func() { f(r) })
+	}
+	return nil
+}

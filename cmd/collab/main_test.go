@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/collab-editor/collab/client"
+	"github.com/collab-editor/collab/internal/ot"
+)
+
+// startRun runs the real entry point on 127.0.0.1:0 (or addr) and returns
+// its base URL and a stop function that shuts it down gracefully.
+func startRun(t *testing.T, data, addr string, extra ...string) (string, func()) {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	args := append([]string{"-addr", addr, "-data", data, "-log-level", "warn"}, extra...)
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, args, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("server did not start: %v (%v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return base, stop
+}
+
+func createDoc(t *testing.T, base, name, text string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name, "text": text})
+	resp, err := http.Post(base+"/api/docs", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ ID string }
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&doc) != nil {
+		t.Fatalf("create: %s", resp.Status)
+	}
+	return doc.ID
+}
+
+type restDoc struct {
+	Rev  uint64 `json:"rev"`
+	Text string `json:"text"`
+}
+
+func getDoc(t *testing.T, base, id string) restDoc {
+	t.Helper()
+	resp, err := http.Get(base + "/api/docs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d restDoc
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// opIDs returns the op id of every revision, in order.
+func opIDs(t *testing.T, base, id string) []string {
+	t.Helper()
+	var ids []string
+	after := uint64(0)
+	for {
+		resp, err := http.Get(fmt.Sprintf("%s/api/docs/%s/revisions?after=%d&limit=1000", base, id, after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Revisions []struct {
+				Rev uint64 `json:"rev"`
+				ID  string `json:"id"`
+			} `json:"revisions"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Revisions {
+			if r.Rev != after+1 {
+				t.Fatalf("revision %d after %d: a gap in the log", r.Rev, after)
+			}
+			ids = append(ids, r.ID)
+			after = r.Rev
+		}
+		if len(page.Revisions) < 1000 {
+			return ids
+		}
+	}
+}
+
+// delayProxy forwards TCP connections to target, delaying every chunk by a
+// random 0-maxDelay in each direction (order kept), like a jittery network.
+func delayProxy(t *testing.T, target string, maxDelay time.Duration, seed uint64) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 7))
+	delay := func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Duration(rng.Int64N(int64(maxDelay)))
+	}
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				time.Sleep(delay())
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func seedOf(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	return seed
+}
+
+// randomEdit makes a typing-like edit: mostly short inserts (with emoji and
+// CJK), some deletes.
+func randomEdit(rng *rand.Rand, c *client.Client) error {
+	words := []string{"a", "bc", "😀", "日本", "x\n", " ", "é", "\r\n", "func"}
+	return c.EditFunc(func(n int) (ot.Operation, error) {
+		if n > 0 && rng.IntN(4) == 0 {
+			p := rng.IntN(n)
+			k := 1 + rng.IntN(min(3, n-p))
+			return *new(ot.Operation).Retain(p).Delete(k).Retain(n - p - k), nil
+		}
+		p := rng.IntN(n + 1)
+		return *new(ot.Operation).Retain(p).Insert(words[rng.IntN(len(words))]).Retain(n - p), nil
+	})
+}
+
+func TestClientsConvergeWithDelaysAndDisconnects(t *testing.T) {
+	base, _ := startRun(t, filepath.Join(t.TempDir(), "c.db"), "", "-ops-per-second", "1000")
+	id := createDoc(t, base, "main.go", "package main\n")
+	seed := seedOf(t)
+	proxy := delayProxy(t, strings.TrimPrefix(base, "http://"), 15*time.Millisecond, seed)
+	const clients, edits = 12, 40
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		acked = map[string]uint64{}
+		cs    = make([]*client.Client, clients)
+	)
+	for i := range cs {
+		c, err := client.Dial(ctx, client.Config{URL: proxy, Doc: id, Name: fmt.Sprintf("bot%d", i), MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			OnAck: func(a client.Ack) {
+				mu.Lock()
+				defer mu.Unlock()
+				if _, dup := acked[a.ID]; dup {
+					t.Errorf("op %s acknowledged twice", a.ID)
+				}
+				acked[a.ID] = a.Rev
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs[i] = c
+	}
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			for range edits {
+				if err := randomEdit(rng, c); err != nil {
+					t.Errorf("client %d: %v", i, err)
+					return
+				}
+				if rng.IntN(15) == 0 {
+					c.Drop()
+				}
+				time.Sleep(time.Duration(rng.IntN(8)) * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, c := range cs {
+		if err := c.WaitSynced(ctx); err != nil {
+			t.Fatalf("client %d never synced: %v", i, err)
+		}
+	}
+	head := getDoc(t, base, id)
+	for i, c := range cs {
+		if err := c.WaitRev(ctx, head.Rev); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		if got := c.Text(); got != head.Text {
+			t.Fatalf("client %d diverged at rev %d:\n got %q\nwant %q", i, head.Rev, got, head.Text)
+		}
+	}
+	mu.Lock()
+	checkExactlyOnce(t, base, id, acked)
+	mu.Unlock()
+	var reconnects int
+	for _, c := range cs {
+		reconnects += c.Stats().Reconnects
+	}
+	t.Logf("%d revisions, %d acked edits, %d reconnects", head.Rev, len(acked), reconnects)
+}
+
+// checkExactlyOnce: every acknowledged op id is in the log once, at its
+// acknowledged revision, and no op id appears twice.
+func checkExactlyOnce(t *testing.T, base, id string, acked map[string]uint64) {
+	t.Helper()
+	ids := opIDs(t, base, id)
+	seen := map[string]uint64{}
+	for i, opID := range ids {
+		if opID == "" {
+			continue
+		}
+		if prev, dup := seen[opID]; dup {
+			t.Fatalf("op %s applied twice, at %d and %d", opID, prev, i+1)
+		}
+		seen[opID] = uint64(i + 1)
+	}
+	for opID, rev := range acked {
+		if seen[opID] != rev {
+			t.Fatalf("acknowledged op %s at %d, log has it at %d", opID, rev, seen[opID])
+		}
+	}
+}
+
+func TestRestartMidSessionLosesNothing(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "r.db")
+	base, stop := startRun(t, data, "", "-ops-per-second", "1000")
+	addr := strings.TrimPrefix(base, "http://")
+	id := createDoc(t, base, "notes.md", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	acked := map[string]uint64{}
+	cs := make([]*client.Client, 4)
+	for i := range cs {
+		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+			OnAck: func(a client.Ack) { mu.Lock(); acked[a.ID] = a.Rev; mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs[i] = c
+	}
+	seed := seedOf(t)
+	var wg sync.WaitGroup
+	restarted := make(chan struct{})
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			for k := 0; k < 60; k++ {
+				if err := randomEdit(rng, c); err != nil {
+					t.Error(err)
+					return
+				}
+				if k == 30 {
+					<-restarted
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	base2, _ := startRun(t, data, addr, "-ops-per-second", "1000")
+	close(restarted)
+	wg.Wait()
+	for i, c := range cs {
+		if err := c.WaitSynced(ctx); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	head := getDoc(t, base2, id)
+	for i, c := range cs {
+		if err := c.WaitRev(ctx, head.Rev); err != nil {
+			t.Fatal(err)
+		}
+		if c.Text() != head.Text {
+			t.Fatalf("client %d diverged", i)
+		}
+		if c.Stats().Reconnects == 0 {
+			t.Errorf("client %d never reconnected", i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	checkExactlyOnce(t, base2, id, acked)
+	if n := len(opIDs(t, base2, id)); len(acked) != n {
+		t.Errorf("%d edits acknowledged, the log has %d", len(acked), n)
+	}
+}
+
+func TestHelpListsFlags(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, io.Discard, &out)
+	if err == nil {
+		t.Fatal("-h should return flag.ErrHelp")
+	}
+	for _, want := range []string{"-addr", "COLLAB_ADDR", "-data", "COLLAB_DATA", "-log-format", "-max-doc-bytes", "-ops-per-second"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %s", want)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }
