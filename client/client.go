@@ -61,8 +61,8 @@ type Config struct {
 
 	// Callbacks, called from the client's reader goroutine without the
 	// client's lock held; they must not block for long.
-	OnRemote func(Remote)        // someone else's edit was applied locally
-	OnAck    func(Ack)           // one of ours became durable
+	OnRemote func(Remote)               // someone else's edit was applied locally
+	OnAck    func(Ack)                  // one of ours became durable
 	OnError  func(code, message string) // an error message from the server
 	OnState  func(connected bool)
 }
@@ -97,9 +97,9 @@ type Client struct {
 	cond     *sync.Cond // broadcast on every state change
 	text     rope.Rope  // local text: server text at rev + inflight + buffer
 	rev      uint64     // newest server revision applied
-	joined   bool // joined on the current connection
-	loaded   bool // text and rev are the server's at some point: can resume
-	resync   bool // next join must fetch the whole text
+	joined   bool       // joined on the current connection
+	loaded   bool       // text and rev are the server's at some point: can resume
+	resync   bool       // next join must fetch the whole text
 	readOnly bool
 	user     string
 	inflight *pendingOp   // sent, not acknowledged

@@ -31,8 +31,8 @@ type Result struct {
 // Exactly one field is set.
 type Event struct {
 	Revisions []Revision // durable edits, consecutive, oldest first
-	Meta     *Meta     // new metadata (rename, language)
-	Closed   error     // the document was deleted, reset or shut down: no more events
+	Meta      *Meta      // new metadata (rename, language)
+	Closed    error      // the document was deleted, reset or shut down: no more events
 }
 
 // JoinState is a consistent view for a new subscriber: every event after it
