@@ -95,6 +95,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&maxReq, "max-request-bytes", envInt("COLLAB_MAX_REQUEST_BYTES", 10<<20), "largest REST request body (COLLAB_MAX_REQUEST_BYTES)")
 	fs.StringVar(&o.origins, "allowed-origins", env("COLLAB_ALLOWED_ORIGINS", ""), "comma-separated extra origins allowed to open WebSockets (COLLAB_ALLOWED_ORIGINS)")
 	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", env("COLLAB_FRAME_ANCESTORS", "*"), "CSP frame-ancestors for /embed pages (COLLAB_FRAME_ANCESTORS)")
+	fs.BoolVar(&o.server.Pprof, "pprof", getenv("COLLAB_PPROF") == "1", "serve /debug/pprof for profiling (COLLAB_PPROF=1)")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", envDur("COLLAB_SHUTDOWN_WAIT", 10*time.Second), "how long shutdown waits for requests to finish (COLLAB_SHUTDOWN_WAIT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data.\nEvery flag can also be set by the environment variable named after it.\n\nFlags:\n")

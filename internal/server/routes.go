@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes lists every route of the server.
@@ -20,6 +21,9 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
 	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
+	if s.cfg.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
 
 	s.pageRoutes(r)
 

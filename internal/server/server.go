@@ -44,6 +44,7 @@ type Config struct {
 	MaxResume         int           // revisions a reconnecting client may catch up on (default 100,000)
 	MaxChatBytes      int           // default 2000
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
+	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
 }
