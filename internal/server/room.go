@@ -26,7 +26,7 @@ type room struct {
 	doc *docs.Document
 
 	mu      sync.Mutex
-	clients map[*client]struct{}
+	clients map[*session]struct{}
 	users   *presence.Set
 	// pubRev is the newest revision sent to every client, and text the
 	// text at pubRev: a client joins at pubRev, and cursors are kept and
@@ -38,8 +38,8 @@ type room struct {
 	closed bool
 }
 
-// client is one WebSocket session.
-type client struct {
+// session is one WebSocket session.
+type session struct {
 	s        *melody.Session
 	srv      *Server
 	room     *room // set once joined
@@ -66,7 +66,7 @@ type client struct {
 // so a busy session costs fewer writes than messages. A client whose queue
 // exceeds the send buffer is a slow consumer: it is closed with
 // closeSlowConsumer, never silently skipped.
-func (c *client) send(msgs ...[]byte) {
+func (c *session) send(msgs ...[]byte) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -94,7 +94,7 @@ func (c *client) send(msgs ...[]byte) {
 }
 
 // sent is melody's report that a frame went out: send what gathered.
-func (c *client) sent() {
+func (c *session) sent() {
 	c.mu.Lock()
 	if len(c.pending) == 0 || c.closed {
 		c.inflight = false
@@ -107,7 +107,7 @@ func (c *client) sent() {
 }
 
 // takeFrame joins the pending messages into one frame. Called with mu held.
-func (c *client) takeFrame() []byte {
+func (c *session) takeFrame() []byte {
 	var frame []byte
 	if len(c.pending) == 1 {
 		frame = c.pending[0]
@@ -130,7 +130,7 @@ func (c *client) takeFrame() []byte {
 // closeWith closes the connection with a close code and reason. The close
 // frame is written directly (gorilla allows WriteControl concurrently with
 // the writer), so it is not stuck behind queued messages.
-func (c *client) closeWith(code int, reason string) {
+func (c *session) closeWith(code int, reason string) {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
@@ -170,7 +170,7 @@ func (r *room) publish(revs []docs.Revision) {
 
 // deliver queues the revisions for this client: an ack for those it
 // submitted, the shared message for the rest. Called with room.mu held.
-func (c *client) deliver(revs []docs.Revision, shared [][]byte) {
+func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 	out := make([][]byte, 0, len(revs))
 	for i, rev := range revs {
 		if shared[i] == nil {
@@ -191,7 +191,7 @@ func (c *client) deliver(revs []docs.Revision, shared [][]byte) {
 
 // broadcast sends msg to every client of the room except skip. Called with
 // r.mu held.
-func (r *room) broadcast(msg []byte, skip *client) {
+func (r *room) broadcast(msg []byte, skip *session) {
 	for c := range r.clients {
 		if c != skip {
 			c.send(msg)

@@ -17,12 +17,12 @@ import (
 
 const keyClient = "client"
 
-func clientOf(ms *melody.Session) *client {
+func clientOf(ms *melody.Session) *session {
 	v, ok := ms.Get(keyClient)
 	if !ok {
 		return nil
 	}
-	return v.(*client)
+	return v.(*session)
 }
 
 // access is what a request may do with a document; set by the auth layer.
@@ -51,7 +51,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) onConnect(ms *melody.Session) {
 	v, _ := ms.Get("access")
 	acc, _ := v.(access)
-	c := &client{
+	c := &session{
 		s: ms, srv: s, readOnly: acc.readOnly,
 		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
 		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
@@ -87,7 +87,7 @@ func (s *Server) onError(ms *melody.Session, err error) {
 }
 
 // sendError tells the client what went wrong with one of its messages.
-func (c *client) sendError(code, msg, id string) {
+func (c *session) sendError(code, msg, id string) {
 	c.send(mustJSON(errorMsg{Type: "error", Code: code, Message: msg, ID: id}))
 }
 
@@ -143,7 +143,7 @@ func validID(id string) bool {
 
 var palette = []string{"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2", "#e5c07b", "#be5046"}
 
-func (s *Server) join(c *client, m inMsg) {
+func (s *Server) join(c *session, m inMsg) {
 	if c.room != nil {
 		c.sendError("already_joined", "this session has joined already", "")
 		return
@@ -211,7 +211,7 @@ func (s *Server) room(id string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{id: id, srv: s, doc: d, clients: map[*client]struct{}{}, users: presence.NewSet()}
+	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet()}
 	st, unsub, err := d.Join(r.event, false, 0)
 	if err != nil {
 		d.Release()
@@ -224,7 +224,7 @@ func (s *Server) room(id string) (*room, error) {
 
 // join adds c to the room and sends it the joined message. It returns
 // false if the room closed meanwhile.
-func (r *room) join(c *client, m inMsg, name, color string) (bool, error) {
+func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -274,7 +274,7 @@ func (r *room) join(c *client, m inMsg, name, color string) (bool, error) {
 	return true, nil
 }
 
-func (s *Server) leave(r *room, c *client) {
+func (s *Server) leave(r *room, c *session) {
 	r.mu.Lock()
 	if _, ok := r.clients[c]; !ok {
 		r.mu.Unlock()
@@ -324,7 +324,7 @@ func (s *Server) closeRoom(r *room, cause error) {
 		return
 	}
 	r.closed = true
-	clients := make([]*client, 0, len(r.clients))
+	clients := make([]*session, 0, len(r.clients))
 	for c := range r.clients {
 		clients = append(clients, c)
 	}
@@ -339,7 +339,7 @@ func (s *Server) closeRoom(r *room, cause error) {
 	r.doc.Release()
 }
 
-func (s *Server) submit(c *client, m inMsg) {
+func (s *Server) submit(c *session, m inMsg) {
 	if c.readOnly {
 		c.sendError("read_only", "this session may not edit the document", m.ID)
 		return
@@ -380,7 +380,7 @@ func (s *Server) submit(c *client, m inMsg) {
 	s.metrics.transformDepth.Observe(float64(res.Depth))
 }
 
-func (s *Server) cursor(c *client, m inMsg) {
+func (s *Server) cursor(c *session, m inMsg) {
 	if !c.cursorLimit.Allow() {
 		return // documented: extra cursor updates are dropped; the next one carries the position
 	}
@@ -429,7 +429,7 @@ func (r *room) rangesAt(ranges []presence.Range, rev uint64) ([]presence.Range, 
 	return ranges, nil
 }
 
-func (s *Server) profile(c *client, m inMsg) {
+func (s *Server) profile(c *session, m inMsg) {
 	r := c.room
 	r.mu.Lock()
 	u, _ := r.users.Get(c.user)
@@ -452,7 +452,7 @@ func (s *Server) profile(c *client, m inMsg) {
 	s.savePresence(r)
 }
 
-func (s *Server) chat(c *client, m inMsg) {
+func (s *Server) chat(c *session, m inMsg) {
 	if m.Text == nil || *m.Text == "" || len(*m.Text) > s.cfg.MaxChatBytes || !utf8.ValidString(*m.Text) {
 		c.sendError("invalid", fmt.Sprintf("chat text must be 1-%d bytes of UTF-8", s.cfg.MaxChatBytes), "")
 		return
