@@ -28,8 +28,10 @@
 // bytes (a leaf that is the whole rope may be shorter); a leaf never splits
 // a code point, so every leaf is valid UTF-8 on its own. Internal nodes have
 // 8 to 16 children (the root: 2 to 16). All leaves are at the same depth,
-// so the height of a rope of n bytes is at most about log8(n/512)+1: 4 for
-// 10 MB. Every node caches the number of bytes and of code points below it.
+// so the height of a rope of n bytes is at most 1+log8(n/1024): 5 for
+// 10 MB (New builds 10 MB with height 4, leaves of about 1 KB and nodes of
+// about 12 children, leaving room for edits). Every node caches the number
+// of bytes and of code points below it.
 // The zero Rope is the empty rope; a Rope value is one pointer.
 //
 // Nodes are never modified after they are built. An edit builds new nodes
@@ -51,7 +53,7 @@
 //	Delete(pos, n)        O(log n)
 //	Slice(start, end)     O(log n)
 //	Concat(o)             O(log n + log m)
-//	String                O(n), one allocation of exactly ByteLen bytes
+//	String                O(n), at most one allocation, of exactly ByteLen bytes
 //	SliceString           O(log n + k), one allocation of exactly the result
 //	Chunks, WriteTo       O(n), no copying of text
 //	EqualString(s)        O(n) worst case, O(1) if the byte lengths differ

@@ -93,8 +93,8 @@ func (r Rope) ByteLen() int {
 	return r.root.bytes
 }
 
-// String returns the whole text of r. It allocates once, exactly ByteLen
-// bytes. O(n).
+// String returns the whole text of r. It allocates at most once, exactly
+// ByteLen bytes (a rope of a single leaf returns the leaf itself). O(n).
 func (r Rope) String() string {
 	if r.root == nil {
 		return ""

@@ -76,6 +76,20 @@ func BenchmarkDelete(b *testing.B) {
 	}
 }
 
+// BenchmarkDeleteRange deletes 4096 code points, which always spans
+// leaves and so takes the split-and-join path.
+func BenchmarkDeleteRange(b *testing.B) {
+	b.Run("10MB", func(b *testing.B) {
+		r := New(benchText(10 << 20))
+		ps := randomPositions(r.Len() - 4096)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			sink = r.Delete(ps[i%len(ps)], 4096)
+		}
+	})
+}
+
 func BenchmarkNew(b *testing.B) {
 	b.Run("1MB", func(b *testing.B) {
 		s := benchText(1 << 20)
