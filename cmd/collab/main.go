@@ -95,6 +95,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&maxReq, "max-request-bytes", envInt("COLLAB_MAX_REQUEST_BYTES", 10<<20), "largest REST request body (COLLAB_MAX_REQUEST_BYTES)")
 	fs.StringVar(&o.origins, "allowed-origins", env("COLLAB_ALLOWED_ORIGINS", ""), "comma-separated extra origins allowed to open WebSockets (COLLAB_ALLOWED_ORIGINS)")
 	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", env("COLLAB_FRAME_ANCESTORS", "*"), "CSP frame-ancestors for /embed pages (COLLAB_FRAME_ANCESTORS)")
+	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (COLLAB_API_TOKEN; prefer the variable: flags show in ps)")
+	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", envInt("COLLAB_CONNS_PER_ADDR", 1000), "WebSocket connections per client address, -1 for no limit (COLLAB_CONNS_PER_ADDR)")
 	fs.BoolVar(&o.server.Pprof, "pprof", getenv("COLLAB_PPROF") == "1", "serve /debug/pprof for profiling (COLLAB_PPROF=1)")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", envDur("COLLAB_SHUTDOWN_WAIT", 10*time.Second), "how long shutdown waits for requests to finish (COLLAB_SHUTDOWN_WAIT)")
 	fs.Usage = func() {
@@ -106,6 +108,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (see collab -h)", fs.Args())
+	}
+	if o.server.APIToken == "" {
+		o.server.APIToken = getenv("COLLAB_API_TOKEN")
 	}
 	o.server.MaxMessageBytes = int64(maxMsg)
 	o.server.MaxRequestBytes = int64(maxReq)

@@ -287,7 +287,8 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 		lang = LanguageOf(name)
 	}
 	now := m.cfg.Now().UTC()
-	meta := Meta{ID: uuid.NewString(), Name: name, Language: lang, Workspace: ws, Created: now, Updated: now}
+	id := uuid.NewString()
+	meta := Meta{ID: id, Name: name, Language: lang, Workspace: ws, Created: now, Updated: now, EditLink: id, ViewLink: NewLinkKey()}
 	err = m.commit.do(func(tx *bolt.Tx) error {
 		if err := createDoc(tx, meta); err != nil {
 			return err

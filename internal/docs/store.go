@@ -44,6 +44,10 @@ type Meta struct {
 	Updated   time.Time `json:"updated"`
 	Rev       uint64    `json:"rev"`
 
+	// The capability links of the document (see links.go).
+	EditLink string `json:"editLink"`
+	ViewLink string `json:"viewLink"`
+
 	// Snapshot bookkeeping, not part of the public view.
 	SnapRev   uint64 `json:"snapRev"`
 	SnapBytes int    `json:"snapBytes"` // bytes of log written since SnapRev
@@ -75,7 +79,7 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 		return nil, fmt.Errorf("docs: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc} {
+		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLinks, bucketWorkspaces} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -196,6 +200,15 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 		return err
 	}
 	if err := files.Put(fileKey(m.Workspace, m.Name), []byte(m.ID)); err != nil {
+		return err
+	}
+	if err := ensureWorkspace(tx, m.Workspace, m.Created); err != nil {
+		return err
+	}
+	if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: m.ID, Mode: ModeEdit}); err != nil {
+		return err
+	}
+	if err := putLink(tx, m.ViewLink, Link{Kind: "doc", Target: m.ID, Mode: ModeView}); err != nil {
 		return err
 	}
 	return putMeta(tx, m)
@@ -371,6 +384,11 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 	}
 	if err := tx.Bucket(bucketFiles).Delete(fileKey(m.Workspace, m.Name)); err != nil {
 		return err
+	}
+	for _, l := range []string{m.EditLink, m.ViewLink} {
+		if err := tx.Bucket(bucketLinks).Delete([]byte(l)); err != nil {
+			return err
+		}
 	}
 	return tx.Bucket(bucketMeta).Delete([]byte(id))
 }

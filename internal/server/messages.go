@@ -23,21 +23,40 @@ type inMsg struct {
 	Text   *string          `json:"text,omitempty"`   // chat
 }
 
-// docView is a document's metadata as clients see it.
+// docView is a document's metadata as a caller sees it: id is the id the
+// caller knows it by (its link), and links are shown to editors only.
 type docView struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Language  string `json:"language"`
-	Workspace string `json:"workspace"`
-	Created   string `json:"created"`
-	Updated   string `json:"updated"`
-	Rev       uint64 `json:"rev"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Language  string     `json:"language"`
+	Workspace string     `json:"workspace,omitempty"`
+	Created   string     `json:"created"`
+	Updated   string     `json:"updated"`
+	Rev       uint64     `json:"rev"`
+	Mode      docs.Mode  `json:"mode"`
+	Links     *linksView `json:"links,omitempty"`
 }
 
-func viewOf(m docs.Meta) docView {
-	const layout = "2006-01-02T15:04:05.000Z07:00"
-	return docView{ID: m.ID, Name: m.Name, Language: m.Language, Workspace: m.Workspace,
-		Created: m.Created.UTC().Format(layout), Updated: m.Updated.UTC().Format(layout), Rev: m.Rev}
+type linksView struct {
+	Edit string `json:"edit,omitempty"`
+	View string `json:"view"`
+}
+
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func viewFor(m docs.Meta, g grant) docView {
+	v := docView{ID: g.publicID(), Name: m.Name, Language: m.Language,
+		Created: m.Created.UTC().Format(timeLayout), Updated: m.Updated.UTC().Format(timeLayout), Rev: m.Rev, Mode: g.mode}
+	switch {
+	case g.admin:
+		v.Workspace = m.Workspace
+		v.Links = &linksView{Edit: m.EditLink, View: m.ViewLink}
+	case g.canEdit() && g.link != "":
+		v.Links = &linksView{Edit: m.EditLink, View: m.ViewLink}
+	case g.link != "":
+		v.Links = &linksView{View: m.ViewLink}
+	}
+	return v
 }
 
 // revView is one revision on the wire.

@@ -104,14 +104,53 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		p.Name, p.Language, p.Workspace = q.Get("name"), q.Get("language"), q.Get("workspace")
 	}
-	meta, err := s.docs.Create(docs.CreateParams{Name: p.Name, Text: text, Language: p.Language, Workspace: p.Workspace, Author: authorOf(r)})
+	// A workspace is named by its edit link; without one, the document
+	// gets a workspace of its own.
+	ws := ""
+	if p.Workspace != "" {
+		l, err := s.docs.ResolveLink(p.Workspace)
+		switch {
+		case err == nil && l.Kind == "workspace" && l.Mode == docs.ModeEdit:
+			ws = l.Target
+		case err == nil && l.Kind == "workspace":
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this workspace link is view-only")
+			return
+		default:
+			s.problem(w, r, http.StatusNotFound, "not_found", "no such workspace (give its edit link)")
+			return
+		}
+	}
+	meta, err := s.docs.Create(docs.CreateParams{Name: p.Name, Text: text, Language: p.Language, Workspace: ws, Author: authorOf(r)})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/docs/"+meta.ID)
-	w.Header().Set("ETag", etag(meta.ID, meta.Rev))
-	writeJSON(w, http.StatusCreated, docBody{docView: viewOf(meta), Text: text})
+	wsp, err := s.docs.GetWorkspace(meta.Workspace)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	g := grant{doc: meta.ID, mode: docs.ModeEdit, link: meta.EditLink}
+	w.Header().Set("Location", "/api/docs/"+meta.EditLink)
+	w.Header().Set("ETag", etag(meta.EditLink, meta.Rev))
+	writeJSON(w, http.StatusCreated, createdBody{docBody: docBody{docView: viewFor(meta, g), Text: text},
+		WorkspaceLinks: linksView{Edit: wsp.EditLink, View: wsp.ViewLink}})
+}
+
+// createdBody is a new document, with its workspace's links.
+type createdBody struct {
+	docBody
+	WorkspaceLinks linksView `json:"workspaceLinks"`
+}
+
+func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
+	wsp, err := s.docs.CreateWorkspace()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/workspaces/"+wsp.EditLink+"/files")
+	writeJSON(w, http.StatusCreated, map[string]any{"id": wsp.EditLink, "links": linksView{Edit: wsp.EditLink, View: wsp.ViewLink}, "created": wsp.Created.UTC().Format(timeLayout)})
 }
 
 // authorOf names the caller of a REST write.
@@ -138,8 +177,7 @@ func revParam(r *http.Request, name string, def uint64) (uint64, error) {
 }
 
 // textAt returns the document's metadata and text at ?rev (head when absent).
-func (s *Server) textAt(r *http.Request) (docs.Meta, string, bool, error) {
-	id := r.PathValue("id")
+func (s *Server) textAt(r *http.Request, id string) (docs.Meta, string, bool, error) {
 	meta, text, err := s.docs.Head(id)
 	if err != nil {
 		return meta, "", false, err
@@ -176,24 +214,32 @@ func cacheHeaders(w http.ResponseWriter, r *http.Request, tag string, immutable 
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	meta, text, past, err := s.textAt(r)
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	meta, text, past, err := s.textAt(r, g.doc)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(meta.ID, meta.Rev), past) {
+	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
 		return
 	}
-	writeJSON(w, http.StatusOK, docBody{docView: viewOf(meta), Text: text})
+	writeJSON(w, http.StatusOK, docBody{docView: viewFor(meta, g), Text: text})
 }
 
 func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
-	meta, text, past, err := s.textAt(r)
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	meta, text, past, err := s.textAt(r, g.doc)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(meta.ID, meta.Rev), past) {
+	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -202,6 +248,10 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
 	text, ok := s.readText(w, r, nil)
 	if !ok {
 		return
@@ -228,7 +278,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		}
 		opID = "rest:" + key
 	}
-	id := r.PathValue("id")
+	id := g.doc
 	res, err := s.docs.Put(id, text, authorOf(r), opID, ifRev)
 	if err != nil {
 		if errors.Is(err, docs.ErrConflict) && ifRev != nil {
@@ -243,11 +293,15 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(id, res.Rev))
-	writeJSON(w, http.StatusOK, map[string]any{"doc": viewOf(meta), "rev": res.Rev, "op": res.Op})
+	w.Header().Set("ETag", etag(g.publicID(), res.Rev))
+	writeJSON(w, http.StatusOK, map[string]any{"doc": viewFor(meta, g), "rev": res.Rev, "op": res.Op})
 }
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
 	var p struct {
 		Name     string `json:"name"`
 		Language string `json:"language"`
@@ -255,12 +309,12 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &p) {
 		return
 	}
-	meta, err := s.docs.Update(r.PathValue("id"), p.Name, p.Language)
+	meta, err := s.docs.Update(g.doc, p.Name, p.Language)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(meta))
+	writeJSON(w, http.StatusOK, viewFor(meta, g))
 }
 
 // decodeJSON decodes a JSON request body into v, answering errors itself.
@@ -284,7 +338,14 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	if err := s.docs.Delete(r.PathValue("id")); err != nil {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
+	if err := s.docs.Delete(g.doc); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -312,6 +373,10 @@ func revViews(revs []docs.Revision) []revView {
 }
 
 func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
 	after, err := revParam(r, "after", 0)
 	if err != nil {
 		s.fail(w, r, err)
@@ -322,8 +387,7 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	revs, err := s.docs.Revisions(id, after, limit)
+	revs, err := s.docs.Revisions(g.doc, after, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -336,7 +400,11 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	id := g.doc
 	rev, err := strconv.ParseUint(r.PathValue("rev"), 10, 64)
 	if err != nil {
 		s.problem(w, r, http.StatusBadRequest, "invalid", "revision must be a number")
@@ -347,14 +415,18 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(id, rev), true) {
+	if cacheHeaders(w, r, etag(g.publicID(), rev), true) {
 		return
 	}
 	writeJSON(w, http.StatusOK, revViews([]docs.Revision{rv})[0])
 }
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
 		s.fail(w, r, err)
@@ -374,7 +446,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("%w: revision beyond head %d", docs.ErrNotFound, meta.Rev))
 		return
 	}
-	tag := fmt.Sprintf("\"%s-%d-%d\"", id, from, to)
+	tag := fmt.Sprintf("\"%s-%d-%d\"", g.publicID(), from, to)
 	if wantsUnified(r) {
 		a, err := s.docs.TextAt(id, from)
 		if err != nil {
@@ -424,7 +496,11 @@ func wantsUnified(r *http.Request) bool {
 }
 
 func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
 		s.fail(w, r, err)
@@ -440,13 +516,17 @@ func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(id, rev)+"-blame", rev < meta.Rev) {
+	if cacheHeaders(w, r, etag(g.publicID(), rev)+"-blame", rev < meta.Rev) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "lines": lines})
 }
 
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
 	var p struct {
 		Rev *uint64 `json:"rev"`
 	}
@@ -457,8 +537,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "rev"`)
 		return
 	}
-	id := r.PathValue("id")
-	res, err := s.docs.Restore(id, *p.Rev, authorOf(r), "")
+	res, err := s.docs.Restore(g.doc, *p.Rev, authorOf(r), "")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -467,6 +546,10 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
 	after, err := revParam(r, "after", 0)
 	if err != nil {
 		s.fail(w, r, err)
@@ -477,7 +560,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	msgs, err := s.docs.Chat(r.PathValue("id"), after, limit)
+	msgs, err := s.docs.Chat(g.doc, after, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -489,7 +572,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
 		s.fail(w, r, err)
@@ -513,15 +600,23 @@ func (s *Server) handleWorkspaceFiles(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	ws, mode, ok := s.workspaceAccess(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
-	metas, err := s.docs.Store().List(r.PathValue("ws"), q.Get("prefix"), q.Get("after"), limit)
+	metas, err := s.docs.Store().List(ws, q.Get("prefix"), q.Get("after"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	files := make([]docView, len(metas))
 	for i, m := range metas {
-		files[i] = viewOf(m)
+		g := grant{doc: m.ID, mode: mode, link: m.ViewLink}
+		if mode == docs.ModeEdit {
+			g.link = m.EditLink
+		}
+		files[i] = viewFor(m, g)
 	}
 	out := map[string]any{"files": files}
 	if len(metas) == limit {

@@ -44,6 +44,7 @@ type session struct {
 	srv      *Server
 	room     *room // set once joined
 	docID    string
+	grant    grant
 	user     string
 	clientID string
 	readOnly bool
@@ -54,10 +55,11 @@ type session struct {
 	// Set while joining, read by the room under room.mu.
 	mine sync.Map // op ids submitted through this session and not yet acknowledged
 
-	mu       sync.Mutex // guards the send queue below
-	pending  [][]byte   // messages waiting for the frame in flight
-	pendingN int        // their bytes
-	inflight bool       // a frame is with melody's writer
+	mu       sync.Mutex  // guards the send queue below, and expiry
+	expiry   *time.Timer // closes the session when its embed token expires
+	pending  [][]byte    // messages waiting for the frame in flight
+	pendingN int         // their bytes
+	inflight bool        // a frame is with melody's writer
 	closed   bool
 }
 
@@ -206,7 +208,9 @@ func (r *room) event(e docs.Event) {
 		r.publish(e.Revisions)
 	case e.Meta != nil:
 		r.mu.Lock()
-		r.broadcast(mustJSON(map[string]any{"type": "meta", "doc": viewOf(*e.Meta)}), nil)
+		for c := range r.clients {
+			c.send(mustJSON(map[string]any{"type": "meta", "doc": viewFor(*e.Meta, c.grant)}))
+		}
 		r.mu.Unlock()
 	case e.Closed != nil:
 		r.srv.closeRoom(r, e.Closed)

@@ -30,6 +30,11 @@ func (s *Server) routes() http.Handler {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.limitBody)
 		r.Post("/docs", s.handleCreate)
+		r.Get("/docs", s.handleListAll)
+		r.Post("/workspaces", s.handleCreateWorkspace)
+		r.Post("/workspaces/{ws}/rotate", s.handleRotateWorkspace)
+		r.Post("/docs/{id}/rotate", s.handleRotate)
+		r.Post("/docs/{id}/embed-tokens", s.handleEmbedToken)
 		r.Get("/docs/{id}", s.handleGet)
 		r.Put("/docs/{id}", s.handlePut)
 		r.Patch("/docs/{id}", s.handlePatch)

@@ -44,6 +44,8 @@ type Config struct {
 	MaxResume         int           // revisions a reconnecting client may catch up on (default 100,000)
 	MaxChatBytes      int           // default 2000
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
+	APIToken          string        // administrator's token; administrative routes are refused without one
+	MaxConnsPerAddr   int           // WebSocket connections per client address (default 1000; <0 for no limit)
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
@@ -89,6 +91,9 @@ func (c *Config) fill() {
 	if c.MaxChatBytes <= 0 {
 		c.MaxChatBytes = 2000
 	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = 1000
+	}
 	if c.FrameAncestors == "" {
 		c.FrameAncestors = "*"
 	}
@@ -106,8 +111,11 @@ type Server struct {
 	ws      *melody.Melody
 	handler http.Handler
 
-	mu       sync.Mutex // guards rooms and draining
+	embedKey []byte // signs embed tokens
+
+	mu       sync.Mutex // guards rooms, conns and draining
 	rooms    map[string]*room
+	conns    map[string]int // WebSocket connections per client address
 	draining bool
 }
 
@@ -115,7 +123,13 @@ type Server struct {
 // the docs.Manager's commit hook (see NewMetrics).
 func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Server {
 	cfg.fill()
-	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}}
+	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, conns: map[string]int{}}
+	key, err := m.Setting("embed-key", newEmbedKey)
+	if err != nil {
+		log.Error("loading the embed token key; tokens will not survive a restart", "err", err)
+		key = newEmbedKey()
+	}
+	s.embedKey = key
 	s.ws = melody.New()
 	s.ws.Config.MaxMessageSize = cfg.MaxMessageBytes
 	s.ws.Config.PingPeriod = cfg.PingPeriod

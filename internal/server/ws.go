@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -25,37 +26,39 @@ func clientOf(ms *melody.Session) *session {
 	return v.(*session)
 }
 
-// access is what a request may do with a document; set by the auth layer.
-type access struct {
-	docID    string
-	readOnly bool
-}
-
 // handleWS upgrades GET /api/docs/{id}/ws to the collaboration protocol.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	if !s.ready() {
 		s.problem(w, r, http.StatusServiceUnavailable, "unavailable", "the server is shutting down")
 		return
 	}
-	if _, err := s.docs.Store().Meta(id); err != nil {
+	g, ok := s.access(w, r, false)
+	if !ok {
+		return
+	}
+	if _, err := s.docs.Store().Meta(g.doc); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	acc := access{docID: id, readOnly: readOnlyFrom(r)}
-	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{"access": acc}); err != nil {
+	if readOnlyFrom(r) {
+		g.mode = docs.ModeView
+	}
+	if !s.admitAddr(w, r) {
+		return
+	}
+	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{"grant": g}); err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
 	}
 }
 
 func (s *Server) onConnect(ms *melody.Session) {
-	v, _ := ms.Get("access")
-	acc, _ := v.(access)
+	v, _ := ms.Get("grant")
+	g, _ := v.(grant)
 	c := &session{
-		s: ms, srv: s, readOnly: acc.readOnly,
+		s: ms, srv: s, readOnly: !g.canEdit(), grant: g,
 		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
 		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
-		docID:       acc.docID,
+		docID:       g.doc,
 	}
 	ms.Set(keyClient, c)
 }
@@ -67,7 +70,11 @@ func (s *Server) onDisconnect(ms *melody.Session) {
 	}
 	c.mu.Lock()
 	c.closed = true
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	c.mu.Unlock()
+	s.releaseAddr(ms.Request)
 	if r := c.room; r != nil {
 		s.leave(r, c)
 	}
@@ -162,11 +169,21 @@ func (s *Server) join(c *session, m inMsg) {
 	if m.Color != nil {
 		color = *m.Color
 	}
+	if c.grant.name != "" {
+		name = c.grant.name // set by the embed token
+	}
 	if err := presence.CheckProfile(name, color); err != nil {
 		c.sendError("invalid", err.Error(), "")
 		return
 	}
 	c.clientID, c.user = clientID, clientID
+	if !c.grant.exp.IsZero() {
+		c.mu.Lock()
+		c.expiry = time.AfterFunc(time.Until(c.grant.exp), func() {
+			c.closeWith(closeForbidden, "the embed token expired")
+		})
+		c.mu.Unlock()
+	}
 	for {
 		r, err := s.room(c.docID)
 		if err != nil {
@@ -238,7 +255,7 @@ func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
 	_, _, meta := r.doc.Text()
 	meta.Rev = r.pubRev
 	msg := joinedMsg{
-		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewOf(meta), Rev: r.pubRev,
+		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
 		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond},
 	}
 	if m.Rev != nil && *m.Rev <= r.pubRev {
@@ -435,6 +452,11 @@ func (s *Server) profile(c *session, m inMsg) {
 	u, _ := r.users.Get(c.user)
 	name, color := u.Name, u.Color
 	if m.Name != nil {
+		if c.grant.name != "" && *m.Name != c.grant.name {
+			r.mu.Unlock()
+			c.sendError("invalid", "the name is set by the embed token", "")
+			return
+		}
 		name = *m.Name
 	}
 	if m.Color != nil {

@@ -1,0 +1,200 @@
+package docs
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Mode is what a link grants.
+type Mode string
+
+// The modes.
+const (
+	ModeEdit Mode = "edit"
+	ModeView Mode = "view"
+)
+
+// Link is what a capability link points at: a document or a workspace, in
+// a mode. Links are random (at least 122 bits), stored in the links bucket,
+// and independent of each other: no link can be derived from another.
+type Link struct {
+	Kind   string `json:"kind"` // "doc" or "workspace"
+	Target string `json:"target"`
+	Mode   Mode   `json:"mode"`
+}
+
+// Workspace groups documents edited together.
+type Workspace struct {
+	ID       string    `json:"id"`
+	EditLink string    `json:"editLink"`
+	ViewLink string    `json:"viewLink"`
+	Created  time.Time `json:"created"`
+}
+
+var (
+	bucketLinks      = []byte("links")
+	bucketWorkspaces = []byte("workspaces")
+)
+
+// NewLinkKey returns a fresh link: 128 random bits, base64url.
+func NewLinkKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func putLink(tx *bolt.Tx, key string, l Link) error {
+	v, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketLinks).Put([]byte(key), v)
+}
+
+// ResolveLink returns what a link grants.
+func (m *Manager) ResolveLink(key string) (l Link, err error) {
+	err = m.store.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketLinks).Get([]byte(key))
+		if v == nil {
+			return fmt.Errorf("%w: no such link", ErrNotFound)
+		}
+		return json.Unmarshal(v, &l)
+	})
+	return l, err
+}
+
+func getWorkspace(tx *bolt.Tx, id string) (Workspace, bool, error) {
+	var w Workspace
+	v := tx.Bucket(bucketWorkspaces).Get([]byte(id))
+	if v == nil {
+		return w, false, nil
+	}
+	err := json.Unmarshal(v, &w)
+	return w, true, err
+}
+
+// ensureWorkspace creates workspace id (its edit link is its id) unless it
+// exists.
+func ensureWorkspace(tx *bolt.Tx, id string, now time.Time) error {
+	if _, ok, err := getWorkspace(tx, id); ok || err != nil {
+		return err
+	}
+	w := Workspace{ID: id, EditLink: id, ViewLink: NewLinkKey(), Created: now}
+	v, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketWorkspaces).Put([]byte(id), v); err != nil {
+		return err
+	}
+	if err := putLink(tx, w.EditLink, Link{Kind: "workspace", Target: id, Mode: ModeEdit}); err != nil {
+		return err
+	}
+	return putLink(tx, w.ViewLink, Link{Kind: "workspace", Target: id, Mode: ModeView})
+}
+
+// GetWorkspace returns a workspace.
+func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
+	err = m.store.db.View(func(tx *bolt.Tx) error {
+		var ok bool
+		w, ok, err = getWorkspace(tx, id)
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: workspace %q", ErrNotFound, id)
+		}
+		return err
+	})
+	return w, err
+}
+
+// RotateLinks replaces a document's or workspace's edit and view links
+// with new ones; the old ones stop working. kind is "doc" or "workspace".
+// It returns the old links.
+func (m *Manager) RotateLinks(kind, id string) (oldEdit, oldView, newEdit, newView string, err error) {
+	newEdit, newView = NewLinkKey(), NewLinkKey()
+	err = m.commit.do(func(tx *bolt.Tx) error {
+		links := tx.Bucket(bucketLinks)
+		switch kind {
+		case "doc":
+			meta, err := getMeta(tx, id)
+			if err != nil {
+				return err
+			}
+			oldEdit, oldView = meta.EditLink, meta.ViewLink
+			meta.EditLink, meta.ViewLink = newEdit, newView
+			if err := putMeta(tx, meta); err != nil {
+				return err
+			}
+		case "workspace":
+			w, ok, err := getWorkspace(tx, id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: workspace %q", ErrNotFound, id)
+			}
+			oldEdit, oldView = w.EditLink, w.ViewLink
+			w.EditLink, w.ViewLink = newEdit, newView
+			v, err := json.Marshal(w)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketWorkspaces).Put([]byte(id), v); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: kind %q", ErrInvalid, kind)
+		}
+		for _, old := range []string{oldEdit, oldView} {
+			if err := links.Delete([]byte(old)); err != nil {
+				return err
+			}
+		}
+		if err := putLink(tx, newEdit, Link{Kind: kind, Target: id, Mode: ModeEdit}); err != nil {
+			return err
+		}
+		return putLink(tx, newView, Link{Kind: kind, Target: id, Mode: ModeView})
+	})
+	return oldEdit, oldView, newEdit, newView, err
+}
+
+// Setting returns a server-wide secret setting, creating it with make the
+// first time (for example the key that signs embed tokens).
+func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error) {
+	err = m.store.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketLinks).Get([]byte("\x00setting:" + name)); b != nil {
+			v = append([]byte(nil), b...)
+		}
+		return nil
+	})
+	if err != nil || v != nil {
+		return v, err
+	}
+	fresh := make()
+	err = m.commit.do(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		key := []byte("\x00setting:" + name)
+		if old := b.Get(key); old != nil {
+			v = append([]byte(nil), old...)
+			return nil
+		}
+		v = fresh
+		return b.Put(key, fresh)
+	})
+	return v, err
+}
+
+// CreateWorkspace makes an empty workspace.
+func (m *Manager) CreateWorkspace() (Workspace, error) {
+	id := uuid.NewString()
+	now := m.cfg.Now().UTC()
+	if err := m.commit.do(func(tx *bolt.Tx) error { return ensureWorkspace(tx, id, now) }); err != nil {
+		return Workspace{}, err
+	}
+	return m.GetWorkspace(id)
+}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/collab-editor/collab/internal/access"
+	"github.com/collab-editor/collab/internal/docs"
+)
+
+// handleListAll enumerates every document (administrators only).
+func (s *Server) handleListAll(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	metas, err := s.docs.Store().ListAll(r.URL.Query().Get("after"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]docView, len(metas))
+	for i, m := range metas {
+		out[i] = viewFor(m, grant{doc: m.ID, mode: docs.ModeEdit, admin: true})
+	}
+	body := map[string]any{"docs": out}
+	if len(metas) == limit {
+		body["next"] = metas[len(metas)-1].ID
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// handleRotate replaces a document's links; sessions opened with the old
+// ones are closed with 4003.
+func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
+	oldEdit, oldView, edit, view, err := s.docs.RotateLinks("doc", g.doc)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.closeLinks(g.doc, oldEdit, oldView)
+	writeJSON(w, http.StatusOK, map[string]any{"links": linksView{Edit: edit, View: view}})
+}
+
+// handleRotateWorkspace replaces a workspace's links.
+func (s *Server) handleRotateWorkspace(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	ws, _, ok := s.workspaceAccess(w, r)
+	if !ok {
+		return
+	}
+	_, _, edit, view, err := s.docs.RotateLinks("workspace", ws)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": linksView{Edit: edit, View: view}})
+}
+
+// closeLinks closes the sessions of a document opened with any of links.
+func (s *Server) closeLinks(doc string, links ...string) {
+	s.mu.Lock()
+	r := s.rooms[doc]
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	var victims []*session
+	for c := range r.clients {
+		for _, l := range links {
+			if c.grant.link == l {
+				victims = append(victims, c)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range victims {
+		c.closeWith(closeForbidden, "the link was rotated")
+	}
+}
+
+// handleEmbedToken mints a signed, short-lived embed token for one
+// document (administrators only: a host's server calls this).
+func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
+	var p struct {
+		Mode       string `json:"mode"`
+		Name       string `json:"name"`
+		TTLSeconds int    `json:"ttlSeconds"`
+	}
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	if p.TTLSeconds <= 0 {
+		p.TTLSeconds = 3600
+	}
+	if p.TTLSeconds > 7*24*3600 {
+		s.problem(w, r, http.StatusBadRequest, "invalid", "ttlSeconds must be at most one week")
+		return
+	}
+	exp := s.cfg.Now().Add(time.Duration(p.TTLSeconds) * time.Second)
+	tok, err := access.Mint(s.embedKey, access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name, Exp: exp.Unix()})
+	if err != nil {
+		s.problem(w, r, http.StatusBadRequest, "invalid", `mode must be "edit" or "view"`)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token": tok, "expires": exp.UTC().Format(timeLayout),
+		"url": fmt.Sprintf("/embed/%s?token=%s", g.doc, tok),
+	})
+}
+
+// admitAddr counts a new WebSocket connection against its client address,
+// refusing it (429) beyond MaxConnsPerAddr.
+func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.MaxConnsPerAddr <= 0 {
+		return true
+	}
+	host := addrOf(r)
+	s.mu.Lock()
+	n := s.conns[host]
+	if n >= s.cfg.MaxConnsPerAddr {
+		s.mu.Unlock()
+		s.problem(w, r, http.StatusTooManyRequests, "too_many_connections", fmt.Sprintf("at most %d connections per client address", s.cfg.MaxConnsPerAddr))
+		return false
+	}
+	s.conns[host] = n + 1
+	s.mu.Unlock()
+	return true
+}
+
+// releaseAddr undoes admitAddr when a session ends.
+func (s *Server) releaseAddr(r *http.Request) {
+	if s.cfg.MaxConnsPerAddr <= 0 || r == nil {
+		return
+	}
+	host := addrOf(r)
+	s.mu.Lock()
+	if s.conns[host]--; s.conns[host] <= 0 {
+		delete(s.conns, host)
+	}
+	s.mu.Unlock()
+}
+
+func addrOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

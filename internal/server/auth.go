@@ -1,0 +1,119 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/collab-editor/collab/internal/access"
+	"github.com/collab-editor/collab/internal/docs"
+)
+
+// A grant is what a request may do with one document. Access comes from,
+// in order: the administrator's API token (Authorization: Bearer), a signed
+// embed token (?token=), or the capability link in the URL, which is the
+// {id} of /api/docs/{id}: a document's edit link, or its view link.
+type grant struct {
+	doc   string    // the document's internal id
+	mode  docs.Mode // edit or view
+	link  string    // the link used, "" for the API or embed token
+	admin bool
+	name  string    // user name forced by an embed token
+	exp   time.Time // embed token expiry; zero for none
+}
+
+func (g grant) canEdit() bool { return g.mode == docs.ModeEdit }
+
+// publicID is the id the caller knows the document by.
+func (g grant) publicID() string {
+	if g.link != "" {
+		return g.link
+	}
+	return g.doc
+}
+
+var errForbidden = errors.New("forbidden")
+
+// isAdmin reports whether the request carries the configured API token.
+func (s *Server) isAdmin(r *http.Request) bool {
+	return access.TokenEqual(access.Bearer(r.Header.Get("Authorization")), s.cfg.APIToken)
+}
+
+// requireAdmin answers 403/401 unless the request carries the API token.
+// Without a configured token, administrative routes are refused, never open.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.APIToken == "" {
+		s.problem(w, r, http.StatusForbidden, "forbidden", "administrative routes are disabled: no API token is configured (COLLAB_API_TOKEN)")
+		return false
+	}
+	if !s.isAdmin(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="collab"`)
+		s.problem(w, r, http.StatusUnauthorized, "unauthorized", "this route needs Authorization: Bearer <API token>")
+		return false
+	}
+	return true
+}
+
+// access resolves the {id} of a document route into a grant, answering
+// the request itself when there is none. With edit set, a view-only grant
+// is refused with 403.
+func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (grant, bool) {
+	id := r.PathValue("id")
+	var g grant
+	switch {
+	case s.isAdmin(r):
+		g = grant{doc: id, mode: docs.ModeEdit, admin: true}
+		if l, err := s.docs.ResolveLink(id); err == nil && l.Kind == "doc" {
+			g.doc = l.Target
+		}
+	case r.URL.Query().Get("token") != "":
+		c, err := access.Verify(s.embedKey, r.URL.Query().Get("token"), s.cfg.Now())
+		if err != nil || c.Doc != id {
+			msg := "the embed token is invalid for this document"
+			if errors.Is(err, access.ErrExpired) {
+				msg = "the embed token has expired"
+			}
+			s.problem(w, r, http.StatusForbidden, "forbidden", msg)
+			return g, false
+		}
+		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), name: c.Name, exp: c.Expires()}
+	default:
+		l, err := s.docs.ResolveLink(id)
+		if err != nil || l.Kind != "doc" {
+			s.problem(w, r, http.StatusNotFound, "not_found", "no such document, or the link was rotated")
+			return g, false
+		}
+		g = grant{doc: l.Target, mode: l.Mode, link: id}
+	}
+	if edit && !g.canEdit() {
+		s.problem(w, r, http.StatusForbidden, "forbidden", "this link is view-only")
+		return g, false
+	}
+	return g, true
+}
+
+// workspaceAccess resolves the {ws} of a workspace route.
+func (s *Server) workspaceAccess(w http.ResponseWriter, r *http.Request) (ws string, mode docs.Mode, ok bool) {
+	id := r.PathValue("ws")
+	if s.isAdmin(r) {
+		if l, err := s.docs.ResolveLink(id); err == nil && l.Kind == "workspace" {
+			id = l.Target
+		}
+		return id, docs.ModeEdit, true
+	}
+	l, err := s.docs.ResolveLink(id)
+	if err != nil || l.Kind != "workspace" {
+		s.problem(w, r, http.StatusNotFound, "not_found", "no such workspace, or the link was rotated")
+		return "", "", false
+	}
+	return l.Target, l.Mode, true
+}
+
+// newEmbedKey makes the key that signs embed tokens (kept in the database
+// so tokens survive a restart).
+func newEmbedKey() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}
