@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.limitBody)
+		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/docs", s.handleCreate)
 		r.Get("/docs", s.handleListAll)
 		r.Post("/workspaces", s.handleCreateWorkspace)
