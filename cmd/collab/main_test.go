@@ -373,3 +373,34 @@ func TestHelpListsFlags(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+func TestMetricsAndHealth(t *testing.T) {
+	base, _ := startRun(t, filepath.Join(t.TempDir(), "m.db"), "")
+	id := createDoc(t, base, "m.txt", "x")
+	c, err := client.Dial(context.Background(), client.Config{URL: base, Doc: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Insert(1, "y")
+	c.WaitSynced(context.Background())
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"collab_sessions 1", "collab_documents_loaded", "collab_ops_applied_total 1", "collab_transform_depth_bucket",
+		"collab_commit_batch_size_bucket", "collab_commit_seconds_bucket", "process_cpu_seconds_total", "process_resident_memory_bytes", "go_goroutines"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
