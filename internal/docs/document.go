@@ -66,7 +66,8 @@ type Document struct {
 	text   rope.Rope  // text at head, including edits not yet durable
 	head   uint64     // newest revision, durable or not
 	hist   []Revision // the newest revisions, consecutive, ending at head
-	opids  map[string]uint64
+	opids  map[string]uint64      // op ids other than <client>:<seq> in hist
+	marks  map[string]clientMark // newest op of each client seen since loading
 	durRev uint64    // newest durable revision
 	durTxt rope.Rope // text at durRev
 	subs   map[int]subscriber
@@ -101,16 +102,12 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 		return Result{}, d.err
 	}
 	if e.OpID != "" {
-		rev, ok := d.opids[e.OpID]
-		if !ok {
-			var err error
-			rev, ok, err = d.m.store.LookupOpID(d.id, e.OpID)
-			if err != nil {
-				d.mu.Unlock()
-				return Result{}, err
-			}
+		rev, dup, err := d.applied(e.OpID)
+		if err != nil {
+			d.mu.Unlock()
+			return Result{}, err
 		}
-		if ok {
+		if dup {
 			d.mu.Unlock()
 			return d.duplicate(rev)
 		}
@@ -148,7 +145,9 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 	r := Revision{Rev: d.head + 1, Op: op, Author: e.Author, OpID: e.OpID, Time: d.m.cfg.Now().UTC()}
 	d.text, d.head = text, r.Rev
 	d.hist = append(d.hist, r)
-	if r.OpID != "" {
+	if client, seq, ok := parseOpID(r.OpID); ok {
+		d.marks[client] = clientMark{seq: seq, rev: r.Rev}
+	} else if r.OpID != "" {
 		d.opids[r.OpID] = r.Rev
 	}
 	w := d.m.appendWrite(d, r, text)
@@ -160,6 +159,35 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 		return Result{}, w.err
 	}
 	return Result{Rev: r.Rev, Op: op, Depth: depth}, nil
+}
+
+// applied reports whether op id was applied before, and at which revision
+// (see opid.go). Called with mu held.
+func (d *Document) applied(opID string) (uint64, bool, error) {
+	client, seq, ok := parseOpID(opID)
+	if !ok {
+		if rev, ok := d.opids[opID]; ok {
+			return rev, true, nil
+		}
+		return d.m.store.LookupOpID(d.id, opID)
+	}
+	m, known := d.marks[client]
+	if !known {
+		var err error
+		if m, known, err = d.m.store.clientMark(d.id, client); err != nil {
+			return 0, false, err
+		}
+		if known {
+			d.marks[client] = m
+		}
+	}
+	switch {
+	case !known || seq > m.seq:
+		return 0, false, nil
+	case seq == m.seq:
+		return m.rev, true, nil
+	}
+	return 0, false, fmt.Errorf("%w: op %s is older than this client's newest applied op (%d); resync", ErrStaleOp, opID, m.seq)
 }
 
 // transform brings op from revision base to head. Called with mu held.

@@ -18,6 +18,9 @@ var (
 	ErrConflict = errors.New("docs: log head moved")
 	// ErrInvalid: a name, id or other argument is not acceptable.
 	ErrInvalid = errors.New("docs: invalid argument")
+	// ErrStaleOp: an op id "<client>:<seq>" whose sequence is below the
+	// client's newest applied op: a client resends only its newest op.
+	ErrStaleOp = errors.New("docs: stale op id")
 	// ErrClosed: the document or the manager was closed (deleted, shut
 	// down, or reset after a failed commit).
 	ErrClosed = errors.New("docs: closed")

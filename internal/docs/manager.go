@@ -216,12 +216,13 @@ func (m *Manager) load(id string) (*Document, error) {
 		id: id, m: m, meta: meta,
 		text: text, head: meta.Rev, durRev: meta.Rev, durTxt: text,
 		hist:   recent,
-		opids:  make(map[string]uint64, len(recent)),
+		opids:  make(map[string]uint64),
+		marks:  make(map[string]clientMark),
 		subs:   make(map[int]subscriber),
 		writes: make(map[uint64]*write),
 	}
 	for _, r := range recent {
-		if r.OpID != "" {
+		if _, _, ok := parseOpID(r.OpID); !ok && r.OpID != "" {
 			d.opids[r.OpID] = r.Rev
 		}
 	}

@@ -74,7 +74,7 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the bbolt file at path.
 func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("docs: open %s: %w", path, err)
 	}
@@ -150,6 +150,34 @@ func decodeRecord(rev uint64, data []byte) (Revision, error) {
 	return r, nil
 }
 
+// Metadata is kept in two parts: the JSON record in the meta bucket holds
+// what changes rarely (name, language, links), and a fixed 32-byte head
+// record in the document's bucket holds what every revision changes
+// (revision, update time, snapshot bookkeeping), so appending a revision
+// never decodes or encodes JSON.
+var keyHead = []byte("head")
+
+type head struct {
+	rev, updatedMs, snapRev, snapBytes uint64
+}
+
+func readHead(b *bolt.Bucket) (head, bool) {
+	v := b.Get(keyHead)
+	if len(v) != 32 {
+		return head{}, false
+	}
+	be := binary.BigEndian
+	return head{be.Uint64(v), be.Uint64(v[8:]), be.Uint64(v[16:]), be.Uint64(v[24:])}, true
+}
+
+func writeHead(b *bolt.Bucket, h head) error {
+	v := make([]byte, 0, 32)
+	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes} {
+		v = binary.BigEndian.AppendUint64(v, x)
+	}
+	return b.Put(keyHead, v)
+}
+
 func getMeta(tx *bolt.Tx, id string) (Meta, error) {
 	var m Meta
 	v := tx.Bucket(bucketMeta).Get([]byte(id))
@@ -159,6 +187,12 @@ func getMeta(tx *bolt.Tx, id string) (Meta, error) {
 	if err := json.Unmarshal(v, &m); err != nil {
 		return m, fmt.Errorf("docs: corrupt metadata of %q: %w", id, err)
 	}
+	if b := tx.Bucket(bucketDoc).Bucket([]byte(id)); b != nil {
+		if h, ok := readHead(b); ok {
+			m.Rev, m.Updated = h.rev, time.UnixMilli(int64(h.updatedMs)).UTC()
+			m.SnapRev, m.SnapBytes = h.snapRev, int(h.snapBytes)
+		}
+	}
 	return m, nil
 }
 
@@ -167,7 +201,14 @@ func putMeta(tx *bolt.Tx, m Meta) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketMeta).Put([]byte(m.ID), v)
+	if err := tx.Bucket(bucketMeta).Put([]byte(m.ID), v); err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketDoc).Bucket([]byte(m.ID))
+	if b == nil {
+		return fmt.Errorf("%w: document %q", ErrNotFound, m.ID)
+	}
+	return writeHead(b, head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes)})
 }
 
 func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
@@ -191,7 +232,7 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 	if err != nil {
 		return err
 	}
-	for _, sub := range [][]byte{subLog, subSnap, subOpID, subBlame, subChat, subPres} {
+	for _, sub := range [][]byte{subLog, subSnap, subOpID, subClients, subBlame, subChat, subPres} {
 		if _, err := b.CreateBucket(sub); err != nil {
 			return err
 		}
@@ -218,39 +259,38 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 // is r.Rev-1: the compare-and-append a distributed log also offers. text is
 // the document's text after r, written as a snapshot when one is due.
 func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rope) error {
-	m, err := getMeta(tx, id)
-	if err != nil {
-		return err
-	}
-	if m.Rev != r.Rev-1 {
-		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, m.Rev)
-	}
 	b, err := docBucket(tx, id)
 	if err != nil {
 		return err
+	}
+	h, ok := readHead(b)
+	if !ok {
+		return fmt.Errorf("docs: document %q has no head record", id)
+	}
+	if h.rev != r.Rev-1 {
+		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, h.rev)
 	}
 	rec := encodeRecord(r)
 	if err := b.Bucket(subLog).Put(revKey(r.Rev), rec); err != nil {
 		return err
 	}
 	if r.OpID != "" {
-		if err := b.Bucket(subOpID).Put([]byte(r.OpID), revKey(r.Rev)); err != nil {
+		if err := recordOpID(b, r.OpID, r.Rev); err != nil {
 			return err
 		}
 	}
-	m.Rev = r.Rev
-	m.Updated = r.Time
-	m.SnapBytes += len(rec)
-	if int(m.Rev-m.SnapRev) >= s.snapEvery || m.SnapBytes >= s.snapBytes {
+	h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
+	h.snapBytes += uint64(len(rec))
+	if int(h.rev-h.snapRev) >= s.snapEvery || h.snapBytes >= uint64(s.snapBytes) {
 		var buf bytes.Buffer
 		buf.Grow(text.ByteLen())
 		text.WriteTo(&buf)
 		if err := b.Bucket(subSnap).Put(revKey(r.Rev), buf.Bytes()); err != nil {
 			return err
 		}
-		m.SnapRev, m.SnapBytes = r.Rev, 0
+		h.snapRev, h.snapBytes = r.Rev, 0
 	}
-	return putMeta(tx, m)
+	return writeHead(b, h)
 }
 
 // Meta returns a document's metadata.
@@ -260,21 +300,6 @@ func (s *Store) Meta(id string) (m Meta, err error) {
 		return err
 	})
 	return m, err
-}
-
-// LookupOpID returns the revision at which the op id was applied.
-func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b, err := docBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		if v := b.Bucket(subOpID).Get([]byte(opID)); len(v) == 8 {
-			rev, ok = binary.BigEndian.Uint64(v), true
-		}
-		return nil
-	})
-	return rev, ok, err
 }
 
 // Revisions returns up to limit revisions after rev after, in order.
@@ -419,13 +444,13 @@ func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, er
 func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMeta).Cursor()
-		k, v := c.First()
+		k, _ := c.First()
 		if after != "" {
-			k, v = c.Seek(append([]byte(after), 0))
+			k, _ = c.Seek(append([]byte(after), 0))
 		}
-		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			var m Meta
-			if err := json.Unmarshal(v, &m); err != nil {
+		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+			m, err := getMeta(tx, string(k))
+			if err != nil {
 				return err
 			}
 			out = append(out, m)

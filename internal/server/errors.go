@@ -22,6 +22,8 @@ func errorCode(err error) (string, int) {
 		return "bad_op", http.StatusUnprocessableEntity
 	case errors.Is(err, docs.ErrTooLarge):
 		return "too_large", http.StatusRequestEntityTooLarge
+	case errors.Is(err, docs.ErrStaleOp):
+		return "stale_op", http.StatusConflict
 	case errors.Is(err, docs.ErrConflict):
 		return "conflict", http.StatusConflict
 	case errors.Is(err, docs.ErrInvalid), errors.Is(err, presence.ErrInvalid):

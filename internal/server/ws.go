@@ -148,6 +148,19 @@ func validID(id string) bool {
 	return true
 }
 
+// validSeq accepts a decimal sequence number of 1-19 digits.
+func validSeq(s string) bool {
+	if len(s) == 0 || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 var palette = []string{"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2", "#e5c07b", "#be5046"}
 
 func (s *Server) join(c *session, m inMsg) {
@@ -371,8 +384,8 @@ func (s *Server) submit(c *session, m inMsg) {
 		c.sendError("invalid", "an op message needs rev, id and op", m.ID)
 		return
 	}
-	if !strings.HasPrefix(m.ID, c.clientID+":") || !validID(m.ID[len(c.clientID)+1:]) {
-		c.sendError("invalid", "id must be \"<client>:<sequence>\" with this session's client id", m.ID)
+	if !strings.HasPrefix(m.ID, c.clientID+":") || !validSeq(m.ID[len(c.clientID)+1:]) {
+		c.sendError("invalid", "id must be \"<client>:<sequence>\": this session's client id and a decimal sequence number", m.ID)
 		return
 	}
 	r := c.room
