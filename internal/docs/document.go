@@ -63,13 +63,13 @@ type Document struct {
 
 	mu     sync.Mutex // guards the fields below
 	meta   Meta
-	text   rope.Rope  // text at head, including edits not yet durable
-	head   uint64     // newest revision, durable or not
-	hist   []Revision // the newest revisions, consecutive, ending at head
-	opids  map[string]uint64      // op ids other than <client>:<seq> in hist
+	text   rope.Rope             // text at head, including edits not yet durable
+	head   uint64                // newest revision, durable or not
+	hist   []Revision            // the newest revisions, consecutive, ending at head
+	opids  map[string]uint64     // op ids other than <client>:<seq> in hist
 	marks  map[string]clientMark // newest op of each client seen since loading
-	durRev uint64    // newest durable revision
-	durTxt rope.Rope // text at durRev
+	durRev uint64                // newest durable revision
+	durTxt rope.Rope             // text at durRev
 	subs   map[int]subscriber
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
