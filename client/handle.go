@@ -39,17 +39,15 @@ type wireRev struct {
 
 // handleFrame handles one frame: a message, or an array of messages.
 func (c *Client) handleFrame(data []byte) error {
-	var msgs []serverMsg
-	if len(data) > 0 && data[0] == '[' {
-		if err := json.Unmarshal(data, &msgs); err != nil {
+	parts := splitFrame(data)
+	msgs := make([]serverMsg, len(parts))
+	for i, p := range parts {
+		if fastDecode(p, &msgs[i]) {
+			continue
+		}
+		if err := json.Unmarshal(p, &msgs[i]); err != nil {
 			return fmt.Errorf("client: bad frame: %w", err)
 		}
-	} else {
-		var m serverMsg
-		if err := json.Unmarshal(data, &m); err != nil {
-			return fmt.Errorf("client: bad frame: %w", err)
-		}
-		msgs = []serverMsg{m}
 	}
 	var calls []func()
 	c.mu.Lock()
