@@ -140,6 +140,11 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.ws.Config.MessageBufferSize = 16
 	s.ws.Upgrader.CheckOrigin = s.checkOrigin
 	s.ws.Upgrader.EnableCompression = false
+	// Idle connections should cost little memory: a small read buffer,
+	// and write buffers borrowed from a pool only while writing.
+	s.ws.Upgrader.ReadBufferSize = 2048
+	s.ws.Upgrader.WriteBufferSize = 4096
+	s.ws.Upgrader.WriteBufferPool = &sync.Pool{}
 	s.ws.HandleConnect(s.onConnect)
 	s.ws.HandleDisconnect(s.onDisconnect)
 	s.ws.HandleMessage(s.onMessage)
