@@ -316,7 +316,7 @@ func (s *Store) Revisions(id string, after uint64, limit int) (out []Revision, e
 }
 
 func readLog(b *bolt.Bucket, after uint64, limit int) ([]Revision, error) {
-	out := make([]Revision, 0, min(limit, 1024))
+	out := make([]Revision, 0, min(limit, 64))
 	c := b.Bucket(subLog).Cursor()
 	for k, v := c.Seek(revKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 		r, err := decodeRecord(binary.BigEndian.Uint64(k), v)

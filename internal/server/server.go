@@ -140,11 +140,12 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.ws.Config.MessageBufferSize = 16
 	s.ws.Upgrader.CheckOrigin = s.checkOrigin
 	s.ws.Upgrader.EnableCompression = false
-	// Idle connections should cost little memory: a small read buffer,
-	// and write buffers borrowed from a pool only while writing.
-	s.ws.Upgrader.ReadBufferSize = 2048
-	s.ws.Upgrader.WriteBufferSize = 4096
-	s.ws.Upgrader.WriteBufferPool = &sync.Pool{}
+	// Idle connections should cost little memory. net/http keeps its 4 KB
+	// read and write buffers for the life of a hijacked connection; with
+	// no sizes and no pool set, gorilla reuses those instead of adding its
+	// own.
+	s.ws.Upgrader.ReadBufferSize = 0
+	s.ws.Upgrader.WriteBufferSize = 0
 	s.ws.HandleConnect(s.onConnect)
 	s.ws.HandleDisconnect(s.onDisconnect)
 	s.ws.HandleMessage(s.onMessage)
