@@ -2,7 +2,7 @@
 // operations in code points, remote operations become CodeMirror changes
 // that stay out of the undo history, and remote selections are drawn with
 // their user's name and colour.
-import { EditorState, Compartment, StateField, StateEffect, Annotation, Transaction } from '@codemirror/state';
+import { EditorState, EditorSelection, Compartment, StateField, StateEffect, Annotation, Transaction } from '@codemirror/state';
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
   highlightSpecialChars, Decoration, WidgetType, MatchDecorator, ViewPlugin, dropCursor, rectangularSelection,
@@ -119,19 +119,52 @@ const hideCR = ViewPlugin.fromClass(
 );
 const hideCRMatcher = new MatchDecorator({ regexp: /\r(?=\n|$)/g, decoration: () => Decoration.replace({}) });
 
+function isCRLF(doc, pos) {
+  return pos > 0 && pos < doc.length && doc.sliceString(pos - 1, pos + 1) === '\r\n';
+}
+
+// In a CRLF document: typed and pasted newlines become \r\n, an edit never
+// splits a \r\n (a deletion that would takes both characters, an insert
+// goes before the \r), and the cursor never rests between \r and \n.
 function crlfInput(enabled) {
   return EditorState.transactionFilter.of((tr) => {
-    if (!enabled() || !tr.docChanged || tr.annotation(remote) || !(tr.isUserEvent('input') || tr.isUserEvent('paste'))) return tr;
-    let changed = false;
-    const specs = [];
-    tr.changes.iterChanges((fromA, toA, _fromB, _toB, text) => {
-      let s = text.toString();
-      const fixed = s.replace(/\r?\n/g, '\r\n');
-      if (fixed !== s) changed = true;
-      specs.push({ from: fromA, to: toA, insert: fixed });
-    });
-    if (!changed) return tr;
-    return [{ changes: specs, selection: undefined, scrollIntoView: true, userEvent: tr.annotation(Transaction.userEvent) }];
+    if (!enabled() || tr.annotation(remote)) return tr;
+    const user = tr.isUserEvent('input') || tr.isUserEvent('paste') || tr.isUserEvent('delete') || tr.isUserEvent('move') || tr.isUserEvent('select');
+    if (!user) return tr;
+    if (tr.docChanged) {
+      const old = tr.startState.doc;
+      let changed = false;
+      const specs = [];
+      tr.changes.iterChanges((fromA, toA, _fromB, _toB, text) => {
+        let from = fromA;
+        let to = toA;
+        if (isCRLF(old, from)) {
+          from--;
+          if (to === fromA) to--; // an insert moves before the \r
+          changed = true;
+        }
+        if (to > from && isCRLF(old, to)) {
+          to++;
+          changed = true;
+        }
+        const s = text.toString();
+        const fixed = s.replace(/\r?\n/g, '\r\n');
+        if (fixed !== s) changed = true;
+        specs.push({ from, to, insert: fixed });
+      });
+      if (changed) {
+        const cs = tr.startState.changes(specs);
+        return [{ changes: cs, selection: tr.startState.selection.map(cs, 1), scrollIntoView: tr.scrollIntoView, userEvent: tr.annotation(Transaction.userEvent) }];
+      }
+    }
+    const sel = tr.newSelection;
+    const doc = tr.newDoc;
+    if (sel.ranges.some((r) => isCRLF(doc, r.head) || isCRLF(doc, r.anchor))) {
+      const fix = (p) => (isCRLF(doc, p) ? p - 1 : p);
+      const ranges = sel.ranges.map((r) => EditorSelection.range(fix(r.anchor), fix(r.head)));
+      return [tr, { selection: EditorSelection.create(ranges, sel.mainIndex), sequential: true }];
+    }
+    return tr;
   });
 }
 
