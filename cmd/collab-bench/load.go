@@ -113,10 +113,10 @@ func createDoc(base string, i int, text string) (string, error) {
 
 // opTrack follows one acknowledged op until every peer has it.
 type opTrack struct {
-	sent     time.Time
-	recvMax  time.Time
-	recv     int
-	acked    bool
+	sent    time.Time
+	recvMax time.Time
+	recv    int
+	acked   bool
 }
 
 type tracker struct {
