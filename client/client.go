@@ -586,8 +586,24 @@ func (c *Client) SendRaw(data []byte) {
 	}
 }
 
-// sendOp sends the in-flight edit. Called with mu held.
+// sendOp sends the in-flight edit, encoded by hand (this is the hot path
+// of a load generator). Called with mu held.
 func (c *Client) sendOp() {
 	p := c.inflight
-	c.send(map[string]any{"type": "op", "rev": p.base, "id": p.id, "op": p.op})
+	if c.out == nil {
+		return
+	}
+	b := make([]byte, 0, 64+len(p.id))
+	b = append(b, `{"type":"op","rev":`...)
+	b = strconv.AppendUint(b, p.base, 10)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendQuote(b, p.id) // client ids and sequences are plain ASCII
+	b = append(b, `,"op":`...)
+	b = p.op.AppendJSON(b)
+	b = append(b, '}')
+	select {
+	case c.out <- b:
+	default:
+		c.conn.Close()
+	}
 }
