@@ -2,8 +2,13 @@ package docs
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/ot"
@@ -138,5 +143,73 @@ func TestReopenKeepsEverything(t *testing.T) {
 	dup, err := d.Submit(Edit{Base: 1, Op: insertAt(1, 1, "é"), OpID: "c:a"})
 	if err != nil || !dup.Duplicate || dup.Rev != 2 {
 		t.Fatalf("duplicate after reopen: %+v %v", dup, err)
+	}
+}
+
+func TestDiffsMakeTheRightText(t *testing.T) {
+	cases := [][2]string{
+		{"", ""}, {"", "a\nb"}, {"a\nb\n", ""}, {"one\ntwo\nthree\n", "one\n2\nthree\nfour"},
+		{"x\r\ny\r\n", "x\r\nz\r\ny\r\n"}, {"😀\n日本\n", "日本\n😀\n"}, {"same", "same"}, {"a\n\n\nb", "a\nb\n\n"},
+	}
+	for _, c := range cases {
+		for name, diff := range map[string]func(a, b string) ot.Operation{"Diff": Diff, "DiffLines": DiffLines} {
+			op := diff(c[0], c[1])
+			got, err := op.Apply(c[0])
+			if err != nil || got != c[1] {
+				t.Errorf("%s(%q, %q) = %v: gives %q, %v", name, c[0], c[1], op, got, err)
+			}
+		}
+	}
+}
+
+// TestIdleDocumentsAreUnloaded opens 1,000 documents, leaves them, and
+// checks that they are unloaded once idle and that the memory comes back.
+func TestIdleDocumentsAreUnloaded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	m := openTest(t, Config{IdleTimeout: time.Minute, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	text := strings.Repeat("func f() { return 42 } // some code\n", 300) // ~11 KB
+	ids := make([]string, 1000)
+	for i := range ids {
+		meta, err := m.Create(CreateParams{Name: fmt.Sprintf("f%d.go", i), Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = meta.ID
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for _, id := range ids {
+		d, err := m.Open(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Submit(Edit{Base: 1, Op: *new(ot.Operation).Retain(utf8.RuneCountInString(text)).Insert("//"), OpID: "c:1"}); err != nil {
+			t.Fatal(err)
+		}
+		d.Release()
+	}
+	loaded := heap()
+	if m.Loaded() != 1000 {
+		t.Fatalf("%d documents loaded, want 1000", m.Loaded())
+	}
+	if n := m.Sweep(); n != 0 {
+		t.Fatalf("swept %d documents before they were idle", n)
+	}
+	clock.Add(int64(2 * time.Minute))
+	if n := m.Sweep(); n != 1000 || m.Loaded() != 0 {
+		t.Fatalf("swept %d, %d still loaded", n, m.Loaded())
+	}
+	after := heap()
+	t.Logf("heap: %.1f MB before opening, %.1f MB with 1,000 documents loaded, %.1f MB after they were unloaded",
+		float64(before)/1e6, float64(loaded)/1e6, float64(after)/1e6)
+	if after > before+(loaded-before)/4 {
+		t.Errorf("memory did not come back: %d -> %d -> %d bytes", before, loaded, after)
 	}
 }

@@ -2,10 +2,12 @@ package docs
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
+	"github.com/pmezard/go-difflib/difflib"
 	"github.com/sergi/go-diff/diffmatchpatch"
 	bolt "go.etcd.io/bbolt"
 )
@@ -88,14 +90,45 @@ func (m *Manager) Changes(id string, from, to uint64) (ot.Operation, error) {
 	if err != nil {
 		return ot.Operation{}, err
 	}
-	return Diff(a.String(), b.String()), nil
+	return DiffLines(a.String(), b.String()), nil
 }
 
-// Diff returns an operation that turns a into b, small where the texts
-// share much (line-level, then character-level diff).
+// Diff returns a minimal operation that turns a into b (a character-level
+// diff, sped up line by line for long texts).
 func Diff(a, b string) ot.Operation {
 	dmp := diffmatchpatch.New()
-	diffs := dmp.DiffMain(a, b, len(a)+len(b) > 10_000)
+	return diffOp(dmp.DiffMain(a, b, len(a)+len(b) > 10_000))
+}
+
+// DiffLines returns an operation that turns a into b, replacing whole lines
+// (difflib's sequence matcher over lines): fast however far apart the
+// texts are, and what a history diff shows.
+func DiffLines(a, b string) ot.Operation {
+	la, lb := difflib.SplitLines(a), difflib.SplitLines(b)
+	// SplitLines ends every line with "\n", adding one to the last line.
+	la[len(la)-1] = strings.TrimSuffix(la[len(la)-1], "\n")
+	lb[len(lb)-1] = strings.TrimSuffix(lb[len(lb)-1], "\n")
+	count := func(lines []string) int {
+		n := 0
+		for _, l := range lines {
+			n += utf8.RuneCountInString(l)
+		}
+		return n
+	}
+	var op ot.Operation
+	for _, c := range difflib.NewMatcher(la, lb).GetOpCodes() {
+		switch c.Tag {
+		case 'e':
+			op.Retain(count(la[c.I1:c.I2]))
+		case 'd', 'r', 'i':
+			op.Delete(count(la[c.I1:c.I2]))
+			op.Insert(strings.Join(lb[c.J1:c.J2], ""))
+		}
+	}
+	return op
+}
+
+func diffOp(diffs []diffmatchpatch.Diff) ot.Operation {
 	var op ot.Operation
 	for _, d := range diffs {
 		switch d.Type {
