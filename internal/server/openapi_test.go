@@ -1,0 +1,127 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/go-chi/chi/v5"
+)
+
+// TestOpenAPIMatchesRoutes walks every route of the router and checks that
+// the OpenAPI document describes exactly those (API and operations routes;
+// pages are not part of the API).
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var spec struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &spec); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if spec.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi = %q, want 3.1.0", spec.OpenAPI)
+	}
+	documented := map[string]bool{}
+	for path, ops := range spec.Paths {
+		for method := range ops {
+			if method == "parameters" || method == "summary" || method == "description" {
+				continue
+			}
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	mgr, err := docs.Open(filepath.Join(t.TempDir(), "o.db"), docs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	s := New(Config{}, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	routed := map[string]bool{}
+	err = chi.Walk(s.routes().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/api/") || route == "/healthz" || route == "/readyz" || route == "/metrics" {
+			routed[method+" "+strings.TrimSuffix(route, "/")] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range routed {
+		if !documented[r] {
+			t.Errorf("route %s is not in openapi.json", r)
+		}
+	}
+	for d := range documented {
+		if !routed[d] {
+			t.Errorf("openapi.json describes %s, which the server does not route", d)
+		}
+	}
+	if len(routed) < 20 {
+		t.Errorf("only %d routes walked", len(routed))
+	}
+}
+
+// TestOpenAPIResponsesHaveTheirFields checks real responses against the
+// required fields of the schemas the document gives them.
+func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required []string `json:"required"`
+				AllOf    []struct {
+					Ref      string   `json:"$ref"`
+					Required []string `json:"required"`
+				} `json:"allOf"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	json.Unmarshal(openAPI, &spec)
+	var required func(name string) []string
+	required = func(name string) []string {
+		sc := spec.Components.Schemas[name]
+		out := slices.Clone(sc.Required)
+		for _, a := range sc.AllOf {
+			if a.Ref != "" {
+				out = append(out, required(strings.TrimPrefix(a.Ref, "#/components/schemas/"))...)
+			}
+			out = append(out, a.Required...)
+		}
+		return out
+	}
+	_, base := testServer(t, Config{APIToken: adminToken})
+	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
+	putText(t, base, doc.ID, "package b\n")
+	check := func(path, schema string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, f := range required(schema) {
+			if _, ok := body[f]; !ok {
+				t.Errorf("%s lacks %q required by %s", path, f, schema)
+			}
+		}
+	}
+	id := "/api/docs/" + doc.ID
+	check(id, "DocumentWithText")
+	check(id+"/revisions", "RevisionPage")
+	check(id+"/revisions/2", "Revision")
+	check(id+"/diff?from=1&to=2", "Diff")
+	check(id+"/blame", "Blame")
+	check(id+"/presence", "Presence")
+	check(id+"/nope", "Problem")
+	check("/api/docs/unknown", "Problem")
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Writes internal/server/openapi.json, the OpenAPI 3.1 description of the REST API.
+
+The document is data; this script only keeps its repetitive parts (problem responses,
+link parameters) consistent. Run it after changing the API, then review the diff:
+    python3 tools/openapi/gen.py
+"""
+import json, os
+
+def ref(name): return {"$ref": f"#/components/schemas/{name}"}
+def prob(desc): return {"description": desc, "content": {"application/problem+json": {"schema": ref("Problem")}}}
+def js(desc, schema, headers=None):
+    r = {"description": desc, "content": {"application/json": {"schema": schema}}}
+    if headers: r["headers"] = headers
+    return r
+def qp(name, desc, schema=None, required=False):
+    return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema or {"type": "string"}}
+
+LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with the API token, also its internal id; with `token`, its internal id.", "schema": {"type": "string"}}
+WS = {"name": "ws", "in": "path", "required": True, "description": "The workspace's edit or view link.", "schema": {"type": "string"}}
+TOKEN = qp("token", "A signed embed token for this document (grants its mode and name until it expires).")
+REV = qp("rev", "A revision number; the head when absent.", {"type": "integer", "minimum": 0})
+AFTER = qp("after", "Return revisions after this one.", {"type": "integer", "minimum": 0})
+LIMIT = qp("limit", "Page size (1-1000, default 100).", {"type": "integer", "minimum": 1, "maximum": 1000})
+ETAG = {"ETag": {"description": "Entity tag of this revision of the resource.", "schema": {"type": "string"}}}
+CACHE = {"Cache-Control": {"description": "`immutable` for past revisions.", "schema": {"type": "string"}}}
+E400, E401, E403, E404, E405 = prob("Bad request: a malformed parameter or body."), prob("Missing or wrong API token."), prob("Forbidden: a view-only link, an invalid embed token, or administrative routes without a configured token."), prob("No such document or link (or it was rotated)."), prob("Method not allowed.")
+E409, E412, E413, E415, E422 = prob("Conflict."), prob("The document changed since the If-Match revision."), prob("The body or the document would be too large."), prob("Unsupported content type."), prob("The operation does not fit the document.")
+NOTMOD = {"description": "Not modified (If-None-Match matched the ETag)."}
+ADMIN = [{"apiToken": []}]
+
+def docop(summary, desc, params, responses, body=None, security=None, tags=("documents",)):
+    o = {"summary": summary, "description": desc, "tags": list(tags), "parameters": params, "responses": responses}
+    if body: o["requestBody"] = body
+    if security: o["security"] = security
+    return o
+
+schemas = {
+  "Problem": {"type": "object", "description": "RFC 9457 problem details.", "required": ["type", "title", "status", "code"], "properties": {
+    "type": {"type": "string", "format": "uri", "description": "https://collab.dev/problems/<code>"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "code": {"type": "string", "description": "Stable error code."}}},
+  "Links": {"type": "object", "required": ["view"], "properties": {"edit": {"type": "string", "description": "Grants editing; shown to editors only."}, "view": {"type": "string"}}},
+  "Operation": {"type": "array", "description": "ot.js TextOperation JSON: positive integers retain, negative integers delete, strings insert; lengths in Unicode code points.",
+    "items": {"oneOf": [{"type": "integer", "not": {"const": 0}}, {"type": "string", "minLength": 1}]}, "examples": [[3, "abc", -2, 5]]},
+  "Document": {"type": "object", "required": ["id", "name", "language", "created", "updated", "rev", "mode"], "properties": {
+    "id": {"type": "string", "description": "The id the caller knows the document by (the link used)."}, "name": {"type": "string", "description": "A path such as src/main.go."},
+    "language": {"type": "string"}, "workspace": {"type": "string", "description": "Internal workspace id (administrators only)."},
+    "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"},
+    "rev": {"type": "integer", "minimum": 0}, "mode": {"type": "string", "enum": ["edit", "view"]}, "links": ref("Links")}},
+  "DocumentWithText": {"allOf": [ref("Document"), {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
+  "CreatedDocument": {"allOf": [ref("DocumentWithText"), {"type": "object", "required": ["workspaceLinks"], "properties": {"workspaceLinks": ref("Links")}}]},
+  "CreateDocument": {"type": "object", "required": ["name", "text"], "properties": {"name": {"type": "string"}, "text": {"type": "string"},
+    "language": {"type": "string", "description": "From the name's extension when absent."}, "workspace": {"type": "string", "description": "A workspace's edit link; a new workspace when absent."}}},
+  "PutText": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+  "PutResult": {"type": "object", "required": ["doc", "rev", "op"], "properties": {"doc": ref("Document"), "rev": {"type": "integer"}, "op": ref("Operation")}},
+  "Patch": {"type": "object", "properties": {"name": {"type": "string"}, "language": {"type": "string"}}, "additionalProperties": False},
+  "Revision": {"type": "object", "required": ["rev", "op", "author", "time"], "properties": {"rev": {"type": "integer"}, "op": ref("Operation"),
+    "author": {"type": "string"}, "id": {"type": "string", "description": "The op id its client gave it."}, "time": {"type": "string", "format": "date-time"}}},
+  "RevisionPage": {"type": "object", "required": ["revisions"], "properties": {"revisions": {"type": "array", "items": ref("Revision")},
+    "next": {"type": "integer", "description": "Pass as `after` for the next page; absent on the last page."}}},
+  "Diff": {"type": "object", "required": ["from", "to", "op"], "properties": {"from": {"type": "integer"}, "to": {"type": "integer"}, "op": ref("Operation")}},
+  "BlameLine": {"type": "object", "required": ["line", "rev", "author"], "properties": {"line": {"type": "integer"}, "rev": {"type": "integer"}, "author": {"type": "string"}}},
+  "Blame": {"type": "object", "required": ["rev", "lines"], "properties": {"rev": {"type": "integer"}, "lines": {"type": "array", "items": ref("BlameLine")}}},
+  "Restore": {"type": "object", "required": ["rev"], "properties": {"rev": {"type": "integer", "minimum": 0}}, "additionalProperties": False},
+  "Restored": {"type": "object", "required": ["rev", "restored"], "properties": {"rev": {"type": "integer", "description": "The new revision."}, "restored": {"type": "integer"}}},
+  "ChatMessage": {"type": "object", "required": ["seq", "user", "name", "text", "time"], "properties": {"seq": {"type": "integer"}, "user": {"type": "string"},
+    "name": {"type": "string"}, "text": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}},
+  "Range": {"type": "object", "required": ["anchor", "head"], "properties": {"anchor": {"type": "integer"}, "head": {"type": "integer"}}},
+  "PresenceUser": {"type": "object", "required": ["id", "name", "color", "ranges"], "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+    "color": {"type": "string"}, "ranges": {"type": ["array", "null"], "items": ref("Range")}, "readOnly": {"type": "boolean"}, "lastSeen": {"type": "string", "format": "date-time"}}},
+  "Presence": {"type": "object", "required": ["rev", "users"], "properties": {"rev": {"type": "integer"}, "users": {"type": "array", "items": ref("PresenceUser")}}},
+  "Workspace": {"type": "object", "required": ["id", "links", "created"], "properties": {"id": {"type": "string", "description": "The workspace's edit link."}, "links": ref("Links"), "created": {"type": "string", "format": "date-time"}}},
+  "FilePage": {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document")}, "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
+  "DocPage": {"type": "object", "required": ["docs"], "properties": {"docs": {"type": "array", "items": ref("Document")}, "next": {"type": "string"}}},
+  "Rotated": {"type": "object", "required": ["links"], "properties": {"links": ref("Links")}},
+  "EmbedTokenRequest": {"type": "object", "required": ["mode"], "properties": {"mode": {"type": "string", "enum": ["edit", "view"]}, "name": {"type": "string"},
+    "ttlSeconds": {"type": "integer", "minimum": 1, "maximum": 604800}}, "additionalProperties": False},
+  "EmbedToken": {"type": "object", "required": ["token", "expires", "url"], "properties": {"token": {"type": "string"}, "expires": {"type": "string", "format": "date-time"}, "url": {"type": "string"}}},
+  "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+}
+
+text_body = {"required": True, "content": {"application/json": {"schema": ref("PutText")}, "text/plain": {"schema": {"type": "string"}}}}
+paths = {
+  "/healthz": {"get": {"summary": "Liveness", "tags": ["operations"], "responses": {"200": js("Alive.", ref("Status"))}}},
+  "/readyz": {"get": {"summary": "Readiness", "tags": ["operations"], "responses": {"200": js("Ready.", ref("Status")), "503": prob("Shutting down.")}}},
+  "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["operations"], "responses": {"200": {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+  "/api/openapi.json": {"get": {"summary": "This document", "tags": ["operations"], "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+  "/api/docs": {
+    "post": {"summary": "Create a document", "tags": ["documents"], "description": "JSON, or a raw file body (text/plain or application/octet-stream) with `name`, `language` and `workspace` as query parameters. The answer's `id` is the document's edit link.",
+      "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body."), qp("workspace", "Workspace edit link, for a raw body.")],
+      "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateDocument")}, "text/plain": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string"}}}},
+      "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415}},
+    "get": {"summary": "Enumerate every document (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [qp("after", "Return documents after this internal id."), LIMIT],
+      "responses": {"200": js("A page of documents.", ref("DocPage")), "400": E400, "401": E401, "403": E403}}},
+  "/api/workspaces": {"post": {"summary": "Create a workspace", "tags": ["workspaces"], "responses": {"201": js("Created; `id` is its edit link.", ref("Workspace"))}}},
+  "/api/workspaces/{ws}/files": {"get": {"summary": "List a workspace's files", "tags": ["workspaces"], "description": "By path prefix, paged by name. Each file's `id` is its link of the workspace link's mode.",
+    "parameters": [WS, qp("prefix", "Only names starting with this."), qp("after", "Names after this one (paging)."), LIMIT], "responses": {"200": js("A page of files.", ref("FilePage")), "400": E400, "404": E404}}},
+  "/api/workspaces/{ws}/rotate": {"post": {"summary": "Rotate a workspace's links (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [WS],
+    "responses": {"200": js("The new links; the old ones stop working.", ref("Rotated")), "401": E401, "403": E403, "404": E404}}},
+  "/api/docs/{id}": {
+    "get": docop("Get a document", "Metadata and text; `?rev=N` for the text at revision N.", [LINK, REV, TOKEN],
+      {"200": js("The document.", ref("DocumentWithText"), {**ETAG, **CACHE}), "304": NOTMOD, "400": E400, "403": E403, "404": E404}),
+    "put": docop("Replace the text", "Diffs the new text against the current one and submits the minimal operation as an edit, transformed over concurrent edits like any other. `If-Match: \"<rev>\"` makes it conditional. `Idempotency-Key` makes a retry safe.",
+      [LINK, TOKEN, {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "\"<rev>\" or an ETag of this API."},
+       {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}, {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string"}, "description": "Author recorded in the history (default \"api\")."}],
+      {"200": js("Applied.", ref("PutResult"), ETAG), "400": E400, "403": E403, "404": E404, "412": E412, "413": E413, "415": E415}, text_body),
+    "patch": docop("Rename or change the language", "Live sessions get a `meta` message.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "415": E415},
+      {"required": True, "content": {"application/json": {"schema": ref("Patch")}}}),
+    "delete": docop("Delete a document (administrators)", "Every revision and entry goes; live sessions are closed with code 4002.", [LINK], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
+  "/api/docs/{id}/raw": {"get": docop("Download the text", "text/plain with the file name in Content-Disposition; `?rev=N` for a past revision.", [LINK, REV, TOKEN],
+    {"200": {"description": "The text.", "headers": {**ETAG, **CACHE, "Content-Disposition": {"schema": {"type": "string"}}}, "content": {"text/plain": {"schema": {"type": "string"}}}}, "304": NOTMOD, "404": E404})},
+  "/api/docs/{id}/revisions": {"get": docop("List revisions", "Paged; each with its time, author and operation.", [LINK, AFTER, LIMIT, TOKEN], {"200": js("A page.", ref("RevisionPage")), "400": E400, "404": E404})},
+  "/api/docs/{id}/revisions/{rev}": {"get": docop("One revision", "Immutable: cacheable forever.", [LINK, {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}, TOKEN],
+    {"200": js("The revision.", ref("Revision"), {**ETAG, **CACHE}), "304": NOTMOD, "400": E400, "404": E404})},
+  "/api/docs/{id}/diff": {"get": docop("Changes between two revisions", "As the operation from `from` to `to` (JSON), or as a unified diff (`format=unified` or `Accept: text/x-diff`).",
+    [LINK, qp("from", "Start revision (default 0).", {"type": "integer", "minimum": 0}), qp("to", "End revision (default head).", {"type": "integer", "minimum": 0}),
+     qp("format", "`op` or `unified`.", {"type": "string", "enum": ["op", "unified"]}), TOKEN],
+    {"200": {"description": "The changes.", "headers": ETAG, "content": {"application/json": {"schema": ref("Diff")}, "text/x-diff": {"schema": {"type": "string"}}}}, "304": NOTMOD, "400": E400, "404": E404})},
+  "/api/docs/{id}/blame": {"get": docop("Blame", "For each line, the revision and author that last changed it.", [LINK, REV, TOKEN], {"200": js("Per line.", ref("Blame"), ETAG), "304": NOTMOD, "400": E400, "404": E404})},
+  "/api/docs/{id}/restore": {"post": docop("Restore a revision", "Appends a revision whose text is the text at `rev`; history is never rewritten.", [LINK, TOKEN],
+    {"200": js("Restored.", ref("Restored")), "400": E400, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("Restore")}}})},
+  "/api/docs/{id}/chat": {"get": docop("Chat history", "The document's chat, oldest first.", [LINK, qp("after", "Messages after this sequence number.", {"type": "integer", "minimum": 0}), LIMIT, TOKEN],
+    {"200": js("Messages.", {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": ref("ChatMessage")}}}), "400": E400, "404": E404})},
+  "/api/docs/{id}/presence": {"get": docop("Who is here", "Users present now, with names, colours and selections (code points at `rev`).", [LINK, TOKEN], {"200": js("Presence.", ref("Presence")), "404": E404})},
+  "/api/docs/{id}/ws": {"get": docop("Open the realtime session (WebSocket)", "Upgrades to the collaboration protocol described in docs/PROTOCOL.md.",
+    [LINK, TOKEN, qp("readonly", "`1` for a view-only session.")], {"101": {"description": "Switching protocols to WebSocket."}, "400": E400, "403": E403, "404": E404, "429": prob("Too many connections from this address.")}, tags=("realtime",))},
+  "/api/docs/{id}/rotate": {"post": docop("Rotate a document's links (administrators)", "New edit and view links; the old ones stop working and their live sessions are closed with 4003.", [LINK],
+    {"200": js("The new links.", ref("Rotated")), "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
+  "/api/docs/{id}/embed-tokens": {"post": docop("Mint an embed token (administrators)", "A short-lived token scoped to this document, a mode and a user name, for `/embed/{internal id}?token=...`.", [LINK],
+    {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}}, security=ADMIN, tags=("admin",))},
+}
+
+doc = {
+  "openapi": "3.1.0",
+  "info": {"title": "collab", "version": "1.0.0", "summary": "Collaborative code editing: documents, their full history, and realtime sessions.",
+    "description": "Documents are files edited live over WebSockets (docs/PROTOCOL.md). Access is by capability link: the `{id}` of a document route is the caller's edit or view link. Administrative routes need `Authorization: Bearer <API token>`. Errors are RFC 9457 problem documents with a stable `code`.",
+    "license": {"name": "MIT", "identifier": "MIT"}},
+  "servers": [{"url": "/"}],
+  "tags": [{"name": n} for n in ["documents", "workspaces", "realtime", "admin", "operations"]],
+  "paths": paths,
+  "components": {"schemas": schemas, "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer", "description": "The server's COLLAB_API_TOKEN."}}},
+}
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+with open(os.path.join(root, "internal", "server", "openapi.json"), "w") as f:
+    json.dump(doc, f, indent=1, ensure_ascii=False)
+    f.write("\n")
