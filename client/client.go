@@ -64,6 +64,7 @@ type Config struct {
 	OnRemote func(Remote)               // someone else's edit was applied locally
 	OnAck    func(Ack)                  // one of ours became durable
 	OnError  func(code, message string) // an error message from the server
+	OnChat   func(Chat)                 // a chat message (ours too)
 	OnState  func(connected bool)
 }
 
@@ -80,6 +81,15 @@ type Ack struct {
 	Rev     uint64
 	ID      string
 	Latency time.Duration // from first send to ack
+}
+
+// Chat is a message of the document's chat.
+type Chat struct {
+	Seq  uint64    `json:"seq"`
+	User string    `json:"user"`
+	Name string    `json:"name"`
+	Text string    `json:"text"`
+	Time time.Time `json:"time"`
 }
 
 // Cursor is a remote user's selection, in the local text.

@@ -50,7 +50,7 @@ func normalize(m serverMsg) serverMsg {
 		op := *m.Op
 		s := op.String()
 		m.Op = nil
-		m.Message = s
+		m.Message = []byte(s)
 	}
 	return m
 }

@@ -27,7 +27,8 @@ type serverMsg struct {
 	Duplicate bool             `json:"duplicate"`
 	Ranges    []presence.Range `json:"ranges"`
 	Code      string           `json:"code"`
-	Message   string           `json:"message"`
+	// Message is the text of an error, or the message of a chat.
+	Message json.RawMessage `json:"message"`
 }
 
 type wireRev struct {
@@ -69,6 +70,12 @@ func (c *Client) handleFrame(data []byte) error {
 	return err
 }
 
+func messageText(raw json.RawMessage) string {
+	var s string
+	json.Unmarshal(raw, &s)
+	return s
+}
+
 func userID(raw json.RawMessage) string {
 	var s string
 	json.Unmarshal(raw, &s)
@@ -101,19 +108,24 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 			}
 			c.users[u.ID] = u
 		}
+	case "chat":
+		var msg Chat
+		if f := c.cfg.OnChat; f != nil && json.Unmarshal(m.Message, &msg) == nil {
+			*calls = append(*calls, func() { f(msg) })
+		}
 	case "leave":
 		delete(c.users, userID(m.User))
 	case "error":
 		c.stats.Errors++
 		if f := c.cfg.OnError; f != nil {
-			code, msg := m.Code, m.Message
+			code, msg := m.Code, messageText(m.Message)
 			*calls = append(*calls, func() { f(code, msg) })
 		}
 		if c.inflight != nil && m.ID == c.inflight.id {
 			// Our edit was refused: local state no longer matches the
 			// server's. Drop local edits and resync with the whole text.
 			c.inflight, c.hasBuf, c.resync = nil, false, true
-			return fmt.Errorf("%w: %s: %s", ErrRejected, m.Code, m.Message)
+			return fmt.Errorf("%w: %s: %s", ErrRejected, m.Code, messageText(m.Message))
 		}
 	}
 	return nil

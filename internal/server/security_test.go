@@ -213,9 +213,11 @@ func TestEmbedTokens(t *testing.T) {
 	if resp := do(t, "GET", base+"/api/docs/"+internal+"/ws?token="+view, "", "", ""); resp.StatusCode != 403 {
 		t.Errorf("expired token: %s", resp.Status)
 	}
-	// A live session is closed at expiry.
+	// A live session is closed at expiry: join 300ms before it.
 	clock = func() time.Time { return now }
-	short := mint(`{"mode":"edit","ttlSeconds":1}`)
+	short := mint(`{"mode":"edit","ttlSeconds":60}`)
+	exp := time.Unix(now.Unix()+60, 0)
+	clock = func() time.Time { return exp.Add(-300 * time.Millisecond) }
 	r2 := dialRaw(t, base, internal, "?token="+short)
 	r2.send(`{"type":"join"}`)
 	r2.next("joined")

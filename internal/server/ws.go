@@ -192,7 +192,8 @@ func (s *Server) join(c *session, m inMsg) {
 	c.clientID, c.user = clientID, clientID
 	if !c.grant.exp.IsZero() {
 		c.mu.Lock()
-		c.expiry = time.AfterFunc(time.Until(c.grant.exp), func() {
+		// Measured on the server's clock, which decided the token was valid.
+		c.expiry = time.AfterFunc(c.grant.exp.Sub(s.cfg.Now()), func() {
 			c.closeWith(closeForbidden, "the embed token expired")
 		})
 		c.mu.Unlock()
