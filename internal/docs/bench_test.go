@@ -3,6 +3,7 @@ package docs
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,13 +16,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// BenchmarkCommit compares durable writes of 64 documents edited
-// concurrently: one bbolt transaction (one fsync) per op, against the group
-// commit of Document.Submit. fsync is on in both.
+// Run the benchmarks for a while each, not a fixed count: BenchmarkCommit
+// reports throughput over b.N writes, which needs thousands of them.
+//
+//	go test -run '^$' -bench . -benchtime 3s ./internal/docs/
+
+// BenchmarkCommit compares durable writes to 64 documents edited at once,
+// one writer per document waiting for each edit like a realtime client:
+// "per-op" appends each revision in its own bbolt transaction (one fsync
+// each), "grouped" goes through Document.Submit and the group commit.
+// Both append the same revisions; fsync is on in both.
 func BenchmarkCommit(b *testing.B) {
 	const docs = 64
-	setup := func(b *testing.B) (*Manager, []*Document) {
-		m := openTest(b, Config{})
+	setup := func(b *testing.B, cfg Config) (*Manager, []*Document) {
+		m := openTest(b, cfg)
 		ds := make([]*Document, docs)
 		for i := range ds {
 			meta, err := m.Create(CreateParams{Name: fmt.Sprintf("f%d.txt", i), Text: "x"})
@@ -34,199 +42,84 @@ func BenchmarkCommit(b *testing.B) {
 		}
 		return m, ds
 	}
+	// typed is writer i's k-th edit (from 0): a character typed at the end.
+	typed := func(k int) ot.Operation { return *new(ot.Operation).Retain(1 + k).Insert("y") }
 	b.Run("per-op", func(b *testing.B) {
-		m, dd := setup(b)
-		var mu [docs]sync.Mutex
-		revs := make([]uint64, docs)
-		for i := range revs {
-			revs[i] = 1
-		}
-		text := rope.New("x")
-		run(b, dd, func(i, k int) {
-			mu[i].Lock()
-			defer mu[i].Unlock()
-			r := Revision{Rev: revs[i] + 1, Op: *new(ot.Operation).Retain(1), Author: "b", OpID: fmt.Sprintf("c%d:%d", i, k+1), Time: time.Now()}
-			err := m.store.db.Update(func(tx *bolt.Tx) error { return m.store.appendRevision(tx, dd[i].id, r, text) })
-			if err != nil {
-				b.Fatal(err)
+		m, dd := setup(b, Config{})
+		concurrently(b, docs, func(i int, next func() bool) {
+			text := rope.New("x")
+			for k := 0; next(); k++ {
+				r := Revision{Rev: uint64(k + 2), Op: typed(k), Author: "b", OpID: fmt.Sprintf("c%d:%d", i, k+1), Time: time.Now()}
+				text, _ = r.Op.ApplyRope(text)
+				err := m.store.db.Update(func(tx *bolt.Tx) error { return m.store.appendRevision(tx, dd[i].id, r, text) })
+				if err != nil {
+					b.Error(err)
+					return
+				}
 			}
-			revs[i]++
 		})
 	})
 	b.Run("grouped", func(b *testing.B) {
-		_, dd := setup(b)
-		run(b, dd, func(i, k int) {
-			d := dd[i]
-			_, rev, _ := d.Text()
-			_, err := d.Submit(Edit{Base: rev, Op: *new(ot.Operation).Retain(1 + k).Insert("y"), OpID: fmt.Sprintf("c%d:%d", i, k+1)})
-			if err != nil {
-				b.Fatal(err)
+		var batches, writes, took atomic.Int64
+		_, dd := setup(b, Config{OnCommit: func(n int, d time.Duration) {
+			batches.Add(1)
+			writes.Add(int64(n))
+			took.Add(int64(d))
+		}})
+		batches.Store(0)
+		writes.Store(0)
+		took.Store(0)
+		concurrently(b, docs, func(i int, next func() bool) {
+			for k := 0; next(); k++ {
+				_, err := dd[i].Submit(Edit{Base: uint64(k + 1), Op: typed(k), Author: "b", OpID: fmt.Sprintf("c%d:%d", i, k+1)})
+				if err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		})
+		if n := batches.Load(); n > 0 {
+			b.ReportMetric(float64(writes.Load())/float64(n), "ops/commit")
+			b.ReportMetric(float64(took.Load())/float64(n)/1e3, "µs/commit")
+		}
 	})
 }
 
-// run spreads b.N writes over one goroutine per document.
-func run(b *testing.B, dd []*Document, write func(doc, k int)) {
-	var next atomic.Int64
+// concurrently runs writers goroutines, each calling write(i, next) which
+// writes while next() says so: b.N writes in all. It reports them as
+// "ops/s".
+func concurrently(b *testing.B, writers int, write func(i int, next func() bool)) {
+	b.ReportAllocs()
+	var count atomic.Int64
+	next := func() bool { return count.Add(1) <= int64(b.N) }
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
-	for i := range dd {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; next.Add(1) <= int64(b.N); k++ {
-				write(i, k)
-			}
-		}()
+	for i := range writers {
+		wg.Go(func() { write(i, next) })
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
-// history builds, once per process, a document with n revisions of
-// typing-sized edits on about a thousand lines of code, written directly in
-// large transactions (snapshots included, as the edit path writes them).
-type history struct {
-	m     *Manager
-	id    string
-	n     int
-	texts map[uint64]string // a few revisions' texts, to check against
-}
-
-func bigHistory(b *testing.B) *history {
-	var hist *history
-	func() {
-		m, err := Open(filepath.Join(b.TempDir(), "hist.db"), Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		const n = 100_000
-		var lines strings.Builder
-		for i := range 1000 {
-			fmt.Fprintf(&lines, "\tx%d := compute(%d) // step %d\n", i, i*7, i)
-		}
-		meta, err := m.Create(CreateParams{Name: "big.go", Text: lines.String(), Author: "alice"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		text := rope.New(lines.String())
-		rng := rand.New(rand.NewPCG(42, 7))
-		authors := []string{"alice", "bob", "carol", "dave"}
-		rev := uint64(1)
-		h := &history{m: m, id: meta.ID, n: n, texts: map[uint64]string{}}
-		for rev < n {
-			err := m.store.db.Update(func(tx *bolt.Tx) error {
-				for k := 0; k < 10_000 && rev < n; k++ {
-					size := text.Len()
-					var op ot.Operation
-					p := rng.IntN(size)
-					switch r := rng.IntN(10); {
-					case r < 6:
-						op.Retain(p).Insert("abcdefgh\n"[r : r+1]).Retain(size - p)
-					case r < 9:
-						op.Retain(p).Delete(1).Retain(size - p - 1)
-					default:
-						op.Retain(p).Insert("\tnewLine()\n").Retain(size - p)
-					}
-					var err error
-					if text, err = op.ApplyRope(text); err != nil {
-						return err
-					}
-					rev++
-					r := Revision{Rev: rev, Op: op, Author: authors[rng.IntN(len(authors))], Time: time.Unix(1_800_000_000+int64(rev), 0)}
-					if err := m.store.appendRevision(tx, meta.ID, r, text); err != nil {
-						return err
-					}
-					if rev%25_000 == 0 {
-						h.texts[rev] = text.String()
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		h.texts[rev] = text.String()
-		hist = h
-		b.Cleanup(func() { m.Close() })
-	}()
-	if hist == nil {
-		b.Fatal("building the history failed")
-	}
-	return hist
-}
-
-func BenchmarkHistory100k(b *testing.B) {
-	h := bigHistory(b)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for rev, want := range h.texts {
-		if got, err := h.m.TextAt(h.id, rev); err != nil || got.String() != want {
-			b.Fatalf("TextAt(%d) is wrong (%v)", rev, err)
-		}
-	}
-	b.Run("open", func(b *testing.B) {
-		for b.Loop() {
-			if _, _, _, err := h.m.store.load(h.id, h.m.cfg.Window); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("text-at-any-revision", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := h.m.TextAt(h.id, 1+uint64(rng.IntN(h.n))); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("page-of-100-revisions", func(b *testing.B) {
-		for b.Loop() {
-			if revs, err := h.m.Revisions(h.id, uint64(rng.IntN(h.n-100)), 100); err != nil || len(revs) != 100 {
-				b.Fatal(err, len(revs))
-			}
-		}
-	})
-	b.Run("diff-any-two-revisions", func(b *testing.B) {
-		for b.Loop() {
-			from, to := uint64(rng.IntN(h.n)), uint64(rng.IntN(h.n))
-			if _, err := h.m.Changes(h.id, from, to); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	start := time.Now()
-	if _, err := h.m.Blame(h.id, uint64(h.n)); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("first (cold) blame over %d revisions: %v; it saves checkpoints for later ones", h.n, time.Since(start))
-	h.m.Do(func(*bolt.Tx) error { return nil }) // the checkpoints are written
-	b.Run("blame-1000-lines", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := h.m.Blame(h.id, 1+uint64(rng.IntN(h.n))); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkOfflineClient submits an edit made 10,000 revisions ago: it is
+// BenchmarkOfflineClient submits edits made 10,000 revisions ago: each is
 // transformed over history read from disk (the in-memory window is 1,024).
 func BenchmarkOfflineClient(b *testing.B) {
 	m := openTest(b, Config{})
-	meta, err := m.Create(CreateParams{Name: "o.txt", Text: "seed"})
+	meta, err := m.Create(CreateParams{Name: "o.go", Text: "package o\n"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Revisions 2..12001: one character typed at the start each time.
-	text := rope.New("seed")
-	rev := uint64(1)
+	// Revisions 2..12001: typing all over the text, so the edit has
+	// something to be transformed over.
+	rng := rand.New(rand.NewPCG(3, 4))
+	text := rope.New("package o\n")
+	const revs = 12_000
 	err = m.store.db.Update(func(tx *bolt.Tx) error {
-		for range 12_000 {
-			op := *new(ot.Operation).Insert("x").Retain(text.Len())
+		for rev := uint64(2); rev <= revs+1; rev++ {
+			p := rng.IntN(text.Len() + 1)
+			op := *new(ot.Operation).Retain(p).Insert("abc\n"[rng.IntN(4):][:1]).Retain(text.Len() - p)
 			text, _ = op.ApplyRope(text)
-			rev++
 			if err := m.store.appendRevision(tx, meta.ID, Revision{Rev: rev, Op: op, Time: time.Now()}, text); err != nil {
 				return err
 			}
@@ -241,14 +134,304 @@ func BenchmarkOfflineClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer d.Release()
+	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_, head, _ := d.Text()
 		base := head - 10_000
-		// The text at base has 4+(base-1) code points.
-		op := *new(ot.Operation).Retain(int(base + 3)).Insert("!")
+		// Every revision adds one code point: the text at base has
+		// 10+(base-1).
+		op := *new(ot.Operation).Retain(int(base+9) / 2).Insert("!").Retain(int(base+9) - int(base+9)/2)
 		res, err := d.Submit(Edit{Base: base, Op: op, OpID: fmt.Sprintf("off:%d", i+1)})
 		if err != nil || res.Depth != 10_000 {
 			b.Fatal(err, res.Depth)
+		}
+	}
+	b.ReportMetric(10_000*float64(b.N)/b.Elapsed().Seconds(), "revs-transformed/s")
+}
+
+// history is a document with a long history, built once per process and
+// shared by the benchmarks below.
+type history struct {
+	m     *Manager
+	id    string
+	n     uint64            // its revisions
+	clock atomic.Int64      // the manager's clock (unix nanoseconds), for Sweep
+	texts map[uint64]string // some revisions' texts, to check against
+	lines int               // lines at the end
+
+	coldBlame     sync.Once
+	coldBlameTook time.Duration
+}
+
+var shared struct {
+	once sync.Once
+	dir  string
+	h    *history
+	err  error
+}
+
+// sharedHistory returns the 100,000-revision history, building it the
+// first time.
+func sharedHistory(b *testing.B) *history {
+	shared.once.Do(func() {
+		start := time.Now()
+		shared.dir, shared.err = os.MkdirTemp("", "docs-bench-")
+		if shared.err == nil {
+			shared.h, shared.err = buildHistory(filepath.Join(shared.dir, "hist.db"), 100_000)
+		}
+		if shared.err == nil {
+			b.Logf("built a document with %d revisions and %d lines in %v", shared.h.n, shared.h.lines, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if shared.err != nil {
+		b.Fatal(shared.err)
+	}
+	return shared.h
+}
+
+// closeSharedHistory closes and removes the shared history, if built.
+func closeSharedHistory() {
+	if shared.h != nil {
+		shared.h.m.Close()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// codeLine returns a line of Go-like code.
+func codeLine(rng *rand.Rand) string {
+	k := rng.IntN(1000)
+	switch rng.IntN(8) {
+	case 0:
+		return fmt.Sprintf("func step%d(ctx context.Context, x int) (int, error) {\n", k)
+	case 1:
+		return fmt.Sprintf("\tif err := check%d(ctx, x); err != nil {\n", k)
+	case 2:
+		return fmt.Sprintf("\t\treturn 0, fmt.Errorf(\"step %d: %%w\", err)\n", k)
+	case 3:
+		return "\t}\n"
+	case 4:
+		return "\n"
+	case 5:
+		return fmt.Sprintf("\t// Step %d keeps the invariant; see the package doc.\n", k)
+	case 6:
+		return fmt.Sprintf("\tx%d := compute(x, %d) * scale\n", k, k*7)
+	}
+	return "}\n"
+}
+
+// buildHistory writes a document of n revisions made the way people edit
+// code: bursts of typing (one revision a character) and backspacing at
+// random places, lines pasted and deleted, lines split and joined; about
+// a thousand lines throughout, by four authors with realtime op ids. It
+// appends to the log directly, in large transactions, writing snapshots
+// as the edit path does.
+func buildHistory(path string, n uint64) (*history, error) {
+	h := &history{n: n, texts: map[uint64]string{}}
+	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	m, err := Open(path, Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }})
+	if err != nil {
+		return nil, err
+	}
+	h.m = m
+	rng := rand.New(rand.NewPCG(42, 7))
+	var lines []string // each ends in '\n'
+	for len(lines) < 950 {
+		lines = append(lines, codeLine(rng))
+	}
+	meta, err := m.Create(CreateParams{Name: "big.go", Text: strings.Join(lines, ""), Author: "alice"})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	h.id = meta.ID
+	lens := make([]int, len(lines)) // code points per line, with its '\n'
+	for i, l := range lines {
+		lens[i] = len([]rune(l))
+	}
+	text := rope.New(strings.Join(lines, ""))
+	authors := []string{"alice", "bob", "carol", "dave"}
+	seqs := make([]int, len(authors))
+	rev := uint64(1)
+	lineStart := func(k int) int {
+		p := 0
+		for _, l := range lens[:k] {
+			p += l
+		}
+		return p
+	}
+	// edits are the revisions of one session of one author.
+	var edits []ot.Operation
+	session := func() {
+		size := text.Len()
+		k := rng.IntN(len(lens))
+		at := lineStart(k)
+		edit := func(pos, del int, ins string) {
+			edits = append(edits, *new(ot.Operation).Retain(pos).Insert(ins).Delete(del).Retain(size - pos - del))
+			size += len([]rune(ins)) - del
+		}
+		switch r := rng.IntN(100); {
+		case r < 80: // type a word inside line k, maybe fix a typo
+			col := rng.IntN(lens[k])
+			word := []string{"value", "err", "ctx", "x", " + 1", "(y)", "return", "nil", "count"}[rng.IntN(9)]
+			for i, c := range word {
+				edit(at+col+i, 0, string(c))
+			}
+			lens[k] += len(word)
+			if rng.IntN(4) == 0 {
+				back := 1 + rng.IntN(min(3, len(word)))
+				for i := range back {
+					edit(at+col+len(word)-1-i, 1, "")
+				}
+				lens[k] -= back
+			}
+		case r < 90 && len(lens) < 1000 || r < 86: // paste a line above line k
+			l := codeLine(rng)
+			edit(at, 0, l)
+			lens = append(lens[:k], append([]int{len([]rune(l))}, lens[k:]...)...)
+		case r < 98: // delete line k
+			if len(lens) > 1 {
+				edit(at, lens[k], "")
+				lens = append(lens[:k], lens[k+1:]...)
+			}
+		case r < 99: // Enter inside line k
+			col := rng.IntN(lens[k])
+			edit(at+col, 0, "\n")
+			lens = append(lens[:k], append([]int{col + 1, lens[k] - col}, lens[k+1:]...)...)
+		default: // join line k and the next
+			if k+1 < len(lens) {
+				edit(at+lens[k]-1, 1, "")
+				lens = append(lens[:k], append([]int{lens[k] + lens[k+1] - 1}, lens[k+2:]...)...)
+			}
+		}
+	}
+	for rev < n {
+		err := m.store.db.Update(func(tx *bolt.Tx) error {
+			for range 10_000 {
+				if rev == n {
+					return nil
+				}
+				for len(edits) == 0 {
+					session()
+				}
+				op := edits[0]
+				edits = edits[1:]
+				var err error
+				if text, err = op.ApplyRope(text); err != nil {
+					return err
+				}
+				a := rng.IntN(len(authors))
+				seqs[a]++
+				rev++
+				h.clock.Add(int64(300 * time.Millisecond))
+				r := Revision{Rev: rev, Op: op, Author: authors[a], OpID: fmt.Sprintf("%s-tab:%d", authors[a], seqs[a]), Time: time.Unix(0, h.clock.Load())}
+				if err := m.store.appendRevision(tx, h.id, r, text); err != nil {
+					return err
+				}
+				if rev%25_000 == 0 {
+					h.texts[rev] = text.String()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
+	h.texts[rev] = text.String()
+	h.lines = strings.Count(h.texts[rev], "\n") + 1
+	for rev, want := range h.texts {
+		if got, err := m.TextAt(h.id, rev); err != nil || got.String() != want {
+			m.Close()
+			return nil, fmt.Errorf("TextAt(%d) of the built history is wrong (%v)", rev, err)
+		}
+	}
+	return h, nil
+}
+
+// BenchmarkOpen loads the document cold, as the first user to open it
+// after it was unloaded does: the newest snapshot, the log since, and the
+// last 1,024 revisions.
+func BenchmarkOpen(b *testing.B) {
+	h := sharedHistory(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := h.m.Open(h.id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Release()
+		h.clock.Add(int64(time.Hour))
+		if n := h.m.Sweep(); n != 1 {
+			b.Fatalf("swept %d documents", n)
+		}
+	}
+}
+
+// BenchmarkTextAt reads the text at a random revision.
+func BenchmarkTextAt(b *testing.B) {
+	h := sharedHistory(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.m.TextAt(h.id, 1+rng.Uint64N(h.n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRevisionsPage reads 100 revisions at a random offset.
+func BenchmarkRevisionsPage(b *testing.B) {
+	h := sharedHistory(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	for b.Loop() {
+		if revs, err := h.m.Revisions(h.id, rng.Uint64N(h.n-100), 100); err != nil || len(revs) != 100 {
+			b.Fatal(err, len(revs))
+		}
+	}
+	b.ReportMetric(100*float64(b.N)/b.Elapsed().Seconds(), "revs/s")
+}
+
+// BenchmarkBlame blames a random revision of the thousand-line file, with
+// the checkpoints a first blame left. That first, cold, blame replays the
+// whole history; it is logged.
+func BenchmarkBlame(b *testing.B) {
+	h := sharedHistory(b)
+	h.coldBlame.Do(func() {
+		start := time.Now()
+		if _, err := h.m.Blame(h.id, h.n); err != nil {
+			b.Fatal(err)
+		}
+		h.coldBlameTook = time.Since(start)
+		h.m.Do(func(*bolt.Tx) error { return nil }) // the checkpoints are written
+	})
+	b.Logf("the first (cold) blame of revision %d took %v", h.n, h.coldBlameTook.Round(time.Millisecond))
+	rng := rand.New(rand.NewPCG(5, 6))
+	lines := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		bl, err := h.m.Blame(h.id, 1+rng.Uint64N(h.n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += len(bl)
+	}
+	b.ReportMetric(float64(lines)/float64(b.N), "lines/op")
+}
+
+// BenchmarkChanges computes the change between two random revisions:
+// composed from the log when they are close, a line diff of the two texts
+// when not.
+func BenchmarkChanges(b *testing.B) {
+	h := sharedHistory(b)
+	rng := rand.New(rand.NewPCG(7, 8))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.m.Changes(h.id, rng.Uint64N(h.n+1), rng.Uint64N(h.n+1)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package docs
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/collab-editor/collab/internal/ot"
 	bolt "go.etcd.io/bbolt"
@@ -24,8 +25,9 @@ type blameLine struct {
 
 // blameApply returns the lines after op, made at revision rev. A line is
 // attributed to rev when op inserted or deleted anything in it; a line that
-// only moved keeps its revision. Lines are as strings.Split(text, "\n")
-// gives them: the last one has no '\n'.
+// only moved keeps its revision. Lines inserted or deleted from the end of
+// a line ("\nnew line" typed before its '\n') count as below it. Lines are
+// as strings.Split(text, "\n") gives them: the last one has no '\n'.
 func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 	out := make([]blameLine, 0, len(lines)+8)
 	li, lo := 0, 0 // position in the old lines
@@ -58,7 +60,22 @@ func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 			}
 		}
 	}
-	for c := range op.Components() {
+	comps := slices.Collect(op.Components())
+	for i, c := range comps {
+		// An insert that starts with '\n', or a delete that ends just
+		// before a '\n', placed at an old '\n' that the op keeps, gives the
+		// same text as when moved one code point on, past that '\n'. Blame
+		// it there, so that Enter at the end of a line (or deleting from
+		// the end of one line to the end of another) leaves that line's
+		// revision alone, as a line inserted (or deleted) below it should.
+		if i+1 < len(comps) && comps[i+1].Kind == ot.Retain && newlineAt(lines, li, lo, 0) &&
+			(c.Kind == ot.Insert && c.Text[0] == '\n' || c.Kind == ot.Delete && newlineAt(lines, li, lo, c.N)) {
+			step(1, true)
+			comps[i+1].N--
+			if c.Kind == ot.Insert {
+				c.Text = c.Text[1:] + "\n"
+			}
+		}
 		switch c.Kind {
 		case ot.Retain:
 			step(c.N, true)
@@ -87,6 +104,19 @@ func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 	}
 	push()
 	return out
+}
+
+// newlineAt reports whether the old code point k after position lo of
+// line li is a line's '\n'.
+func newlineAt(lines []blameLine, li, lo, k int) bool {
+	for lo+k >= lines[li].n {
+		if li == len(lines)-1 {
+			return false
+		}
+		k -= lines[li].n - lo
+		li, lo = li+1, 0
+	}
+	return li < len(lines)-1 && lo+k == lines[li].n-1
 }
 
 func encodeBlame(lines []blameLine) []byte {

@@ -67,13 +67,17 @@ func (c *committer) enqueue(w *write) {
 	if c.closed {
 		c.mu.Unlock()
 		w.err = ErrClosed
-		if w.durable != nil {
-			w.durable(ErrClosed)
-		}
-		close(w.done)
-		if w.then != nil {
-			w.then(ErrClosed)
-		}
+		// Not on this goroutine: the caller may hold the document's lock,
+		// which durable takes.
+		go func() {
+			if w.durable != nil {
+				w.durable(ErrClosed)
+			}
+			close(w.done)
+			if w.then != nil {
+				w.then(ErrClosed)
+			}
+		}()
 		return
 	}
 	c.queue = append(c.queue, w)
