@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,412 +13,347 @@ import (
 	"github.com/collab-editor/collab/internal/presence"
 )
 
-// Result is what a run measured.
-type Result struct {
-	Mode             string  `json:"mode"`
-	Docs             int     `json:"docs"`
-	Clients          int     `json:"clientsPerDoc"`
-	Rate             float64 `json:"ratePerClient"`
-	Seconds          float64 `json:"seconds"`
-	Edits            int64   `json:"edits"`
-	AckedOps         int64   `json:"ackedOps"`
-	AckedOpsPerSec   float64 `json:"ackedOpsPerSec"`
-	EditsPerSec      float64 `json:"editsPerSec"`
-	AckMs            Quant   `json:"ackMs"`
-	AllPeersMs       Quant   `json:"allPeersMs"`
-	ServerCPUPerOpUs float64 `json:"serverCpuPerOpUs"`
-	ServerRSSMB      float64 `json:"serverRssMB"`
-	Errors           int     `json:"errors"`
-	Reconnects       int     `json:"reconnects"`
-	Converged        bool    `json:"converged"`
-	ConvergenceError string  `json:"convergenceError,omitempty"`
-	IdleConns        int     `json:"idleConns,omitempty"`
-	KBPerConn        float64 `json:"serverKBPerConn,omitempty"`
+// benchDoc is one document under load.
+type benchDoc struct {
+	id      string
+	track   *docTrack
+	clients []*client.Client
+	workers []*worker
 }
 
-// Quant is a latency distribution in milliseconds.
-type Quant struct {
-	N                  int
-	P50, P95, P99, Max float64
+// tally counts error codes the server sent, by code.
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
 }
 
-func (q Quant) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]any{"n": q.N, "p50": q.P50, "p95": q.P95, "p99": q.P99, "max": q.Max})
-}
-
-func quantiles(d []time.Duration) Quant {
-	if len(d) == 0 {
-		return Quant{}
-	}
-	slices.Sort(d)
-	at := func(p float64) float64 {
-		i := int(p * float64(len(d)-1))
-		return float64(d[i].Microseconds()) / 1000
-	}
-	return Quant{N: len(d), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: float64(d[len(d)-1].Microseconds()) / 1000}
-}
-
-// metrics scrapes the server's CPU seconds and resident memory.
-func metrics(base string) (cpu, rss float64, err error) {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "process_cpu_seconds_total":
-			cpu = v
-		case "process_resident_memory_bytes":
-			rss = v
-		}
-	}
-	return cpu, rss, sc.Err()
-}
-
-// codeText makes size bytes of code-like text.
-func codeText(rng *rand.Rand, size int) string {
-	var b strings.Builder
-	for b.Len() < size {
-		fmt.Fprintf(&b, "func f%d(x int) int { return x * %d } // héllo\n", rng.IntN(1e6), rng.IntN(100))
-	}
-	return b.String()[:size]
-}
-
-func createDoc(base string, i int, text string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"name": fmt.Sprintf("bench/f%d.go", i), "text": text})
-	resp, err := http.Post(base+"/api/docs", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var d struct{ ID string }
-	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&d) != nil {
-		return "", fmt.Errorf("creating a document: %s", resp.Status)
-	}
-	return d.ID, nil
-}
-
-// opTrack follows one acknowledged op until every peer has it.
-type opTrack struct {
-	sent    time.Time
-	recvMax time.Time
-	recv    int
-	acked   bool
-}
-
-type tracker struct {
-	mu    sync.Mutex
-	ops   map[string]*opTrack
-	acks  []time.Duration
-	ids   []map[string]bool // acked op ids per document
-	peers int
-}
-
-func (t *tracker) get(id string) *opTrack {
-	o := t.ops[id]
-	if o == nil {
-		o = &opTrack{}
-		t.ops[id] = o
-	}
-	return o
-}
-
-func (t *tracker) ack(doc int, a client.Ack) {
-	now := time.Now()
+func (t *tally) add(code string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	o := t.get(a.ID)
-	o.sent, o.acked = now.Add(-a.Latency), true
-	t.acks = append(t.acks, a.Latency)
-	t.ids[doc][a.ID] = true
+	t.n[code]++
+	t.mu.Unlock()
 }
 
-func (t *tracker) remote(r client.Remote) {
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o := t.get(r.ID)
-	o.recv++
-	if now.After(o.recvMax) {
-		o.recvMax = now
-	}
-}
+// dialParallel is how many clients connect at once during setup.
+const dialParallel = 16
 
-func (t *tracker) allPeers() []time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []time.Duration
-	for _, o := range t.ops {
-		if o.acked && o.recv >= t.peers && t.peers > 0 {
-			out = append(out, o.recvMax.Sub(o.sent))
+// load runs the editing workload: it creates the documents, connects the
+// clients, lets them edit through the warmup and the measurement, waits
+// until every edit is acknowledged, and checks convergence. Every phase
+// has a deadline; the whole run ends within setupTimeout + warmup +
+// duration + 2×drain.
+func load(ctx context.Context, cfg Config, a *api) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout+cfg.Warmup+cfg.Duration+2*cfg.Drain)
+	defer cancel()
+
+	setup, setupCancel := context.WithTimeout(ctx, setupTimeout)
+	defer setupCancel()
+	text := codeText(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.DocSize)
+	clk := newClock()
+	docs := make([]*benchDoc, cfg.Docs)
+	for d := range docs {
+		id, err := a.createDoc(setup, fmt.Sprintf("bench/file%d.go", d), text)
+		if err != nil {
+			return nil, fmt.Errorf("creating document %d: %w", d, err)
 		}
+		docs[d] = &benchDoc{id: id, track: newDocTrack(clk, cfg.Clients), clients: make([]*client.Client, cfg.Clients)}
 	}
-	return out
-}
+	errs := &tally{n: map[string]int{}}
+	defer closeAll(docs)
+	if err := dialAll(setup, cfg, docs, errs); err != nil {
+		return nil, err
+	}
+	setupCancel()
 
-// load runs the editing workload.
-func load(ctx context.Context, c Config) (*Result, error) {
-	rng := rand.New(rand.NewPCG(c.Seed, 1))
-	text := codeText(rng, c.DocSize)
-	ids := make([]string, c.Docs)
-	for i := range ids {
+	// Edit: warmup, then the measurement. Without a warmup the measurement
+	// starts before the first edit.
+	var m0 metrics
+	begin := func() error {
 		var err error
-		if ids[i], err = createDoc(c.URL, i, text); err != nil {
+		if m0, err = a.metrics(ctx); err != nil {
+			return fmt.Errorf("reading the server's metrics: %w", err)
+		}
+		clk.start.Store(int64(clk.now()))
+		return nil
+	}
+	if cfg.Warmup == 0 {
+		if err := begin(); err != nil {
 			return nil, err
 		}
 	}
-	tr := &tracker{ops: map[string]*opTrack{}, ids: make([]map[string]bool, c.Docs), peers: c.Clients - 1}
-	for i := range tr.ids {
-		tr.ids[i] = map[string]bool{}
-	}
-	clients := make([][]*client.Client, c.Docs)
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	defer func() {
-		for _, cs := range clients {
-			for _, cl := range cs {
-				cl.Close()
+	editEnd := time.Now().Add(cfg.Warmup + cfg.Duration)
+	waitCtx, waitCancel := context.WithDeadline(ctx, editEnd.Add(cfg.Drain))
+	defer waitCancel()
+	stop := make(chan struct{})
+	var editing, cursoring sync.WaitGroup
+	for d, doc := range docs {
+		for k, cl := range doc.clients {
+			w := &worker{cl: cl, cfg: &cfg, clk: clk,
+				gen: editGen{rng: rand.New(rand.NewPCG(cfg.Seed, uint64(d)<<20|uint64(k)<<1)), mix: cfg.Mix}}
+			doc.workers = append(doc.workers, w)
+			editing.Go(func() { w.run(waitCtx, stop) })
+			if cfg.CursorRate > 0 {
+				rng := rand.New(rand.NewPCG(cfg.Seed, uint64(d)<<20|uint64(k)<<1|1))
+				cursoring.Go(func() { w.cursorLoop(rng, stop) })
 			}
 		}
-	}()
-	for d, id := range ids {
-		for k := 0; k < c.Clients; k++ {
-			cl, err := client.Dial(dctx, client.Config{
-				URL: c.URL, Doc: id, Name: fmt.Sprintf("bench-%d-%d", d, k), MaxBackoff: time.Second,
-				OnAck:    func(a client.Ack) { tr.ack(d, a) },
-				OnRemote: tr.remote,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("client %d of document %d: %w", k, d, err)
-			}
-			clients[d] = append(clients[d], cl)
+	}
+	stopEditing := sync.OnceFunc(func() {
+		clk.end.Store(int64(clk.now()))
+		close(stop)
+		editing.Wait()
+		cursoring.Wait()
+	})
+	defer stopEditing()
+	if cfg.Warmup > 0 {
+		if err := sleep(ctx, cfg.Warmup); err != nil {
+			return nil, err
+		}
+		if err := begin(); err != nil {
+			return nil, err
 		}
 	}
-	cpu0, _, err := metrics(c.URL)
+	allDone := make(chan struct{})
+	go func() { editing.Wait(); close(allDone) }()
+	t := time.NewTimer(time.Until(editEnd))
+	select {
+	case <-t.C:
+	case <-allDone: // every client made its -edits
+	case <-ctx.Done():
+	}
+	t.Stop()
+	stopEditing()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// Drain: every edit acknowledged, then read the server's counters.
+	res := newResult(cfg)
+	drain, drainCancel := context.WithTimeout(ctx, cfg.Drain)
+	defer drainCancel()
+	drainErr := waitAllSynced(drain, docs)
+	m1, err := a.metrics(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the server's /metrics: %w", err)
+		return nil, fmt.Errorf("reading the server's metrics: %w", err)
 	}
+	res.server(m0, m1)
 
-	start := time.Now()
-	deadline := start.Add(c.Duration)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		edits int64
-	)
-	for d := range clients {
-		for k, cl := range clients[d] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(c.Seed, uint64(d*100000+k+2)))
-				n := edit(ctx, c, r, cl, deadline)
-				mu.Lock()
-				edits += n
-				mu.Unlock()
-			}()
-		}
+	// Convergence.
+	check, checkCancel := context.WithTimeout(ctx, cfg.Drain)
+	defer checkCancel()
+	if err := errors.Join(drainErr, converge(check, a, docs)); err != nil {
+		res.ConvergenceError = err.Error()
+	} else {
+		res.Converged = true
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu1, rss1, err := metrics(c.URL)
-	if err != nil {
-		return nil, err
-	}
-
-	res := &Result{Mode: "open", Docs: c.Docs, Clients: c.Clients, Rate: c.Rate, Seconds: elapsed.Seconds(), Edits: edits}
-	if c.Rate == 0 {
-		res.Mode = "closed"
-	}
-	tr.mu.Lock()
-	res.AckedOps = int64(len(tr.acks))
-	res.AckMs = quantiles(append([]time.Duration(nil), tr.acks...))
-	tr.mu.Unlock()
-	res.AckedOpsPerSec = float64(res.AckedOps) / elapsed.Seconds()
-	res.EditsPerSec = float64(edits) / elapsed.Seconds()
-	if res.AckedOps > 0 {
-		res.ServerCPUPerOpUs = (cpu1 - cpu0) / float64(res.AckedOps) * 1e6
-	}
-	res.ServerRSSMB = rss1 / (1 << 20)
-
-	// Drain and check convergence.
-	cctx, ccancel := context.WithTimeout(ctx, c.Drain)
-	defer ccancel()
-	res.Converged, res.ConvergenceError = converge(cctx, c, ids, clients, tr)
-	res.AllPeersMs = quantiles(tr.allPeers())
-	for _, cs := range clients {
-		for _, cl := range cs {
-			st := cl.Stats()
-			res.Errors += st.Errors
-			res.Reconnects += st.Reconnects
-		}
-	}
+	res.collect(clk, docs, errs)
 	return res, nil
 }
 
-// edit makes one client's edits until the deadline or the edit count; it
-// returns how many it made.
-func edit(ctx context.Context, c Config, r *rand.Rand, cl *client.Client, deadline time.Time) int64 {
-	var n int64
-	var tick <-chan time.Time
-	if c.Rate > 0 {
-		// Start at a random phase so clients do not edit in lockstep.
-		time.Sleep(time.Duration(r.Float64() * float64(time.Second) / c.Rate))
-		t := time.NewTicker(time.Duration(float64(time.Second) / c.Rate))
-		defer t.Stop()
-		tick = t.C
+// dialAll connects every client of every document, dialParallel at a time.
+func dialAll(ctx context.Context, cfg Config, docs []*benchDoc, errs *tally) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct{ d, k int }
+	jobs := make(chan job)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(dialParallel, cfg.Docs*cfg.Clients) {
+		wg.Go(func() {
+			for j := range jobs {
+				tr := docs[j.d].track
+				cl, err := client.Dial(ctx, client.Config{
+					URL: cfg.URL, Doc: docs[j.d].id, Name: fmt.Sprintf("bench %d.%d", j.d, j.k),
+					MaxBackoff: time.Second,
+					OnAck:      tr.ack,
+					OnRemote:   tr.remote,
+					OnError:    func(code, _ string) { errs.add(code) },
+				})
+				mu.Lock()
+				if err == nil {
+					docs[j.d].clients[j.k] = cl
+				} else if first == nil {
+					first = fmt.Errorf("connecting client %d of document %d: %w", j.k, j.d, err)
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	var cursor <-chan time.Time
-	if c.CursorRate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / c.CursorRate))
-		defer t.Stop()
-		cursor = t.C
-	}
-	stop := time.NewTimer(time.Until(deadline))
-	defer stop.Stop()
-	for c.Edits == 0 || n < int64(c.Edits) {
-		if c.Rate > 0 {
+feed:
+	for d := range docs {
+		for k := range cfg.Clients {
 			select {
-			case <-tick:
-			case <-cursor:
-				p := r.IntN(cl.Len() + 1)
-				cl.SetCursor([]presence.Range{{Anchor: p, Head: p}})
-				continue
-			case <-stop.C:
-				return n
+			case jobs <- job{d, k}:
 			case <-ctx.Done():
-				return n
-			}
-		} else if time.Now().After(deadline) || ctx.Err() != nil {
-			return n
-		}
-		if err := cl.EditFunc(func(size int) (ot.Operation, error) { return randomEdit(r, c.Mix, size), nil }); err != nil {
-			return n
-		}
-		n++
-		if c.Rate == 0 {
-			wctx, cancel := context.WithDeadline(ctx, deadline.Add(c.Drain))
-			err := cl.WaitSynced(wctx)
-			cancel()
-			if err != nil {
-				return n
+				break feed
 			}
 		}
 	}
-	return n
-}
-
-const pasteText = "\tif err != nil {\n\t\treturn fmt.Errorf(\"copy: %w\", err)\n\t}\n"
-
-// randomEdit makes one edit of the mix on a text of size code points.
-func randomEdit(r *rand.Rand, m Mix, size int) ot.Operation {
-	k := r.IntN(m.Typing + m.Delete + m.Paste)
-	var op ot.Operation
-	switch {
-	case k < m.Typing || size < 10:
-		p := r.IntN(size + 1)
-		s := "abcdefghij"[:1+r.IntN(5)]
-		op.Retain(p).Insert(s).Retain(size - p)
-	case k < m.Typing+m.Delete:
-		n := 1 + r.IntN(5)
-		p := r.IntN(size - n + 1)
-		op.Retain(p).Delete(n).Retain(size - p - n)
-	default:
-		p := r.IntN(size + 1)
-		op.Retain(p).Insert(strings.Repeat(pasteText, 1+r.IntN(40))).Retain(size - p)
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		return first
 	}
-	return op
+	return ctx.Err()
 }
 
-// converge waits until every client is synced and at the server's head,
-// then checks texts and that each acknowledged op id is in the log once.
-func converge(ctx context.Context, c Config, ids []string, clients [][]*client.Client, tr *tracker) (bool, string) {
-	for d, id := range ids {
-		for _, cl := range clients[d] {
+func closeAll(docs []*benchDoc) {
+	var wg sync.WaitGroup
+	for _, doc := range docs {
+		wg.Go(func() {
+			for _, cl := range doc.clients {
+				if cl != nil {
+					cl.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// waitAllSynced waits until every client's edits are acknowledged.
+func waitAllSynced(ctx context.Context, docs []*benchDoc) error {
+	for d, doc := range docs {
+		for k, cl := range doc.clients {
 			if err := cl.WaitSynced(ctx); err != nil {
-				return false, fmt.Sprintf("document %d: a client did not sync: %v", d, err)
+				return fmt.Errorf("document %d client %d: edits not acknowledged: %w", d, k, err)
 			}
 		}
-		head, text, err := restHead(c.URL, id)
-		if err != nil {
-			return false, err.Error()
-		}
-		for k, cl := range clients[d] {
-			if err := cl.WaitRev(ctx, head); err != nil {
-				return false, fmt.Sprintf("document %d client %d never reached revision %d: %v", d, k, head, err)
-			}
-			if cl.Text() != text {
-				return false, fmt.Sprintf("document %d client %d text differs from the server's", d, k)
-			}
-		}
-		seen, err := logIDs(c.URL, id)
-		if err != nil {
-			return false, err.Error()
-		}
-		tr.mu.Lock()
-		for opID := range tr.ids[d] {
-			if seen[opID] != 1 {
-				tr.mu.Unlock()
-				return false, fmt.Sprintf("document %d: acknowledged op %s is in the log %d times", d, opID, seen[opID])
-			}
-		}
-		tr.mu.Unlock()
 	}
-	return true, ""
+	return nil
 }
 
-func restHead(base, id string) (uint64, string, error) {
-	resp, err := http.Get(base + "/api/docs/" + id)
-	if err != nil {
-		return 0, "", err
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
 	}
-	defer resp.Body.Close()
-	var d struct {
-		Rev  uint64 `json:"rev"`
-		Text string `json:"text"`
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-		return 0, "", err
-	}
-	return d.Rev, d.Text, nil
 }
 
-// logIDs counts the op ids in a document's revision log.
-func logIDs(base, id string) (map[string]int, error) {
-	seen := map[string]int{}
-	after := uint64(0)
-	for range 100000 {
-		resp, err := http.Get(fmt.Sprintf("%s/api/docs/%s/revisions?after=%d&limit=1000", base, id, after))
-		if err != nil {
-			return nil, err
+// worker is one client's editing and cursor loops. The editing loop owns
+// edits and err, the cursor loop cursorsSent and cursorsSkipped; read them
+// after both ended.
+type worker struct {
+	cl  *client.Client
+	cfg *Config
+	clk *clock
+	gen editGen
+
+	edits int // edits made during the measurement
+	err   error
+
+	cursorsSent, cursorsSkipped int // cursor updates sent, and not sent (an edit was in flight)
+}
+
+// run edits until stop, until -edits measured edits, or until the client
+// fails. ctx bounds the closed loop's waits for acks.
+func (w *worker) run(ctx context.Context, stop <-chan struct{}) {
+	if w.cfg.Rate == 0 {
+		w.closedLoop(ctx, stop)
+	} else {
+		w.openLoop(stop)
+	}
+}
+
+// closedLoop makes the next edit as soon as the previous one is
+// acknowledged.
+func (w *worker) closedLoop(ctx context.Context, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
 		}
-		var page struct {
-			Revisions []struct {
-				Rev uint64 `json:"rev"`
-				ID  string `json:"id"`
-			} `json:"revisions"`
+		more := w.edit()
+		if w.err != nil {
+			return
 		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return nil, err
+		if err := w.cl.WaitSynced(ctx); err != nil {
+			w.err = err
+			return
 		}
-		for _, r := range page.Revisions {
-			if r.ID != "" {
-				seen[r.ID]++
-			}
-			after = r.Rev
-		}
-		if len(page.Revisions) < 1000 {
-			return seen, nil
+		if !more {
+			return
 		}
 	}
-	return seen, fmt.Errorf("log of %s is longer than the tool reads", id)
+}
+
+// openLoop edits on a schedule of -rate per second, each edit's time
+// jittered by up to a quarter of the interval either way, whatever the
+// acks do: edits made while one is in flight are buffered and composed by
+// the client, as in an editor.
+func (w *worker) openLoop(stop <-chan struct{}) {
+	interval := time.Duration(float64(time.Second) / w.cfg.Rate)
+	first := time.Now().Add(time.Duration(w.gen.rng.Int64N(int64(interval) + 1)))
+	t := time.NewTimer(time.Until(first))
+	defer t.Stop()
+	for i := int64(1); ; i++ {
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+		if !w.edit() {
+			return
+		}
+		jitter := time.Duration((w.gen.rng.Float64() - 0.5) * float64(interval) / 2)
+		t.Reset(time.Until(first.Add(time.Duration(i)*interval + jitter)))
+	}
+}
+
+// edit makes one edit, unless -edits were made; it reports whether more
+// are due. A client that failed sets err.
+func (w *worker) edit() bool {
+	if w.cfg.Edits > 0 && w.edits >= w.cfg.Edits {
+		return false
+	}
+	at := w.clk.now()
+	if err := w.cl.EditFunc(func(n int) (ot.Operation, error) { return w.gen.next(n), nil }); err != nil {
+		w.err = err
+		return false
+	}
+	if w.clk.measured(at) {
+		w.edits++
+	}
+	return w.cfg.Edits == 0 || w.edits < w.cfg.Edits
+}
+
+// cursorMargin keeps a random cursor this far from the end of the text:
+// the length is read before the cursor is set, and remote deletes may
+// shorten the text in between.
+const cursorMargin = 64
+
+// cursorLoop moves the client's cursor -cursor-rate times a second (jittered)
+// until stop. The client sends it only when no edit is in flight.
+func (w *worker) cursorLoop(rng *rand.Rand, stop <-chan struct{}) {
+	interval := time.Duration(float64(time.Second) / w.cfg.CursorRate)
+	t := time.NewTimer(time.Duration(rng.Int64N(int64(interval) + 1)))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+		n := w.cl.Len()
+		p := rng.IntN(max(n-cursorMargin, 0) + 1)
+		head := p + rng.IntN(min(n-p, 10)+1)
+		if w.cl.SetCursor([]presence.Range{{Anchor: p, Head: head}}) {
+			w.cursorsSent++
+		} else {
+			w.cursorsSkipped++
+		}
+		t.Reset(interval/2 + time.Duration(rng.Int64N(int64(interval)+1)))
+	}
 }

@@ -1,10 +1,146 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
 )
+
+// Result is what a run measured; with -json it is printed as one line.
+type Result struct {
+	Mode string `json:"mode"` // "open" (a -rate), "closed" (-rate 0) or "idle"
+	URL  string `json:"url"`
+	Seed uint64 `json:"seed"`
+	Docs int    `json:"docs"`
+
+	// Editing runs.
+	Clients          int     `json:"clientsPerDoc"`
+	Rate             float64 `json:"ratePerClient"`
+	OfferedEditsPerS float64 `json:"offeredEditsPerSec"`
+	Mix              string  `json:"mix,omitempty"`
+	DocBytes         int     `json:"docBytes"`
+	CursorRate       float64 `json:"cursorRate"`
+	WarmupSeconds    float64 `json:"warmupSeconds"`
+	Seconds          float64 `json:"seconds"`         // the measurement window
+	Edits            int     `json:"edits"`           // made in the window
+	EditsPerSec      float64 `json:"editsPerSec"`     //
+	AckedOps         int     `json:"ackedOps"`        // sent in the window and acknowledged
+	AckedOpsPerSec   float64 `json:"ackedOpsPerSec"`  //
+	AckMs            Quant   `json:"ackMs"`           // submit→ack, every op sent from the window's start
+	AllPeersMs       Quant   `json:"allPeersMs"`      // submit→every other client of the document has it
+	AllPeersMissing  int     `json:"allPeersMissing"` // acked ops some peer never received as an op
+	CursorsSent      int     `json:"cursorsSent"`     //
+	CursorsSkipped   int     `json:"cursorsSkipped"`  // an edit was in flight
+
+	ServerCPUSeconds   float64 `json:"serverCpuSeconds"`   // from the window's start until every op was acked
+	ServerCPUPerOpUs   float64 `json:"serverCpuPerOpUs"`   // ServerCPUSeconds / ops acked
+	ServerOpsApplied   float64 `json:"serverOpsApplied"`   // the server's own count, same span
+	ServerCommits      float64 `json:"serverCommits"`      // group commits (fsyncs), same span
+	ServerOpsPerCommit float64 `json:"serverOpsPerCommit"` //
+	ServerCommitMs     float64 `json:"serverCommitMs"`     // mean duration of a commit
+	ServerGCCycles     float64 `json:"serverGcCycles"`     //
+
+	ServerRSSBeforeMB float64 `json:"serverRssBeforeMB"`
+	ServerRSSMB       float64 `json:"serverRssMB"`
+
+	Errors        int            `json:"errors"`                // error messages from the server
+	ErrorCodes    map[string]int `json:"errorCodes,omitempty"`  //
+	Reconnects    int            `json:"reconnects"`            //
+	Duplicates    int            `json:"duplicateAcks"`         // acks of resent ops
+	FailedClients int            `json:"failedClients"`         // clients that stopped with an error
+	ClientError   string         `json:"clientError,omitempty"` // the first one's error
+
+	Converged        bool   `json:"converged"`
+	ConvergenceError string `json:"convergenceError,omitempty"`
+
+	// Idle runs.
+	IdleConns       int     `json:"idleConns,omitempty"`
+	SourceAddrs     int     `json:"sourceAddrs,omitempty"` // loopback source addresses the connections came from
+	ServerKBPerConn float64 `json:"serverKBPerConn,omitempty"`
+	HeapKBPerConn   float64 `json:"heapKBPerConn,omitempty"`  // Go heap in use
+	StackKBPerConn  float64 `json:"stackKBPerConn,omitempty"` // goroutine stacks
+}
+
+func newResult(c Config) *Result {
+	r := &Result{Mode: "open", URL: c.URL, Seed: c.Seed, Docs: c.Docs, Clients: c.Clients, Rate: c.Rate,
+		OfferedEditsPerS: c.Rate * float64(c.Docs*c.Clients), Mix: c.Mix.String(), DocBytes: c.DocSize,
+		CursorRate: c.CursorRate, WarmupSeconds: c.Warmup.Seconds()}
+	if c.Rate == 0 {
+		r.Mode = "closed"
+	}
+	return r
+}
+
+const mb = 1 << 20
+
+// server records the server's counters between two scrapes of /metrics.
+func (r *Result) server(m0, m1 metrics) {
+	delta := func(name string) float64 { return m1[name] - m0[name] }
+	r.ServerCPUSeconds = delta("process_cpu_seconds_total")
+	r.ServerOpsApplied = delta("collab_ops_applied_total")
+	r.ServerCommits = delta("collab_commit_batch_size_count")
+	if r.ServerCommits > 0 {
+		r.ServerOpsPerCommit = delta("collab_commit_batch_size_sum") / r.ServerCommits
+		r.ServerCommitMs = delta("collab_commit_seconds_sum") / r.ServerCommits * 1000
+	}
+	r.ServerGCCycles = delta("go_gc_duration_seconds_count")
+	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
+	r.ServerRSSMB = m1["process_resident_memory_bytes"] / mb
+}
+
+// collect gathers the latencies and counters of every document and client.
+func (r *Result) collect(clk *clock, docs []*benchDoc, errs *tally) {
+	window := time.Duration(clk.end.Load() - clk.start.Load())
+	r.Seconds = window.Seconds()
+	var acks, peers []time.Duration
+	ops := 0
+	for _, doc := range docs {
+		t := doc.track
+		t.mu.Lock()
+		acks = append(acks, t.ackLat...)
+		peers = append(peers, t.peerLat...)
+		ops += t.ops
+		r.AckedOps += t.window
+		t.mu.Unlock()
+		r.AllPeersMissing += t.incomplete()
+		for k, cl := range doc.clients {
+			st := cl.Stats()
+			r.Errors += st.Errors
+			r.Reconnects += st.Reconnects
+			r.Duplicates += st.Duplicates
+			err := cl.Err()
+			if k < len(doc.workers) {
+				w := doc.workers[k]
+				r.Edits += w.edits
+				r.CursorsSent += w.cursorsSent
+				r.CursorsSkipped += w.cursorsSkipped
+				err = cmp.Or(err, w.err)
+			}
+			if err != nil {
+				r.FailedClients++
+				r.ClientError = cmp.Or(r.ClientError, err.Error())
+			}
+		}
+	}
+	r.AckMs, r.AllPeersMs = quantiles(acks), quantiles(peers)
+	if window > 0 {
+		r.EditsPerSec = float64(r.Edits) / window.Seconds()
+		r.AckedOpsPerSec = float64(r.AckedOps) / window.Seconds()
+	}
+	if ops > 0 {
+		r.ServerCPUPerOpUs = r.ServerCPUSeconds / float64(ops) * 1e6
+	}
+	errs.mu.Lock()
+	if len(errs.n) > 0 {
+		r.ErrorCodes = maps.Clone(errs.n)
+	}
+	errs.mu.Unlock()
+}
 
 // report prints the result: one JSON line with -json, a summary otherwise.
 func report(w io.Writer, c Config, r *Result) error {
@@ -17,27 +153,52 @@ func report(w io.Writer, c Config, r *Result) error {
 		return err
 	}
 	if r.Mode == "idle" {
-		fmt.Fprintf(w, "idle: %d connections over %d documents: server RSS %.1f MB, %.1f KB per connection\n",
-			r.IdleConns, r.Docs, r.ServerRSSMB, r.KBPerConn)
-		return nil
+		_, err := fmt.Fprintf(w, "idle: %d connections over %d documents (from %d loopback addresses)\n"+
+			"  server RSS %.1f MB → %.1f MB: %.1f KB per connection (Go heap %.1f KB, stacks %.1f KB)\n",
+			r.IdleConns, r.Docs, r.SourceAddrs, r.ServerRSSBeforeMB, r.ServerRSSMB, r.ServerKBPerConn, r.HeapKBPerConn, r.StackKBPerConn)
+		return err
 	}
-	rate := fmt.Sprintf("%g edits/s per client (%g offered in all)", c.Rate, c.Rate*float64(c.Docs*c.Clients))
+	var b strings.Builder
+	how := fmt.Sprintf("%g edits/s per client, %g offered", r.Rate, r.OfferedEditsPerS)
 	if r.Mode == "closed" {
-		rate = "closed loop"
+		how = "closed loop"
 	}
-	fmt.Fprintf(w, "%d documents × %d clients, %s, %.1fs\n", r.Docs, r.Clients, rate, r.Seconds)
-	fmt.Fprintf(w, "  edits:           %d (%.0f/s), acknowledged ops %d (%.0f/s)\n", r.Edits, r.EditsPerSec, r.AckedOps, r.AckedOpsPerSec)
+	fmt.Fprintf(&b, "%d documents × %d clients, %s, mix %s, %d-byte documents; measured %.1f s", r.Docs, r.Clients, how, r.Mix, r.DocBytes, r.Seconds)
+	if r.WarmupSeconds > 0 {
+		fmt.Fprintf(&b, " after %.1f s warmup", r.WarmupSeconds)
+	}
+	fmt.Fprintf(&b, "\n  throughput:        %.0f acknowledged ops/s (%d ops), %.0f edits/s (%d edits)\n", r.AckedOpsPerSec, r.AckedOps, r.EditsPerSec, r.Edits)
 	q := func(name string, x Quant) {
-		fmt.Fprintf(w, "  %-16s p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%d)\n", name, x.P50, x.P95, x.P99, x.Max, x.N)
+		fmt.Fprintf(&b, "  %-18s p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%d)\n", name, x.P50, x.P95, x.P99, x.Max, x.N)
 	}
 	q("submit→ack:", r.AckMs)
 	q("submit→all peers:", r.AllPeersMs)
-	fmt.Fprintf(w, "  server:          %.0f µs CPU per acknowledged op, RSS %.1f MB\n", r.ServerCPUPerOpUs, r.ServerRSSMB)
-	fmt.Fprintf(w, "  errors %d, reconnects %d\n", r.Errors, r.Reconnects)
-	if r.Converged {
-		fmt.Fprintln(w, "  convergence:     PASS (every client equals the server's text; every acknowledged op is in the log once)")
-	} else {
-		fmt.Fprintf(w, "  convergence:     FAIL: %s\n", r.ConvergenceError)
+	if r.AllPeersMissing > 0 {
+		fmt.Fprintf(&b, "  (%d acknowledged ops not received as ops by every peer are left out)\n", r.AllPeersMissing)
 	}
-	return nil
+	if r.CursorRate > 0 {
+		fmt.Fprintf(&b, "  cursors:           %d sent, %d skipped (an edit in flight)\n", r.CursorsSent, r.CursorsSkipped)
+	}
+	fmt.Fprintf(&b, "  server CPU:        %.2f s, %.0f µs per acknowledged op (server applied %.0f ops in %.0f commits, %.1f ops and %.2f ms per commit; %.0f GCs)\n",
+		r.ServerCPUSeconds, r.ServerCPUPerOpUs, r.ServerOpsApplied, r.ServerCommits, r.ServerOpsPerCommit, r.ServerCommitMs, r.ServerGCCycles)
+	fmt.Fprintf(&b, "  server RSS:        %.1f MB (%.1f MB before)\n", r.ServerRSSMB, r.ServerRSSBeforeMB)
+	fmt.Fprintf(&b, "  errors %d, reconnects %d, duplicate acks %d, failed clients %d", r.Errors, r.Reconnects, r.Duplicates, r.FailedClients)
+	if len(r.ErrorCodes) > 0 {
+		var codes []string
+		for _, k := range slices.Sorted(maps.Keys(r.ErrorCodes)) {
+			codes = append(codes, fmt.Sprintf("%s %d", k, r.ErrorCodes[k]))
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(codes, ", "))
+	}
+	b.WriteString("\n")
+	if r.ClientError != "" {
+		fmt.Fprintf(&b, "  first client failure: %s\n", r.ClientError)
+	}
+	if r.Converged {
+		b.WriteString("  convergence:       PASS (every client has the server's text at its head; every acknowledged op is in the log once)\n")
+	} else {
+		fmt.Fprintf(&b, "  convergence:       FAIL: %s\n", strings.ReplaceAll(r.ConvergenceError, "\n", "\n                     "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/server"
+)
+
+// startServer serves a fresh database in-process on a loopback port, with
+// the rate limit raised as for a benchmark.
+func startServer(t *testing.T) string {
+	t.Helper()
+	metrics := server.NewMetrics()
+	mgr, err := docs.Open(filepath.Join(t.TempDir(), "bench.db"), docs.Config{OnCommit: metrics.ObserveCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{OpsPerSecond: 100000}, mgr, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Drain(ctx)
+		hs.Close()
+		if err := mgr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return hs.URL
+}
+
+// runJSON runs the tool with -json and returns its one line, decoded.
+func runJSON(t *testing.T, args ...string) Result {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(t.Context(), append(args, "-json"), &out); err != nil {
+		t.Fatalf("run %q: %v\n%s", args, err, out.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("want one line of output, got %d:\n%s", n, out.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	return r
+}
+
+// checkEditing checks what every editing run must report. There are no
+// timing assertions: the machine may be slow.
+func checkEditing(t *testing.T, r Result, mode string) {
+	t.Helper()
+	if !r.Converged || r.ConvergenceError != "" {
+		t.Errorf("convergence: %v %q", r.Converged, r.ConvergenceError)
+	}
+	if r.Mode != mode {
+		t.Errorf("mode %q, want %q", r.Mode, mode)
+	}
+	if r.Edits == 0 || r.AckedOps == 0 || r.AckedOps > r.Edits || r.AckMs.N < r.AckedOps {
+		t.Errorf("edits %d, acked ops %d, ack latencies %d", r.Edits, r.AckedOps, r.AckMs.N)
+	}
+	if r.AllPeersMs.N == 0 || r.AllPeersMs.P50 > r.AllPeersMs.Max || r.AckMs.P99 > r.AckMs.Max {
+		t.Errorf("latencies: ack %+v, all peers %+v", r.AckMs, r.AllPeersMs)
+	}
+	if r.FailedClients != 0 {
+		t.Errorf("%d clients failed (errors %v)", r.FailedClients, r.ErrorCodes)
+	}
+	if r.ServerOpsApplied < float64(r.AckedOps) || r.ServerRSSMB <= 0 {
+		t.Errorf("server: %.0f ops applied for %d acked, RSS %.1f MB", r.ServerOpsApplied, r.AckedOps, r.ServerRSSMB)
+	}
+}
+
+func TestOpenLoop(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	r := runJSON(t, "-url", url, "-docs", "3", "-clients", "3", "-rate", "20", "-duration", "1500ms",
+		"-cursor-rate", "5", "-doc-size", "3KB", "-drain", "20s")
+	checkEditing(t, r, "open")
+	if r.OfferedEditsPerS != 180 || r.Docs != 3 || r.Clients != 3 {
+		t.Errorf("config echoed wrong: %+v", r)
+	}
+	if r.CursorsSent+r.CursorsSkipped == 0 {
+		t.Errorf("no cursor updates")
+	}
+}
+
+func TestClosedLoop(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	r := runJSON(t, "-url", url, "-docs", "2", "-clients", "3", "-rate", "0", "-duration", "1s",
+		"-warmup", "300ms", "-mix", "typing=60,delete=30,paste=10", "-drain", "20s")
+	checkEditing(t, r, "closed")
+	// One op per edit, as the next edit waits for the previous ack; but an
+	// edit and its op may fall on either side of the window's ends.
+	if d := r.Edits - r.AckedOps; d < -6 || d > 6 {
+		t.Errorf("closed loop: %d edits, %d acked ops", r.Edits, r.AckedOps)
+	}
+}
+
+// -edits counts exactly, in both modes.
+func TestEditCount(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	for _, rate := range []string{"0", "100"} {
+		r := runJSON(t, "-url", url, "-docs", "2", "-clients", "2", "-rate", rate, "-edits", "15", "-drain", "20s")
+		checkEditing(t, r, map[string]string{"0": "closed", "100": "open"}[rate])
+		if r.Edits != 2*2*15 || rate == "0" && r.AckedOps != r.Edits {
+			t.Errorf("-rate %s: %d edits and %d acked ops, want 60 edits", rate, r.Edits, r.AckedOps)
+		}
+	}
+}
+
+func TestIdle(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	// 30 connections, 10 per source address: 127.0.0.1, .2 and .3.
+	r := runJSON(t, "-url", url, "-idle", "30", "-docs", "3", "-idle-per-addr", "10", "-settle", "200ms")
+	if r.Mode != "idle" || r.IdleConns != 30 || r.SourceAddrs != 3 || !r.Converged || r.ServerRSSMB <= 0 {
+		t.Errorf("idle: %+v", r)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"-url", url, "-docs", "1", "-clients", "2", "-rate", "0", "-edits", "5"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"acknowledged ops/s", "submit→ack:", "submit→all peers:", "µs per acknowledged op", "convergence:       PASS"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-edits", "10"}, io.Discard)
+	if err != nil || cfg.Duration != 10*time.Minute || cfg.Mix != (Mix{90, 8, 2}) || cfg.DocSize != 2048 {
+		t.Errorf("defaults with -edits: %+v, %v", cfg, err)
+	}
+	for _, bad := range [][]string{
+		{"-docs", "0"}, {"-clients", "0"}, {"-rate", "-1"}, {"-duration", "0s"}, {"-mix", "typing=0"},
+		{"-mix", "typing=5,jumping=3"}, {"-doc-size", "5GB"}, {"-url", "ftp://x"}, {"extra"},
+	} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for in, want := range map[string]int{"0": 0, "5000": 5000, "5KB": 5 << 10, "5MB": 5 << 20, "7b": 7, "2kb": 2048} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if !loopbackV4("http://127.0.0.1:8089") || loopbackV4("http://[::1]:8089") || loopbackV4("http://example.com") {
+		t.Error("loopbackV4")
+	}
+}
+
+// Every generated edit fits the text it is made against, and generated
+// text is valid UTF-8 of at most the size asked for.
+func TestEditGen(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for size := range 200 {
+		s := codeText(rng, size)
+		if len(s) > size || len(s) < size-3 || !utf8.ValidString(s) {
+			t.Fatalf("codeText(%d): %d bytes, valid %v", size, len(s), utf8.ValidString(s))
+		}
+	}
+	g := editGen{rng: rng, mix: Mix{Typing: 5, Delete: 4, Paste: 1}}
+	text := ""
+	for i := range 2000 {
+		n := utf8.RuneCountInString(text)
+		op := g.next(n)
+		if op.BaseLen() != n {
+			t.Fatalf("edit %d: base length %d, text %d", i, op.BaseLen(), n)
+		}
+		var err error
+		if text, err = op.Apply(text); err != nil {
+			t.Fatalf("edit %d: %v", i, err)
+		}
+		if len(text) > 64<<10 {
+			text = text[:0]
+		}
+	}
+}
+
+func TestCheckIDs(t *testing.T) {
+	log := map[string]int{"a:1": 1, "a:2": 1, "b:1": 1}
+	if err := checkIDs([]string{"a:1", "b:1"}, log); err != nil {
+		t.Error(err)
+	}
+	if err := checkIDs([]string{"a:1", "a:3"}, log); err == nil {
+		t.Error("a missing op passed")
+	}
+	log["b:1"] = 2
+	if err := checkIDs([]string{"a:1"}, log); err == nil || !strings.Contains(err.Error(), "b:1") {
+		t.Errorf("a duplicate op: %v", err)
+	}
+}
+
+func TestQuantiles(t *testing.T) {
+	var d []time.Duration
+	for i := 100; i >= 1; i-- {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	q := quantiles(d)
+	if q != (Quant{N: 100, P50: 50, P95: 95, P99: 99, Max: 100}) {
+		t.Errorf("%+v", q)
+	}
+	if quantiles(nil) != (Quant{}) {
+		t.Error("empty")
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader("# HELP x\nprocess_cpu_seconds_total 1.5\ngo_gc_duration_seconds{quantile=\"0\"} 3\nprocess_resident_memory_bytes 2.5e+07\n"))
+	if err != nil || m["process_cpu_seconds_total"] != 1.5 || m["process_resident_memory_bytes"] != 2.5e7 || len(m) != 2 {
+		t.Errorf("%v %v", m, err)
+	}
+	if _, err := parseMetrics(strings.NewReader("up 1\n")); err == nil {
+		t.Error("metrics without process_cpu_seconds_total accepted")
+	}
+}
