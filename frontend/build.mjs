@@ -1,12 +1,15 @@
-// Builds dist/ from src/: one ESM entry per page kind, shared chunks, and
-// the languages of @codemirror/language-data as lazily loaded chunks. The
-// output depends only on the sources (no timestamps), so CI can rebuild it
-// and compare with the committed copy.
+// Builds dist/ from src/: app.js (the entry every page loads), one chunk
+// per page kind, shared chunks, and the languages of
+// @codemirror/language-data as chunks loaded on demand; the stylesheet
+// and the embed demo's files. The output depends only on the sources and
+// the locked packages (chunk names carry a hash of their content, nothing
+// carries a time), so CI rebuilds it and compares with the committed copy.
 import * as esbuild from 'esbuild';
 import { rmSync, mkdirSync, copyFileSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist', { recursive: true });
+
 await esbuild.build({
   entryPoints: { app: 'src/main.js' },
   bundle: true,
@@ -21,6 +24,14 @@ await esbuild.build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-copyFileSync('src/style.css', 'dist/style.css');
-copyFileSync('src/embed-demo.html', 'dist/embed-demo.html');
-copyFileSync('src/embed-demo.js', 'dist/embed-demo.js');
+
+await esbuild.build({
+  entryPoints: ['src/style.css', 'src/embed-demo.css'],
+  bundle: true,
+  outdir: 'dist',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+for (const f of ['embed-demo.html', 'embed-demo.js', 'favicon.svg']) copyFileSync('src/' + f, 'dist/' + f);

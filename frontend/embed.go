@@ -1,6 +1,14 @@
-// Package frontend holds collab's browser code: sources in src/, bundled by
-// `npm run build` (esbuild) into dist/, which is committed and embedded
-// here so that the Go binary serves the editor without Node.
+// Package frontend holds collab's browser code: the editor, the history
+// view, the workspace view and the iframe embed.
+//
+// The sources are in src/ (JavaScript, CodeMirror 6). `npm run build`
+// bundles them with esbuild into dist/, which is committed, so building
+// and running collab needs Go only; CI rebuilds dist/ and fails when it
+// differs from the committed copy. This package embeds dist/ as Dist;
+// internal/server serves it under /assets/.
+//
+// See docs/PROTOCOL.md for what the browser speaks and docs/EMBED.md for
+// the embed's URL parameters and postMessage API.
 package frontend
 
 import (
@@ -11,6 +19,14 @@ import (
 //go:embed dist
 var dist embed.FS
 
-// Dist is the built bundle: app.js, its chunks, style.css and the embed
-// demo page.
-var Dist, _ = fs.Sub(dist, "dist")
+// Dist is the built bundle: app.js (the entry point of every page), its
+// chunks under chunks/, style.css, and the embed demo's files.
+var Dist fs.FS = mustSub(dist, "dist")
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // dir is a constant that go:embed made sure exists
+	}
+	return sub
+}

@@ -1,18 +1,47 @@
-// The demo host page's script: embeds a document and logs what the embed
-// posts. (Served from /assets so the page needs no inline script.)
-const frame = document.getElementById('frame');
-const log = document.getElementById('log');
+// The embed demo's host script (a file, since the CSP allows no inline
+// script). It does what a host site would: frame the embed, listen to its
+// messages, and send it commands.
+const $ = (id) => document.getElementById(id);
+const frame = $('frame');
+const log = $('log');
 const params = new URLSearchParams(location.search);
-document.getElementById('doc').value = params.get('doc') || '';
-const load = () => {
-  const id = document.getElementById('doc').value.trim();
-  if (id) frame.src = '/embed/' + encodeURIComponent(id) + '?name=Demo&theme=light';
-};
-document.getElementById('load').onclick = load;
-document.getElementById('rename').onclick = () => frame.contentWindow.postMessage({ type: 'setProfile', name: 'Host user', color: '#c678dd' }, '*');
-document.getElementById('focus').onclick = () => frame.contentWindow.postMessage({ type: 'focus' }, '*');
-document.getElementById('get').onclick = () => frame.contentWindow.postMessage({ type: 'getText' }, '*');
-window.addEventListener('message', (ev) => {
-  if (ev.data && ev.data.source === 'collab') log.textContent = JSON.stringify(ev.data) + '\n' + log.textContent;
+$('doc').value = params.get('doc') || '';
+
+function embed() {
+  const id = $('doc').value.trim();
+  if (!id) return;
+  const q = new URLSearchParams({ name: $('name').value, color: $('color').value, theme: $('dark').checked ? 'dark' : 'light' });
+  if ($('readonly').checked) q.set('readonly', '1');
+  frame.src = '/embed/' + encodeURIComponent(id) + '?' + q;
+}
+
+function send(m) {
+  frame.contentWindow.postMessage(m, location.origin);
+}
+
+$('setup').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  embed();
 });
-if (params.get('doc')) load();
+$('create').addEventListener('click', async () => {
+  const resp = await fetch('/api/docs', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'demo.js', text: '// Type here, or open this document elsewhere too.\nconsole.log("hello");\n' }),
+  });
+  const doc = await resp.json();
+  $('doc').value = doc.id;
+  embed();
+});
+$('profile').addEventListener('click', () => send({ type: 'setProfile', name: $('name').value, color: $('color').value }));
+$('focus').addEventListener('click', () => send({ type: 'focus' }));
+$('get').addEventListener('click', () => send({ type: 'getText' }));
+
+window.addEventListener('message', (ev) => {
+  if (ev.source !== frame.contentWindow || !ev.data || ev.data.source !== 'collab') return;
+  const line = document.createElement('div');
+  line.textContent = new Date().toLocaleTimeString() + '  ' + JSON.stringify(ev.data);
+  log.prepend(line);
+});
+
+if ($('doc').value) embed();

@@ -1,219 +1,374 @@
-// The client side of collab's realtime protocol (docs/PROTOCOL.md): one
-// WebSocket per document, ot.js's client states (synchronized / awaiting
-// ack / awaiting ack with a buffer), resume after reconnect, resend of the
-// unacknowledged operation with its original id.
+// The client side of collab's realtime protocol (docs/PROTOCOL.md) for one
+// document: ot.js's client states, reconnection with resume, and presence.
+//
+// States, as in ot.js:
+//   synchronized           inflight === null, buffer === null
+//   awaiting ack           inflight !== null, buffer === null
+//   awaiting ack + buffer  inflight !== null, buffer !== null
+// A local edit is sent at once when synchronized, else composed into the
+// buffer, which goes out when the in-flight operation is acknowledged.
+// While offline the same states hold: edits pile up in the buffer, and on
+// reconnect the client resumes from its last revision, resends the
+// in-flight operation under its original id (the server applies an id at
+// most once), then the buffer.
+//
+// The class knows nothing of CodeMirror: positions are code points, and
+// the editor is reached through handlers.
 import { TextOperation } from './ot.js';
 
-const retryable = (code) => ![4002, 4003, 4004, 4009, 1008, 1009].includes(code);
+/**
+ * Close codes after which the session resumes from its last revision:
+ * going away, no status, abnormal (the network), server error, restart,
+ * try again later, slow consumer, rate limited.
+ */
+const RESUME = new Set([1001, 1005, 1006, 1011, 1012, 1013, 4001, 4008]);
+/** Close codes after which the client rejoins with the whole text. */
+const REJOIN = new Set([4000, 4010]);
+/** Our own close code: the local state is unsure, rejoin from scratch. */
+const RESYNC = 4000;
+/**
+ * An operation not acknowledged in this long means a connection that died
+ * without closing: reconnect, resume and resend it (ms).
+ */
+const ACK_TIMEOUT = 20000;
+
+const CLOSE_REASONS = {
+  1008: 'the server refused this connection',
+  1009: 'a message was too large',
+  4002: 'the document was deleted',
+  4003: 'this link no longer grants access',
+  4004: 'no such document',
+};
 
 function randomId() {
-  const a = new Uint8Array(12);
+  const a = new Uint8Array(10);
   crypto.getRandomValues(a);
-  return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(a, (b) => b.toString(36).padStart(2, '0')).join('');
 }
+
+/** A name the server accepts: no control characters, at most 64 bytes of UTF-8. */
+export function cleanName(name) {
+  let s = String(name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  const enc = new TextEncoder();
+  while (enc.encode(s).length > 64) s = [...s].slice(0, -1).join('');
+  return s;
+}
+
+/** A colour the server accepts (#rrggbb), or fallback. */
+export function cleanColor(color, fallback = '#888888') {
+  return /^#[0-9a-fA-F]{6}$/.test(color ?? '') ? color : fallback;
+}
+
+const noop = () => {};
 
 export class Collab {
   /**
-   * opts: {docId, token, readOnly, name, color, handlers}; handlers are
-   * onJoined(msg, text|null), onRemote(op), onReset(text), onUsers(),
-   * onStatus(status), onMeta(doc), onChat(m), onError(m), onSynced(), onAck(rev)
+   * opts:
+   *   url        the WebSocket URL (string)
+   *   name, color
+   *   handlers   { onJoined(msg, first), onRemote(op), onResync(text, lostEdits),
+   *                onUsers(), onStatus(status, detail), onAck(rev), onSynced(),
+   *                onMeta(doc), onChat(message), onError(msg), probe() }
+   *              all optional except onJoined, onRemote and onResync.
+   *              probe() may return a Promise of an error text when the
+   *              document cannot be reached at all (then no more retries).
+   *   WebSocket  the WebSocket class (default the browser's)
    */
   constructor(opts) {
-    this.docId = opts.docId;
-    this.token = opts.token || '';
-    this.readOnlyWanted = !!opts.readOnly;
-    this.name = opts.name;
-    this.color = opts.color;
-    this.h = opts.handlers;
-    // A client id lives as long as this page: a reload starts a new one,
-    // so sequence numbers only ever grow under one id.
-    this.clientId = randomId();
+    this.wsURL = opts.url;
+    this.name = cleanName(opts.name);
+    this.color = cleanColor(opts.color);
+    this.h = { onUsers: noop, onStatus: noop, onAck: noop, onSynced: noop, onMeta: noop, onChat: noop, onError: noop, ...opts.handlers };
+    this.WS = opts.WebSocket || globalThis.WebSocket;
+    // One client id per page: a reload starts a new one, so sequence
+    // numbers only ever grow under one id.
+    this.clientId = opts.clientId || randomId();
     this.seq = 0;
-    this.rev = 0;
-    this.loaded = false;
-    this.inflight = null; // {id, op}
-    this.buffer = null; // TextOperation
-    this.users = new Map(); // id -> user (ranges at this.rev)
+    this.rev = 0; // the last revision handled (op or ack)
+    this.loaded = false; // the text of some revision is in the editor
+    this.resume = false; // the next join may ask for the revisions after rev
+    this.inflight = null; // {id, op}: sent, not acknowledged
+    this.buffer = null; // TextOperation: not sent yet
+    this.users = new Map(); // id -> {id, name, color, ranges (at rev)}
     this.user = '';
     this.readOnly = false;
+    this.status = 'connecting';
     this.attempt = 0;
-    this.closed = false;
+    this.everJoined = false;
+    this.stopped = false;
     this.ws = null;
-  }
-
-  url() {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = new URLSearchParams();
-    if (this.readOnlyWanted) q.set('readonly', '1');
-    if (this.token) q.set('token', this.token);
-    const qs = q.toString();
-    return `${proto}//${location.host}/api/docs/${encodeURIComponent(this.docId)}/ws${qs ? '?' + qs : ''}`;
-  }
-
-  connect() {
-    this.h.onStatus('connecting');
-    const ws = new WebSocket(this.url());
-    this.ws = ws;
-    ws.onopen = () => {
-      const join = { type: 'join', client: this.clientId, name: this.name, color: this.color };
-      if (this.loaded) join.rev = this.rev;
-      ws.send(JSON.stringify(join));
-    };
-    ws.onmessage = (ev) => {
-      const data = JSON.parse(ev.data);
-      for (const m of Array.isArray(data) ? data : [data]) this.handle(m);
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.closed) return;
-      if (!retryable(ev.code)) {
-        this.h.onStatus('closed', ev.reason || 'closed by the server (' + ev.code + ')');
-        return;
-      }
-      this.h.onStatus('offline');
-      const delay = Math.min(5000, 100 * 2 ** Math.min(this.attempt++, 6)) * (0.5 + Math.random() / 2);
-      setTimeout(() => this.connect(), delay);
-    };
-  }
-
-  close() {
-    this.closed = true;
-    if (this.ws) this.ws.close(1000);
-  }
-
-  send(m) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+    this.retryTimer = null;
+    this.ackTimer = null;
   }
 
   get synchronized() {
     return !this.inflight && !this.buffer;
   }
 
+  get connected() {
+    return this.ws !== null && this.ws.readyState === 1 && this.user !== '';
+  }
+
+  setStatus(s, detail) {
+    this.status = s;
+    this.h.onStatus(s, detail);
+  }
+
+  /** Opens the WebSocket (again). */
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.stopped || this.ws) return;
+    this.setStatus('connecting');
+    const ws = new this.WS(this.wsURL);
+    this.ws = ws;
+    this.user = '';
+    ws.onopen = () => {
+      const join = { type: 'join', client: this.clientId, name: this.name, color: this.color };
+      if (this.resume) join.rev = this.rev;
+      ws.send(JSON.stringify(join));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      let data;
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        return this.resync('an unreadable message');
+      }
+      for (const m of Array.isArray(data) ? data : [data]) {
+        if (this.ws !== ws) break; // a message closed the session
+        this.handle(m);
+      }
+    };
+    ws.onclose = (ev) => this.closed(ws, ev.code, ev.reason);
+  }
+
+  /** Reconnects now if waiting to (the browser came back online). */
+  retryNow() {
+    if (this.retryTimer) this.connect();
+  }
+
+  closed(ws, code, reason) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.user = '';
+    clearTimeout(this.ackTimer);
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    if (REJOIN.has(code)) {
+      this.resume = false;
+    } else if (!RESUME.has(code) && code !== 4009) {
+      this.stop(reason || CLOSE_REASONS[code] || `closed by the server (${code})`);
+      return;
+    }
+    this.setStatus('offline', code === 4008 ? 'too many edits: slowing down' : '');
+    let delay = Math.min(10000, 250 * 2 ** Math.min(this.attempt++, 6)) * (0.5 + Math.random() / 2);
+    if (code === 4008) delay = Math.max(delay, 2000);
+    if (code === 4009) delay = Math.max(delay, 30000);
+    if (code === RESYNC) delay = 0;
+    // A connection refused before the upgrade (404, 403) looks like 1006:
+    // ask over HTTP whether the document is there at all.
+    if (code === 1006 && !this.everJoined && this.h.probe) {
+      Promise.resolve(this.h.probe()).then((why) => {
+        if (why) this.stop(why);
+      }, noop);
+    }
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Stops for good. */
+  stop(why) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.ackTimer);
+    if (this.ws) this.ws.close(1000);
+    this.ws = null;
+    this.setStatus('closed', why || '');
+  }
+
+  /** Closes the session and rejoins with the whole text. */
+  resync(why) {
+    this.h.onError({ type: 'error', code: 'resync', message: why });
+    this.resume = false;
+    if (this.ws) this.ws.close(RESYNC);
+    // The browser reports our own close asynchronously; handle it now.
+    this.closed(this.ws, RESYNC, '');
+  }
+
+  /** Closes the session and reconnects, resuming. */
+  reconnect() {
+    const ws = this.ws;
+    if (ws) ws.close(4001);
+    this.closed(ws, 4001, '');
+  }
+
+  send(m) {
+    if (this.connected) this.ws.send(JSON.stringify(m));
+  }
+
   handle(m) {
     switch (m.type) {
       case 'joined':
-        this.joined(m);
-        break;
+        return this.joined(m);
       case 'ack':
-        this.ack(m.rev, m.id);
-        break;
+        return this.ack(m.rev, m.id);
       case 'op':
-        this.remote(m);
-        break;
+        return this.remote(m);
       case 'cursor': {
         const u = this.users.get(m.user);
-        if (u) u.ranges = m.ranges;
-        this.h.onUsers();
-        break;
+        if (u && m.rev === this.rev) u.ranges = m.ranges || [];
+        else if (u) u.ranges = []; // positions at another revision: wait for the next update
+        return this.h.onUsers();
       }
       case 'user':
-        if (m.user.id !== this.user) {
+        if (m.user && m.user.id !== this.user) {
           const old = this.users.get(m.user.id);
-          this.users.set(m.user.id, { ...m.user, ranges: old ? old.ranges : m.user.ranges || [] });
+          this.users.set(m.user.id, { ...m.user, ranges: old ? old.ranges : [] });
           this.h.onUsers();
         }
-        break;
+        return;
       case 'leave':
         this.users.delete(m.user);
-        this.h.onUsers();
-        break;
+        return this.h.onUsers();
       case 'meta':
-        this.h.onMeta && this.h.onMeta(m.doc);
-        break;
+        return this.h.onMeta(m.doc);
       case 'chat':
-        this.h.onChat && this.h.onChat(m.message);
-        break;
+        return this.h.onChat(m.message);
       case 'error':
-        this.h.onError && this.h.onError(m);
-        if (this.inflight && m.id === this.inflight.id) {
-          // Refused: our local text no longer matches; start over.
-          this.inflight = null;
-          this.buffer = null;
-          this.loaded = false;
-          if (this.ws) this.ws.close(4000);
-        }
-        break;
+        return this.error(m);
+    }
+  }
+
+  error(m) {
+    this.h.onError(m);
+    const mine = this.inflight && m.id && m.id === this.inflight.id;
+    switch (m.code) {
+      case 'rate_limited':
+      case 'unavailable':
+      case 'internal':
+        // Not applied; the session closes (or we close it). Resume and
+        // resend the same operation.
+        if (this.ws) this.reconnect();
+        return;
+      case 'read_only':
+        this.readOnly = true;
+        if (mine) this.resync('this session may not edit');
+        return;
+      case 'not_joined':
+      case 'already_joined':
+        return this.reconnect();
+      default:
+        // bad_op, future_revision, stale_op, too_large, invalid: our
+        // operation does not fit; start again from the server's text.
+        if (mine) this.resync(m.message || m.code);
     }
   }
 
   joined(m) {
-    this.attempt = 0;
     this.user = m.user;
-    this.readOnly = m.readOnly;
+    this.readOnly = !!m.readOnly;
+    this.attempt = 0;
+    this.everJoined = true;
+    const first = !this.loaded;
     if (m.resumed) {
       for (const r of m.ops || []) {
-        if (this.inflight && r.id === this.inflight.id) this.ack(r.rev, r.id);
-        else this.remote(r);
+        if (this.ws === null) return; // a gap closed the session
+        this.remote(r);
       }
     } else {
+      const lost = this.loaded && !this.synchronized;
       this.inflight = null;
       this.buffer = null;
       this.rev = m.rev;
-      if (this.loaded) this.h.onReset(m.text);
+      if (this.loaded) this.h.onResync(m.text, lost);
     }
-    this.users = new Map();
-    for (const u of m.users) if (u.id !== this.user) this.users.set(u.id, u);
-    const first = !this.loaded;
     this.loaded = true;
-    this.h.onJoined(m, first ? m.text : null);
-    this.h.onStatus(this.synchronized ? 'saved' : 'saving');
-    this.h.onUsers();
+    this.resume = true;
+    this.users = new Map();
+    for (const u of m.users || []) if (u.id !== this.user) this.users.set(u.id, { ...u, ranges: u.ranges || [] });
+    this.h.onJoined(m, first);
     if (this.inflight) {
-      this.send({ type: 'op', rev: this.rev, id: this.inflight.id, op: this.inflight.op.toJSON() });
+      this.sendInflight();
     } else if (this.buffer) {
-      this.flushBuffer();
+      this.flush();
     }
+    this.setStatus(this.synchronized ? 'saved' : 'saving');
+    this.h.onUsers();
+    if (this.synchronized) this.h.onSynced();
   }
 
-  /** A local edit (code points), already applied to the editor. */
+  /** A local edit (code points, on the local text), already in the editor. */
   applyLocal(op) {
-    if (this.inflight) {
-      this.buffer = this.buffer ? this.buffer.compose(op) : op;
-    } else {
-      this.buffer = op;
-      this.flushBuffer();
-    }
-    this.h.onStatus(this.ws ? 'saving' : 'offline');
+    if (op.isNoop()) return;
+    this.buffer = this.buffer ? this.buffer.compose(op) : op;
+    if (!this.inflight && this.connected) this.flush();
+    this.setStatus(this.connected ? 'saving' : 'offline', this.connected ? '' : 'edits are kept');
   }
 
-  flushBuffer() {
-    if (!this.buffer) return;
-    this.inflight = { id: this.clientId + ':' + ++this.seq, op: this.buffer };
+  /** Sends the buffer: awaiting ack. */
+  flush() {
+    this.seq++;
+    this.inflight = { id: `${this.clientId}:${this.seq}`, op: this.buffer };
     this.buffer = null;
+    this.sendInflight();
+  }
+
+  /** Sends (or resends, under the same id) the in-flight operation. */
+  sendInflight() {
     this.send({ type: 'op', rev: this.rev, id: this.inflight.id, op: this.inflight.op.toJSON() });
+    clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => {
+      if (this.inflight && this.ws) this.reconnect();
+    }, ACK_TIMEOUT);
   }
 
   ack(rev, id) {
     if (!this.inflight || this.inflight.id !== id) return;
-    this.rev = rev;
+    // Our operation is revision rev: move the others' cursors over it.
+    this.moveCursors(this.inflight.op);
+    this.rev = Math.max(this.rev, rev);
     this.inflight = null;
-    if (this.buffer && this.ws) this.flushBuffer();
-    this.h.onAck && this.h.onAck(rev);
+    clearTimeout(this.ackTimer);
+    if (this.buffer && this.connected) this.flush();
+    this.h.onAck(this.rev);
     if (this.synchronized) {
-      this.h.onStatus('saved');
-      this.h.onSynced && this.h.onSynced();
+      this.setStatus('saved');
+      this.h.onSynced();
+    } else if (!this.connected) {
+      this.setStatus('offline', 'edits are kept');
     }
   }
 
   remote(m) {
-    if (this.inflight && m.id === this.inflight.id) {
-      this.ack(m.rev, m.id);
-      return;
+    if (this.inflight && m.id === this.inflight.id) return this.ack(m.rev, m.id);
+    if (m.rev <= this.rev) return; // seen already
+    if (m.rev !== this.rev + 1) {
+      // A revision is missing: resume from the last one we have.
+      return this.reconnect();
     }
-    let op = TextOperation.fromJSON(m.op);
-    const server = op;
+    const server = TextOperation.fromJSON(m.op);
+    let op = server;
     if (this.inflight) [this.inflight.op, op] = TextOperation.transform(this.inflight.op, op);
     if (this.buffer) [this.buffer, op] = TextOperation.transform(this.buffer, op);
     this.rev = m.rev;
-    for (const u of this.users.values()) {
-      u.ranges = (u.ranges || []).map((r) => ({ anchor: server.transformIndex(r.anchor), head: server.transformIndex(r.head) }));
+    this.moveCursors(server);
+    try {
+      this.h.onRemote(op, m.author);
+    } catch (e) {
+      // The editor's text and ours disagree: start again from the server's.
+      return this.resync(String(e));
     }
-    this.h.onRemote(op, m.author);
     this.h.onUsers();
   }
 
-  /** A user's ranges in the local text (after our pending edits). */
+  moveCursors(op) {
+    for (const u of this.users.values()) {
+      u.ranges = u.ranges.map((r) => ({ anchor: op.transformIndex(r.anchor), head: op.transformIndex(r.head) }));
+    }
+  }
+
+  /** A user's ranges in the local text: at rev, moved over our pending edits. */
   localRanges(u) {
     let rs = u.ranges || [];
     for (const op of [this.inflight && this.inflight.op, this.buffer]) {
@@ -222,16 +377,24 @@ export class Collab {
     return rs;
   }
 
-  /** Sends our selection (code points in the local text) when synchronized. */
+  /**
+   * Sends our selections (code points in the local text). Only when
+   * synchronized is the local text the text at rev; otherwise it returns
+   * false and the caller sends again on onSynced.
+   */
   sendCursor(ranges) {
-    if (!this.synchronized || !this.loaded) return false;
-    this.send({ type: 'cursor', rev: this.rev, ranges });
+    if (!this.synchronized || !this.connected || this.readOnly) return false;
+    this.send({ type: 'cursor', rev: this.rev, ranges: ranges.slice(0, 32) });
     return true;
   }
 
   setProfile(name, color) {
-    this.name = name;
-    this.color = color;
-    this.send({ type: 'profile', name, color });
+    this.name = cleanName(name);
+    this.color = cleanColor(color, this.color);
+    this.send({ type: 'profile', name: this.name, color: this.color });
+  }
+
+  sendChat(text) {
+    this.send({ type: 'chat', text });
   }
 }

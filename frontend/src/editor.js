@@ -1,77 +1,52 @@
-// CodeMirror 6 bound to a Collab connection: local changes become
-// operations in code points, remote operations become CodeMirror changes
-// that stay out of the undo history, and remote selections are drawn with
-// their user's name and colour.
-import { EditorState, EditorSelection, Compartment, StateField, StateEffect, Annotation, Transaction } from '@codemirror/state';
+// CodeMirror 6 bound to a Collab connection. Local changes become
+// operations in code points; remote operations become CodeMirror changes
+// marked remote, which stay out of the undo history (so undo undoes only
+// our own edits, remapped over everyone else's); the others' selections
+// are drawn with their names and colours.
+import { EditorState, EditorSelection, Compartment, StateField, StateEffect, Transaction } from '@codemirror/state';
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
-  highlightSpecialChars, Decoration, WidgetType, MatchDecorator, ViewPlugin, dropCursor, rectangularSelection,
+  highlightSpecialChars, Decoration, WidgetType, dropCursor, rectangularSelection, crosshairCursor,
 } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
-import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput, LanguageDescription } from '@codemirror/language';
+import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput, foldGutter, foldKeymap, LanguageDescription } from '@codemirror/language';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { oneDark } from '@codemirror/theme-one-dark';
 import { languages } from '@codemirror/language-data';
-import { TextOperation, cpLength } from './ot.js';
+import { TextOperation } from './ot.js';
+import { Walker, astralField, cpDocLength, manyToCp, manyToUtf16 } from './positions.js';
+import { lineEndings } from './lineendings.js';
+import { remoteEdit, isRemote } from './remote.js';
 
-const remote = Annotation.define();
+// Control characters CodeMirror shows as placeholders: its default set
+// without "\r", which lineendings.js draws itself.
+const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/;
 
-// ---- positions: CodeMirror counts UTF-16 units, the protocol code points.
-
-/** Counts code points in doc before UTF-16 offset pos. */
-export function toCp(doc, pos, astral) {
-  if (!astral) return pos;
-  return cpLength(doc.sliceString(0, pos));
-}
-
-/** UTF-16 offset of code point cp in doc. */
-export function toUtf16(doc, cp, astral) {
-  if (!astral) return Math.min(cp, doc.length);
-  let n = 0;
-  let i = 0;
-  const iter = doc.iter();
-  while (!iter.next().done) {
-    const s = iter.value;
-    for (let k = 0; k < s.length; k++) {
-      if (n === cp) return i;
-      const c = s.charCodeAt(k);
-      if (c >= 0xd800 && c <= 0xdbff && k + 1 < s.length) {
-        k++;
-        i++;
-      }
-      i++;
-      n++;
-    }
-  }
-  return i;
-}
-
-const hasAstral = (s) => /[\ud800-\udbff][\udc00-\udfff]/.test(s);
-
-// ---- remote cursors
+// ---- the others' cursors and selections
 
 const setCursors = StateEffect.define();
 
 class CursorWidget extends WidgetType {
-  constructor(name, color) {
+  constructor(name, color, below) {
     super();
     this.name = name;
     this.color = color;
+    this.below = below;
   }
   eq(o) {
-    return o.name === this.name && o.color === this.color;
+    return o.name === this.name && o.color === this.color && o.below === this.below;
   }
   toDOM() {
-    const el = document.createElement('span');
-    el.className = 'cm-remote-cursor';
-    el.style.borderLeftColor = this.color;
+    const caret = document.createElement('span');
+    caret.className = 'cm-remote-cursor';
+    caret.style.borderLeftColor = this.color;
     const label = document.createElement('span');
-    label.className = 'cm-remote-label';
+    label.className = this.below ? 'cm-remote-label cm-remote-label-below' : 'cm-remote-label';
     label.style.backgroundColor = this.color;
-    label.textContent = this.name; // text, never HTML
-    el.appendChild(label);
-    return el;
+    label.textContent = this.name; // a name is text, never HTML
+    caret.appendChild(label);
+    return caret;
   }
   ignoreEvent() {
     return true;
@@ -81,245 +56,220 @@ class CursorWidget extends WidgetType {
 const cursorField = StateField.define({
   create: () => Decoration.none,
   update(decos, tr) {
-    decos = decos.map(tr.changes);
-    for (const e of tr.effects) if (e.is(setCursors)) decos = e.value;
-    return decos;
+    for (const e of tr.effects) if (e.is(setCursors)) return e.value;
+    return decos.map(tr.changes);
   },
   provide: (f) => EditorView.decorations.from(f),
 });
 
-function cursorDecorations(users, len) {
-  const ranges = [];
+/** users: [{name, color, ranges: [{anchor, head}] in UTF-16 offsets}] */
+function cursorDecorations(state, users) {
+  const len = state.doc.length;
+  const out = [];
   for (const u of users) {
     for (const r of u.ranges) {
-      const from = Math.min(r.anchor, r.head, len);
-      const to = Math.min(Math.max(r.anchor, r.head), len);
+      const head = Math.min(r.head, len);
+      const anchor = Math.min(r.anchor, len);
+      const from = Math.min(head, anchor);
+      const to = Math.max(head, anchor);
       if (from < to) {
-        ranges.push(Decoration.mark({ attributes: { style: `background-color: ${u.color}33` } }).range(from, to));
+        out.push(Decoration.mark({ class: 'cm-remote-selection', attributes: { style: `background-color: ${u.color}40` } }).range(from, to));
       }
-      ranges.push(Decoration.widget({ widget: new CursorWidget(u.name || 'Anonymous', u.color || '#888'), side: 1 }).range(Math.min(r.head, len)));
+      const below = state.doc.lineAt(head).number === 1;
+      out.push(Decoration.widget({ widget: new CursorWidget(u.name, u.color, below), side: 1 }).range(head));
     }
   }
-  return Decoration.set(ranges, true);
+  return Decoration.set(out, true);
 }
 
-// ---- CRLF: keep \r\n byte-identical. Lines split on \n only; a \r before
-// \n is hidden, and in a CRLF document a typed newline becomes \r\n.
+// ---- CodeMirror changes and operations
 
-const hideCR = ViewPlugin.fromClass(
-  class {
-    constructor(view) {
-      this.deco = hideCRMatcher.createDeco(view);
-    }
-    update(u) {
-      this.deco = hideCRMatcher.updateDeco(u, this.deco);
-    }
-  },
-  { decorations: (v) => v.deco },
-);
-const hideCRMatcher = new MatchDecorator({ regexp: /\r(?=\n|$)/g, decoration: () => Decoration.replace({}) });
-
-function isCRLF(doc, pos) {
-  return pos > 0 && pos < doc.length && doc.sliceString(pos - 1, pos + 1) === '\r\n';
-}
-
-// In a CRLF document: typed and pasted newlines become \r\n, an edit never
-// splits a \r\n (a deletion that would takes both characters, an insert
-// goes before the \r), and the cursor never rests between \r and \n.
-function crlfInput(enabled) {
-  return EditorState.transactionFilter.of((tr) => {
-    if (!enabled() || tr.annotation(remote)) return tr;
-    const user = tr.isUserEvent('input') || tr.isUserEvent('paste') || tr.isUserEvent('delete') || tr.isUserEvent('move') || tr.isUserEvent('select');
-    if (!user) return tr;
-    if (tr.docChanged) {
-      const old = tr.startState.doc;
-      let changed = false;
-      const specs = [];
-      tr.changes.iterChanges((fromA, toA, _fromB, _toB, text) => {
-        let from = fromA;
-        let to = toA;
-        if (isCRLF(old, from)) {
-          from--;
-          if (to === fromA) to--; // an insert moves before the \r
-          changed = true;
-        }
-        if (to > from && isCRLF(old, to)) {
-          to++;
-          changed = true;
-        }
-        const s = text.toString();
-        const fixed = s.replace(/\r?\n/g, '\r\n');
-        if (fixed !== s) changed = true;
-        specs.push({ from, to, insert: fixed });
-      });
-      if (changed) {
-        const cs = tr.startState.changes(specs);
-        return [{ changes: cs, selection: tr.startState.selection.map(cs, 1), scrollIntoView: tr.scrollIntoView, userEvent: tr.annotation(Transaction.userEvent) }];
-      }
-    }
-    const sel = tr.newSelection;
-    const doc = tr.newDoc;
-    if (sel.ranges.some((r) => isCRLF(doc, r.head) || isCRLF(doc, r.anchor))) {
-      const fix = (p) => (isCRLF(doc, p) ? p - 1 : p);
-      const ranges = sel.ranges.map((r) => EditorSelection.range(fix(r.anchor), fix(r.head)));
-      return [tr, { selection: EditorSelection.create(ranges, sel.mainIndex), sequential: true }];
-    }
-    return tr;
+/** The operation (code points) of a CodeMirror change set made on startState. */
+export function changesToOp(changes, startState) {
+  const w = new Walker(startState.doc, startState.field(astralField));
+  const op = new TextOperation();
+  let pos = 0;
+  changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+    const from = w.toCp(fromA);
+    const to = w.toCp(toA);
+    op.retain(from - pos);
+    op.insert(inserted.toString());
+    op.delete(to - from);
+    pos = to;
   });
+  op.retain(w.toCp(startState.doc.length) - pos);
+  return op;
 }
 
-const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/;
+/** The CodeMirror change specs (UTF-16 offsets) of operation op on state's text. */
+export function opToChanges(op, state) {
+  const w = new Walker(state.doc, state.field(astralField));
+  const specs = [];
+  let cp = 0;
+  let at = 0;
+  for (const c of op.ops) {
+    if (typeof c === 'string') {
+      specs.push({ from: at, insert: c });
+    } else if (c > 0) {
+      cp += c;
+      at = w.toUtf16(cp);
+    } else {
+      cp -= c;
+      const end = w.toUtf16(cp);
+      specs.push({ from: at, to: end });
+      at = end;
+    }
+  }
+  return specs;
+}
+
+// ---- languages, loaded on demand
+
+const loading = new Map();
+
+function findLanguage(fileName, langName) {
+  if (langName) {
+    const byName = LanguageDescription.matchLanguageName(languages, langName, false);
+    if (byName) return byName;
+  }
+  return LanguageDescription.matchFilename(languages, fileName || '');
+}
+
+function loadLanguage(desc) {
+  if (!loading.has(desc.name)) loading.set(desc.name, desc.load());
+  return loading.get(desc.name);
+}
 
 // ---- the editor
 
 export class CollabEditor {
-  /** opts: {parent, collab, readOnly, theme, lineNumbers, onChange, onSelection} */
+  /**
+   * opts: {parent, collab, readOnly, theme ('light'|'dark'), lineNumbers,
+   * onLocalChange()}
+   */
   constructor(opts) {
     this.collab = opts.collab;
     this.opts = opts;
-    this.astral = false;
-    this.crlf = false;
     this.lang = new Compartment();
     this.theme = new Compartment();
     this.ro = new Compartment();
     this.gutters = new Compartment();
+    this.langDesc = null;
     this.view = null;
     this.cursorTimer = null;
   }
 
-  /** Loads the text of the joined document. */
+  extensions() {
+    const o = this.opts;
+    return [
+      lineEndings(),
+      astralField,
+      this.gutters.of(o.lineNumbers === false ? [] : [lineNumbers(), highlightActiveLineGutter(), foldGutter()]),
+      highlightSpecialChars({ specialChars }),
+      history(),
+      drawSelection(),
+      dropCursor(),
+      rectangularSelection(),
+      crosshairCursor(),
+      indentOnInput(),
+      bracketMatching(),
+      closeBrackets(),
+      highlightActiveLine(),
+      highlightSelectionMatches(),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, indentWithTab]),
+      cursorField,
+      this.lang.of([]),
+      this.theme.of(o.theme === 'dark' ? oneDark : []),
+      this.ro.of(readOnlyExt(!!o.readOnly)),
+      EditorView.contentAttributes.of({ 'aria-label': 'document text' }),
+      EditorView.updateListener.of((u) => this.onUpdate(u)),
+    ];
+  }
+
+  /** Shows text as the document, with a fresh undo history. */
   load(text) {
-    this.astral = hasAstral(text);
-    this.crlf = text.includes('\r\n');
-    const self = this;
-    const state = EditorState.create({
-      doc: text,
-      extensions: [
-        EditorState.lineSeparator.of('\n'),
-        this.gutters.of(this.opts.lineNumbers === false ? [] : [lineNumbers(), highlightActiveLineGutter()]),
-        highlightSpecialChars({ specialChars }),
-        hideCR,
-        history(),
-        drawSelection(),
-        dropCursor(),
-        rectangularSelection(),
-        indentOnInput(),
-        bracketMatching(),
-        closeBrackets(),
-        highlightActiveLine(),
-        highlightSelectionMatches(),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-        keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, indentWithTab]),
-        crlfInput(() => self.crlf),
-        cursorField,
-        this.lang.of([]),
-        this.theme.of(this.opts.theme === 'dark' ? oneDark : []),
-        this.ro.of([EditorState.readOnly.of(!!this.opts.readOnly), EditorView.editable.of(!this.opts.readOnly)]),
-        EditorView.updateListener.of((u) => this.onUpdate(u)),
-      ],
-    });
+    const state = EditorState.create({ doc: text, extensions: this.extensions() });
     if (this.view) this.view.setState(state);
     else this.view = new EditorView({ state, parent: this.opts.parent });
   }
 
+  /** Replaces the text after a resync, keeping the cursor near where it was. */
+  reset(text) {
+    const head = this.view.state.selection.main.head;
+    const ro = this.view.state.readOnly;
+    this.load(text);
+    this.setReadOnly(ro);
+    this.view.dispatch({ selection: EditorSelection.cursor(Math.min(head, this.view.state.doc.length)) });
+    if (this.langDesc) this.applyLanguage(this.langDesc);
+  }
+
   setReadOnly(ro) {
-    this.view.dispatch({ effects: this.ro.reconfigure([EditorState.readOnly.of(ro), EditorView.editable.of(!ro)]) });
+    this.opts.readOnly = ro;
+    this.view.dispatch({ effects: this.ro.reconfigure(readOnlyExt(ro)) });
   }
 
   setTheme(theme) {
+    this.opts.theme = theme;
     this.view.dispatch({ effects: this.theme.reconfigure(theme === 'dark' ? oneDark : []) });
   }
 
-  /** Picks syntax highlighting from a file name (or a language name), loading it lazily. */
+  /** Picks syntax highlighting from the file name (or a language name), loading it lazily. */
   async setLanguage(fileName, langName) {
-    let desc = LanguageDescription.matchFilename(languages, fileName || '');
-    if (langName) desc = LanguageDescription.matchLanguageName(languages, langName, true) || desc;
-    if (!desc) return;
-    const support = await desc.load();
-    this.view.dispatch({ effects: this.lang.reconfigure(support) });
+    const desc = findLanguage(fileName, langName);
+    this.langDesc = desc;
+    if (!desc) {
+      this.view.dispatch({ effects: this.lang.reconfigure([]) });
+      return null;
+    }
+    await this.applyLanguage(desc);
+    return desc.name;
+  }
+
+  async applyLanguage(desc) {
+    let support;
+    try {
+      support = await loadLanguage(desc);
+    } catch (e) {
+      console.warn('loading the language', desc.name, e);
+      return;
+    }
+    if (this.langDesc === desc) this.view.dispatch({ effects: this.lang.reconfigure(support) });
   }
 
   onUpdate(u) {
-    if (u.docChanged && !u.transactions.some((t) => t.annotation(remote))) {
-      const before = u.startState.doc;
-      for (const tr of u.transactions) {
-        if (!tr.docChanged || tr.annotation(remote)) continue;
-        this.collab.applyLocal(this.toOp(tr.changes, tr.startState.doc));
-      }
-      void before;
-      if (this.opts.onChange) this.opts.onChange();
+    let local = false;
+    for (const tr of u.transactions) {
+      if (!tr.docChanged || isRemote(tr)) continue;
+      this.collab.applyLocal(changesToOp(tr.changes, tr.startState));
+      local = true;
     }
+    if (local && this.opts.onLocalChange) this.opts.onLocalChange();
     if (u.docChanged || u.selectionSet) this.scheduleCursor();
-  }
-
-  /** A CodeMirror change set as an operation in code points. */
-  toOp(changes, doc) {
-    let inserted = false;
-    changes.iterChanges((_a, _b, _c, _d, text) => {
-      if (!inserted && hasAstral(text.toString())) inserted = true;
-    });
-    const astral = this.astral;
-    const op = new TextOperation();
-    let pos = 0; // code points of doc consumed
-    changes.iterChanges((fromA, toA, _fromB, _toB, text) => {
-      const from = toCp(doc, fromA, astral);
-      const to = toCp(doc, toA, astral);
-      op.retain(from - pos);
-      op.insert(text.toString());
-      op.delete(to - from);
-      pos = to;
-    });
-    op.retain(toCp(doc, doc.length, astral) - pos);
-    if (inserted) this.astral = true;
-    return op;
   }
 
   /** Applies a remote operation (code points, on the local text). */
   applyRemote(op) {
-    const doc = this.view.state.doc;
-    const astral = this.astral;
-    const changes = [];
-    let cp = 0;
-    let at = 0;
-    for (const c of op.ops) {
-      if (typeof c === 'string') {
-        changes.push({ from: at, insert: c });
-        if (hasAstral(c)) this.astral = true;
-      } else if (c > 0) {
-        cp += c;
-        at = toUtf16(doc, cp, astral);
-      } else {
-        const end = toUtf16(doc, cp - c, astral);
-        changes.push({ from: at, to: end });
-        cp -= c;
-        at = end;
-      }
-    }
-    this.view.dispatch({ changes, annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
-    this.drawCursors();
-  }
-
-  /** Replaces the whole text (after a resync). */
-  reset(text) {
-    this.astral = hasAstral(text);
+    const state = this.view.state;
+    if (op.baseLength !== cpDocLength(state)) throw new Error('editor: a remote operation does not fit the text');
     this.view.dispatch({
-      changes: { from: 0, to: this.view.state.doc.length, insert: text },
-      annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+      changes: opToChanges(op, state),
+      annotations: [remoteEdit.of(true), Transaction.remote.of(true), Transaction.addToHistory.of(false)],
     });
   }
 
+  /** Redraws the others' cursors from the Collab's users. */
   drawCursors() {
     if (!this.view) return;
-    const doc = this.view.state.doc;
-    const users = [];
-    for (const u of this.collab.users.values()) {
-      const ranges = this.collab.localRanges(u).map((r) => ({
-        anchor: toUtf16(doc, r.anchor, this.astral),
-        head: toUtf16(doc, r.head, this.astral),
-      }));
-      users.push({ name: u.name, color: u.color, ranges });
-    }
-    this.view.dispatch({ effects: setCursors.of(cursorDecorations(users, doc.length)) });
+    const state = this.view.state;
+    const users = [...this.collab.users.values()].map((u) => ({ u, ranges: this.collab.localRanges(u) }));
+    const conv = manyToUtf16(state, users.flatMap(({ ranges }) => ranges.flatMap((r) => [r.anchor, r.head])));
+    const drawn = users.map(({ u, ranges }) => ({
+      name: u.name || 'Anonymous',
+      color: /^#[0-9a-fA-F]{6}$/.test(u.color) ? u.color : '#888888',
+      ranges: ranges.map((r) => ({ anchor: conv.get(r.anchor), head: conv.get(r.head) })),
+    }));
+    this.view.dispatch({ effects: setCursors.of(cursorDecorations(state, drawn)) });
   }
 
   scheduleCursor() {
@@ -327,23 +277,34 @@ export class CollabEditor {
     this.cursorTimer = setTimeout(() => {
       this.cursorTimer = null;
       this.sendCursor();
-    }, 50);
+    }, 40);
   }
 
+  /** Sends our selection; the Collab drops it unless synchronized, and asks again when it is. */
   sendCursor() {
-    if (!this.view || this.collab.readOnly) return;
-    const { doc, selection } = this.view.state;
-    const ranges = selection.ranges.map((r) => ({ anchor: toCp(doc, r.anchor, this.astral), head: toCp(doc, r.head, this.astral) }));
-    this.collab.sendCursor(ranges);
+    if (!this.view) return;
+    const state = this.view.state;
+    const rs = state.selection.ranges;
+    const conv = manyToCp(state, rs.flatMap((r) => [r.anchor, r.head]));
+    this.collab.sendCursor(rs.map((r) => ({ anchor: conv.get(r.anchor), head: conv.get(r.head) })));
   }
 
   text() {
     return this.view.state.doc.toString();
   }
 
+  focus() {
+    this.view.focus();
+  }
+
+  /** Moves the cursor to the start of line n (1-based) and scrolls it to the top. */
   scrollToLine(n) {
     const doc = this.view.state.doc;
     const line = doc.line(Math.max(1, Math.min(n, doc.lines)));
     this.view.dispatch({ selection: { anchor: line.from }, effects: EditorView.scrollIntoView(line.from, { y: 'start' }) });
   }
+}
+
+function readOnlyExt(ro) {
+  return [EditorState.readOnly.of(ro), EditorView.editable.of(!ro)];
 }

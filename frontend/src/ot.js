@@ -1,88 +1,113 @@
-// Text operations over Unicode code points, in ot.js's JSON form: an array
-// where a positive integer retains, a negative integer deletes and a
-// string inserts. Lengths count code points, as the server does.
+// Text operations over Unicode code points, in ot.js's JSON form (see
+// docs/PROTOCOL.md): an array covering the whole text where a positive
+// integer retains that many code points, a negative integer deletes that
+// many, and a string inserts itself. Lengths count code points, as the
+// server does; JavaScript strings count UTF-16 units, so every length and
+// offset here goes through cpLength / cpOffset.
+//
+// A TextOperation is built only by retain / insert / delete, which keep it
+// normal: neighbours of one kind are merged and an insert always comes
+// before a delete at one place, so equal edits have equal components.
 
-/** Number of code points in s. */
+/** Whether c is the UTF-16 unit of a high (leading) surrogate. */
+const isHigh = (c) => c >= 0xd800 && c <= 0xdbff;
+/** Whether c is the UTF-16 unit of a low (trailing) surrogate. */
+const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;
+
+/** The number of code points in s (a lone surrogate counts as one). */
 export function cpLength(s) {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) i++;
+  let n = s.length;
+  for (let i = 0; i + 1 < s.length; i++) {
+    if (isHigh(s.charCodeAt(i)) && isLow(s.charCodeAt(i + 1))) {
+      n--;
+      i++;
     }
-    n++;
   }
   return n;
 }
 
-/** UTF-16 offset of code point cp in s (s.length when beyond). */
-export function cpToUtf16(s, cp) {
-  let i = 0;
-  while (cp > 0 && i < s.length) {
-    const c = s.charCodeAt(i);
-    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
-    cp--;
+/**
+ * The UTF-16 offset in s reached by skipping n code points from UTF-16
+ * offset from (s.length when s ends first).
+ */
+export function cpOffset(s, n, from = 0) {
+  let i = from;
+  while (n > 0 && i < s.length) {
+    i += isHigh(s.charCodeAt(i)) && i + 1 < s.length && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
+    n--;
   }
   return i;
 }
 
-function isLow(c) {
-  return c >= 0xdc00 && c <= 0xdfff;
+/** Whether s holds a character outside the Basic Multilingual Plane. */
+export function hasAstral(s) {
+  return /[\ud800-\udbff][\udc00-\udfff]/.test(s);
 }
 
-/** Splits s after n code points. */
-function splitCp(s, n) {
-  const i = cpToUtf16(s, n);
-  return [s.slice(0, i), s.slice(i)];
+const isRetain = (c) => typeof c === 'number' && c > 0;
+const isDelete = (c) => typeof c === 'number' && c < 0;
+const isInsert = (c) => typeof c === 'string';
+/** A component's length in code points. */
+const compLength = (c) => (isInsert(c) ? cpLength(c) : Math.abs(c));
+
+/** The part of component c after its first m code points. */
+function compRest(c, m) {
+  if (isInsert(c)) return c.slice(cpOffset(c, m));
+  return c > 0 ? c - m : c + m;
 }
 
 export class TextOperation {
   constructor() {
+    /** Components: n > 0 retain, n < 0 delete, string insert. */
     this.ops = [];
+    /** Code points of the text the operation applies to. */
     this.baseLength = 0;
+    /** Code points of the text it produces. */
     this.targetLength = 0;
   }
 
+  /** Parses ot.js JSON, refusing anything that is not a component. */
   static fromJSON(arr) {
-    if (!Array.isArray(arr)) throw new Error('operation is not an array');
+    if (!Array.isArray(arr)) throw new Error('ot: an operation is an array');
     const op = new TextOperation();
     for (const c of arr) {
-      if (typeof c === 'string') op.insert(c);
-      else if (Number.isInteger(c) && c > 0) op.retain(c);
-      else if (Number.isInteger(c) && c < 0) op.delete(-c);
-      else throw new Error('bad component ' + JSON.stringify(c));
+      if (isInsert(c) && c !== '') op.insert(c);
+      else if (Number.isSafeInteger(c) && c > 0) op.retain(c);
+      else if (Number.isSafeInteger(c) && c < 0) op.delete(-c);
+      else throw new Error('ot: bad component ' + JSON.stringify(c));
     }
     return op;
   }
 
   toJSON() {
-    return this.ops.map((c) => (typeof c === 'string' ? c : c));
+    return this.ops.slice();
   }
 
+  /** Skips n code points. */
   retain(n) {
     if (n <= 0) return this;
     this.baseLength += n;
     this.targetLength += n;
-    const last = this.ops[this.ops.length - 1];
-    if (isRetain(last)) this.ops[this.ops.length - 1] += n;
+    const last = this.ops.length - 1;
+    if (isRetain(this.ops[last])) this.ops[last] += n;
     else this.ops.push(n);
     return this;
   }
 
+  /** Inserts s here; an insert goes before a delete at the same place. */
   insert(s) {
     if (s === '') return this;
     this.targetLength += cpLength(s);
     const ops = this.ops;
-    const last = ops[ops.length - 1];
-    if (typeof last === 'string') {
-      ops[ops.length - 1] += s;
-    } else if (isDelete(last)) {
-      // Inserts go before deletes at one place.
-      if (typeof ops[ops.length - 2] === 'string') ops[ops.length - 2] += s;
-      else {
-        ops[ops.length] = last;
-        ops[ops.length - 2] = s;
+    const last = ops.length - 1;
+    if (isInsert(ops[last])) {
+      ops[last] += s;
+    } else if (isDelete(ops[last])) {
+      if (isInsert(ops[last - 1])) {
+        ops[last - 1] += s;
+      } else {
+        ops.push(ops[last]);
+        ops[last] = s;
       }
     } else {
       ops.push(s);
@@ -90,81 +115,87 @@ export class TextOperation {
     return this;
   }
 
+  /** Deletes n code points. */
   delete(n) {
     if (n <= 0) return this;
     this.baseLength += n;
-    const last = this.ops[this.ops.length - 1];
-    if (isDelete(last)) this.ops[this.ops.length - 1] -= n;
+    const last = this.ops.length - 1;
+    if (isDelete(this.ops[last])) this.ops[last] -= n;
     else this.ops.push(-n);
     return this;
   }
 
+  /** Whether the operation leaves every text unchanged. */
   isNoop() {
     return this.ops.length === 0 || (this.ops.length === 1 && isRetain(this.ops[0]));
   }
 
-  /** Applies the operation to s. */
+  /**
+   * Returns s edited by the operation.
+   * Law: cpLength(apply(s)) === targetLength whenever cpLength(s) === baseLength.
+   */
   apply(s) {
-    if (cpLength(s) !== this.baseLength) throw new Error('operation base length does not match the text');
+    if (cpLength(s) !== this.baseLength) throw new Error('ot: the operation does not fit the text');
     const out = [];
     let i = 0;
     for (const c of this.ops) {
-      if (isRetain(c)) {
-        const j = i + cpToUtf16(s.slice(i), c);
+      if (isInsert(c)) {
+        out.push(c);
+      } else if (c > 0) {
+        const j = cpOffset(s, c, i);
         out.push(s.slice(i, j));
         i = j;
-      } else if (typeof c === 'string') {
-        out.push(c);
       } else {
-        i += cpToUtf16(s.slice(i), -c);
+        i = cpOffset(s, -c, i);
       }
     }
     return out.join('');
   }
 
-  /** The operation that does this, then b. */
+  /**
+   * Returns the one operation that does this, then b.
+   * Law: a.compose(b).apply(s) === b.apply(a.apply(s)).
+   */
   compose(b) {
-    const a = this;
-    if (a.targetLength !== b.baseLength) throw new Error('compose: lengths do not match');
+    if (this.targetLength !== b.baseLength) throw new Error('ot: compose: the second operation does not follow the first');
     const out = new TextOperation();
-    const A = a.ops.slice();
-    const B = b.ops.slice();
+    const A = this.ops;
+    const B = b.ops;
     let i = 0;
     let j = 0;
     let x = A[i++];
     let y = B[j++];
-    for (;;) {
-      if (x === undefined && y === undefined) break;
+    while (x !== undefined || y !== undefined) {
       if (isDelete(x)) {
         out.delete(-x);
         x = A[i++];
         continue;
       }
-      if (typeof y === 'string') {
+      if (isInsert(y)) {
         out.insert(y);
         y = B[j++];
         continue;
       }
-      if (x === undefined || y === undefined) throw new Error('compose: operations do not line up');
-      const xl = len(x);
-      const yl = len(y);
-      const m = Math.min(xl, yl);
+      if (x === undefined || y === undefined) throw new Error('ot: compose: the operations do not line up');
+      const m = Math.min(compLength(x), compLength(y));
       if (isRetain(x) && isRetain(y)) out.retain(m);
-      else if (typeof x === 'string' && isRetain(y)) out.insert(splitCp(x, m)[0]);
+      else if (isInsert(x) && isRetain(y)) out.insert(x.slice(0, cpOffset(x, m)));
       else if (isRetain(x) && isDelete(y)) out.delete(m);
-      // insert then delete: nothing
-      x = xl > m ? rest(x, m) : A[i++];
-      y = yl > m ? rest(y, m) : B[j++];
+      // An insert that b deletes again leaves nothing.
+      x = compLength(x) > m ? compRest(x, m) : A[i++];
+      y = compLength(y) > m ? compRest(y, m) : B[j++];
     }
     return out;
   }
 
   /**
-   * Transforms concurrent a and b into [a', b'] with
-   * apply(apply(s, a), b') == apply(apply(s, b), a'); a's inserts go first.
+   * Transforms concurrent a and b (made against one text) into [a', b']:
+   * b.apply then a' equals a.apply then b'. Where both insert at one place,
+   * a's insert goes first.
+   * Law: bp.apply(a.apply(s)) === ap.apply(b.apply(s)).
    */
   static transform(a, b) {
-    if (a.baseLength !== b.baseLength) throw new Error('transform: base lengths differ');
+    if (a.baseLength !== b.baseLength) throw new Error('ot: transform: the operations have different bases');
     const ap = new TextOperation();
     const bp = new TextOperation();
     const A = a.ops;
@@ -173,24 +204,21 @@ export class TextOperation {
     let j = 0;
     let x = A[i++];
     let y = B[j++];
-    for (;;) {
-      if (x === undefined && y === undefined) break;
-      if (typeof x === 'string') {
+    while (x !== undefined || y !== undefined) {
+      if (isInsert(x)) {
         ap.insert(x);
         bp.retain(cpLength(x));
         x = A[i++];
         continue;
       }
-      if (typeof y === 'string') {
+      if (isInsert(y)) {
         ap.retain(cpLength(y));
         bp.insert(y);
         y = B[j++];
         continue;
       }
-      if (x === undefined || y === undefined) throw new Error('transform: operations do not line up');
-      const xl = len(x);
-      const yl = len(y);
-      const m = Math.min(xl, yl);
+      if (x === undefined || y === undefined) throw new Error('ot: transform: the operations do not line up');
+      const m = Math.min(compLength(x), compLength(y));
       if (isRetain(x) && isRetain(y)) {
         ap.retain(m);
         bp.retain(m);
@@ -199,39 +227,32 @@ export class TextOperation {
       } else if (isRetain(x) && isDelete(y)) {
         bp.delete(m);
       }
-      x = xl > m ? rest(x, m) : A[i++];
-      y = yl > m ? rest(y, m) : B[j++];
+      // Both deleting the same code points: neither needs to any more.
+      x = compLength(x) > m ? compRest(x, m) : A[i++];
+      y = compLength(y) > m ? compRest(y, m) : B[j++];
     }
     return [ap, bp];
   }
 
-  /** Where position pos (code points) moves; an insert at pos pushes it right. */
+  /**
+   * Where position pos (code points, in the text before the operation) is
+   * after it. An insert exactly at pos pushes pos to its right, as the
+   * server moves cursors; a deleted position moves to the deletion's start.
+   */
   transformIndex(pos) {
-    let index = pos;
+    let left = pos; // code points of the base text still before pos
     let out = pos;
     for (const c of this.ops) {
-      if (isRetain(c)) index -= c;
-      else if (typeof c === 'string') out += cpLength(c);
-      else {
-        out -= Math.min(index, -c);
-        index += c;
+      if (left < 0) break;
+      if (isRetain(c)) {
+        left -= c;
+      } else if (isInsert(c)) {
+        out += cpLength(c);
+      } else {
+        out -= Math.min(left, -c);
+        left += c;
       }
-      if (index < 0) break;
     }
     return out;
   }
-}
-
-function isRetain(c) {
-  return typeof c === 'number' && c > 0;
-}
-function isDelete(c) {
-  return typeof c === 'number' && c < 0;
-}
-function len(c) {
-  return typeof c === 'string' ? cpLength(c) : Math.abs(c);
-}
-function rest(c, m) {
-  if (typeof c === 'string') return splitCp(c, m)[1];
-  return c > 0 ? c - m : c + m;
 }

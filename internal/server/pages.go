@@ -1,36 +1,90 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"html/template"
+	"io/fs"
+	"mime"
 	"net/http"
+	"path"
 	"strings"
+	"sync"
 
 	"github.com/collab-editor/collab/frontend"
+	"github.com/collab-editor/collab/internal/docs"
 	"github.com/go-chi/chi/v5"
 )
 
-// pageRoutes adds the browser pages. Each page is a small HTML shell that
-// loads the bundle; the page kind and the ids it needs are data attributes,
-// so no inline script is needed (the CSP forbids it).
+// pageRoutes adds the browser pages and their assets (frontend/dist,
+// embedded in the binary). A page is a small HTML shell naming its kind
+// and ids in data attributes of <body>; /assets/app.js does the rest, so
+// no page needs an inline script (the CSP forbids them).
 func (s *Server) pageRoutes(r chi.Router) {
-	r.Get("/", s.page("start", "collab", ""))
-	r.Get("/d/{id}", s.page("editor", "collab", "id"))
-	r.Get("/d/{id}/history", s.page("history", "history — collab", "id"))
-	r.Get("/w/{ws}", s.page("workspace", "workspace — collab", "ws"))
-	r.Get("/embed/{id}", s.page("embed", "collab", "id"))
+	a := &assets{files: map[string]*asset{}}
+	r.Get("/", s.handlePage("start"))
+	r.Get("/d/{id}", s.handlePage("editor"))
+	r.Get("/d/{id}/history", s.handlePage("history"))
+	r.Get("/w/{ws}", s.handlePage("workspace"))
+	r.Get("/embed/{id}", s.handlePage("embed"))
 	r.Get("/embed-demo", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, frontend.Dist, "embed-demo.html")
+		a.serve(w, r, "embed-demo.html", s)
 	})
-	assets := http.StripPrefix("/assets/", http.FileServerFS(frontend.Dist))
 	r.Get("/assets/*", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/assets/chunks/") {
-			// Chunk names carry a hash of their content.
-			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		} else {
-			w.Header().Set("Cache-Control", "no-cache")
-		}
-		assets.ServeHTTP(w, r)
+		a.serve(w, r, strings.TrimPrefix(r.URL.Path, "/assets/"), s)
 	})
+}
+
+// pageData fills the page template.
+type pageData struct {
+	Kind      string // start, editor, history, workspace, embed
+	Doc       string // the {id} of the URL: a document link (or id, with an embed token)
+	Workspace string // the {ws} of the URL
+	Missing   bool   // the link resolves to nothing: a 404 page
+}
+
+// handlePage serves the shell of one kind of page. Pages of a document or
+// a workspace answer 404 when the link resolves to nothing (an embed with
+// a token names the document by id, which is checked over the WebSocket
+// instead).
+func (s *Server) handlePage(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d := pageData{Kind: kind, Doc: r.PathValue("id"), Workspace: r.PathValue("ws")}
+		status := http.StatusOK
+		switch {
+		case d.Doc != "" && !(kind == "embed" && r.URL.Query().Has("token")):
+			d.Missing = !s.linkExists(d.Doc, "doc")
+		case d.Workspace != "":
+			d.Missing = !s.linkExists(d.Workspace, "workspace")
+		}
+		if d.Missing {
+			status = http.StatusNotFound
+		}
+		var buf bytes.Buffer
+		if err := pageTmpl.Execute(&buf, d); err != nil {
+			s.log.Error("rendering a page", "kind", kind, "err", err)
+			s.problem(w, r, http.StatusInternalServerError, "internal", "internal error")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(status)
+		w.Write(buf.Bytes())
+	}
+}
+
+// linkExists reports whether key is a live link of the given kind ("doc"
+// or "workspace").
+func (s *Server) linkExists(key, kind string) bool {
+	l, err := s.docs.ResolveLink(key)
+	if errors.Is(err, docs.ErrNotFound) {
+		return false
+	}
+	// On any other error the page loads and the app reports what it finds.
+	return err != nil || l.Kind == kind
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -38,61 +92,189 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
+<meta name="color-scheme" content="light dark">
+<title>{{if .Missing}}not found — {{end}}collab</title>
+<link rel="icon" href="/assets/favicon.svg">
 <link rel="stylesheet" href="/assets/style.css">
+{{- if not .Missing}}
 <script type="module" src="/assets/app.js"></script>
+{{- end}}
 </head>
+{{- if .Missing}}
+<body class="missing">
+<main class="start">
+<h1>Not found</h1>
+<p>There is no such {{if .Workspace}}workspace{{else}}document{{end}}, or its link was changed.</p>
+<p><a href="/">Start page</a></p>
+</main>
+{{- else}}
 <body data-page="{{.Kind}}" data-doc="{{.Doc}}" data-workspace="{{.Workspace}}" class="{{.Kind}}">
 {{- if eq .Kind "start"}}
-<main id="main"></main>
+<main class="start">
+<h1>collab</h1>
+<p>Edit code together, live. Create a file, then share its link.</p>
+<form id="new-file-form" class="row">
+  <input id="new-name" value="untitled.txt" aria-label="File name" size="30">
+  <button id="new-file">New file</button>
+</form>
+<div class="row"><button id="new-workspace">New workspace</button>
+<span class="muted">a set of files edited together</span></div>
+<p id="error" class="error" role="alert"></p>
+<section id="recent-section" hidden>
+<h2>Recent</h2>
+<ul id="recent"></ul>
+</section>
+</main>
 {{- else if eq .Kind "editor"}}
-<header>
-  <h1 id="title">…</h1><span id="status">connecting…</span>
-  <ul id="users"></ul>
-  <span id="links"></span>
-  <label>Name <input id="my-name" maxlength="64" size="12"></label>
-  <input id="my-color" type="color" title="Your colour">
+<header class="bar">
+  <a class="home" href="/" title="Start page">collab</a>
+  <h1 id="title">…</h1>
+  <span id="status" data-state="connecting" role="status">connecting…</span>
+  <ul id="users" aria-label="Who is here"></ul>
+  <span class="spacer"></span>
+  <nav id="links"></nav>
+  <span class="profile">
+    <label>Name <input id="my-name" maxlength="64" size="14"></label>
+    <input id="my-color" type="color" title="Your colour" aria-label="Your colour">
+  </span>
   <button id="theme" title="Light or dark">◐</button>
 </header>
+<div id="notice" role="alert" hidden></div>
 <div id="editor"></div>
 {{- else if eq .Kind "history"}}
-<header>
+<header class="bar">
   <a id="back" href="#">← editor</a>
-  <input id="slider" type="range" min="0" max="0" step="1">
-  <span id="rev-info"></span>
+  <h1 id="title">History</h1>
+  <button id="older" title="Older revision">‹</button>
+  <input id="slider" type="range" min="0" max="0" step="1" aria-label="Revision">
+  <button id="newer" title="Newer revision">›</button>
+  <span id="rev-info" role="status"></span>
   <button id="restore">Restore this revision</button>
-  <span id="error" class="error"></span>
+  <button id="theme" title="Light or dark">◐</button>
 </header>
-<div id="editor"></div>
+<p id="error" class="error" role="alert"></p>
+<div class="history-body">
+  <div id="editor"></div>
+  <aside id="revlist"><h2 id="page-info"></h2><ol id="revisions"></ol></aside>
+</div>
 {{- else if eq .Kind "workspace"}}
-<main>
-  <h1>Workspace</h1>
-  <div class="row"><input id="new-file-name" value="new.txt"><button id="new-file">New file</button></div>
-  <ul id="files"></ul>
-  <p id="error" class="error"></p>
+<main class="workspace">
+<p><a class="home" href="/">collab</a></p>
+<h1>Workspace</h1>
+<form id="new-file-form" class="row">
+  <input id="new-file-name" placeholder="src/main.go" aria-label="New file name" size="30">
+  <button id="new-file">New file</button>
+  <button type="button" id="refresh" class="link">refresh</button>
+</form>
+<p id="error" class="error" role="alert"></p>
+<ul id="tree" aria-label="Files"></ul>
+<p id="empty" class="muted" hidden>No files yet.</p>
+<details id="admin">
+  <summary class="muted">Administrator</summary>
+  <p class="muted">Deleting files needs the server's API token. It is kept in this tab only.</p>
+  <input id="admin-token" type="password" autocomplete="off" aria-label="API token" size="40">
+</details>
 </main>
 {{- else}}
 <div id="editor"></div>
+{{- end}}
 {{- end}}
 </body>
 </html>
 `))
 
-// page serves a page shell of the given kind; param names the path value
-// that goes into its data attributes.
-func (s *Server) page(kind, title, param string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		data := struct{ Kind, Title, Doc, Workspace string }{Kind: kind, Title: title}
-		switch param {
-		case "id":
-			data.Doc = r.PathValue("id")
-		case "ws":
-			data.Workspace = r.PathValue("ws")
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		if err := pageTmpl.Execute(w, data); err != nil {
-			s.log.Error("rendering a page", "kind", kind, "err", err)
+// assets serves frontend.Dist: gzip-compressed when the browser takes it,
+// with an ETag of the content. Chunks carry a hash of their content in
+// their name and are cached for good; other files are revalidated.
+type assets struct {
+	mu    sync.Mutex        // guards files
+	files map[string]*asset // loaded on first use
+}
+
+// An asset is one file, as is and gzipped (gz is nil when that does not
+// make it smaller). Each form has its own ETag.
+type asset struct {
+	body, gz    []byte
+	ctype, etag string
+}
+
+var errIsDir = errors.New("a directory")
+
+func (a *assets) get(name string) (*asset, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if f, ok := a.files[name]; ok {
+		return f, nil
+	}
+	if st, err := fs.Stat(frontend.Dist, name); err != nil {
+		return nil, err
+	} else if st.IsDir() {
+		return nil, errIsDir
+	}
+	body, err := fs.ReadFile(frontend.Dist, name)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	f := &asset{body: body, ctype: mime.TypeByExtension(path.Ext(name)), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	if f.ctype == "" {
+		f.ctype = "application/octet-stream"
+	}
+	if len(body) > 512 {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		zw.Write(body)
+		zw.Close()
+		if b.Len() < len(body) {
+			f.gz = b.Bytes()
 		}
 	}
+	a.files[name] = f
+	return f, nil
+}
+
+func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string, s *Server) {
+	if name == "" || !fs.ValidPath(name) {
+		s.problem(w, r, http.StatusNotFound, "not_found", "no such asset")
+		return
+	}
+	f, err := a.get(name)
+	if err != nil {
+		s.problem(w, r, http.StatusNotFound, "not_found", "no such asset")
+		return
+	}
+	body, tag := f.body, f.etag
+	gz := f.gz != nil && acceptsGzip(r)
+	if gz {
+		body, tag = f.gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.ctype)
+	h.Set("ETag", tag)
+	h.Set("Vary", "Accept-Encoding")
+	if strings.HasPrefix(name, "chunks/") {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == "*" || strings.Contains(inm, tag)) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+	}
+	w.Write(body)
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip
+// (a "gzip;q=0" refuses it).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(params, " ", "") != "q=0"
+		}
+	}
+	return false
 }

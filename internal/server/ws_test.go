@@ -25,11 +25,13 @@ func testServer(t testing.TB, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
-		srv.Drain(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Drain(ctx)
 		mgr.Close()
 	})
 	return srv, hs.URL
@@ -335,3 +337,5 @@ func TestDrainClosesWithGoingAway(t *testing.T) {
 		t.Fatalf("close code %d, want 1001", code)
 	}
 }
+
+var testLogOut io.Writer = io.Discard

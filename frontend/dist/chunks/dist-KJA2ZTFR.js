@@ -1,0 +1,1 @@
+import{a,b,c,d,e}from"./chunk-WMZM2CK3.js";import"./chunk-CMZ2HPEI.js";import"./chunk-GXGF26NS.js";import"./chunk-4NYBCFOK.js";import"./chunk-6CA4V3WA.js";import"./chunk-3KJQMCMM.js";export{e as autoCloseTags,d as html,a as htmlCompletionSource,b as htmlCompletionSourceWith,c as htmlLanguage};

@@ -1,1 +1,0 @@
-import{a,b,c,d}from"./chunk-ON6PNFLV.js";import"./chunk-EIRPWRYR.js";import"./chunk-7CJY42JL.js";import"./chunk-LIQKO3N3.js";export{d as css,b as cssCompletionSource,c as cssLanguage,a as defineCSSCompletionSource};

@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-XCIIS66G.js";import"./chunk-ON6PNFLV.js";import"./chunk-NTPLDMTD.js";import"./chunk-K3C3GKC7.js";import"./chunk-EIRPWRYR.js";import"./chunk-7CJY42JL.js";import"./chunk-LIQKO3N3.js";export{e as autoCloseTags,d as html,a as htmlCompletionSource,b as htmlCompletionSourceWith,c as htmlLanguage};

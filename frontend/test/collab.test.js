@@ -1,0 +1,204 @@
+// The client state machine against a small in-memory server that follows
+// docs/PROTOCOL.md: several clients edit at random while messages are
+// delivered in random interleavings, batched into array frames, and
+// connections drop. In the end every client's text equals the server's,
+// and every operation a client made was applied exactly once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Collab } from '../src/collab.js';
+import { TextOperation } from '../src/ot.js';
+import { seeded, randomText, randomOp } from './rand.js';
+
+class FakeServer {
+  constructor(text, r) {
+    this.r = r;
+    this.text = text;
+    this.revs = [null]; // revs[n] is revision n: {op, id, author}
+    this.applied = new Map(); // op id -> {rev, json}
+    this.newest = new Map(); // client id -> newest applied sequence
+    this.sessions = new Map(); // socket -> {client}
+    this.refuseResume = 0; // probability of answering a resume with the whole text
+  }
+
+  get head() {
+    return this.revs.length - 1;
+  }
+
+  receive(sock, data) {
+    const m = JSON.parse(data);
+    const s = this.sessions.get(sock);
+    if (!s) return;
+    if (m.type === 'join') {
+      s.client = m.client;
+      const resume = m.rev !== undefined && m.rev <= this.head && this.r.next() >= this.refuseResume;
+      const joined = { type: 'joined', user: m.client, readOnly: false, doc: { id: 'd', name: 'f.txt', language: '' }, rev: this.head, users: [] };
+      if (resume) {
+        joined.resumed = true;
+        joined.ops = this.revs.slice(m.rev + 1).map((v, i) => ({ rev: m.rev + 1 + i, op: v.op.toJSON(), author: v.author, id: v.id }));
+      } else {
+        joined.resumed = false;
+        joined.text = this.text;
+      }
+      sock.deliver(joined);
+      return;
+    }
+    if (!s.client) return sock.deliver({ type: 'error', code: 'not_joined' });
+    if (m.type !== 'op') return;
+    // A resend carries the id of the first send (its operation may have
+    // been transformed since, and its rev moved on).
+    const seen = this.applied.get(m.id);
+    if (seen) return sock.deliver({ type: 'ack', rev: seen.rev, id: m.id, duplicate: true });
+    const [client, seqText] = m.id.split(':');
+    const seq = Number(seqText);
+    assert.equal(client, s.client);
+    if (seq <= (this.newest.get(client) || 0)) return sock.deliver({ type: 'error', code: 'stale_op', id: m.id });
+    if (m.rev > this.head) return sock.deliver({ type: 'error', code: 'future_revision', id: m.id });
+    let op = TextOperation.fromJSON(m.op);
+    for (let n = m.rev + 1; n <= this.head; n++) [op] = TextOperation.transform(op, this.revs[n].op);
+    this.text = op.apply(this.text);
+    this.revs.push({ op, id: m.id, author: client });
+    this.applied.set(m.id, { rev: this.head });
+    this.newest.set(client, seq);
+    for (const [other] of this.sessions) {
+      if (other === sock) other.deliver({ type: 'ack', rev: this.head, id: m.id });
+      else other.deliver({ type: 'op', rev: this.head, op: op.toJSON(), author: client, id: m.id });
+    }
+  }
+}
+
+// A WebSocket whose traffic the test moves by hand.
+function network(server) {
+  const sockets = [];
+  class FakeWS {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      this.up = []; // client -> server
+      this.down = []; // server -> client (messages, framed on delivery)
+      this.closeCode = null; // a close event not yet delivered
+      sockets.push(this);
+    }
+    send(data) {
+      if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+      this.up.push(data);
+    }
+    close(code = 1005) {
+      if (this.readyState >= 2) return;
+      this.drop(code);
+    }
+    drop(code) {
+      this.readyState = 3;
+      this.up = [];
+      this.down = [];
+      this.closeCode = code;
+      server.sessions.delete(this);
+    }
+    deliver(m) {
+      if (this.readyState === 1) this.down.push(m);
+    }
+  }
+  return { sockets, FakeWS };
+}
+
+function run(seedName, { clients: nClients, steps, dropRate, refuseResume }) {
+  const r = seeded(seedName);
+  const server = new FakeServer(randomText(r, 10), r);
+  server.refuseResume = refuseResume;
+  const { sockets, FakeWS } = network(server);
+  const clients = [];
+  for (let i = 0; i < nClients; i++) {
+    const c = { text: null, lost: 0 };
+    c.collab = new Collab({
+      url: 'ws://test/api/docs/d/ws',
+      name: 'user' + i,
+      color: '#112233',
+      clientId: 'c' + i,
+      WebSocket: FakeWS,
+      handlers: {
+        onJoined(m, first) {
+          if (first) c.text = m.text;
+        },
+        onRemote(op) {
+          c.text = op.apply(c.text);
+        },
+        onResync(text, lost) {
+          if (lost) c.lost++;
+          c.text = text;
+        },
+      },
+    });
+    clients.push(c);
+    c.collab.connect();
+  }
+
+  const step = (final) => {
+    const live = sockets.filter((s) => s.readyState === 0 || s.readyState === 1 || s.closeCode !== null);
+    const actions = [];
+    for (const s of live) {
+      if (s.readyState === 0) actions.push(() => {
+        s.readyState = 1;
+        server.sessions.set(s, {});
+        s.onopen();
+      });
+      if (s.up.length) actions.push(() => server.receive(s, s.up.shift()));
+      if (s.down.length) actions.push(() => {
+        // Sometimes several messages go in one frame, as the server does.
+        const n = 1 + r.int(Math.min(s.down.length, 3));
+        const batch = s.down.splice(0, n);
+        s.onmessage({ data: JSON.stringify(n === 1 && r.int(2) ? batch[0] : batch) });
+      });
+      if (s.closeCode !== null) actions.push(() => {
+        const code = s.closeCode;
+        s.closeCode = null;
+        s.readyState = 3;
+        s.onclose({ code, reason: '' });
+      });
+      if (!final && s.readyState === 1 && r.next() < dropRate) actions.push(() => s.drop(1006));
+    }
+    for (const c of clients) {
+      if (c.collab.retryTimer) actions.push(() => c.collab.retryNow());
+      if (!final && c.text !== null) actions.push(() => {
+        const op = randomOp(r, c.text);
+        c.text = op.apply(c.text);
+        c.collab.applyLocal(op);
+      });
+    }
+    if (actions.length === 0) return false;
+    r.pick(actions)();
+    return true;
+  };
+
+  try {
+    for (let i = 0; i < steps; i++) step(false);
+    let quiet = 0;
+    while (step(true)) assert.ok(++quiet < 100000, `${r.label}: no quiescence`);
+    for (const [i, c] of clients.entries()) {
+      const ctx = `${r.label}: client ${i}`;
+      assert.equal(c.collab.status, 'saved', ctx);
+      assert.ok(c.collab.synchronized, ctx);
+      assert.equal(c.collab.rev, server.head, ctx);
+      assert.equal(c.text, server.text, ctx);
+      if (c.lost === 0) {
+        // Every operation the client made was applied, once.
+        for (let seq = 1; seq <= c.collab.seq; seq++) assert.ok(server.applied.has(`c${i}:${seq}`), `${ctx}: op ${seq} never applied`);
+      }
+    }
+  } finally {
+    for (const c of clients) c.collab.stop();
+  }
+  return server;
+}
+
+test('clients converge over interleaved, batched, dropped connections', () => {
+  for (let round = 0; round < 40; round++) {
+    run('collab converge', { clients: 3, steps: 400, dropRate: 0.01, refuseResume: 0 });
+  }
+});
+
+test('a resume the server refuses resyncs, reporting edits it could not keep', () => {
+  let server;
+  for (let round = 0; round < 20; round++) {
+    server = run('collab resync', { clients: 3, steps: 300, dropRate: 0.02, refuseResume: 0.5 });
+  }
+  assert.ok(server.head > 0);
+});

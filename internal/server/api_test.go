@@ -1,0 +1,284 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/collab-editor/collab/client"
+)
+
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+// call does a request and decodes a JSON answer into out (when not nil).
+func (a apiClient) call(method, path string, body any, hdr map[string]string, out any) *http.Response {
+	a.t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ctype = strings.NewReader(b), "text/plain"
+	default:
+		data, _ := json.Marshal(b)
+		rd, ctype = bytes.NewReader(data), "application/json"
+	}
+	req, _ := http.NewRequest(method, a.base+path, rd)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			a.t.Fatalf("%s %s: %s: %v: %s", method, path, resp.Status, err, data)
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return resp
+}
+
+// TestRESTWorkspaceHistoryScenario follows the issue's walk-through: a
+// workspace of three files, one edited live while another is PUT, its
+// history read, diffed, blamed, restored, with the live editor following.
+func TestRESTWorkspaceHistoryScenario(t *testing.T) {
+	testLogOut = os.Stderr
+	defer func() { testLogOut = io.Discard }()
+	_, base := testServer(t, Config{APIToken: adminToken})
+	api := apiClient{t, base}
+	var ws struct {
+		ID    string
+		Links linksView
+	}
+	if r := api.call("POST", "/api/workspaces", nil, nil, &ws); r.StatusCode != 201 || ws.ID == "" {
+		t.Fatalf("create workspace: %s", r.Status)
+	}
+	var f1, f2 created
+	if r := api.call("POST", "/api/docs", map[string]string{"name": "src/main.go", "text": "package main\n", "workspace": ws.ID}, nil, &f1); r.StatusCode != 201 || r.Header.Get("Location") != "/api/docs/"+f1.ID {
+		t.Fatalf("create: %s %q", r.Status, r.Header.Get("Location"))
+	}
+	api.call("POST", "/api/docs", map[string]string{"name": "src/util.go", "text": "package main\n\nfunc util() {}\n", "workspace": ws.ID}, nil, &f2)
+	var f3 created
+	if r := api.call("POST", "/api/docs?name=README.md&workspace="+ws.ID, "# Project\n", nil, &f3); r.StatusCode != 201 || f3.ID == "" {
+		t.Fatalf("raw upload: %s", r.Status)
+	}
+	var files struct {
+		Files []docView
+		Next  string
+	}
+	api.call("GET", "/api/workspaces/"+ws.ID+"/files?prefix=src/", nil, nil, &files)
+	if len(files.Files) != 2 || files.Files[0].Name != "src/main.go" || files.Files[1].Name != "src/util.go" {
+		t.Fatalf("files by prefix: %+v", files.Files)
+	}
+	api.call("GET", "/api/workspaces/"+ws.ID+"/files?limit=2", nil, nil, &files)
+	if len(files.Files) != 2 || files.Next == "" {
+		t.Fatalf("first page: %+v", files)
+	}
+	next := files.Next
+	files.Files, files.Next = nil, ""
+	api.call("GET", "/api/workspaces/"+ws.ID+"/files?limit=2&after="+next, nil, nil, &files)
+	if len(files.Files) != 1 || files.Files[0].Name != "src/util.go" {
+		t.Fatalf("second page: %+v", files.Files)
+	}
+	var viewFiles struct{ Files []docView }
+	api.call("GET", "/api/workspaces/"+ws.Links.View+"/files", nil, nil, &viewFiles)
+	for _, f := range viewFiles.Files {
+		if f.Mode != "view" || f.ID == f1.ID || f.ID == f2.ID || f.ID == f3.ID {
+			t.Fatalf("a view link of a workspace lists edit links: %+v", f)
+		}
+	}
+
+	// Live editing of main.go while util.go is PUT.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	live, err := client.Dial(ctx, client.Config{URL: base, Doc: f1.ID, Name: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	raw := dialRaw(t, base, f1.ID, "")
+	raw.send(`{"type":"join","client":"watcher"}`)
+	raw.next("joined")
+	for i := range 5 {
+		if err := live.Insert(live.Len(), fmt.Sprintf("// live %d\n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putText(t, base, f2.ID, "package main\n\nfunc util() { println(1) }\n")
+	// A PUT without If-Match on the live document is transformed, never lost.
+	api.call("PUT", "/api/docs/"+f1.ID, map[string]string{"text": "// header\npackage main\n"}, nil, nil)
+	live.WaitSynced(ctx)
+	text, rev := restText(t, base, f1.ID)
+	if err := live.WaitRev(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	if live.Text() != text || !strings.HasPrefix(text, "// header\n") {
+		t.Fatalf("live %q, server %q", live.Text(), text)
+	}
+	// If-Match: a stale revision is refused with 412; the current one works.
+	if r := api.call("PUT", "/api/docs/"+f1.ID, "stale", map[string]string{"If-Match": `"1"`}, nil); r.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("stale If-Match: %s", r.Status)
+	}
+	if r := api.call("PUT", "/api/docs/"+f1.ID, text+"// fresh\n", map[string]string{"If-Match": fmt.Sprintf(`"%d"`, rev)}, nil); r.StatusCode != 200 {
+		t.Fatalf("current If-Match: %s", r.Status)
+	}
+	text, rev = restText(t, base, f1.ID)
+
+	// History: pages, one revision, text at a revision.
+	var page struct {
+		Revisions []revView
+		Next      *uint64
+	}
+	api.call("GET", "/api/docs/"+f1.ID+"/revisions?limit=3", nil, nil, &page)
+	if len(page.Revisions) != 3 || page.Next == nil || page.Revisions[0].Rev != 1 {
+		t.Fatalf("page 1: %+v", page)
+	}
+	after := *page.Next
+	page.Revisions, page.Next = nil, nil
+	api.call("GET", fmt.Sprintf("/api/docs/%s/revisions?after=%d&limit=100", f1.ID, after), nil, nil, &page)
+	if len(page.Revisions) == 0 || page.Revisions[len(page.Revisions)-1].Rev != rev || page.Next != nil {
+		t.Fatalf("last page: %+v", page)
+	}
+	var one revView
+	r := api.call("GET", "/api/docs/"+f1.ID+"/revisions/2", nil, nil, &one)
+	if one.Rev != 2 || one.Author != live.User() || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("revision 2: %+v %s", one, r.Header.Get("Cache-Control"))
+	}
+	var at1 docBody
+	r = api.call("GET", "/api/docs/"+f1.ID+"?rev=1", nil, nil, &at1)
+	if at1.Text != "package main\n" || at1.Rev != 1 || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("text at 1: %+v", at1)
+	}
+	if r := api.call("GET", "/api/docs/"+f1.ID+"?rev=1", nil, map[string]string{"If-None-Match": r.Header.Get("ETag")}, nil); r.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %s", r.Status)
+	}
+
+	// Diff as an operation and as a unified diff; blame.
+	var diff struct {
+		From, To uint64
+		Op       json.RawMessage
+	}
+	api.call("GET", fmt.Sprintf("/api/docs/%s/diff?from=1&to=%d", f1.ID, rev), nil, nil, &diff)
+	if diff.To != rev || len(diff.Op) < 3 {
+		t.Fatalf("diff: %+v", diff)
+	}
+	r = api.call("GET", fmt.Sprintf("/api/docs/%s/diff?from=1&to=%d", f1.ID, rev), nil, map[string]string{"Accept": "text/x-diff"}, nil)
+	body, _ := io.ReadAll(r.Body)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/x-diff") || !strings.Contains(string(body), "+// header") || !strings.Contains(string(body), "--- a/src/main.go@1") {
+		t.Fatalf("unified diff: %s\n%s", r.Header.Get("Content-Type"), body)
+	}
+	var blame struct {
+		Rev   uint64
+		Lines []struct {
+			Line   int
+			Rev    uint64
+			Author string
+		}
+	}
+	api.call("GET", "/api/docs/"+f1.ID+"/blame", nil, nil, &blame)
+	if len(blame.Lines) != strings.Count(text, "\n")+1 || blame.Lines[1].Rev != 1 {
+		t.Fatalf("blame: %+v", blame)
+	}
+
+	// Restore revision 1: a new revision, and the live editor follows.
+	var restored struct{ Rev, Restored uint64 }
+	api.call("POST", "/api/docs/"+f1.ID+"/restore", map[string]uint64{"rev": 1}, nil, &restored)
+	if restored.Rev != rev+1 || restored.Restored != 1 {
+		t.Fatalf("restore: %+v", restored)
+	}
+	if err := live.WaitRev(ctx, restored.Rev); err != nil || live.Text() != "package main\n" {
+		t.Fatalf("live after restore: %q %v", live.Text(), err)
+	}
+
+	// Chat, presence, raw download.
+	live.Chat("hello <b>team</b>")
+	var chat struct{ Messages []struct{ Text, Name string } }
+	for deadline := time.Now().Add(5 * time.Second); len(chat.Messages) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		api.call("GET", "/api/docs/"+f1.ID+"/chat", nil, nil, &chat)
+	}
+	if len(chat.Messages) != 1 || chat.Messages[0].Text != "hello <b>team</b>" || chat.Messages[0].Name != "live" {
+		t.Fatalf("chat: %+v", chat)
+	}
+	var pres struct{ Users []struct{ ID, Name string } }
+	api.call("GET", "/api/docs/"+f1.ID+"/presence", nil, nil, &pres)
+	if len(pres.Users) != 2 {
+		t.Fatalf("presence: %+v (live client: %+v, %v)", pres, live.Stats(), live.Err())
+	}
+	r = api.call("GET", "/api/docs/"+f1.ID+"/raw?rev=1", nil, nil, nil)
+	body, _ = io.ReadAll(r.Body)
+	if string(body) != "package main\n" || r.Header.Get("Content-Type") != "text/plain; charset=utf-8" || !strings.Contains(r.Header.Get("Content-Disposition"), `filename=main.go`) {
+		t.Fatalf("raw: %q %v", body, r.Header)
+	}
+
+	// Rename: live sessions are told.
+	api.call("PATCH", "/api/docs/"+f1.ID, map[string]string{"name": "cmd/app.go"}, nil, nil)
+	if m := raw.next("meta"); m["doc"].(map[string]any)["name"] != "cmd/app.go" {
+		t.Fatalf("meta: %v", m)
+	}
+	// Delete (administrators): live sessions are closed with 4002.
+	if r := api.call("DELETE", "/api/docs/"+f1.ID, nil, map[string]string{"Authorization": "Bearer " + adminToken}, nil); r.StatusCode != 204 {
+		t.Fatalf("delete: %s", r.Status)
+	}
+	if code := raw.closeCode(); code != closeDeleted {
+		t.Fatalf("session of a deleted document: close %d", code)
+	}
+	if r := api.call("GET", "/api/docs/"+f1.ID, nil, nil, nil); r.StatusCode != 404 {
+		t.Fatalf("deleted document: %s", r.Status)
+	}
+}
+
+func TestRESTErrorsAreProblems(t *testing.T) {
+	_, base := testServer(t, Config{MaxRequestBytes: 1024})
+	doc := createFull(t, base, `{"name":"a.txt","text":"x"}`)
+	for _, tc := range []struct {
+		method, path, ctype, body string
+		status                    int
+	}{
+		{"DELETE", "/healthz", "", "", 405},
+		{"POST", "/api/docs/" + doc.ID + "/revisions", "", "", 405},
+		{"GET", "/api/nothing", "", "", 404},
+		{"GET", "/api/docs/no-such-doc", "", "", 404},
+		{"GET", "/api/docs/" + doc.ID + "?rev=abc", "", "", 400},
+		{"GET", "/api/docs/" + doc.ID + "?rev=99", "", "", 404},
+		{"GET", "/api/docs/" + doc.ID + "/revisions?limit=0", "", "", 400},
+		{"GET", "/api/docs/" + doc.ID + "/revisions/x", "", "", 400},
+		{"POST", "/api/docs", "application/json", `{"name":`, 400},
+		{"POST", "/api/docs", "application/json", `{"name":"../etc/passwd","text":""}`, 400},
+		{"POST", "/api/docs", "application/json", `{"name":"big","text":"` + strings.Repeat("x", 2000) + `"}`, 413},
+		{"POST", "/api/docs", "application/xml", `<doc/>`, 415},
+		{"PATCH", "/api/docs/" + doc.ID, "text/plain", `x`, 415},
+		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":"one"}`, 400},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+		if tc.ctype != "" {
+			req.Header.Set("Content-Type", tc.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/problem+json" || p["type"] == nil || p["code"] == nil {
+			t.Errorf("%s %s: %s %s %v, want %d problem", tc.method, tc.path, resp.Status, resp.Header.Get("Content-Type"), p, tc.status)
+		}
+	}
+}

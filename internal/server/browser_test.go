@@ -1,0 +1,895 @@
+package server
+
+// Browser tests: the real server in-process, driven through headless
+// Chromium (Debian's /usr/bin/chromium) with chromedp. Without Chromium
+// they skip, unless CI is set, where they fail. Each test starts its own
+// browser with a fresh profile; every wait polls the page, with generous
+// timeouts, instead of sleeping.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/collab-editor/collab/internal/docs"
+)
+
+const browserWait = 20 * time.Second // the longest any one condition is waited for
+
+// browserEnv is one test's server and browser.
+type browserEnv struct {
+	t       *testing.T
+	base    string          // the server's URL
+	browser context.Context // the browser; tabs are made from it
+
+	mu       sync.Mutex // guards requests
+	requests []string   // the path and query of every API request, in order
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed, and CI is set: .ci/run installs it (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed; the browser tests need it (apt-get install chromium)")
+	return ""
+}
+
+// newBrowserEnv starts the server (on the test's own database) and a
+// headless Chromium.
+func newBrowserEnv(t *testing.T) *browserEnv {
+	t.Helper()
+	path := chromiumPath(t)
+	env := &browserEnv{t: t}
+
+	mgr, err := docs.Open(filepath.Join(t.TempDir(), "browser.db"), docs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{}, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			env.mu.Lock()
+			env.requests = append(env.requests, r.URL.RequestURI())
+			env.mu.Unlock()
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Drain(ctx)
+		mgr.Close()
+	})
+	env.base = hs.URL
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 560),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	env.browser = bctx
+	return env
+}
+
+// apiRequests returns the API requests made so far whose path contains part.
+func (env *browserEnv) apiRequests(part string) []string {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	var out []string
+	for _, r := range env.requests {
+		if strings.Contains(r, part) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// create makes a document over the REST API and returns its edit link.
+func (env *browserEnv) create(name, text string) string {
+	env.t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name, "text": text})
+	var d struct{ ID string }
+	env.call("POST", "/api/docs", "application/json", body, http.StatusCreated, &d)
+	return d.ID
+}
+
+// text returns a document's text and revision over the REST API.
+func (env *browserEnv) text(id string) (string, uint64) {
+	env.t.Helper()
+	var d struct {
+		Text string `json:"text"`
+		Rev  uint64 `json:"rev"`
+	}
+	env.call("GET", "/api/docs/"+id, "", nil, http.StatusOK, &d)
+	return d.Text, d.Rev
+}
+
+// put replaces a document's text over the REST API (someone else's edit).
+func (env *browserEnv) put(id, text string) {
+	env.t.Helper()
+	putText(env.t, env.base, id, text)
+}
+
+// putText replaces a document's text with PUT /api/docs/{id}. (Other
+// tests of the package use it too.)
+func putText(t testing.TB, base, id, text string) {
+	t.Helper()
+	req, err := http.NewRequest("PUT", base+"/api/docs/"+id, strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("PUT %s: %s %s", id, resp.Status, body)
+	}
+}
+
+func (env *browserEnv) call(method, path, ctype string, body []byte, want int, out any) {
+	env.t.Helper()
+	req, err := http.NewRequest(method, env.base+path, bytes.NewReader(body))
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		env.t.Fatalf("%s %s: %s %s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			env.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// browserPage is one tab, with its own browser context (its own
+// localStorage: another person).
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (env *browserEnv) open(url string) *browserPage {
+	env.t.Helper()
+	ctx, cancel := chromedp.NewContext(env.browser, chromedp.WithNewBrowserContext())
+	env.t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 50*time.Second)
+	env.t.Cleanup(cancelTimeout)
+	p := &browserPage{t: env.t, ctx: ctx}
+	p.do(chromedp.Navigate(url))
+	return p
+}
+
+func (p *browserPage) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// eval returns the value of a JavaScript expression.
+func evalIn[T any](p *browserPage, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// wait polls a JavaScript expression until it is true.
+func (p *browserPage) wait(expr string) {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(browserWait), chromedp.WithPollingInterval(25*time.Millisecond)))
+	if err != nil {
+		p.t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// waitSaved waits until the editor is connected and has nothing unsent.
+func (p *browserPage) waitSaved() {
+	p.t.Helper()
+	p.wait(`document.getElementById('status')?.dataset.state === 'saved'`)
+}
+
+// editorText is the text in the page's editor.
+func (p *browserPage) editorText() string {
+	p.t.Helper()
+	return evalIn[string](p, `window.collabEditor.text()`)
+}
+
+// typeText types s as an input method would (emoji included).
+func typeText(s string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: s})
+		return err
+	})
+}
+
+// key presses one key, with modifiers.
+func key(k string, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
+	return chromedp.KeyEvent(k, chromedp.KeyModifiers(mods...))
+}
+
+// enter presses Enter as a keyboard does: one keydown carrying the text,
+// whose default action (the text input) the page may prevent. (chromedp's
+// KeyEvent sends the text as a separate "char" event, which inserts it even
+// when the page handled the keydown, so an editor would get two line breaks.)
+func enter() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: "\r", UnmodifiedText: "\r"}
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
+		return err
+	})
+}
+
+// atLineEnd puts the cursor at the end of line n (1-based) of the editor.
+func atLineEnd(n int) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.cm-content .cm-line:nth-child(%d)`, n))),
+		key(kb.End),
+	)
+}
+
+// setName changes the user's name as a person would: type, then leave the field.
+func setName(name string) chromedp.Action[chromedp.Void] {
+	return setField("my-name", name)
+}
+
+// setColor picks the user's colour.
+func setColor(color string) chromedp.Action[chromedp.Void] {
+	return setField("my-color", color)
+}
+
+func setField(id, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const i = document.getElementById(%s);
+		i.value = %s;
+		i.dispatchEvent(new Event('change'));
+	})()`, jsString(id), jsString(value)))
+}
+
+func jsString(s string) string {
+	v, _ := json.Marshal(s)
+	return string(v)
+}
+
+// eventually waits until cond holds.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(browserWait)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: gave up waiting; last: %s", what, state)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// converged waits until every page's editor holds the server's text and
+// that text satisfies ok.
+func (env *browserEnv) converged(id string, ok func(string) bool, pages ...*browserPage) string {
+	env.t.Helper()
+	var text string
+	eventually(env.t, "convergence", func() (bool, string) {
+		text, _ = env.text(id)
+		state := fmt.Sprintf("server %q", text)
+		good := ok(text)
+		for i, p := range pages {
+			got := p.editorText()
+			state += fmt.Sprintf("\npage %d %q", i, got)
+			good = good && got == text
+		}
+		return good, state
+	})
+	return text
+}
+
+// repoRoot finds the directory of go.mod above the test's directory.
+func repoRoot(t *testing.T) string {
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			t.Fatal("no go.mod above " + dir)
+		}
+	}
+}
+
+func TestBrowserTwoEditorsTypeAtOnce(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("src/main.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n")
+	alice := env.open(env.base + "/d/" + id)
+	bob := env.open(env.base + "/d/" + id)
+	carol := env.open(env.base + "/d/" + id)
+	for _, p := range []*browserPage{alice, bob, carol} {
+		p.waitSaved()
+	}
+	alice.do(setName("Alice"), setColor("#61afef"))
+	bob.do(setName("Bob"), setColor("#e06c75"))
+	carol.do(setName("Carol"), setColor("#98c379"))
+
+	// Alice types at the end of line 1 while Bob types at the end of line
+	// 6: both sessions send while the other's edits are in flight.
+	errs := make(chan error, 2)
+	go func() {
+		errs <- chromedp.Do(alice.ctx, atLineEnd(1), chromedp.SendKeys(chromedp.CSS(`.cm-content`), " // Alice was here"))
+	}()
+	go func() {
+		errs <- chromedp.Do(bob.ctx, atLineEnd(6), chromedp.SendKeys(chromedp.CSS(`.cm-content`), " // and Bob"))
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "package main // Alice was here\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\") // and Bob\n}\n"
+	env.converged(id, func(s string) bool { return s == want }, alice, bob, carol)
+
+	// Carol selects "main() {" on line 5.
+	carol.do(chromedp.Click(chromedp.CSS(`.cm-content .cm-line:nth-child(5)`)), key(kb.Home), key(kb.ArrowRight, chromedp.ModifierCtrl), key(kb.End, chromedp.ModifierShift))
+
+	// Everyone sees the others' cursors with their names.
+	alice.wait(`[...document.querySelectorAll('.cm-remote-label')].map(e => e.textContent).sort().join() === 'Bob,Carol'`)
+	alice.wait(`document.querySelector('.cm-remote-selection') !== null`)
+	bob.wait(`[...document.querySelectorAll('.cm-remote-label')].some(e => e.textContent === 'Alice')`)
+	alice.wait(`[...document.querySelectorAll('#users li')].length === 3`)
+
+	shot, err := chromedp.Run(alice.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(repoRoot(t), "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "editor-two-cursors.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBrowserEmojiAndCJK(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("notes.md", "ab\n")
+	alice := env.open(env.base + "/d/" + id)
+	bob := env.open(env.base + "/d/" + id)
+	alice.waitSaved()
+	bob.waitSaved()
+
+	// Astral characters, a modifier sequence, CJK and a combining accent.
+	alice.do(atLineEnd(1), typeText("😀👍🏽 日本語 é"))
+	env.converged(id, func(s string) bool { return s == "ab😀👍🏽 日本語 é\n" }, alice, bob)
+
+	// Positions after them must still be exact: Bob types after the last
+	// character, Alice before the first.
+	bob.do(atLineEnd(1), typeText("!"))
+	alice.do(chromedp.Click(chromedp.CSS(`.cm-content .cm-line`)), key(kb.Home), typeText("→"))
+	env.converged(id, func(s string) bool { return s == "→ab😀👍🏽 日本語 é!\n" }, alice, bob)
+
+	// Bob's cursor, drawn in Alice's editor, sits after the "!".
+	alice.wait(`(() => {
+		const c = document.querySelector('.cm-remote-cursor');
+		const v = window.collabEditor.view;
+		return c !== null && v.posAtDOM(c) === v.state.doc.toString().indexOf('!') + 1;
+	})()`)
+}
+
+func TestBrowserKeepsCRLF(t *testing.T) {
+	env := newBrowserEnv(t)
+	orig := "one\r\ntwo\r\nthree\r\n"
+	id := env.create("win.txt", orig)
+	p := env.open(env.base + "/d/" + id)
+	p.waitSaved()
+	if got := p.editorText(); got != orig {
+		t.Fatalf("editor text %q, want %q", got, orig)
+	}
+	// Type at the end of line 2, a new line, a deletion that joins two lines.
+	p.do(atLineEnd(2), chromedp.SendKeys(chromedp.CSS(`.cm-content`), "!"), enter(), chromedp.SendKeys(chromedp.CSS(`.cm-content`), "2b"))
+	p.waitSaved()
+	p.do(chromedp.Click(chromedp.CSS(`.cm-content .cm-line`)), key(kb.End), key(kb.Delete))
+	p.waitSaved()
+	// The cursor steps over a hidden "\r" as over nothing: from the start
+	// of line 2, left is the end of line 1 (before its "\r"), right again
+	// is the start of line 2 (after the "\n").
+	head := func() int { return evalIn[int](p, `window.collabEditor.view.state.selection.main.head`) }
+	p.do(key(kb.ArrowDown), key(kb.Home), key(kb.ArrowLeft))
+	if h := head(); h != 7 {
+		t.Errorf("left from the start of line 2: cursor at %d, want 7", h)
+	}
+	p.do(key(kb.ArrowRight))
+	if h := head(); h != 9 {
+		t.Errorf("right from the end of line 1: cursor at %d, want 9", h)
+	}
+	want := "onetwo!\r\n2b\r\nthree\r\n"
+	if got := env.converged(id, func(s string) bool { return s == want }, p); got != want {
+		t.Fatalf("server text %q, want %q", got, want)
+	}
+	// The "\r"s are hidden, not drawn as control characters.
+	if n := evalIn[int](p, `document.querySelectorAll('.cm-specialChar, .cm-lone-cr').length`); n != 0 {
+		t.Fatalf("%d control characters are drawn", n)
+	}
+
+	// Someone else edits; undo takes back only this editor's edits.
+	env.put(id, "ZERO\r\n"+want)
+	p.wait(`window.collabEditor.text().startsWith('ZERO\r\n')`)
+	for range 8 {
+		p.do(key("z", chromedp.ModifierCtrl))
+		p.waitSaved()
+		if s, _ := env.text(id); s == "ZERO\r\n"+orig {
+			break
+		}
+	}
+	env.converged(id, func(s string) bool { return s == "ZERO\r\n"+orig }, p)
+}
+
+func TestBrowserNamesAreText(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("a.txt", "hello\n")
+	evil := `<img src=x onerror=pwned=1><script>pwned=2</script>`
+	mallory := env.open(env.base + "/d/" + id)
+	mallory.waitSaved()
+	mallory.do(setName(evil), chromedp.Click(chromedp.CSS(`.cm-content .cm-line`)))
+	victim := env.open(env.base + "/d/" + id)
+	victim.waitSaved()
+	victim.wait(fmt.Sprintf(`[...document.querySelectorAll('#users li .name')].some(e => e.textContent === %s)`, jsString(evil)))
+	victim.wait(fmt.Sprintf(`[...document.querySelectorAll('.cm-remote-label')].some(e => e.textContent === %s)`, jsString(evil)))
+	// (CodeMirror's own <img class="cm-widgetBuffer"> are not the name's.)
+	if bad := evalIn[bool](victim, `window.pwned !== undefined || document.querySelector('img:not(.cm-widgetBuffer), #users script, .cm-editor script') !== null`); bad {
+		t.Fatal("a user name was read as HTML")
+	}
+}
+
+func TestBrowserEmbedInAnotherOrigin(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("e.js", "let x = 1;\n")
+	// The host is another origin (another port) that frames the embed and
+	// records what it posts.
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>host</title>
+<iframe id="f" src="%s/embed/%s?%s" style="width:800px;height:300px"></iframe>
+<script>
+window.msgs = [];
+addEventListener('message', (e) => { if (e.data && e.data.source === 'collab') window.msgs.push(e.data); });
+function send(m) { document.getElementById('f').contentWindow.postMessage(m, '*'); }
+</script>`, env.base, id, r.URL.RawQuery)
+	}))
+	t.Cleanup(host.Close)
+
+	h := env.open(host.URL + "/?name=Host&theme=dark&line=1")
+	h.wait(`window.msgs.some(m => m.type === 'ready' && m.readOnly === false && m.name === 'e.js')`)
+	h.do(chromedp.Evaluate[chromedp.Void](`send({type: 'focus'})`))
+	h.wait(`document.activeElement === document.getElementById('f')`)
+	h.do(typeText("/* hi */ "))
+	h.wait(`window.msgs.some(m => m.type === 'change' && m.rev >= 2)`)
+	env.converged(id, func(s string) bool { return s == "/* hi */ let x = 1;\n" })
+	h.do(chromedp.Evaluate[chromedp.Void](`send({type: 'getText'})`))
+	h.wait(`window.msgs.some(m => m.type === 'text' && m.text === '/* hi */ let x = 1;\n' && m.rev === 2)`)
+
+	// setProfile renames the embed's user for everyone.
+	h.do(chromedp.Evaluate[chromedp.Void](`send({type: 'setProfile', name: 'Renamed host', color: '#123456'})`))
+	eventually(t, "the new name in presence", func() (bool, string) {
+		var p struct {
+			Users []struct{ Name, Color string }
+		}
+		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &p)
+		return len(p.Users) == 1 && p.Users[0].Name == "Renamed host" && p.Users[0].Color == "#123456", fmt.Sprint(p.Users)
+	})
+
+	// A read-only embed refuses typing: after it, a change from elsewhere
+	// arrives, and its text is the server's, without the typing.
+	ro := env.open(host.URL + "/?readonly=1")
+	ro.wait(`window.msgs.some(m => m.type === 'ready' && m.readOnly === true)`)
+	if len(env.apiRequests("/ws?readonly=1")) == 0 {
+		t.Error("the read-only embed did not ask for a read-only session")
+	}
+	ro.do(chromedp.Evaluate[chromedp.Void](`send({type: 'focus'})`), typeText("nope"), enter())
+	h.do(typeText("y"))
+	env.converged(id, func(s string) bool { return s == "/* hi */ ylet x = 1;\n" })
+	_, rev := env.text(id)
+	ro.wait(fmt.Sprintf(`window.msgs.some(m => m.type === 'change' && m.rev === %d)`, rev))
+	ro.do(chromedp.Evaluate[chromedp.Void](`send({type: 'getText'})`))
+	ro.wait(fmt.Sprintf(`window.msgs.some(m => m.type === 'text' && m.rev === %d)`, rev))
+	if got := evalIn[string](ro, `window.msgs.findLast(m => m.type === 'text').text`); got != "/* hi */ ylet x = 1;\n" {
+		t.Fatalf("the read-only embed holds %q", got)
+	}
+	// The embed reports who is there.
+	ro.wait(`window.msgs.some(m => m.type === 'presence' && m.users.some(u => u.name === 'Renamed host'))`)
+}
+
+func TestBrowserHistoryAndRestore(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("h.txt", "first version\n")
+	env.put(id, "second version\n")
+	for i := range 120 {
+		env.put(id, fmt.Sprintf("edit %d\n", i))
+	}
+	_, head := env.text(id)
+	if head != 122 {
+		t.Fatalf("head %d, want 122", head)
+	}
+	h := env.open(env.base + "/d/" + id + "/history")
+	h.wait(`document.body.dataset.shown === '122'`)
+	h.wait(`document.getElementById('rev-info').textContent.startsWith('revision 122 of 122 — by API')`)
+	h.wait(`document.querySelector('#revisions li.current')?.dataset.rev === '122'`)
+
+	// Move the slider to revision 1, as the keyboard or mouse would.
+	h.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.getElementById('slider');
+		s.value = '1';
+		s.dispatchEvent(new Event('input', {bubbles: true}));
+	})()`))
+	h.wait(`document.body.dataset.shown === '1'`)
+	if got := evalIn[string](h, `window.collabHistory.state.doc.toString()`); got != "first version\n" {
+		t.Fatalf("revision 1 shows %q", got)
+	}
+	h.wait(`document.querySelectorAll('.hist-del').length > 0 && document.querySelectorAll('.hist-ins').length > 0`)
+	h.wait(`document.querySelector('.blame')?.textContent.startsWith('r1 ')`)
+	h.wait(`document.querySelector('#revisions li.current')?.dataset.rev === '1'`)
+	h.wait(`document.getElementById('rev-info').textContent.startsWith('revision 1 of 122')`)
+
+	// Authors and times came in pages around the slider, never the whole log.
+	revs := env.apiRequests("/revisions")
+	for _, r := range revs {
+		if !strings.Contains(r, "limit=50") || !(strings.Contains(r, "after=100&") || strings.Contains(r, "after=0&")) {
+			t.Errorf("history asked for %s", r)
+		}
+	}
+	if len(revs) > 2 {
+		t.Errorf("history read %d pages of revisions for two positions: %v", len(revs), revs)
+	}
+
+	h.do(chromedp.Click(chromedp.CSS(`#restore`)))
+	h.wait(`document.body.dataset.shown === '123'`)
+	if got, rev := env.text(id); got != "first version\n" || rev != 123 {
+		t.Fatalf("after restore: %q at %d", got, rev)
+	}
+}
+
+// flakyProxy forwards TCP connections to the server until it is cut; then
+// it drops them and refuses new ones, as a lost network would.
+type flakyProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex // guards cut and conns
+	cut   bool
+	conns map[net.Conn]bool
+}
+
+func newFlakyProxy(t *testing.T, target string) *flakyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.setCut(true)
+		wg.Wait()
+	})
+	return p
+}
+
+func (p *flakyProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *flakyProxy) serve(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// setCut cuts the network (dropping every connection) or restores it.
+func (p *flakyProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+func TestBrowserOfflineEditsAreKept(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("o.txt", "line one\nline two\n")
+	proxy := newFlakyProxy(t, env.base)
+	alice := env.open(proxy.url() + "/d/" + id)
+	bob := env.open(env.base + "/d/" + id)
+	alice.waitSaved()
+	bob.waitSaved()
+
+	proxy.setCut(true)
+	alice.wait(`document.getElementById('status').dataset.state === 'offline'`)
+	alice.do(atLineEnd(1), typeText(" (offline 😀)"), enter(), typeText("new line"))
+	bob.do(atLineEnd(2), typeText(" (online)"))
+	env.converged(id, func(s string) bool { return s == "line one\nline two (online)\n" }, bob)
+	if got := alice.editorText(); got != "line one (offline 😀)\nnew line\nline two\n" {
+		t.Fatalf("alice, offline, holds %q", got)
+	}
+
+	proxy.setCut(false)
+	alice.do(chromedp.Evaluate[chromedp.Void](`dispatchEvent(new Event('online'))`))
+	alice.waitSaved()
+	env.converged(id, func(s string) bool { return s == "line one (offline 😀)\nnew line\nline two (online)\n" }, alice, bob)
+}
+
+func TestBrowserWorkspace(t *testing.T) {
+	env := newBrowserEnv(t)
+	var ws struct{ ID string }
+	env.call("POST", "/api/workspaces", "", nil, http.StatusCreated, &ws)
+	w := env.open(env.base + "/w/" + ws.ID)
+	w.wait(`document.getElementById('empty').hidden === false`)
+	for _, name := range []string{"src/main.go", "README.md"} {
+		w.do(chromedp.SetValue(chromedp.CSS(`#new-file-name`), name), chromedp.Click(chromedp.CSS(`#new-file`)))
+		w.wait(fmt.Sprintf(`document.querySelector('[data-file=%s]') !== null`, jsString(name)))
+	}
+	w.wait(`document.querySelector('[data-dir="src/"] [data-file="src/main.go"]') !== null`)
+
+	// Rename in place.
+	w.do(chromedp.Click(chromedp.CSS(`[data-file="README.md"] .actions button`)))
+	w.do(chromedp.SetValue(chromedp.CSS(`input.rename`), "docs/README.md"), chromedp.Click(chromedp.CSS(`[data-file="README.md"] button:not(.link)`)))
+	w.wait(`document.querySelector('[data-dir="docs/"] [data-file="docs/README.md"]') !== null`)
+
+	// Someone opens a file: the workspace shows who is in it.
+	href := evalIn[string](w, `document.querySelector('[data-file="src/main.go"] a').getAttribute('href')`)
+	e := env.open(env.base + href)
+	e.waitSaved()
+	e.do(setName("Dora"))
+	fileID := strings.TrimPrefix(href, "/d/")
+	eventually(t, "Dora in the file's presence", func() (bool, string) {
+		var p struct{ Users []struct{ Name string } }
+		env.call("GET", "/api/docs/"+fileID+"/presence", "", nil, http.StatusOK, &p)
+		return len(p.Users) == 1 && p.Users[0].Name == "Dora", fmt.Sprint(p.Users)
+	})
+	w.do(chromedp.Click(chromedp.CSS(`#refresh`)))
+	w.wait(`document.querySelector('[data-file="src/main.go"] .who')?.textContent === 'Dora'`)
+}
+
+// TestBrowserEmbedSnippetFromDocs serves the snippet of docs/EMBED.md, as
+// written there, from a host of another origin, so the documentation
+// cannot drift from what works.
+func TestBrowserEmbedSnippetFromDocs(t *testing.T) {
+	env := newBrowserEnv(t)
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "EMBED.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```html\n")
+	snippet, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/EMBED.md has no ```html snippet")
+	}
+	var lines []string
+	for i := 1; i <= 20; i++ {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	id := env.create("snippet.py", strings.Join(lines, "\n")+"\n")
+	page := strings.NewReplacer("https://collab.example.com", env.base, "DOC_ID", id).Replace(snippet)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>host</title>\n"+page)
+	}))
+	t.Cleanup(host.Close)
+
+	h := env.open(host.URL + "/")
+	// On "ready" the snippet renames the visitor and focuses the editor.
+	eventually(t, "the snippet's profile in presence", func() (bool, string) {
+		var p struct {
+			Users []struct{ Name, Color string }
+		}
+		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &p)
+		return len(p.Users) == 1 && p.Users[0].Name == "Ann B." && p.Users[0].Color == "#e06c75", fmt.Sprint(p.Users)
+	})
+	h.wait(`document.activeElement === document.getElementById('collab')`)
+	// line=12 put the cursor at the start of line 12.
+	h.do(typeText("# here "))
+	want := strings.Replace(strings.Join(lines, "\n")+"\n", "line 12", "# here line 12", 1)
+	env.converged(id, func(s string) bool { return s == want })
+	h.do(chromedp.Click(chromedp.CSS(`#save`)))
+	h.wait(fmt.Sprintf(`localStorage.getItem('copy') === %s`, jsString(want)))
+}
+
+// TestPagesAndAssets checks the page shells and the asset server without a
+// browser: status codes, caching and compression.
+func TestPagesAndAssets(t *testing.T) {
+	mgr, err := docs.Open(filepath.Join(t.TempDir(), "pages.db"), docs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close() })
+	srv := New(Config{}, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	body, _ := json.Marshal(map[string]string{"name": "a.go", "text": "package a\n"})
+	resp, err := http.Post(hs.URL+"/api/docs", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+
+	get := func(path string, header ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		// Without DisableCompression the transport would add and undo gzip itself.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+		has    string
+	}{
+		{"/", 200, `data-page="start"`},
+		{"/d/" + d.ID, 200, `data-page="editor"`},
+		{"/d/" + d.ID + "/history", 200, `data-page="history"`},
+		{"/embed/" + d.ID, 200, `data-page="embed"`},
+		{"/embed/some-doc-id?token=x", 200, `data-page="embed"`},                               // checked over the socket
+		{"/embed/%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E?token=x", 200, `data-page="embed"`}, // and no <script>
+		{"/d/no-such-link", 404, "Not found"},
+		{"/w/no-such-link", 404, "no such workspace"},
+		{"/w/" + d.ID, 404, "no such workspace"}, // a document's link is not a workspace's
+		{"/d/%3Cscript%3E", 404, "Not found"},
+		{"/embed-demo", 200, "embed-demo.js"},
+		{"/assets/app.js", 200, "import("},
+		{"/assets/chunks/", 404, ""},
+		{"/assets/", 404, ""},
+		{"/assets/missing.js", 404, ""},
+	} {
+		resp, b := get(tc.path)
+		if resp.StatusCode != tc.status || !strings.Contains(b, tc.has) {
+			t.Errorf("GET %s: %d, want %d with %q:\n%.300s", tc.path, resp.StatusCode, tc.status, tc.has, b)
+		}
+		if strings.Contains(b, "<script>") {
+			t.Errorf("GET %s: an inline script", tc.path)
+		}
+	}
+
+	resp, _ = get("/d/" + d.ID)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("editor CSP %q", csp)
+	}
+	resp, _ = get("/embed/" + d.ID)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors *") {
+		t.Errorf("embed CSP %q", csp)
+	}
+
+	// app.js: revalidated, with an ETag per encoding; gzip when asked for.
+	plain, js := get("/assets/app.js")
+	if plain.Header.Get("Cache-Control") != "no-cache" || plain.Header.Get("ETag") == "" || !strings.HasPrefix(plain.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("app.js headers: %v", plain.Header)
+	}
+	if again, _ := get("/assets/app.js", "If-None-Match", plain.Header.Get("ETag")); again.StatusCode != http.StatusNotModified {
+		t.Errorf("app.js with its ETag: %d", again.StatusCode)
+	}
+	// A chunk: immutable, compressed.
+	chunk := js[strings.Index(js, "./chunks/")+2:]
+	chunk = chunk[:strings.Index(chunk, `"`)]
+	zipped, zb := get("/assets/"+chunk, "Accept-Encoding", "br, gzip")
+	if zipped.StatusCode != 200 || zipped.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(zipped.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("%s: %d %v", chunk, zipped.StatusCode, zipped.Header)
+	}
+	unzipped, ub := get("/assets/"+chunk, "Accept-Encoding", "gzip;q=0")
+	if unzipped.Header.Get("Content-Encoding") != "" || unzipped.Header.Get("ETag") == zipped.Header.Get("ETag") {
+		t.Errorf("%s without gzip: %v", chunk, unzipped.Header)
+	}
+	zr, err := gzip.NewReader(strings.NewReader(zb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(zr); string(b) != ub {
+		t.Errorf("%s: the gzipped body is not the file", chunk)
+	}
+}
