@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/ot"
@@ -306,18 +307,51 @@ func TestBlameCheckpoints(t *testing.T) {
 	compare()
 	with.Do(func(*bolt.Tx) error { return nil })
 	without.Do(func(*bolt.Tx) error { return nil })
-	count := func(m *Manager, id string) (n int) {
-		m.Store().DB().View(func(tx *bolt.Tx) error {
-			n = tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame).Stats().KeyN
-			return nil
-		})
-		return n
-	}
-	if n, want := count(with, ids[0]), revs/7; n != want {
+	if n, want := blameCheckpoints(with, ids[0]), revs/7; n != want {
 		t.Errorf("%d blame checkpoints, want %d", n, want)
 	}
-	if n := count(without, ids[1]); n != 0 {
+	if n := blameCheckpoints(without, ids[1]); n != 0 {
 		t.Errorf("%d blame checkpoints without checkpoints", n)
 	}
 	compare()
+}
+
+// blameCheckpoints counts the blame checkpoints stored for a document.
+func blameCheckpoints(m *Manager, id string) (n int) {
+	m.Store().DB().View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// TestBlameIndexer: as a log grows through the edit path, a checkpoint is
+// written at every multiple of SnapshotEvery without anyone asking for a
+// blame, so no blame ever replays more than SnapshotEvery revisions.
+func TestBlameIndexer(t *testing.T) {
+	m := openTest(t, Config{SnapshotEvery: 5})
+	meta, err := m.Create(CreateParams{Name: "i.go", Text: "a\n", Author: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	for rev := uint64(1); rev < 23; rev++ {
+		op := *new(ot.Operation).Insert("x\n").Retain(int(rev) * 2)
+		if _, err := d.Submit(Edit{Base: rev, Op: op, Author: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The indexer runs in the background: wait for it (the test's own
+	// timeout bounds this).
+	for blameCheckpoints(m, meta.ID) < 4 {
+		m.Do(func(*bolt.Tx) error { return nil })
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := blameCheckpoints(m, meta.ID); n != 4 {
+		t.Fatalf("%d checkpoints after 23 revisions, want 4 (at 5, 10, 15, 20)", n)
+	}
 }

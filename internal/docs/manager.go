@@ -73,8 +73,17 @@ type Manager struct {
 	// closed is set by Close.
 	closed bool
 
+	// index takes documents whose log just reached a multiple of
+	// SnapshotEvery to the blame indexer.
+	index chan blameJob
+
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+type blameJob struct {
+	id  string
+	rev uint64
 }
 
 // entry is a live document, or one being loaded. refs and used are guarded
@@ -100,10 +109,12 @@ func Open(path string, cfg Config) (*Manager, error) {
 		cfg:    cfg,
 		commit: newCommitter(st.db, cfg.MaxBatch, cfg.OnCommit),
 		live:   make(map[string]*entry),
+		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.sweeper()
+	go m.indexer()
 	return m, nil
 }
 
@@ -145,6 +156,24 @@ func (m *Manager) sweeper() {
 			return
 		case <-t.C:
 			m.Sweep()
+		}
+	}
+}
+
+// indexer keeps blame checkpoints up to date as documents grow, off the
+// edit path: each time a log reaches a multiple of SnapshotEvery it blames
+// that revision, which replays at most SnapshotEvery revisions from the
+// previous checkpoint and stores the new one. Blame of any revision then
+// replays at most SnapshotEvery revisions.
+func (m *Manager) indexer() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case j := <-m.index:
+			// An error means the document is gone: nothing to index.
+			_, _ = m.Blame(j.id, j.rev)
 		}
 	}
 }
@@ -251,7 +280,15 @@ func (m *Manager) drop(d *Document) {
 // d.mu held, which keeps each document's revisions in order in the queue.
 func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }, doc: d, rev: r}
-	w.durable = func(err error) { d.durable(r, text, err) }
+	w.durable = func(err error) {
+		d.durable(r, text, err)
+		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 {
+			select {
+			case m.index <- blameJob{d.id, r.Rev}:
+			default: // the indexer is behind; the next job covers this one
+			}
+		}
+	}
 	m.commit.enqueue(w)
 	return w
 }

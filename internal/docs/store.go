@@ -34,6 +34,9 @@ var (
 	subPres     = []byte("pres")
 )
 
+// appendFill is the FillPercent of buckets whose keys only grow.
+const appendFill = 0.95
+
 // Meta describes a document: one file of a workspace.
 type Meta struct {
 	ID        string    `json:"id"`
@@ -271,7 +274,12 @@ func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rop
 		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, h.rev)
 	}
 	rec := encodeRecord(r)
-	if err := b.Bucket(subLog).Put(revKey(r.Rev), rec); err != nil {
+	log := b.Bucket(subLog)
+	// Revisions are only ever appended: fill pages (bbolt's default splits
+	// them half full), which halves the log's pages and keeps the page
+	// each commit rewrites small.
+	log.FillPercent = appendFill
+	if err := log.Put(revKey(r.Rev), rec); err != nil {
 		return err
 	}
 	if r.OpID != "" {
@@ -285,7 +293,9 @@ func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rop
 		var buf bytes.Buffer
 		buf.Grow(text.ByteLen())
 		text.WriteTo(&buf)
-		if err := b.Bucket(subSnap).Put(revKey(r.Rev), buf.Bytes()); err != nil {
+		snap := b.Bucket(subSnap)
+		snap.FillPercent = appendFill
+		if err := snap.Put(revKey(r.Rev), buf.Bytes()); err != nil {
 			return err
 		}
 		h.snapRev, h.snapBytes = r.Rev, 0
