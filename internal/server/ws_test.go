@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -318,11 +321,59 @@ func TestPresenceJoinCursorLeave(t *testing.T) {
 			t.Fatalf("bob's selection after the insert: %+v", u.Ranges)
 		}
 	}
-	// Bob's connection dies without a close frame and stops answering
-	// pings: the heartbeat finds it and Ann hears that Bob left.
+	// Bob's connection ends without a close frame: Ann hears that Bob left.
 	bob.c.UnderlyingConn().Close()
 	if m := ann.next("leave"); m["user"] != "bob" {
 		t.Fatalf("leave: %v", m)
+	}
+}
+
+// TestHeartbeatDropsSilentPeer: a peer whose connection stays open but
+// who stops answering pings (a laptop lid closed, a dead NAT mapping) is
+// dropped once the pong timeout passes, and the others see it leave.
+func TestHeartbeatDropsSilentPeer(t *testing.T) {
+	const pongWait = time.Second
+	_, base := testServer(t, Config{PingPeriod: pongWait / 4, PongWait: pongWait})
+	id := mkdoc(t, base, "x")
+	ann := dialRaw(t, base, id, "")
+	ann.send(`{"type":"join","client":"ann"}`)
+	ann.next("joined")
+	bob := dialRaw(t, base, id, "")
+	bob.send(`{"type":"join","client":"bob"}`)
+	bob.next("joined")
+	ann.next("user")
+	// From now on Bob never reads, so his side never answers a ping; his
+	// TCP connection stays open. Ann reads, so she answers hers.
+	silent := time.Now()
+	if m := ann.next("leave"); m["user"] != "bob" {
+		t.Fatalf("leave: %v", m)
+	}
+	took := time.Since(silent)
+	t.Logf("bob dropped %v after going silent (pong timeout %v)", took, pongWait)
+	if took > 5*pongWait {
+		t.Errorf("bob was dropped only after %v, pong timeout %v", took, pongWait)
+	}
+	resp, err := http.Get(base + "/api/docs/" + id + "/presence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct{ Users []struct{ ID string } }
+	json.NewDecoder(resp.Body).Decode(&p)
+	if len(p.Users) != 1 || p.Users[0].ID != "ann" {
+		t.Fatalf("presence after bob went silent: %+v", p.Users)
+	}
+	// The server closed Bob's connection: reading it now ends (after what
+	// was queued for him) instead of waiting.
+	bob.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := bob.c.ReadMessage()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the server kept bob's connection open")
+		}
+		if err != nil {
+			break
+		}
 	}
 }
 
@@ -339,3 +390,199 @@ func TestDrainClosesWithGoingAway(t *testing.T) {
 }
 
 var testLogOut io.Writer = io.Discard
+
+// TestProtocolDocExamples keeps docs/PROTOCOL.md honest: every message type
+// the server takes or sends has an example there, each example a client
+// sends decodes with no unknown field, and each example the server sends
+// has the fields (recursively) of a message the real server sent in the
+// session below. An object key "…" in an example stands for "and more".
+func TestProtocolDocExamples(t *testing.T) {
+	md, err := os.ReadFile(filepath.Join("..", "..", "docs", "PROTOCOL.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toClient := strings.Index(string(md), "## Server → client")
+	if toClient < 0 {
+		t.Fatal(`docs/PROTOCOL.md has no "## Server → client" section`)
+	}
+	examples := map[bool]map[string][]map[string]any{false: {}, true: {}} // by "from the server"
+	rest, at := string(md), 0
+	for {
+		i := strings.Index(rest, "```json\n")
+		if i < 0 {
+			break
+		}
+		block, after, _ := strings.Cut(rest[i+len("```json\n"):], "```")
+		fromServer := at+i > toClient
+		dec := json.NewDecoder(strings.NewReader(block))
+		for dec.More() {
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("docs/PROTOCOL.md: an example is not JSON: %v\n%s", err, block)
+			}
+			typ, _ := m["type"].(string)
+			examples[fromServer][typ] = append(examples[fromServer][typ], m)
+		}
+		at += len(rest) - len(after)
+		rest = after
+	}
+
+	for _, typ := range []string{"join", "op", "cursor", "profile", "chat"} {
+		if len(examples[false][typ]) == 0 {
+			t.Errorf("docs/PROTOCOL.md has no example of the client's %q", typ)
+		}
+	}
+	for typ, ms := range examples[false] {
+		for _, m := range ms {
+			raw, _ := json.Marshal(m)
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			var in inMsg
+			if err := dec.Decode(&in); err != nil {
+				t.Errorf("docs/PROTOCOL.md: the client's %q example %s: %v", typ, raw, err)
+			}
+		}
+	}
+
+	// A session that makes the server send every kind of message.
+	_, base := testServer(t, Config{})
+	id := mkdoc(t, base, "hello")
+	real := map[string][]map[string]any{}
+	got := func(r *rawConn, typ string) map[string]any {
+		t.Helper()
+		m := r.next(typ)
+		real[typ] = append(real[typ], m)
+		return m
+	}
+	ann := dialRaw(t, base, id, "")
+	ann.send(`{"type":"join","client":"ann","name":"Ann","color":"#e06c75"}`)
+	got(ann, "joined")
+	bob := dialRaw(t, base, id, "")
+	bob.send(`{"type":"join","client":"bob","name":"Bob"}`)
+	got(bob, "joined")
+	got(ann, "user")
+	bob.send(`{"type":"cursor","rev":1,"ranges":[{"anchor":1,"head":3}]}`)
+	got(ann, "cursor")
+	ann.send(`{"type":"op","rev":1,"id":"ann:1","op":[5," world"]}`)
+	got(ann, "ack")
+	got(bob, "op")
+	ann.send(`{"type":"op","rev":1,"id":"ann:1","op":[5," world"]}`)
+	if m := got(ann, "ack"); m["duplicate"] != true {
+		t.Fatalf("a resend's ack: %v", m)
+	}
+	ann.send(`{"type":"op","rev":2,"id":"ann:2","op":[99,"x"]}`)
+	got(ann, "error")
+	ann.send(`{"type":"profile","name":"Ann B."}`)
+	got(bob, "user")
+	bob.send(`{"type":"chat","text":"hi"}`)
+	got(ann, "chat")
+	req, _ := http.NewRequest("PATCH", base+"/api/docs/"+id, strings.NewReader(`{"name":"hello.go"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	got(ann, "meta")
+	putText(t, base, id, "hello, world") // an edit of the API's, with no op id
+	got(bob, "op")
+	dave := dialRaw(t, base, id, "")
+	dave.send(`{"type":"join"}`)
+	got(dave, "joined") // with Bob's cursor in users
+	carol := dialRaw(t, base, id, "")
+	carol.send(`{"type":"join","client":"carol","rev":1}`)
+	if m := got(carol, "joined"); m["resumed"] != true {
+		t.Fatalf("a resumed join: %v", m)
+	}
+	bob.c.Close()
+	got(ann, "leave")
+
+	for typ := range real {
+		if len(examples[true][typ]) == 0 {
+			t.Errorf("docs/PROTOCOL.md has no example of the server's %q", typ)
+		}
+	}
+	for typ, ms := range examples[true] {
+		if len(real[typ]) == 0 {
+			t.Errorf("docs/PROTOCOL.md shows a server message %q the test never saw", typ)
+			continue
+		}
+		for _, m := range ms {
+			if !someShape(m, real[typ]) {
+				raw, _ := json.Marshal(m)
+				var shapes []string
+				for _, r := range real[typ] {
+					shapes = append(shapes, shape(r))
+				}
+				t.Errorf("docs/PROTOCOL.md: the example %s\nhas the shape %s; the server sent %s", raw, shape(m), strings.Join(shapes, " or "))
+			}
+		}
+	}
+}
+
+// sameShape reports whether doc (an example) has the keys of real,
+// recursively: objects with the same keys (a key "…" in doc allows more),
+// arrays whose every element has the shape of some element of real's.
+func sameShape(doc, real any) bool {
+	switch d := doc.(type) {
+	case map[string]any:
+		r, ok := real.(map[string]any)
+		if !ok {
+			return false
+		}
+		_, open := d["…"]
+		for k, v := range d {
+			if k == "…" {
+				continue
+			}
+			rv, ok := r[k]
+			if !ok || !sameShape(v, rv) {
+				return false
+			}
+		}
+		return open || len(d) == len(r)
+	case []any:
+		r, ok := real.([]any)
+		if !ok {
+			return false
+		}
+		for _, v := range d {
+			if !someShape(v, r) {
+				return false
+			}
+		}
+		return true
+	}
+	return true // a scalar: any value stands for any
+}
+
+func someShape[T any](doc any, reals []T) bool {
+	for _, r := range reals {
+		if sameShape(doc, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// shape is the keys of a message, recursively, for a failure message.
+func shape(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			keys[i] = k + shape(v[k])
+		}
+		return "{" + strings.Join(keys, " ") + "}"
+	case []any:
+		if len(v) > 0 {
+			return "[" + shape(v[0]) + "…]"
+		}
+		return "[]"
+	}
+	return ""
+}
