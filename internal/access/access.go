@@ -1,15 +1,23 @@
 // Package access holds collab's credentials other than links: the
-// administrator's API token and signed embed tokens.
+// administrator's API token and sealed embed tokens.
 //
 // An embed token lets a host site frame one document without cookies
 // (third-party cookies are blocked in most browsers): the host's server
 // mints a short-lived token scoped to one document, a mode and a user name
 // with the API token, and puts it in the iframe's URL. The token is
-// base64url(JSON claims) + "." + base64url(HMAC-SHA256(key, claims)).
+// base64url(nonce + AES-256-GCM(claims)): authenticated encryption, so it
+// can be neither forged nor read. It must not be readable: the claims name
+// the document by its internal id, and a document's first edit link is its
+// id, so a view token that showed its claims would hand out the edit link.
+// For the same reason the iframe URL names the document by Handle, which
+// grants nothing and reveals nothing.
 package access
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -48,7 +56,7 @@ func Bearer(header string) string {
 
 // Claims are what an embed token grants.
 type Claims struct {
-	Doc  string `json:"doc"`  // the document's id
+	Doc  string `json:"doc"`  // the document's internal id
 	Mode string `json:"mode"` // "edit" or "view"
 	Name string `json:"name"` // the user name shown to others
 	Exp  int64  `json:"exp"`  // expiry, Unix seconds
@@ -57,13 +65,30 @@ type Claims struct {
 // Expires is the expiry as a time.
 func (c Claims) Expires() time.Time { return time.Unix(c.Exp, 0) }
 
-func sign(key, payload []byte) []byte {
+// subkey derives a key for one purpose from the server's key, so that
+// sealing tokens and making handles never share a key.
+func subkey(key []byte, purpose string) []byte {
 	h := hmac.New(sha256.New, key)
-	h.Write(payload)
+	h.Write([]byte("collab access: " + purpose))
 	return h.Sum(nil)
 }
 
-// Mint signs claims with key.
+func aead(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(subkey(key, "embed token"))
+	if err != nil {
+		panic("access: " + err.Error()) // a 32-byte key always makes a cipher
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("access: " + err.Error())
+	}
+	return g
+}
+
+// maxToken bounds what Verify decodes.
+const maxToken = 4096
+
+// Mint seals claims with key.
 func Mint(key []byte, c Claims) (string, error) {
 	if c.Mode != "edit" && c.Mode != "view" {
 		return "", fmt.Errorf("%w: mode must be edit or view", ErrBadToken)
@@ -72,21 +97,29 @@ func Mint(key []byte, c Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString(payload) + "." + enc.EncodeToString(sign(key, payload)), nil
+	g := aead(key)
+	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(payload)+g.Overhead())
+	rand.Read(nonce)
+	tok := base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, payload, nil))
+	if len(tok) > maxToken {
+		return "", fmt.Errorf("%w: claims too long", ErrBadToken)
+	}
+	return tok, nil
 }
 
-// Verify checks a token's signature and expiry and returns its claims.
+// Verify opens a token, checks its expiry and returns its claims.
 func Verify(key []byte, token string, now time.Time) (Claims, error) {
 	var c Claims
-	p, s, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 4096 {
+	if len(token) > maxToken {
 		return c, ErrBadToken
 	}
-	enc := base64.RawURLEncoding
-	payload, err1 := enc.DecodeString(p)
-	sig, err2 := enc.DecodeString(s)
-	if err1 != nil || err2 != nil || !hmac.Equal(sig, sign(key, payload)) {
+	sealed, err := base64.RawURLEncoding.DecodeString(token)
+	g := aead(key)
+	if err != nil || len(sealed) < g.NonceSize()+g.Overhead() {
+		return c, ErrBadToken
+	}
+	payload, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], nil)
+	if err != nil {
 		return c, ErrBadToken
 	}
 	if err := json.Unmarshal(payload, &c); err != nil || c.Doc == "" || (c.Mode != "edit" && c.Mode != "view") {
@@ -96,4 +129,13 @@ func Verify(key []byte, token string, now time.Time) (Claims, error) {
 		return c, ErrExpired
 	}
 	return c, nil
+}
+
+// Handle names document doc in embed URLs: stable, unguessable without
+// key, and of no use without a token (it is neither a link nor derived
+// from one that a caller could reverse).
+func Handle(key []byte, doc string) string {
+	h := hmac.New(sha256.New, subkey(key, "embed handle"))
+	h.Write([]byte(doc))
+	return "e-" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -24,15 +25,47 @@ func TestEmbedTokens(t *testing.T) {
 	if _, err := Verify([]byte("other key"), tok, now); !errors.Is(err, ErrBadToken) {
 		t.Errorf("wrong key: %v", err)
 	}
-	p, s, _ := strings.Cut(tok, ".")
-	forged := strings.Replace(p, p[:4], "AAAA", 1) + "." + s
-	for _, bad := range []string{"", ".", "x.y", forged, tok + "x", strings.Repeat("a", 5000)} {
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+	var flipped []string
+	for i := range raw {
+		b := []byte(string(raw))
+		b[i] ^= 1
+		flipped = append(flipped, base64.RawURLEncoding.EncodeToString(b))
+	}
+	for _, bad := range append([]string{"", ".", "x.y", tok[:len(tok)-1], tok + "x", strings.Repeat("a", 5000)}, flipped...) {
 		if _, err := Verify(key, bad, now); !errors.Is(err, ErrBadToken) {
 			t.Errorf("Verify(%.20q) = %v", bad, err)
 		}
 	}
 	if _, err := Mint(key, Claims{Doc: "d", Mode: "admin"}); err == nil {
 		t.Error("minted a token with an unknown mode")
+	}
+}
+
+// TestEmbedTokensRevealNothing: a token and a handle must not show the
+// document's id (a document's first edit link is its id).
+func TestEmbedTokensRevealNothing(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	const doc = "3f2b9c1e-7d4a-4f6b-9a8e-1c2d3e4f5a6b"
+	tok, err := Mint(key, Claims{Doc: doc, Mode: "view", Name: "Guest", Exp: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Mint(key, Claims{Doc: doc, Mode: "view", Name: "Guest", Exp: time.Now().Add(time.Hour).Unix()})
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+	for _, s := range []string{tok, string(raw)} {
+		for _, secret := range []string{doc, "Guest", `"view"`} {
+			if strings.Contains(s, secret) {
+				t.Errorf("the token shows %q", secret)
+			}
+		}
+	}
+	if tok == again {
+		t.Error("two tokens of the same claims are equal: the nonce is not random")
+	}
+	h := Handle(key, doc)
+	if strings.Contains(h, doc) || h != Handle(key, doc) || h == Handle(key, doc+"x") || h == Handle([]byte("other key"), doc) {
+		t.Errorf("Handle = %q", h)
 	}
 }
 

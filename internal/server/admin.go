@@ -8,6 +8,7 @@ import (
 
 	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/presence"
 )
 
 // handleListAll enumerates every document (administrators only).
@@ -113,12 +114,19 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &p) {
 		return
 	}
-	if p.TTLSeconds <= 0 {
+	if p.TTLSeconds == 0 {
 		p.TTLSeconds = 3600
 	}
-	if p.TTLSeconds > 7*24*3600 {
-		s.problem(w, r, http.StatusBadRequest, "invalid", "ttlSeconds must be at most one week")
+	if p.TTLSeconds < 0 || p.TTLSeconds > 7*24*3600 {
+		s.problem(w, r, http.StatusBadRequest, "invalid", "ttlSeconds must be 1 to 604800 (one week)")
 		return
+	}
+	// A name no session could join with is refused now, not at every join.
+	if p.Name != "" {
+		if err := presence.CheckProfile(p.Name, palette[0]); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	exp := s.cfg.Now().Add(time.Duration(p.TTLSeconds) * time.Second)
 	tok, err := access.Mint(s.embedKey, access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name, Exp: exp.Unix()})
@@ -126,9 +134,11 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "invalid", `mode must be "edit" or "view"`)
 		return
 	}
+	// The URL names the document by its handle: the internal id would be
+	// its first edit link, and the view link would outlive the token.
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token": tok, "expires": exp.UTC().Format(timeLayout),
-		"url": fmt.Sprintf("/embed/%s?token=%s", g.doc, tok),
+		"url": fmt.Sprintf("/embed/%s?token=%s", access.Handle(s.embedKey, g.doc), tok),
 	})
 }
 

@@ -11,24 +11,31 @@ import (
 )
 
 // A grant is what a request may do with one document. Access comes from,
-// in order: the administrator's API token (Authorization: Bearer), a signed
+// in order: the administrator's API token (Authorization: Bearer), an
 // embed token (?token=), or the capability link in the URL, which is the
 // {id} of /api/docs/{id}: a document's edit link, or its view link.
+//
+// The internal id is shown to administrators only: a document's first edit
+// link is its id.
 type grant struct {
-	doc   string    // the document's internal id
-	mode  docs.Mode // edit or view
-	link  string    // the link used, "" for the API or embed token
-	admin bool
-	name  string    // user name forced by an embed token
-	exp   time.Time // embed token expiry; zero for none
+	doc    string    // the document's internal id
+	mode   docs.Mode // edit or view
+	link   string    // the link used, "" for the API or embed token
+	handle string    // the {id} used with an embed token
+	admin  bool
+	name   string    // user name forced by an embed token
+	exp    time.Time // embed token expiry; zero for none
 }
 
 func (g grant) canEdit() bool { return g.mode == docs.ModeEdit }
 
 // publicID is the id the caller knows the document by.
 func (g grant) publicID() string {
-	if g.link != "" {
+	switch {
+	case g.link != "":
 		return g.link
+	case g.handle != "":
+		return g.handle
 	}
 	return g.doc
 }
@@ -68,8 +75,10 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 			g.doc = l.Target
 		}
 	case r.URL.Query().Get("token") != "":
+		// The token names its document; the {id} must name the same one,
+		// by the handle in the token's URL.
 		c, err := access.Verify(s.embedKey, r.URL.Query().Get("token"), s.cfg.Now())
-		if err != nil || c.Doc != id {
+		if err != nil || id != access.Handle(s.embedKey, c.Doc) {
 			msg := "the embed token is invalid for this document"
 			if errors.Is(err, access.ErrExpired) {
 				msg = "the embed token has expired"
@@ -77,7 +86,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 			s.problem(w, r, http.StatusForbidden, "forbidden", msg)
 			return g, false
 		}
-		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), name: c.Name, exp: c.Expires()}
+		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), handle: id, name: c.Name, exp: c.Expires()}
 	default:
 		l, err := s.docs.ResolveLink(id)
 		if err != nil || l.Kind != "doc" {

@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -173,7 +175,8 @@ func TestEmbedTokens(t *testing.T) {
 	clock := func() time.Time { return now }
 	_, base := testServer(t, Config{APIToken: adminToken, Now: func() time.Time { return clock() }})
 	doc := createFull(t, base, `{"name":"a","text":"hi"}`)
-	mint := func(body string) string {
+	// mint returns the token and the {id} its URL names the document by.
+	mint := func(body string) (token, id string) {
 		req, _ := http.NewRequest("POST", base+"/api/docs/"+doc.Links.Edit+"/embed-tokens", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("Content-Type", "application/json")
@@ -187,38 +190,83 @@ func TestEmbedTokens(t *testing.T) {
 		if resp.StatusCode != 201 || out.Token == "" {
 			t.Fatalf("mint: %s", resp.Status)
 		}
-		return out.Token
+		u, err := url.Parse(out.URL)
+		if err != nil || u.Query().Get("token") != out.Token || !strings.HasPrefix(u.Path, "/embed/") {
+			t.Fatalf("url %q", out.URL)
+		}
+		return out.Token, strings.TrimPrefix(u.Path, "/embed/")
 	}
-	view := mint(`{"mode":"view","name":"Guest","ttlSeconds":60}`)
-	// The token is scoped to the document's internal id.
-	internal := doc.ID
-	r := dialRaw(t, base, internal, "?token="+view)
+	view, id := mint(`{"mode":"view","name":"Guest","ttlSeconds":60}`)
+	// Neither the token nor its URL shows a link: the iframe's URL is
+	// public to every visitor of the host's page.
+	for _, link := range []string{doc.Links.Edit, doc.Links.View} {
+		if strings.Contains(view, link) || strings.Contains(id, link) {
+			t.Fatalf("the embed URL shows the link %s", link)
+		}
+		if raw, _ := base64.RawURLEncoding.DecodeString(view); bytes.Contains(raw, []byte(link)) {
+			t.Fatalf("the embed token holds the link %s", link)
+		}
+	}
+	r := dialRaw(t, base, id, "?token="+view)
 	r.send(`{"type":"join","name":"Mallory"}`)
 	j := r.next("joined")
 	if j["readOnly"] != true {
-		t.Fatalf("view token joined: %v", j)
+		t.Fatalf("joined: %v", j)
+	}
+	if d := j["doc"].(map[string]any); d["id"] != id || d["links"] != nil {
+		t.Fatalf("joined shows the embed session %v", d)
 	}
 	for _, u := range j["users"].([]any) {
 		if name := u.(map[string]any)["name"]; name != "Guest" {
 			t.Fatalf("the token's name was not enforced: %v", name)
 		}
 	}
-	// The token works for no other document.
+	// REST through the token reads, shows no link, and never writes.
+	resp, err := http.Get(base + "/api/docs/" + id + "?token=" + view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || bytes.Contains(b, []byte(doc.Links.Edit)) || bytes.Contains(b, []byte(doc.Links.View)) {
+		t.Fatalf("GET with a view token: %s %s", resp.Status, b)
+	}
+	if resp := do(t, "PUT", base+"/api/docs/"+id+"?token="+view, "", "text/plain", "hacked"); resp.StatusCode != 403 {
+		t.Errorf("PUT with a view token: %s", resp.Status)
+	}
+	// The token works for no other document, and under no other name of
+	// its own (the links need no token; the internal id is not accepted).
 	other := createFull(t, base, `{"name":"b","text":""}`)
-	if resp := do(t, "GET", base+"/api/docs/"+other.ID+"?token="+view, "", "", ""); resp.StatusCode != 403 {
-		t.Errorf("token on another document: %s", resp.Status)
+	for _, path := range []string{other.ID, doc.ID, doc.Links.View} {
+		if resp := do(t, "GET", base+"/api/docs/"+path+"?token="+view, "", "", ""); resp.StatusCode != 403 {
+			t.Errorf("token with {id} %s: %s", path, resp.Status)
+		}
+	}
+	// A bad name or lifetime is refused when minting, not at every join.
+	for _, body := range []string{`{"mode":"view","name":"a\u0000b"}`, `{"mode":"view","ttlSeconds":-5}`, `{"mode":"admin"}`} {
+		req, _ := http.NewRequest("POST", base+"/api/docs/"+doc.ID+"/embed-tokens", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("mint %s: %s", body, resp.Status)
+		}
 	}
 	// Expired: refused at join.
 	clock = func() time.Time { return now.Add(2 * time.Minute) }
-	if resp := do(t, "GET", base+"/api/docs/"+internal+"/ws?token="+view, "", "", ""); resp.StatusCode != 403 {
+	if resp := do(t, "GET", base+"/api/docs/"+id+"/ws?token="+view, "", "", ""); resp.StatusCode != 403 {
 		t.Errorf("expired token: %s", resp.Status)
 	}
 	// A live session is closed at expiry: join 300ms before it.
 	clock = func() time.Time { return now }
-	short := mint(`{"mode":"edit","ttlSeconds":60}`)
+	short, _ := mint(`{"mode":"edit","ttlSeconds":60}`)
 	exp := time.Unix(now.Unix()+60, 0)
 	clock = func() time.Time { return exp.Add(-300 * time.Millisecond) }
-	r2 := dialRaw(t, base, internal, "?token="+short)
+	r2 := dialRaw(t, base, id, "?token="+short)
 	r2.send(`{"type":"join"}`)
 	r2.next("joined")
 	if code := r2.closeCode(); code != closeForbidden {
