@@ -49,7 +49,7 @@ func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request) {
 	}
 	oldEdit, oldView, edit, view, err := s.docs.RotateLinks("doc", g.doc)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	s.closeLinks(g.doc, oldEdit, oldView)
@@ -124,7 +124,7 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	// A name no session could join with is refused now, not at every join.
 	if p.Name != "" {
 		if err := presence.CheckProfile(p.Name, palette[0]); err != nil {
-			s.fail(w, r, err)
+			s.failFor(w, r, g, err)
 			return
 		}
 	}

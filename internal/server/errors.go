@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
@@ -50,11 +51,22 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, cod
 
 // fail answers a request with the problem document for err.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.failFor(w, r, grant{}, err)
+}
+
+// failFor answers a request about g's document with the problem document
+// for err. Domain errors name documents by internal id, which only
+// administrators may see (a document's first edit link is its id): for
+// everyone else it is replaced by the id the caller used.
+func (s *Server) failFor(w http.ResponseWriter, r *http.Request, g grant, err error) {
 	code, status := errorCode(err)
 	detail := err.Error()
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		detail = "internal error"
+	}
+	if g.doc != "" && !g.admin {
+		detail = strings.ReplaceAll(detail, g.doc, g.publicID())
 	}
 	s.problem(w, r, status, code, detail)
 }

@@ -220,7 +220,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	meta, text, past, err := s.textAt(r, g.doc)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
@@ -236,7 +236,7 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 	}
 	meta, text, past, err := s.textAt(r, g.doc)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
@@ -285,12 +285,12 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 			s.problem(w, r, http.StatusPreconditionFailed, "precondition_failed", err.Error())
 			return
 		}
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	w.Header().Set("ETag", etag(g.publicID(), res.Rev))
@@ -311,7 +311,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	meta, err := s.docs.Update(g.doc, p.Name, p.Language)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, viewFor(meta, g))
@@ -346,7 +346,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.docs.Delete(g.doc); err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -379,17 +379,17 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
 	}
 	after, err := revParam(r, "after", 0)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	limit, err := limitParam(r, 100, 1000)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	revs, err := s.docs.Revisions(g.doc, after, limit)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	out := map[string]any{"revisions": revViews(revs)}
@@ -412,7 +412,7 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
 	}
 	rv, err := s.docs.Revision(id, rev)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if cacheHeaders(w, r, etag(g.publicID(), rev), true) {
@@ -429,33 +429,33 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	from, err := revParam(r, "from", 0)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	to, err := revParam(r, "to", meta.Rev)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if from > meta.Rev || to > meta.Rev {
-		s.fail(w, r, fmt.Errorf("%w: revision beyond head %d", docs.ErrNotFound, meta.Rev))
+		s.failFor(w, r, g, fmt.Errorf("%w: revision beyond head %d", docs.ErrNotFound, meta.Rev))
 		return
 	}
 	tag := fmt.Sprintf("\"%s-%d-%d\"", g.publicID(), from, to)
 	if wantsUnified(r) {
 		a, err := s.docs.TextAt(id, from)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failFor(w, r, g, err)
 			return
 		}
 		b, err := s.docs.TextAt(id, to)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failFor(w, r, g, err)
 			return
 		}
 		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
@@ -463,7 +463,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 			FromFile: fmt.Sprintf("a/%s@%d", meta.Name, from), ToFile: fmt.Sprintf("b/%s@%d", meta.Name, to), Context: 3,
 		})
 		if err != nil {
-			s.fail(w, r, err)
+			s.failFor(w, r, g, err)
 			return
 		}
 		if cacheHeaders(w, r, tag, true) {
@@ -475,7 +475,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	}
 	op, err := s.docs.Changes(id, from, to)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if cacheHeaders(w, r, tag, true) {
@@ -503,17 +503,17 @@ func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
 	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	rev, err := revParam(r, "rev", meta.Rev)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	lines, err := s.docs.Blame(id, rev)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if cacheHeaders(w, r, etag(g.publicID(), rev)+"-blame", rev < meta.Rev) {
@@ -539,7 +539,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.docs.Restore(g.doc, *p.Rev, authorOf(r), "")
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rev": res.Rev, "restored": *p.Rev})
@@ -552,17 +552,17 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	after, err := revParam(r, "after", 0)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	limit, err := limitParam(r, 100, 1000)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	msgs, err := s.docs.Chat(g.doc, after, limit)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	if msgs == nil {
@@ -579,7 +579,7 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
 	id := g.doc
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failFor(w, r, g, err)
 		return
 	}
 	users, rev := []presence.User{}, meta.Rev

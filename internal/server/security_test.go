@@ -86,12 +86,19 @@ func TestLinksGrantWhatTheySay(t *testing.T) {
 			t.Errorf("%s %s through view link: %s", tc.method, tc.path, resp.Status)
 		}
 	}
-	// The view link's responses never reveal the edit link.
-	resp, _ := http.Get(view)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if bytes.Contains(b, []byte(doc.Links.Edit)) {
-		t.Fatal("a view-link response contains the edit link")
+	// The view link's responses never reveal the edit link, errors
+	// included (a document's first edit link is its internal id).
+	for _, path := range []string{"", "/raw", "/revisions", "/revisions/1", "/blame", "/chat", "/presence",
+		"?rev=99", "/raw?rev=99", "/revisions/99", "/blame?rev=99", "/diff?from=0&to=99", "/diff?format=unified&to=99"} {
+		resp, err := http.Get(view + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(b, []byte(doc.Links.Edit)) || strings.Contains(resp.Header.Get("ETag"), doc.Links.Edit) {
+			t.Errorf("GET %s through the view link shows the edit link: %s %s", path, resp.Status, b)
+		}
 	}
 	// A WebSocket through the view link is read-only.
 	r := dialRaw(t, base, doc.Links.View, "")
