@@ -282,3 +282,70 @@ func TestRESTErrorsAreProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTCaching: ETags change whenever what they tag does, past
+// revisions are immutable for the caller only, and the two diff formats
+// of one URL are cached apart.
+func TestRESTCaching(t *testing.T) {
+	_, base := testServer(t, Config{})
+	api := apiClient{t, base}
+	doc := createFull(t, base, `{"name":"a.go","text":"one\n"}`)
+	path := "/api/docs/" + doc.ID
+	get := func(p string, hdr map[string]string) *http.Response { return api.call("GET", p, nil, hdr, nil) }
+	quoted := func(tag string) bool {
+		return len(tag) > 2 && strings.Count(tag, `"`) == 2 && tag[0] == '"' && tag[len(tag)-1] == '"'
+	}
+
+	head := get(path, nil)
+	tag := head.Header.Get("ETag")
+	if !quoted(tag) || !strings.Contains(head.Header.Get("Cache-Control"), "no-cache") {
+		t.Fatalf("head: %q %q", tag, head.Header.Get("Cache-Control"))
+	}
+	for _, inm := range []string{tag, "W/" + tag, `"other", ` + tag} {
+		if r := get(path, map[string]string{"If-None-Match": inm}); r.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match %s: %s", inm, r.Status)
+		}
+	}
+	// A rename changes the document's ETag (its name is in the body).
+	api.call("PATCH", path, map[string]string{"name": "b.go"}, nil, nil)
+	var d docBody
+	if r := api.call("GET", path, nil, map[string]string{"If-None-Match": tag}, &d); r.StatusCode != 200 || d.Name != "b.go" {
+		t.Fatalf("after rename: %s %+v", r.Status, d)
+	}
+	// Any ETag of the document works as If-Match; so does *.
+	tag = get(path, nil).Header.Get("ETag")
+	if r := api.call("PUT", path, "two\n", map[string]string{"If-Match": tag}, nil); r.StatusCode != 200 {
+		t.Fatalf("If-Match with the GET's ETag: %s", r.Status)
+	}
+	if r := api.call("PUT", path, "three\n", map[string]string{"If-Match": "*"}, nil); r.StatusCode != 200 {
+		t.Fatalf("If-Match *: %s", r.Status)
+	}
+	if r := api.call("PUT", path, "four\n", map[string]string{"If-Match": tag}, nil); r.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("If-Match with a stale ETag: %s", r.Status)
+	}
+
+	// Past revisions: immutable, but never in shared caches (the URL holds
+	// a link, which rotation revokes).
+	for _, p := range []string{path + "?rev=1", path + "/raw?rev=1", path + "/revisions/1", path + "/diff?from=1&to=2", path + "/blame?rev=1"} {
+		r := get(p, nil)
+		cc := r.Header.Get("Cache-Control")
+		if !strings.Contains(cc, "immutable") || !strings.Contains(cc, "private") || strings.Contains(cc, "public") || !quoted(r.Header.Get("ETag")) {
+			t.Errorf("%s: Cache-Control %q, ETag %q", p, cc, r.Header.Get("ETag"))
+		}
+	}
+	// A diff to the head changes with the head: not immutable.
+	toHead := get(path+"/diff?from=1", nil)
+	if cc := toHead.Header.Get("Cache-Control"); strings.Contains(cc, "immutable") {
+		t.Fatalf("diff to the head: %q", cc)
+	}
+	putText(t, base, doc.ID, "five\n")
+	if r := get(path+"/diff?from=1", map[string]string{"If-None-Match": toHead.Header.Get("ETag")}); r.StatusCode != 200 {
+		t.Fatalf("diff to a newer head: %s", r.Status)
+	}
+	// One diff URL, two formats: two tags, and Vary: Accept.
+	asOp := get(path+"/diff?from=1&to=2", nil)
+	asText := get(path+"/diff?from=1&to=2", map[string]string{"Accept": "text/x-diff", "If-None-Match": asOp.Header.Get("ETag")})
+	if asText.StatusCode != 200 || !strings.HasPrefix(asText.Header.Get("Content-Type"), "text/x-diff") || !strings.Contains(asText.Header.Get("Vary"), "Accept") {
+		t.Fatalf("unified diff after the op's ETag: %s %v", asText.Status, asText.Header)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"mime"
 	"net/http"
@@ -131,9 +132,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := grant{doc: meta.ID, mode: docs.ModeEdit, link: meta.EditLink}
+	v := viewFor(meta, g)
 	w.Header().Set("Location", "/api/docs/"+meta.EditLink)
-	w.Header().Set("ETag", etag(meta.EditLink, meta.Rev))
-	writeJSON(w, http.StatusCreated, createdBody{docBody: docBody{docView: viewFor(meta, g), Text: text},
+	w.Header().Set("ETag", docTag(v))
+	writeJSON(w, http.StatusCreated, createdBody{docBody: docBody{docView: v, Text: text},
 		WorkspaceLinks: linksView{Edit: wsp.EditLink, View: wsp.ViewLink}})
 }
 
@@ -162,6 +164,37 @@ func authorOf(r *http.Request) string {
 }
 
 func etag(id string, rev uint64) string { return fmt.Sprintf("\"%s-%d\"", id, rev) }
+
+// docTag is the ETag of a document shown at v.Rev: its revision and a hash
+// of the metadata shown with it, so that a rename changes it too.
+func docTag(v docView) string {
+	h := fnv.New32a()
+	json.NewEncoder(h).Encode(v)
+	return fmt.Sprintf("\"%s-%d.%08x\"", v.ID, v.Rev, h.Sum32())
+}
+
+// ifMatchRev reads the revision of an If-Match header: "<rev>", or an
+// ETag of this API ("<id>-<rev>" or "<id>-<rev>.<hash>"). "*" asks for
+// no condition.
+func ifMatchRev(h string) (rev *uint64, ok bool) {
+	if h == "*" {
+		return nil, true
+	}
+	v, quoted := strings.CutPrefix(h, `"`)
+	v, closed := strings.CutSuffix(v, `"`)
+	if quoted != closed {
+		return nil, false
+	}
+	v, _, _ = strings.Cut(v, ".")
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		v = v[i+1:]
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	return &n, true
+}
 
 // revParam reads ?name=N as a revision; def when absent.
 func revParam(r *http.Request, name string, def uint64) (uint64, error) {
@@ -198,17 +231,31 @@ func (s *Server) textAt(r *http.Request, id string) (docs.Meta, string, bool, er
 }
 
 // cacheHeaders sets ETag and Cache-Control, and answers 304 when the
-// client's copy is current. A past revision never changes.
+// client's copy is current. A past revision never changes: it may be kept
+// for a year, by the caller only (private), since its URL holds a link or
+// token that rotation or expiry revokes.
 func cacheHeaders(w http.ResponseWriter, r *http.Request, tag string, immutable bool) bool {
 	w.Header().Set("ETag", tag)
 	if immutable {
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	} else {
-		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", "private, no-cache")
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == tag || inm == "*") {
+	if noneMatch(r.Header.Get("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return true
+	}
+	return false
+}
+
+// noneMatch reports whether an If-None-Match header lists tag (weak
+// comparison, as RFC 9110 asks) or is "*".
+func noneMatch(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			return true
+		}
 	}
 	return false
 }
@@ -223,10 +270,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
+	v := viewFor(meta, g)
+	if cacheHeaders(w, r, docTag(v), past) {
 		return
 	}
-	writeJSON(w, http.StatusOK, docBody{docView: viewFor(meta, g), Text: text})
+	writeJSON(w, http.StatusOK, docBody{docView: v, Text: text})
 }
 
 func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +287,7 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(g.publicID(), meta.Rev), past) {
+	if cacheHeaders(w, r, docTag(viewFor(meta, g)), past) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -258,17 +306,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	var ifRev *uint64
 	if im := r.Header.Get("If-Match"); im != "" {
-		n, err := strconv.ParseUint(strings.Trim(im, `"`), 10, 64)
-		if err != nil {
-			if i := strings.LastIndexByte(strings.Trim(im, `"`), '-'); i >= 0 {
-				n, err = strconv.ParseUint(strings.Trim(im, `"`)[i+1:], 10, 64)
-			}
-		}
-		if err != nil {
+		var ok bool
+		if ifRev, ok = ifMatchRev(im); !ok {
 			s.problem(w, r, http.StatusBadRequest, "bad_request", `If-Match must be "<rev>" or an ETag of this API`)
 			return
 		}
-		ifRev = &n
 	}
 	opID := ""
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
@@ -293,8 +335,9 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	w.Header().Set("ETag", etag(g.publicID(), res.Rev))
-	writeJSON(w, http.StatusOK, map[string]any{"doc": viewFor(meta, g), "rev": res.Rev, "op": res.Op})
+	v := viewFor(meta, g)
+	w.Header().Set("ETag", docTag(v))
+	writeJSON(w, http.StatusOK, map[string]any{"doc": v, "rev": res.Rev, "op": res.Op})
 }
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
@@ -446,7 +489,11 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, fmt.Errorf("%w: revision beyond head %d", docs.ErrNotFound, meta.Rev))
 		return
 	}
-	tag := fmt.Sprintf("\"%s-%d-%d\"", g.publicID(), from, to)
+	// The two formats are two representations of one URL: they have
+	// different tags, and caches must key them by Accept. Without an
+	// explicit to, the diff runs to the head and changes with it.
+	w.Header().Set("Vary", "Accept")
+	immutable := r.URL.Query().Has("to")
 	if wantsUnified(r) {
 		a, err := s.docs.TextAt(id, from)
 		if err != nil {
@@ -466,7 +513,9 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 			s.failFor(w, r, g, err)
 			return
 		}
-		if cacheHeaders(w, r, tag, true) {
+		h := fnv.New32a()
+		io.WriteString(h, meta.Name) // in the diff's header lines
+		if cacheHeaders(w, r, fmt.Sprintf("\"%s-%d-%d-unified.%08x\"", g.publicID(), from, to, h.Sum32()), immutable) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/x-diff; charset=utf-8")
@@ -478,7 +527,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, tag, true) {
+	if cacheHeaders(w, r, fmt.Sprintf("\"%s-%d-%d-op\"", g.publicID(), from, to), immutable) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "op": op})
@@ -516,7 +565,7 @@ func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(g.publicID(), rev)+"-blame", rev < meta.Rev) {
+	if cacheHeaders(w, r, fmt.Sprintf("\"%s-%d-blame\"", g.publicID(), rev), rev < meta.Rev) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "lines": lines})
