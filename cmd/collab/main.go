@@ -83,6 +83,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", envInt("COLLAB_MAX_DOC_BYTES", 8<<20), "largest document in bytes (COLLAB_MAX_DOC_BYTES)")
 	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", envDur("COLLAB_IDLE_TIMEOUT", 2*time.Minute), "unload documents unused this long (COLLAB_IDLE_TIMEOUT)")
 	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", envInt("COLLAB_SNAPSHOT_EVERY", 500), "revisions between text snapshots (COLLAB_SNAPSHOT_EVERY)")
+	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", envDur("COLLAB_COMMIT_INTERVAL", 0), "least time between two group commits: more edits share an fsync, each waits up to this long (COLLAB_COMMIT_INTERVAL)")
 	var maxMsg int
 	fs.IntVar(&maxMsg, "max-message-bytes", envInt("COLLAB_MAX_MESSAGE_BYTES", 1<<20), "largest WebSocket message in bytes (COLLAB_MAX_MESSAGE_BYTES)")
 	fs.IntVar(&o.server.SendBuffer, "send-buffer", envInt("COLLAB_SEND_BUFFER", 1<<20), "bytes queued for a slow session before it is closed (COLLAB_SEND_BUFFER)")

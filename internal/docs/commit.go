@@ -30,10 +30,15 @@ type write struct {
 // while the previous transaction was committing and commits them together
 // in one bbolt transaction (one fsync), then reports each result in queue
 // order. Unlike bbolt's Batch it never waits for a batch to fill: a lone
-// write commits at once, and under load batches grow by themselves.
+// write commits at once, and under load batches grow by themselves. With
+// an interval set, a commit starts no sooner than interval after the
+// previous one started, so that a steady trickle of writes (each alone
+// in its commit otherwise) shares fsyncs too; the wait is at most
+// interval, and only when the previous commit was that recent.
 type committer struct {
 	db       *bolt.DB
 	maxBatch int
+	interval time.Duration // least time between the starts of two commits
 	observe  func(batch int, took time.Duration)
 
 	mu     sync.Mutex // guards queue and closed
@@ -44,10 +49,11 @@ type committer struct {
 	wg     sync.WaitGroup
 }
 
-func newCommitter(db *bolt.DB, maxBatch int, observe func(int, time.Duration)) *committer {
+func newCommitter(db *bolt.DB, maxBatch int, interval time.Duration, observe func(int, time.Duration)) *committer {
 	c := &committer{
 		db:       db,
 		maxBatch: maxBatch,
+		interval: interval,
 		observe:  observe,
 		wake:     make(chan struct{}, 1),
 		notify:   make(chan []*write, 64),
@@ -99,6 +105,7 @@ func (c *committer) do(fn func(tx *bolt.Tx) error) error {
 func (c *committer) run() {
 	defer c.wg.Done()
 	defer close(c.notify)
+	var last time.Time // when the previous commit started
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 {
@@ -110,6 +117,15 @@ func (c *committer) run() {
 			<-c.wake
 			c.mu.Lock()
 		}
+		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < c.maxBatch && !c.closed {
+			// Commits are coming close together: let this one gather what
+			// arrives until interval after the previous one, so that
+			// moderate load pays for fewer fsyncs. A write after a quiet
+			// spell commits at once.
+			c.mu.Unlock()
+			time.Sleep(wait)
+			c.mu.Lock()
+		}
 		n := min(len(c.queue), c.maxBatch)
 		batch := c.queue[:n:n]
 		c.queue = c.queue[n:]
@@ -119,6 +135,7 @@ func (c *committer) run() {
 		c.mu.Unlock()
 
 		start := time.Now()
+		last = start
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for _, w := range batch {
 				w.err = w.fn(tx)

@@ -35,6 +35,12 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
+	// CommitInterval is the least time between the starts of two group
+	// commits (default 0: a commit starts as soon as the previous one
+	// ended). A write after a quiet spell still commits at once; under a
+	// steady load, a millisecond or so trades that much latency for
+	// fewer fsyncs and less CPU per edit.
+	CommitInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCommit, if set, is called after each group commit with its size
@@ -107,7 +113,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:  st,
 		cfg:    cfg,
-		commit: newCommitter(st.db, cfg.MaxBatch, cfg.OnCommit),
+		commit: newCommitter(st.db, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit),
 		live:   make(map[string]*entry),
 		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
