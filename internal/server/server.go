@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,12 +105,13 @@ func (c *Config) fill() {
 
 // Server is collab's HTTP and WebSocket front.
 type Server struct {
-	cfg     Config
-	docs    *docs.Manager
-	log     *slog.Logger
-	metrics *Metrics
-	ws      *melody.Melody
-	handler http.Handler
+	cfg       Config
+	docs      *docs.Manager
+	log       *slog.Logger
+	metrics   *Metrics
+	ws        *melody.Melody
+	handler   http.Handler
+	wsHandler http.Handler // GET /api/docs/{id}/ws, outside the router (see ServeHTTP)
 
 	embedKey []byte // signs embed tokens
 
@@ -140,12 +142,15 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.ws.Config.MessageBufferSize = 16
 	s.ws.Upgrader.CheckOrigin = s.checkOrigin
 	s.ws.Upgrader.EnableCompression = false
-	// Idle connections should cost little memory. net/http keeps its 4 KB
-	// read and write buffers for the life of a hijacked connection; with
-	// no sizes and no pool set, gorilla reuses those instead of adding its
-	// own.
+	// Idle connections should cost little memory. With no read buffer
+	// size set, gorilla reads through net/http's hijacked 4 KB reader
+	// instead of adding its own. Writes take a buffer from a pool only
+	// while a message is written (gorilla writes a message's payload
+	// straight from the message, so the buffer holds frame headers), and
+	// net/http's hijacked 4 KB writer is let go.
 	s.ws.Upgrader.ReadBufferSize = 0
-	s.ws.Upgrader.WriteBufferSize = 0
+	s.ws.Upgrader.WriteBufferSize = 4 << 10
+	s.ws.Upgrader.WriteBufferPool = &sync.Pool{}
 	s.ws.HandleConnect(s.onConnect)
 	s.ws.HandleDisconnect(s.onDisconnect)
 	s.ws.HandleMessage(s.onMessage)
@@ -158,11 +163,40 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	metrics.sessionsFn(func() float64 { return float64(s.ws.Len()) })
 	metrics.loadedFn(func() float64 { return float64(m.Loaded()) })
 	s.handler = s.routes()
+	s.wsHandler = s.recoverer(http.HandlerFunc(s.handleWS))
 	return s
 }
 
-// ServeHTTP serves every route.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP serves every route. WebSocket upgrades (GET
+// /api/docs/{id}/ws, listed in routes.go with the rest) skip the router:
+// their goroutine lives as long as the connection, blocked in a read, and
+// fewer frames under that read let the runtime shrink its stack, which is
+// most of what an idle connection costs.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := wsDocID(r); ok {
+		r.SetPathValue("id", id)
+		s.setSecurityHeaders(w, r)
+		s.wsHandler.ServeHTTP(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
+
+// wsDocID matches GET /api/docs/{id}/ws.
+func wsDocID(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/docs/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/ws")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
 
 // Drain closes every WebSocket session with 1001 (going away) so clients
 // reconnect elsewhere, and refuses new ones. Call it after the HTTP server
