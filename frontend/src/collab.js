@@ -59,6 +59,36 @@ export function cleanColor(color, fallback = '#888888') {
   return /^#[0-9a-fA-F]{6}$/.test(color ?? '') ? color : fallback;
 }
 
+/** The bytes of UTF-8 that encode s. */
+export function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4; // a surrogate pair: one code point of four bytes
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * The bytes of the op message that carries op: its JSON, and room for the
+ * largest rev and id (the envelope {"type":"op","rev":…,"id":"…","op":…}).
+ */
+export function opMessageBytes(op) {
+  return utf8Length(JSON.stringify(op.toJSON())) + 160;
+}
+
+/** "1.5 MB"-style text for a number of bytes. */
+export function bytesText(n) {
+  if (n < 10 * 1024) return `${n} bytes`;
+  if (n < 1 << 20) return `${Math.round(n / 1024)} KB`;
+  return `${(n / (1 << 20)).toFixed(1)} MB`;
+}
+
 const noop = () => {};
 
 export class Collab {
@@ -92,6 +122,10 @@ export class Collab {
     this.users = new Map(); // id -> {id, name, color, ranges (at rev)}
     this.user = '';
     this.readOnly = false;
+    // The server's limits, from joined (0: not known yet). A larger
+    // message would close the session (1009).
+    this.maxMessageBytes = 0;
+    this.maxDocBytes = 0;
     this.status = 'connecting';
     this.attempt = 0;
     this.everJoined = false;
@@ -268,6 +302,10 @@ export class Collab {
   joined(m) {
     this.user = m.user;
     this.readOnly = !!m.readOnly;
+    if (m.limits) {
+      this.maxMessageBytes = m.limits.maxMessageBytes || 0;
+      this.maxDocBytes = m.limits.maxDocBytes || 0;
+    }
     this.attempt = 0;
     this.everJoined = true;
     const first = !this.loaded;
@@ -306,8 +344,25 @@ export class Collab {
     this.setStatus(this.connected ? 'saving' : 'offline', this.connected ? '' : 'edits are kept');
   }
 
+  /**
+   * Why the server would refuse the local edit op (code points, on the
+   * local text), or '' if it would not: composed with the edits waiting in
+   * the buffer, it must fit in one message. Ask before making the edit.
+   */
+  tooLarge(op) {
+    if (!this.maxMessageBytes) return '';
+    const n = opMessageBytes(this.buffer ? this.buffer.compose(op) : op);
+    if (n <= this.maxMessageBytes) return '';
+    return `this edit needs ${bytesText(n)}; the server takes at most ${bytesText(this.maxMessageBytes)} in one edit`;
+  }
+
   /** Sends the buffer: awaiting ack. */
   flush() {
+    if (this.maxMessageBytes && opMessageBytes(this.buffer) > this.maxMessageBytes) {
+      // Sending it would close the session. Never drop it silently: the
+      // resync offers the local text (onResync's lostEdits).
+      return this.resync('the unsent edits are larger than the server takes in one message');
+    }
     this.seq++;
     this.inflight = { id: `${this.clientId}:${this.seq}`, op: this.buffer };
     this.buffer = null;

@@ -15,6 +15,7 @@ import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { oneDark } from '@codemirror/theme-one-dark';
 import { languages } from '@codemirror/language-data';
 import { TextOperation } from './ot.js';
+import { bytesText, utf8Length } from './collab.js';
 import { Walker, astralField, cpDocLength, manyToCp, manyToUtf16 } from './positions.js';
 import { lineEndings } from './lineendings.js';
 import { remoteEdit, isRemote } from './remote.js';
@@ -22,6 +23,10 @@ import { remoteEdit, isRemote } from './remote.js';
 // Control characters CodeMirror shows as placeholders: its default set
 // without "\r", which lineendings.js draws itself.
 const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/;
+
+// Edits inserting fewer UTF-16 units than this are not measured against
+// the server's limits (typing); the Collab still checks what it sends.
+const SMALL_INSERT = 4096;
 
 // ---- the others' cursors and selections
 
@@ -44,6 +49,7 @@ class CursorWidget extends WidgetType {
     const label = document.createElement('span');
     label.className = this.below ? 'cm-remote-label cm-remote-label-below' : 'cm-remote-label';
     label.style.backgroundColor = this.color;
+    label.style.color = labelTextColor(this.color);
     label.textContent = this.name; // a name is text, never HTML
     caret.appendChild(label);
     return caret;
@@ -51,6 +57,16 @@ class CursorWidget extends WidgetType {
   ignoreEvent() {
     return true;
   }
+}
+
+/** Black or white, whichever reads better on background colour #rrggbb (WCAG contrast). */
+export function labelTextColor(hex) {
+  const lin = (i) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const l = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#1f2328' : '#ffffff';
 }
 
 const cursorField = StateField.define({
@@ -145,7 +161,7 @@ function loadLanguage(desc) {
 export class CollabEditor {
   /**
    * opts: {parent, collab, readOnly, theme ('light'|'dark'), lineNumbers,
-   * onLocalChange()}
+   * onLocalChange(), onRefused(why)}
    */
   constructor(opts) {
     this.collab = opts.collab;
@@ -178,6 +194,7 @@ export class CollabEditor {
       highlightSelectionMatches(),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, indentWithTab]),
+      EditorState.transactionFilter.of((tr) => this.admit(tr)),
       cursorField,
       this.lang.of([]),
       this.theme.of(o.theme === 'dark' ? oneDark : []),
@@ -235,6 +252,29 @@ export class CollabEditor {
       return;
     }
     if (this.langDesc === desc) this.view.dispatch({ effects: this.lang.reconfigure(support) });
+  }
+
+  /**
+   * Refuses a local edit the server would refuse for its size (a big
+   * paste), before it is made: the text stays as it was, the session goes
+   * on, and onRefused says why.
+   */
+  admit(tr) {
+    if (!tr.docChanged || isRemote(tr)) return tr;
+    let inserted = 0;
+    tr.changes.iterChanges((_fromA, _toA, _fromB, _toB, text) => {
+      inserted += text.length;
+    });
+    if (inserted < SMALL_INSERT) return tr;
+    let why = this.collab.tooLarge(changesToOp(tr.changes, tr.startState));
+    if (!why && this.collab.maxDocBytes) {
+      let n = 0;
+      for (const iter = tr.newDoc.iter(); !iter.next().done; ) n += utf8Length(iter.value);
+      if (n > this.collab.maxDocBytes) why = `the document would be ${bytesText(n)}; the server keeps documents of at most ${bytesText(this.collab.maxDocBytes)}`;
+    }
+    if (!why) return tr;
+    if (this.opts.onRefused) this.opts.onRefused(why);
+    return [];
   }
 
   onUpdate(u) {

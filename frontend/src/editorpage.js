@@ -34,6 +34,13 @@ export function main({ doc: docId }) {
         status.dataset.state = s;
         if (s === 'saved' && collab.readOnly) status.textContent = 'read-only';
       },
+      refused(why) {
+        notice.replaceChildren(
+          `That edit was not made: ${why}.`, ' ',
+          el('button', { class: 'link', text: 'Dismiss', onclick: () => (notice.hidden = true) }),
+        );
+        notice.hidden = false;
+      },
       resync(mine) {
         if (mine === null) return;
         // Never drop an edit silently: offer what was not sent.

@@ -12,6 +12,7 @@
 //   {type: "presence", users: [{id, name, color}]}   when people come, go or rename
 //   {type: "status", status}                         connection state
 //   {type: "text", text, rev}                        the answer to getText
+//   {type: "refused", reason}                        an edit too large for the server was not made
 // Accepted from the host: {type: "setProfile", name, color}, {type: "focus"},
 // {type: "getText"}.
 import { openSession } from './session.js';
@@ -66,6 +67,7 @@ export function main({ doc: docId }) {
           post({ type: 'presence', users });
         }
       },
+      refused: (reason) => post({ type: 'refused', reason }),
       status: (status, detail) => {
         document.body.dataset.status = status;
         post({ type: 'status', status, detail: detail || '' });

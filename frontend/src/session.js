@@ -18,7 +18,7 @@ export function wsURL(docId, { readOnly = false, token = '' } = {}) {
  * Opens a document: returns {collab, editor}. opts: {docId, token,
  * readOnly, name, color, parent, theme, lineNumbers, on: {joined(msg,
  * first), remote(), ack(rev), users(), status(s, detail), resync(lostText),
- * meta(doc)}}.
+ * meta(doc), refused(why)}}.
  */
 export function openSession(opts) {
   const on = opts.on || {};
@@ -76,6 +76,7 @@ export function openSession(opts) {
     readOnly: !!opts.readOnly,
     theme: opts.theme,
     lineNumbers: opts.lineNumbers,
+    onRefused: (why) => on.refused && on.refused(why),
   });
   addEventListener('online', () => collab.retryNow());
   collab.connect();

@@ -5,7 +5,7 @@
 // and every operation a client made was applied exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Collab } from '../src/collab.js';
+import { Collab, utf8Length } from '../src/collab.js';
 import { TextOperation } from '../src/ot.js';
 import { seeded, randomText, randomOp } from './rand.js';
 
@@ -201,4 +201,87 @@ test('a resume the server refuses resyncs, reporting edits it could not keep', (
     server = run('collab resync', { clients: 3, steps: 300, dropRate: 0.02, refuseResume: 0.5 });
   }
   assert.ok(server.head > 0);
+});
+
+test('utf8Length counts the bytes of UTF-8', () => {
+  const r = seeded('utf8Length');
+  for (let i = 0; i < 200; i++) {
+    const s = randomText(r, 30) + (r.int(4) === 0 ? '\ud800x' : '') + (r.int(4) === 0 ? 'y\udc00' : '');
+    assert.equal(utf8Length(s), Buffer.byteLength(s, 'utf8'), `${r.label}: ${JSON.stringify(s)}`);
+  }
+});
+
+// A Collab on one socket the test drives by hand.
+function manual(limits) {
+  const sockets = [];
+  class WS {
+    constructor() {
+      this.readyState = 0;
+      this.sent = [];
+      sockets.push(this);
+    }
+    send(d) {
+      this.sent.push(JSON.parse(d));
+    }
+    close() {
+      this.readyState = 3;
+    }
+  }
+  const resyncs = [];
+  const c = new Collab({
+    url: 'ws://test/api/docs/d/ws',
+    clientId: 'c',
+    WebSocket: WS,
+    handlers: { onJoined() {}, onRemote() {}, onResync: (text, lost) => resyncs.push({ text, lost }) },
+  });
+  const open = (joined) => {
+    const ws = sockets[sockets.length - 1];
+    ws.readyState = 1;
+    ws.onopen();
+    ws.onmessage({ data: JSON.stringify({ type: 'joined', user: 'c', readOnly: false, resumed: false, users: [], limits, ...joined }) });
+    return ws;
+  };
+  c.connect();
+  return { c, open, resyncs, sockets };
+}
+
+test('an edit too large for one message is refused before it is made', () => {
+  const { c, open } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  assert.equal(c.tooLarge(new TextOperation().insert('x'.repeat(5000))), '', 'limits are not known before joined');
+  open({ rev: 1, text: 'ab' });
+  try {
+    assert.equal(c.tooLarge(new TextOperation().retain(2).insert('é'.repeat(300))), '');
+    assert.match(c.tooLarge(new TextOperation().retain(2).insert('é'.repeat(500))), /at most 1000 bytes/);
+    // The message [2,"😀…"] in its envelope: 166 bytes and four a character.
+    assert.equal(c.tooLarge(new TextOperation().retain(2).insert('😀'.repeat(208))), '');
+    assert.match(c.tooLarge(new TextOperation().retain(2).insert('😀'.repeat(209))), /needs 1002 bytes/);
+  } finally {
+    c.stop();
+  }
+});
+
+test('a buffer grown too large for one message resyncs, offering the local text', () => {
+  const { c, open, resyncs, sockets } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  const ws = open({ rev: 1, text: 'ab' });
+  try {
+    let len = 2;
+    const type = (s) => {
+      c.applyLocal(new TextOperation().retain(len).insert(s));
+      len += s.length;
+    };
+    type('first');
+    for (let i = 0; i < 20; i++) type('0123456789'.repeat(5)); // 1000 bytes in the buffer
+    assert.deepEqual(ws.sent.filter((m) => m.type === 'op').map((m) => m.id), ['c:1']);
+    ws.onmessage({ data: JSON.stringify({ type: 'ack', rev: 2, id: 'c:1' }) });
+    assert.equal(ws.sent.filter((m) => m.type === 'op').length, 1, 'the buffer was sent');
+    assert.equal(c.status, 'offline');
+    c.retryNow();
+    assert.equal(sockets.length, 2);
+    const again = open({ rev: 2, text: 'abfirst' });
+    assert.equal(again.sent[0].rev, undefined, 'a resync joins without resuming');
+    assert.deepEqual(resyncs, [{ text: 'abfirst', lost: true }]);
+    assert.ok(c.synchronized);
+  } finally {
+    c.stop();
+  }
 });
