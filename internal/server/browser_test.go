@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,8 +29,10 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/collab-editor/collab/frontend"
 	"github.com/collab-editor/collab/internal/docs"
 )
 
@@ -62,6 +66,12 @@ func chromiumPath(t *testing.T) string {
 // headless Chromium.
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
+	return newBrowserEnvWith(t, Config{})
+}
+
+// newBrowserEnvWith is newBrowserEnv with the server's configuration.
+func newBrowserEnvWith(t *testing.T, cfg Config) *browserEnv {
+	t.Helper()
 	path := chromiumPath(t)
 	env := &browserEnv{t: t}
 
@@ -69,7 +79,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			env.mu.Lock()
@@ -363,6 +373,9 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
+// TestBrowserTwoEditorsTypeAtOnce: three people in one document, two of
+// them typing at once. It leaves screenshots/editor-two-cursors.png: the
+// editor as Alice sees it, with Bob's and Carol's labelled cursors.
 func TestBrowserTwoEditorsTypeAtOnce(t *testing.T) {
 	env := newBrowserEnv(t)
 	id := env.create("src/main.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n")
@@ -402,7 +415,15 @@ func TestBrowserTwoEditorsTypeAtOnce(t *testing.T) {
 	bob.wait(`[...document.querySelectorAll('.cm-remote-label')].some(e => e.textContent === 'Alice')`)
 	alice.wait(`[...document.querySelectorAll('#users li')].length === 3`)
 
-	shot, err := chromedp.Run(alice.ctx, chromedp.CaptureScreenshot())
+	saveScreenshot(t, alice, "editor-two-cursors.png")
+}
+
+// saveScreenshot saves a PNG of the page as screenshots/name at the root
+// of the repository (ignored by git), for people to look at after a run;
+// the path is logged.
+func saveScreenshot(t *testing.T, p *browserPage, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,9 +431,11 @@ func TestBrowserTwoEditorsTypeAtOnce(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "editor-two-cursors.png"), shot, 0o644); err != nil {
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("screenshot: %s", path)
 }
 
 func TestBrowserEmojiAndCJK(t *testing.T) {
@@ -487,6 +510,13 @@ func TestBrowserKeepsCRLF(t *testing.T) {
 		}
 	}
 	env.converged(id, func(s string) bool { return s == "ZERO\r\n"+orig }, p)
+	// With its own edits undone, more undo changes nothing: the other
+	// person's line stays.
+	p.do(key("z", chromedp.ModifierCtrl), key("z", chromedp.ModifierCtrl))
+	p.waitSaved()
+	if got := p.editorText(); got != "ZERO\r\n"+orig {
+		t.Fatalf("undo past this editor's edits: %q", got)
+	}
 }
 
 func TestBrowserNamesAreText(t *testing.T) {
@@ -891,5 +921,150 @@ func TestPagesAndAssets(t *testing.T) {
 	}
 	if b, _ := io.ReadAll(zr); string(b) != ub {
 		t.Errorf("%s: the gzipped body is not the file", chunk)
+	}
+}
+
+// TestBrowserRefusesTooLargePaste: a paste larger than the server takes in
+// one message is refused by the editor before it is made, with a notice;
+// the session stays open and the next edits go through.
+func TestBrowserRefusesTooLargePaste(t *testing.T) {
+	env := newBrowserEnvWith(t, Config{MaxMessageBytes: 64 << 10})
+	id := env.create("big.txt", "start\n")
+	p := env.open(env.base + "/d/" + id)
+	p.waitSaved()
+	p.do(atLineEnd(1), typeText(strings.Repeat("0123456789abcdef", 5<<10))) // 80 KB
+	p.wait(`!document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('not made')`)
+	if got := p.editorText(); got != "start\n" {
+		t.Fatalf("after the refused paste the editor holds %.80q", got)
+	}
+	// A paste that fits goes through, on the same session.
+	p.do(typeText(strings.Repeat("x", 40<<10)))
+	want := "start" + strings.Repeat("x", 40<<10) + "\n"
+	env.converged(id, func(s string) bool { return s == want }, p)
+	p.waitSaved()
+	if n := len(env.apiRequests("/ws")); n != 1 {
+		t.Errorf("%d WebSocket sessions, want 1: the session was closed", n)
+	}
+}
+
+// TestBrowserHighlightingAndThemes: syntax highlighting is chosen from the
+// file name, and its language is loaded only when a file needs it; the
+// theme switches between light and dark and is remembered. It leaves
+// screenshots/editor-dark.png.
+func TestBrowserHighlightingAndThemes(t *testing.T) {
+	env := newBrowserEnv(t)
+	goID := env.create("main.go", "package main\n\nfunc main() {}\n")
+	txtID := env.create("notes.txt", "package main\n\nfunc main() {}\n")
+	// A keyword is drawn in another colour than the text around it.
+	const keywordColoured = `[...document.querySelectorAll('.cm-content .cm-line span')].some(s => s.textContent === 'package' &&
+		getComputedStyle(s).color !== getComputedStyle(document.querySelector('.cm-content')).color)`
+	const chunks = `JSON.stringify(performance.getEntriesByType('resource').map(e => new URL(e.name).pathname).filter(p => p.startsWith('/assets/chunks/')))`
+
+	txt := env.open(env.base + "/d/" + txtID)
+	txt.waitSaved()
+	var txtChunks []string
+	json.Unmarshal([]byte(evalIn[string](txt, chunks)), &txtChunks)
+	if evalIn[bool](txt, keywordColoured) {
+		t.Error("a .txt file is highlighted")
+	}
+
+	g := env.open(env.base + "/d/" + goID)
+	g.waitSaved()
+	g.wait(keywordColoured)
+	var goChunks []string
+	json.Unmarshal([]byte(evalIn[string](g, chunks)), &goChunks)
+	extra := 0
+	for _, c := range goChunks {
+		if !slices.Contains(txtChunks, c) {
+			extra++
+		}
+	}
+	all, _ := fs.ReadDir(frontend.Dist, "chunks")
+	t.Logf("chunks loaded: %d for .txt, %d for .go, of %d", len(txtChunks), len(goChunks), len(all))
+	if extra == 0 || len(goChunks) > len(all)/4 {
+		t.Errorf("the .go editor loaded %d chunks of %d, %d more than the .txt one: want a few, loaded on demand", len(goChunks), len(all), extra)
+	}
+
+	// Dark, then light again; the choice is remembered.
+	const editorBg = `getComputedStyle(document.querySelector('.cm-editor')).backgroundColor`
+	light := evalIn[string](g, editorBg)
+	g.do(chromedp.Click(chromedp.CSS(`#theme`)))
+	g.wait(`document.documentElement.dataset.theme === 'dark'`)
+	g.wait(editorBg + ` === 'rgb(40, 44, 52)'`) // One Dark's background
+	saveScreenshot(t, g, "editor-dark.png")
+	g.do(chromedp.Navigate(env.base + "/d/" + goID))
+	g.waitSaved()
+	g.wait(`document.documentElement.dataset.theme === 'dark' && ` + editorBg + ` === 'rgb(40, 44, 52)'`)
+	g.do(chromedp.Click(chromedp.CSS(`#theme`)))
+	g.wait(`document.documentElement.dataset.theme === 'light' && ` + editorBg + ` === ` + jsString(light))
+}
+
+// TestBrowserEmbedParameters: the embed's URL parameters theme,
+// lineNumbers, lang, name, color and line take effect.
+func TestBrowserEmbedParameters(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("script.txt", "# a comment\ndef f():\n    return 1\n")
+	p := env.open(env.base + "/embed/" + id + "?theme=dark&lineNumbers=0&lang=python&name=Zed&color=%23123456&line=2")
+	p.wait(`document.body.dataset.status === 'saved'`)
+	p.wait(`document.documentElement.dataset.theme === 'dark' && getComputedStyle(document.querySelector('.cm-editor')).backgroundColor === 'rgb(40, 44, 52)'`)
+	if evalIn[bool](p, `document.querySelector('.cm-lineNumbers') !== null`) {
+		t.Error("lineNumbers=0 shows line numbers")
+	}
+	p.wait(`[...document.querySelectorAll('.cm-content .cm-line span')].some(s => s.textContent === 'def' &&
+		getComputedStyle(s).color !== getComputedStyle(document.querySelector('.cm-content')).color)`)
+	if line := evalIn[int](p, `window.collabEditor.view.state.doc.lineAt(window.collabEditor.view.state.selection.main.head).number`); line != 2 {
+		t.Errorf("line=2 put the cursor on line %d", line)
+	}
+	eventually(t, "the embed's name and colour in presence", func() (bool, string) {
+		var pr struct {
+			Users []struct{ Name, Color string }
+		}
+		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &pr)
+		return len(pr.Users) == 1 && pr.Users[0].Name == "Zed" && pr.Users[0].Color == "#123456", fmt.Sprint(pr.Users)
+	})
+	// Without parameters: light, with line numbers.
+	q := env.open(env.base + "/embed/" + id)
+	q.wait(`document.body.dataset.status === 'saved' && document.documentElement.dataset.theme === 'light' && document.querySelector('.cm-lineNumbers') !== null`)
+}
+
+// TestBrowserOnlyEmbedsMayBeFramed: a page of another origin can frame
+// /embed/{id}, but the browser refuses to show the editor page or the
+// history in a frame.
+func TestBrowserOnlyEmbedsMayBeFramed(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("f.txt", "framed\n")
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>host</title>
+<iframe name="embed" src="%[1]s/embed/%[2]s"></iframe>
+<iframe name="editor" src="%[1]s/d/%[2]s"></iframe>
+<iframe name="history" src="%[1]s/d/%[2]s/history"></iframe>`, env.base, id)
+	}))
+	t.Cleanup(host.Close)
+	h := env.open(host.URL + "/")
+	// The URL each frame shows; a refused frame shows Chromium's error page.
+	frames := func() map[string]string {
+		var tree *page.FrameTree
+		h.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			res, err := cdp.Call(ctx, t, page.GetFrameTree, cdp.Empty{})
+			tree = res.FrameTree
+			return err
+		}))
+		out := map[string]string{}
+		for _, f := range tree.ChildFrames {
+			out[f.Frame.Name] = f.Frame.URL
+		}
+		return out
+	}
+	eventually(t, "the frames to load", func() (bool, string) {
+		f := frames()
+		return strings.HasPrefix(f["embed"], env.base+"/embed/") && strings.HasPrefix(f["editor"], "chrome-error:") && strings.HasPrefix(f["history"], "chrome-error:"), fmt.Sprint(f)
+	})
+	eventually(t, "the embed's session", func() (bool, string) {
+		n := len(env.apiRequests("/ws"))
+		return n > 0, fmt.Sprint(n)
+	})
+	if n := len(env.apiRequests("/ws")); n != 1 {
+		t.Errorf("%d WebSocket sessions from the frames, want the embed's alone", n)
 	}
 }
