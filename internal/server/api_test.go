@@ -250,25 +250,36 @@ func TestRESTErrorsAreProblems(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, ctype, body string
 		status                    int
+		ifMatch                   string
 	}{
-		{"DELETE", "/healthz", "", "", 405},
-		{"POST", "/api/docs/" + doc.ID + "/revisions", "", "", 405},
-		{"GET", "/api/nothing", "", "", 404},
-		{"GET", "/api/docs/no-such-doc", "", "", 404},
-		{"GET", "/api/docs/" + doc.ID + "?rev=abc", "", "", 400},
-		{"GET", "/api/docs/" + doc.ID + "?rev=99", "", "", 404},
-		{"GET", "/api/docs/" + doc.ID + "/revisions?limit=0", "", "", 400},
-		{"GET", "/api/docs/" + doc.ID + "/revisions/x", "", "", 400},
-		{"POST", "/api/docs", "application/json", `{"name":`, 400},
-		{"POST", "/api/docs", "application/json", `{"name":"../etc/passwd","text":""}`, 400},
-		{"POST", "/api/docs", "application/json", `{"name":"big","text":"` + strings.Repeat("x", 2000) + `"}`, 413},
-		{"POST", "/api/docs", "application/xml", `<doc/>`, 415},
-		{"PATCH", "/api/docs/" + doc.ID, "text/plain", `x`, 415},
-		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":"one"}`, 400},
+		{"DELETE", "/healthz", "", "", 405, ""},
+		{"POST", "/api/docs/" + doc.ID + "/revisions", "", "", 405, ""},
+		{"GET", "/api/nothing", "", "", 404, ""},
+		{"GET", "/api/docs/no-such-doc", "", "", 404, ""},
+		{"GET", "/api/docs/" + doc.ID + "?rev=abc", "", "", 400, ""},
+		{"GET", "/api/docs/" + doc.ID + "?rev=99", "", "", 404, ""},
+		{"GET", "/api/docs/" + doc.ID + "/revisions?limit=0", "", "", 400, ""},
+		{"GET", "/api/docs/" + doc.ID + "/revisions/x", "", "", 400, ""},
+		{"POST", "/api/docs", "application/json", `{"name":`, 400, ""},
+		{"POST", "/api/docs", "application/json", `{"name":"../etc/passwd","text":""}`, 400, ""},
+		{"POST", "/api/docs", "application/json", `{"name":"big","text":"` + strings.Repeat("x", 2000) + `"}`, 413, ""},
+		{"POST", "/api/docs", "application/xml", `<doc/>`, 415, ""},
+		{"PATCH", "/api/docs/" + doc.ID, "text/plain", `x`, 415, ""},
+		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":"one"}`, 400, ""},
+		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":` + strings.Repeat("9", 30) + `}`, 400, ""},
+		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":-1}`, 400, ""},
+		{"POST", "/api/docs/" + doc.ID + "/restore", "application/json", `{"rev":99}`, 404, ""},
+		{"GET", "/api/docs/" + doc.ID + "/revisions?after=-1", "", "", 400, ""},
+		{"PUT", "/api/docs/" + doc.ID, "text/plain", "y", 412, `"7"`},
+		{"PUT", "/api/docs/" + doc.ID, "text/plain", "y", 400, `"seven"`},
+		{"PUT", "/api/docs/" + doc.ID, "application/x-www-form-urlencoded", "text=y", 415, ""},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
 		if tc.ctype != "" {
 			req.Header.Set("Content-Type", tc.ctype)
+		}
+		if tc.ifMatch != "" {
+			req.Header.Set("If-Match", tc.ifMatch)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -358,5 +359,237 @@ func TestHugeMessageIsRefusedUnread(t *testing.T) {
 	}
 	if text, _ := restText(t, base, doc.ID); text != "x" {
 		t.Fatal("document changed")
+	}
+}
+
+// TestAdminRoutesClosedWithoutToken: with no COLLAB_API_TOKEN configured
+// every administrative route is refused, whatever the caller sends.
+func TestAdminRoutesClosedWithoutToken(t *testing.T) {
+	_, base := testServer(t, Config{})
+	doc := createFull(t, base, `{"name":"a","text":"x"}`)
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/api/docs", ""},
+		{"DELETE", "/api/docs/" + doc.ID, ""},
+		{"POST", "/api/docs/" + doc.ID + "/rotate", ""},
+		{"POST", "/api/docs/" + doc.ID + "/embed-tokens", `{"mode":"edit"}`},
+		{"POST", "/api/workspaces/" + doc.WorkspaceLinks.Edit + "/rotate", ""},
+	} {
+		for _, token := range []string{"", "anything", adminToken} {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s %s (token %q): %s %s", tc.method, tc.path, token, resp.Status, resp.Header.Get("Content-Type"))
+			}
+		}
+	}
+	if text, _ := restText(t, base, doc.ID); text != "x" {
+		t.Fatalf("document changed: %q", text)
+	}
+	if resp := do(t, "GET", base+"/api/workspaces/"+doc.WorkspaceLinks.Edit+"/files", "", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("the workspace link after refused rotation: %s", resp.Status)
+	}
+}
+
+// TestViewLinksNeverWrite: every REST write through a view link, of the
+// document or of its workspace, is refused and changes nothing.
+func TestViewLinksNeverWrite(t *testing.T) {
+	_, base := testServer(t, Config{APIToken: adminToken})
+	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
+	view := base + "/api/docs/" + doc.Links.View
+	for _, tc := range []struct{ method, url, ctype, body string }{
+		{"PUT", view, "text/plain", "hacked"},
+		{"PUT", view, "application/json", `{"text":"hacked"}`},
+		{"PATCH", view, "application/json", `{"name":"x.go"}`},
+		{"PATCH", view, "application/json", `{"language":"python"}`},
+		{"POST", view + "/restore", "application/json", `{"rev":1}`},
+		{"POST", base + "/api/docs", "application/json", `{"name":"b.go","text":"","workspace":"` + doc.WorkspaceLinks.View + `"}`},
+		{"POST", base + "/api/docs?name=b.go&workspace=" + doc.WorkspaceLinks.View, "text/plain", "x"},
+	} {
+		if resp := do(t, tc.method, tc.url, "", tc.ctype, tc.body); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s: %s", tc.method, strings.TrimPrefix(tc.url, base), resp.Status)
+		}
+	}
+	var files struct{ Files []docView }
+	apiClient{t, base}.call("GET", "/api/workspaces/"+doc.WorkspaceLinks.Edit+"/files", nil, nil, &files)
+	if len(files.Files) != 1 || files.Files[0].Name != "a.go" || files.Files[0].Rev != 1 {
+		t.Fatalf("workspace after view-link writes: %+v", files.Files)
+	}
+}
+
+// TestSecurityHeaders: every response has nosniff; pages have a CSP with
+// no inline script, and only /embed/* may be framed, by the configured
+// ancestors.
+func TestSecurityHeaders(t *testing.T) {
+	_, base := testServer(t, Config{FrameAncestors: "https://host.example"})
+	doc := createFull(t, base, `{"name":"a","text":"x"}`)
+	for _, tc := range []struct {
+		method, path string
+		embed        bool
+	}{
+		{"GET", "/", false},
+		{"GET", "/d/" + doc.ID, false},
+		{"GET", "/d/no-such-link", false},
+		{"GET", "/w/" + doc.WorkspaceLinks.Edit, false},
+		{"GET", "/embed-demo", false},
+		{"GET", "/embed/" + doc.ID, true},
+		{"GET", "/assets/app.js", false},
+		{"GET", "/api/docs/" + doc.ID, false},
+		{"GET", "/api/docs/" + doc.ID + "/raw", false},
+		{"GET", "/api/docs/nothing", false},
+		{"DELETE", "/api/openapi.json", false},
+		{"GET", "/api/docs/" + doc.ID + "/ws", false}, // not an upgrade: 400
+		{"GET", "/metrics", false},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		script := ""
+		for _, d := range strings.Split(csp, ";") {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "script-src ") {
+				script = d
+			}
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s %s: nosniff %q, Referrer-Policy %q", tc.method, tc.path, h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"))
+		}
+		if script != "script-src 'self'" {
+			t.Errorf("%s %s: script policy %q in %q", tc.method, tc.path, script, csp)
+		}
+		if tc.embed {
+			if !strings.Contains(csp, "frame-ancestors https://host.example") || h.Get("X-Frame-Options") != "" {
+				t.Errorf("%s: CSP %q, X-Frame-Options %q", tc.path, csp, h.Get("X-Frame-Options"))
+			}
+		} else if !strings.Contains(csp, "frame-ancestors 'none'") || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s %s: CSP %q, X-Frame-Options %q", tc.method, tc.path, csp, h.Get("X-Frame-Options"))
+		}
+	}
+}
+
+// TestLimitsRefuseClearly: sessions per document, connections per
+// address, document size and request size each refuse with their own
+// error, and leave everyone else working.
+func TestLimitsRefuseClearly(t *testing.T) {
+	_, base := testServer(t, Config{MaxSessionsPerDoc: 2, MaxMessageBytes: 4 << 20, MaxRequestBytes: 2 << 20})
+	// The test server's documents are at most 1 MiB.
+	doc := createFull(t, base, `{"name":"a","text":"`+strings.Repeat("x", 1<<20-4)+`"}`)
+	a := dialRaw(t, base, doc.ID, "")
+	a.send(`{"type":"join","client":"a"}`)
+	a.next("joined")
+	b := dialRaw(t, base, doc.ID, "")
+	b.send(`{"type":"join","client":"b"}`)
+	b.next("joined")
+
+	third := dialRaw(t, base, doc.ID, "")
+	third.send(`{"type":"join","client":"c"}`)
+	if code := third.closeCode(); code != closeTooMany {
+		t.Errorf("a third session on the document: close %d, want %d", code, closeTooMany)
+	}
+	// An op that would make the document too large is refused; the text
+	// stays; a smaller op still goes through.
+	a.send(`{"type":"op","rev":1,"id":"a:1","op":[` + fmt.Sprint(1<<20-4) + `,"12345"]}`)
+	if m := a.next("error"); m["code"] != "too_large" || m["id"] != "a:1" {
+		t.Fatalf("op beyond the document limit: %v", m)
+	}
+	a.send(`{"type":"op","rev":1,"id":"a:2","op":[` + fmt.Sprint(1<<20-4) + `,"!"]}`)
+	if m := a.next("ack"); m["id"] != "a:2" {
+		t.Fatalf("a fitting op: %v", m)
+	}
+	if m := b.next("op"); m["author"] != "a" {
+		t.Fatalf("b: %v", m)
+	}
+	// Over REST: the document limit, the body limit, with and without a
+	// declared length.
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		code string
+	}{
+		{"document", strings.NewReader(strings.Repeat("y", 1<<20+1)), "too_large"},
+		{"body", strings.NewReader(strings.Repeat("y", 2<<20+1)), "too_large"},
+		{"chunked body", io.MultiReader(strings.NewReader(strings.Repeat("y", 2<<20+1))), "too_large"},
+	} {
+		req, _ := http.NewRequest("PUT", base+"/api/docs/"+doc.ID, tc.body)
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || p["code"] != tc.code {
+			t.Errorf("PUT over the %s limit: %s %v", tc.name, resp.Status, p)
+		}
+	}
+	if text, rev := restText(t, base, doc.ID); rev != 2 || len(text) != 1<<20-3 {
+		t.Fatalf("document after refusals: %d bytes at %d", len(text), rev)
+	}
+}
+
+// TestConnectionsPerAddress: beyond the limit, an address's next
+// WebSocket is refused before the upgrade with 429; REST still answers.
+func TestConnectionsPerAddress(t *testing.T) {
+	_, base := testServer(t, Config{MaxConnsPerAddr: 2})
+	doc := createFull(t, base, `{"name":"a","text":"x"}`)
+	a := dialRaw(t, base, doc.ID, "")
+	dialRaw(t, base, doc.ID, "")
+	u := "ws" + strings.TrimPrefix(base, "http") + "/api/docs/" + doc.ID + "/ws"
+	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("a third connection from one address was accepted")
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("a connection over the limit: %v %v", err, resp)
+	}
+	a.send(`{"type":"join","client":"a"}`)
+	a.next("joined")
+	if text, _ := restText(t, base, doc.ID); text != "x" {
+		t.Fatalf("REST: %q", text)
+	}
+}
+
+// TestDeepNestingIsRefused: JSON nested far beyond any real message is an
+// error, over the socket and over REST, and costs nothing else.
+func TestDeepNestingIsRefused(t *testing.T) {
+	_, base := testServer(t, Config{})
+	doc := createFull(t, base, `{"name":"a","text":"x"}`)
+	deep := strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000)
+	r := dialRaw(t, base, doc.ID, "")
+	r.send(`{"type":"join","client":"deep"}`)
+	r.next("joined")
+	r.send(`{"type":"op","rev":1,"id":"deep:1","op":` + deep + `}`)
+	if m := r.next("error"); m["code"] != "bad_message" {
+		t.Fatalf("deep op: %v", m)
+	}
+	r.send(`{"type":"cursor","rev":1,"ranges":` + deep + `}`)
+	if m := r.next("error"); m["code"] != "bad_message" {
+		t.Fatalf("deep cursor: %v", m)
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/docs", `{"name":"b","text":"","language":` + deep + `}`},
+		{"PUT", "/api/docs/" + doc.ID, `{"text":` + deep + `}`},
+		{"POST", "/api/docs/" + doc.ID + "/restore", `{"rev":` + deep + `}`},
+	} {
+		if resp := do(t, tc.method, base+tc.path, "", "application/json", tc.body); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s %s nested deep: %s", tc.method, tc.path, resp.Status)
+		}
+	}
+	r.send(`{"type":"op","rev":1,"id":"deep:2","op":[1,"y"]}`)
+	if m := r.next("ack"); m["id"] != "deep:2" {
+		t.Fatalf("after deep messages: %v", m)
 	}
 }
