@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,61 +47,58 @@ type options struct {
 	shutdownWait                    time.Duration
 }
 
+// envName is the environment variable of a flag: COLLAB_ and the flag's
+// name in capitals, with "_" for "-" (-max-doc-bytes: COLLAB_MAX_DOC_BYTES).
+func envName(flagName string) string {
+	return "COLLAB_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("collab", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		if n, err := strconv.Atoi(getenv(name)); err == nil {
-			return n
-		}
-		return def
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		if d, err := time.ParseDuration(getenv(name)); err == nil {
-			return d
-		}
-		return def
-	}
-	envFloat := func(name string, def float64) float64 {
-		if f, err := strconv.ParseFloat(getenv(name), 64); err == nil {
-			return f
-		}
-		return def
-	}
-	fs.StringVar(&o.addr, "addr", env("COLLAB_ADDR", "127.0.0.1:8080"), "listen address (COLLAB_ADDR)")
-	fs.StringVar(&o.data, "data", env("COLLAB_DATA", "collab.db"), "bbolt data file (COLLAB_DATA)")
-	fs.StringVar(&o.logFormat, "log-format", env("COLLAB_LOG_FORMAT", "text"), "log format: text or json (COLLAB_LOG_FORMAT)")
-	fs.StringVar(&o.logLevel, "log-level", env("COLLAB_LOG_LEVEL", "info"), "log level: debug, info, warn, error (COLLAB_LOG_LEVEL)")
-	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", envInt("COLLAB_MAX_DOC_BYTES", 8<<20), "largest document in bytes (COLLAB_MAX_DOC_BYTES)")
-	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", envDur("COLLAB_IDLE_TIMEOUT", 2*time.Minute), "unload documents unused this long (COLLAB_IDLE_TIMEOUT)")
-	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", envInt("COLLAB_SNAPSHOT_EVERY", 500), "revisions between text snapshots (COLLAB_SNAPSHOT_EVERY)")
-	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", envDur("COLLAB_COMMIT_INTERVAL", 0), "least time between two group commits: more edits share an fsync, each waits up to this long (COLLAB_COMMIT_INTERVAL)")
-	var maxMsg int
-	fs.IntVar(&maxMsg, "max-message-bytes", envInt("COLLAB_MAX_MESSAGE_BYTES", 1<<20), "largest WebSocket message in bytes (COLLAB_MAX_MESSAGE_BYTES)")
-	fs.IntVar(&o.server.SendBuffer, "send-buffer", envInt("COLLAB_SEND_BUFFER", 1<<20), "bytes queued for a slow session before it is closed (COLLAB_SEND_BUFFER)")
-	fs.Float64Var(&o.server.OpsPerSecond, "ops-per-second", envFloat("COLLAB_OPS_PER_SECOND", 50), "operations per second per session (COLLAB_OPS_PER_SECOND)")
-	fs.Float64Var(&o.server.CursorsPerSecond, "cursors-per-second", envFloat("COLLAB_CURSORS_PER_SECOND", 30), "cursor updates per second per session (COLLAB_CURSORS_PER_SECOND)")
-	fs.IntVar(&o.server.MaxSessionsPerDoc, "sessions-per-doc", envInt("COLLAB_SESSIONS_PER_DOC", 200), "sessions per document (COLLAB_SESSIONS_PER_DOC)")
-	fs.DurationVar(&o.server.PingPeriod, "ping-period", envDur("COLLAB_PING_PERIOD", 10*time.Second), "WebSocket ping interval (COLLAB_PING_PERIOD)")
-	fs.DurationVar(&o.server.PongWait, "pong-wait", envDur("COLLAB_PONG_WAIT", 25*time.Second), "drop a peer silent this long (COLLAB_PONG_WAIT)")
-	var maxReq int
-	fs.IntVar(&maxReq, "max-request-bytes", envInt("COLLAB_MAX_REQUEST_BYTES", 10<<20), "largest REST request body (COLLAB_MAX_REQUEST_BYTES)")
-	fs.StringVar(&o.origins, "allowed-origins", env("COLLAB_ALLOWED_ORIGINS", ""), "comma-separated extra origins allowed to open WebSockets (COLLAB_ALLOWED_ORIGINS)")
-	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", env("COLLAB_FRAME_ANCESTORS", "*"), "CSP frame-ancestors for /embed pages (COLLAB_FRAME_ANCESTORS)")
-	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (COLLAB_API_TOKEN; prefer the variable: flags show in ps)")
-	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", envInt("COLLAB_CONNS_PER_ADDR", 1000), "WebSocket connections per client address, -1 for no limit (COLLAB_CONNS_PER_ADDR)")
-	fs.BoolVar(&o.server.Pprof, "pprof", getenv("COLLAB_PPROF") == "1", "serve /debug/pprof for profiling (COLLAB_PPROF=1)")
-	fs.DurationVar(&o.shutdownWait, "shutdown-wait", envDur("COLLAB_SHUTDOWN_WAIT", 10*time.Second), "how long shutdown waits for requests to finish (COLLAB_SHUTDOWN_WAIT)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.data, "data", "collab.db", "bbolt data file")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", 8<<20, "largest document in bytes")
+	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", 2*time.Minute, "unload documents unused this long")
+	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", 500, "revisions between text snapshots")
+	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", 0, "least time between two group commits: more edits share an fsync, each waits up to this long")
+	fs.Int64Var(&o.server.MaxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in bytes; a larger one closes the session (1009)")
+	fs.IntVar(&o.server.SendBuffer, "send-buffer", 1<<20, "bytes queued for a slow session before it is closed")
+	fs.Float64Var(&o.server.OpsPerSecond, "ops-per-second", 50, "operations per second per session (bursts of twice that)")
+	fs.Float64Var(&o.server.CursorsPerSecond, "cursors-per-second", 30, "cursor updates per second per session")
+	fs.IntVar(&o.server.MaxSessionsPerDoc, "sessions-per-doc", 200, "sessions per document")
+	fs.DurationVar(&o.server.PingPeriod, "ping-period", 10*time.Second, "WebSocket ping interval")
+	fs.DurationVar(&o.server.PongWait, "pong-wait", 25*time.Second, "drop a peer silent this long")
+	fs.DurationVar(&o.server.WriteWait, "write-wait", 10*time.Second, "drop a peer that takes longer to accept one write")
+	fs.IntVar(&o.server.ChatKeep, "chat-keep", 1000, "chat messages kept per document")
+	fs.IntVar(&o.server.MaxChatBytes, "max-chat-bytes", 2000, "largest chat message in bytes")
+	fs.Int64Var(&o.server.MaxRequestBytes, "max-request-bytes", 10<<20, "largest REST request body")
+	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
+	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", "*", "CSP frame-ancestors for /embed pages, e.g. 'https://a.example https://b.example'")
+	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (prefer the variable: flags show in ps)")
+	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", 1000, "WebSocket connections per client address, -1 for no limit")
+	fs.BoolVar(&o.server.Pprof, "pprof", false, "serve /debug/pprof for profiling")
+	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data.\nEvery flag can also be set by the environment variable named after it.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data.\nEvery flag can also be set by the environment variable named after it; a flag\ngiven on the command line wins.\n\nFlags:\n")
 		fs.PrintDefaults()
+	}
+	// Every flag's variable, checked like the flag, then the command line.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		f.Usage += " (" + name + ")"
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -110,11 +106,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (see collab -h)", fs.Args())
 	}
-	if o.server.APIToken == "" {
-		o.server.APIToken = getenv("COLLAB_API_TOKEN")
-	}
-	o.server.MaxMessageBytes = int64(maxMsg)
-	o.server.MaxRequestBytes = int64(maxReq)
 	for _, origin := range strings.Split(o.origins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			o.server.AllowedOrigins = append(o.server.AllowedOrigins, origin)

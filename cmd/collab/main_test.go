@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/collab-editor/collab/client"
 	"github.com/collab-editor/collab/internal/ot"
+	"github.com/gorilla/websocket"
 )
 
 // startRun runs the real entry point on 127.0.0.1:0 (or addr) and returns
@@ -362,13 +365,115 @@ func TestRestartMidSessionLosesNothing(t *testing.T) {
 func TestHelpListsFlags(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, io.Discard, &out)
-	if err == nil {
-		t.Fatal("-h should return flag.ErrHelp")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-addr", "COLLAB_ADDR", "-data", "COLLAB_DATA", "-log-format", "-max-doc-bytes", "-ops-per-second"} {
-		if !strings.Contains(out.String(), want) {
+	help := out.String()
+	for _, want := range []string{"-addr", "-data", "-log-format", "-log-level", "-max-doc-bytes", "-max-message-bytes", "-ops-per-second", "-sessions-per-doc", "-pong-wait", "-frame-ancestors"} {
+		if !strings.Contains(help, "  "+want+" ") && !strings.Contains(help, "  "+want+"\n") {
 			t.Errorf("help lacks %s", want)
 		}
+	}
+	// Every flag names its environment variable.
+	lines := strings.Split(help, "\n")
+	n := 0
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "  -") || i+1 == len(lines) {
+			continue
+		}
+		n++
+		name, _, _ := strings.Cut(strings.TrimPrefix(line, "  -"), " ")
+		if !strings.Contains(lines[i+1], "("+envName(name)+")") {
+			t.Errorf("-%s does not name %s: %q", name, envName(name), lines[i+1])
+		}
+	}
+	if n < 20 {
+		t.Errorf("help lists %d flags:\n%s", n, help)
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	env := map[string]string{
+		"COLLAB_ADDR":              "127.0.0.1:9999",
+		"COLLAB_LOG_FORMAT":        "json",
+		"COLLAB_MAX_DOC_BYTES":     "1234",
+		"COLLAB_MAX_MESSAGE_BYTES": "4321",
+		"COLLAB_OPS_PER_SECOND":    "7.5",
+		"COLLAB_PONG_WAIT":         "3s",
+		"COLLAB_PPROF":             "1",
+		"COLLAB_API_TOKEN":         "secret",
+		"COLLAB_ALLOWED_ORIGINS":   "https://a.example, https://b.example",
+	}
+	o, err := parseFlags([]string{"-ops-per-second", "9"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.addr != "127.0.0.1:9999" || o.logFormat != "json" || o.docs.MaxBytes != 1234 || o.server.MaxMessageBytes != 4321 ||
+		o.server.PongWait != 3*time.Second || !o.server.Pprof || o.server.APIToken != "secret" ||
+		strings.Join(o.server.AllowedOrigins, " ") != "https://a.example https://b.example" {
+		t.Errorf("from the environment: %+v", o)
+	}
+	if o.server.OpsPerSecond != 9 {
+		t.Errorf("ops per second %v: the flag should win over COLLAB_OPS_PER_SECOND", o.server.OpsPerSecond)
+	}
+	if o, err := parseFlags(nil, func(string) string { return "" }, io.Discard); err != nil || o.addr != "127.0.0.1:8080" || o.data != "collab.db" {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+
+	// A value that does not parse is an error naming the variable, not
+	// silently the default.
+	for k, v := range map[string]string{"COLLAB_MAX_DOC_BYTES": "16MiB", "COLLAB_PONG_WAIT": "25", "COLLAB_PPROF": "yes"} {
+		_, err := parseFlags(nil, func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
+		}
+	}
+}
+
+// TestShutdownClosesSessionsWithGoingAway: when run's context ends (as on
+// SIGINT or SIGTERM), open sessions are closed with 1001 so clients
+// reconnect elsewhere, and run returns cleanly after closing the database.
+func TestShutdownClosesSessionsWithGoingAway(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "s.db")
+	base, stop := startRun(t, data, "")
+	id := createDoc(t, base, "s.txt", "x")
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/docs/"+id+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"join"}`))
+	if _, _, err := conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan int, 1)
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					closed <- ce.Code
+				} else {
+					closed <- -1
+				}
+				return
+			}
+		}
+	}()
+	stop() // fails the test if run returns an error
+	if code := <-closed; code != websocket.CloseGoingAway {
+		t.Fatalf("close code %d, want 1001 (going away)", code)
+	}
+	// The database was closed: it opens again at once.
+	base2, _ := startRun(t, data, "")
+	if d := getDoc(t, base2, id); d.Text != "x" {
+		t.Fatalf("after restart: %+v", d)
 	}
 }
 
