@@ -154,6 +154,9 @@ func TestRotationClosesOldLinks(t *testing.T) {
 	r := dialRaw(t, base, doc.Links.Edit, "")
 	r.send(`{"type":"join"}`)
 	r.next("joined")
+	rv := dialRaw(t, base, doc.Links.View, "")
+	rv.send(`{"type":"join"}`)
+	rv.next("joined")
 	resp, err := http.DefaultClient.Do(func() *http.Request {
 		req, _ := http.NewRequest("POST", base+"/api/docs/"+doc.Links.Edit+"/rotate", nil)
 		req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -168,6 +171,9 @@ func TestRotationClosesOldLinks(t *testing.T) {
 	if code := r.closeCode(); code != closeForbidden {
 		t.Fatalf("session on the rotated link: close %d", code)
 	}
+	if code := rv.closeCode(); code != closeForbidden {
+		t.Fatalf("session on the rotated view link: close %d", code)
+	}
 	for _, old := range []string{doc.Links.Edit, doc.Links.View} {
 		if resp := do(t, "GET", base+"/api/docs/"+old, "", "", ""); resp.StatusCode != 404 {
 			t.Errorf("old link still works: %s", resp.Status)
@@ -175,6 +181,23 @@ func TestRotationClosesOldLinks(t *testing.T) {
 	}
 	if text, _ := restText(t, base, rot.Links.Edit); text != "hi" {
 		t.Fatalf("new edit link: %q", text)
+	}
+	// A workspace's links rotate the same way.
+	resp, err = http.DefaultClient.Do(func() *http.Request {
+		req, _ := http.NewRequest("POST", base+"/api/workspaces/"+doc.WorkspaceLinks.Edit+"/rotate", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		return req
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrot struct{ Links struct{ Edit, View string } }
+	json.NewDecoder(resp.Body).Decode(&wrot)
+	resp.Body.Close()
+	for link, want := range map[string]int{doc.WorkspaceLinks.Edit: 404, doc.WorkspaceLinks.View: 404, wrot.Links.Edit: 200, wrot.Links.View: 200} {
+		if resp := do(t, "GET", base+"/api/workspaces/"+link+"/files", "", "", ""); resp.StatusCode != want {
+			t.Errorf("workspace link after rotation: %s, want %d", resp.Status, want)
+		}
 	}
 }
 
