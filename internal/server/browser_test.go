@@ -747,7 +747,8 @@ func TestBrowserOfflineEditsAreKept(t *testing.T) {
 }
 
 func TestBrowserWorkspace(t *testing.T) {
-	env := newBrowserEnv(t)
+	const token = "an-administrators-token-for-the-test"
+	env := newBrowserEnvWith(t, Config{APIToken: token})
 	var ws struct{ ID string }
 	env.call("POST", "/api/workspaces", "", nil, http.StatusCreated, &ws)
 	w := env.open(env.base + "/w/" + ws.ID)
@@ -776,6 +777,22 @@ func TestBrowserWorkspace(t *testing.T) {
 	})
 	w.do(chromedp.Click(chromedp.CSS(`#refresh`)))
 	w.wait(`document.querySelector('[data-file="src/main.go"] .who')?.textContent === 'Dora'`)
+
+	// Deleting takes the API token: without it the page asks for it.
+	del := func() {
+		w.do(chromedp.Click(chromedp.CSS(`[data-file="docs/README.md"] .actions button:nth-child(2)`)))
+		w.do(chromedp.Click(chromedp.CSS(`[data-file="docs/README.md"] button.danger`)))
+	}
+	del()
+	w.wait(`document.getElementById('admin').open && document.getElementById('error').textContent.includes('API token')`)
+	w.do(chromedp.SetValue(chromedp.CSS(`#admin-token`), token))
+	del()
+	w.wait(`document.querySelector('[data-file="docs/README.md"]') === null && document.querySelector('[data-file="src/main.go"]') !== null`)
+	var files struct{ Files []struct{ Name string } }
+	env.call("GET", "/api/workspaces/"+ws.ID+"/files", "", nil, http.StatusOK, &files)
+	if len(files.Files) != 1 || files.Files[0].Name != "src/main.go" {
+		t.Fatalf("files after the delete: %+v", files.Files)
+	}
 }
 
 // TestBrowserEmbedSnippetFromDocs serves the snippet of docs/EMBED.md, as
@@ -949,8 +966,8 @@ func TestBrowserRefusesTooLargePaste(t *testing.T) {
 
 // TestBrowserHighlightingAndThemes: syntax highlighting is chosen from the
 // file name, and its language is loaded only when a file needs it; the
-// theme switches between light and dark and is remembered. It leaves
-// screenshots/editor-dark.png.
+// theme switches between light and dark and is remembered, as are the
+// user's name and colour. It leaves screenshots/editor-dark.png.
 func TestBrowserHighlightingAndThemes(t *testing.T) {
 	env := newBrowserEnv(t)
 	goID := env.create("main.go", "package main\n\nfunc main() {}\n")
@@ -992,9 +1009,12 @@ func TestBrowserHighlightingAndThemes(t *testing.T) {
 	g.wait(`document.documentElement.dataset.theme === 'dark'`)
 	g.wait(editorBg + ` === 'rgb(40, 44, 52)'`) // One Dark's background
 	saveScreenshot(t, g, "editor-dark.png")
+	g.do(setName("Remembered Name"), setColor("#c678dd"))
 	g.do(chromedp.Navigate(env.base + "/d/" + goID))
 	g.waitSaved()
 	g.wait(`document.documentElement.dataset.theme === 'dark' && ` + editorBg + ` === 'rgb(40, 44, 52)'`)
+	g.wait(`document.getElementById('my-name').value === 'Remembered Name' && document.getElementById('my-color').value === '#c678dd' &&
+		document.querySelector('#users li.me .name').textContent === 'Remembered Name (you)'`)
 	g.do(chromedp.Click(chromedp.CSS(`#theme`)))
 	g.wait(`document.documentElement.dataset.theme === 'light' && ` + editorBg + ` === ` + jsString(light))
 }
@@ -1025,6 +1045,23 @@ func TestBrowserEmbedParameters(t *testing.T) {
 	// Without parameters: light, with line numbers.
 	q := env.open(env.base + "/embed/" + id)
 	q.wait(`document.body.dataset.status === 'saved' && document.documentElement.dataset.theme === 'light' && document.querySelector('.cm-lineNumbers') !== null`)
+}
+
+// TestBrowserEmbedDemo: the demo host page at /embed-demo frames a
+// document, logs what the embed posts and sends it commands.
+func TestBrowserEmbedDemo(t *testing.T) {
+	env := newBrowserEnv(t)
+	id := env.create("demo.js", "let demo = 1;\n")
+	d := env.open(env.base + "/embed-demo?doc=" + id)
+	d.wait(`document.getElementById('log').textContent.includes('"type":"ready"')`)
+	d.do(chromedp.Click(chromedp.CSS(`#get`)))
+	d.wait(`document.getElementById('log').textContent.includes('"text":"let demo = 1;\\n"')`)
+	d.do(chromedp.SetValue(chromedp.CSS(`#name`), "Demo host"), chromedp.Click(chromedp.CSS(`#profile`)))
+	eventually(t, "the demo's name in presence", func() (bool, string) {
+		var p struct{ Users []struct{ Name string } }
+		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &p)
+		return len(p.Users) == 1 && p.Users[0].Name == "Demo host", fmt.Sprint(p.Users)
+	})
 }
 
 // TestBrowserOnlyEmbedsMayBeFramed: a page of another origin can frame
