@@ -28,8 +28,11 @@ type blameLine struct {
 // only moved keeps its revision. Lines inserted or deleted from the end of
 // a line ("\nnew line" typed before its '\n') count as below it. Lines are
 // as strings.Split(text, "\n") gives them: the last one has no '\n'.
-func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
-	out := make([]blameLine, 0, len(lines)+8)
+//
+// The result is appended to dst[:0], which must not share memory with
+// lines: replaying a log alternates between two buffers.
+func blameApply(dst, lines []blameLine, op ot.Operation, rev uint64) []blameLine {
+	out := dst[:0]
 	li, lo := 0, 0 // position in the old lines
 	cur := blameLine{rev: lines[0].rev}
 	touched := false
@@ -187,13 +190,15 @@ func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
 			}
 			from = binary.BigEndian.Uint64(k)
 		}
+		var spare []blameLine
 		lc := b.Bucket(subLog).Cursor()
 		for k, v := lc.Seek(revKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
 			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
 			}
-			lines = blameApply(lines, r.Op, r.Rev)
+			next := blameApply(spare, lines, r.Op, r.Rev)
+			spare, lines = lines, next
 			if r.Rev%every == 0 {
 				saves[r.Rev] = encodeBlame(lines)
 			}
