@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -49,8 +50,9 @@ type session struct {
 	clientID string
 	readOnly bool
 
-	opLimit     *rate.Limiter
-	cursorLimit *rate.Limiter
+	opLimit      *rate.Limiter
+	cursorLimit  *rate.Limiter
+	cursorWarned atomic.Bool // told of dropped cursor updates since the last one let through
 
 	// Set while joining, read by the room under room.mu.
 	mine sync.Map // op ids submitted through this session and not yet acknowledged
@@ -127,6 +129,16 @@ func (c *session) takeFrame() []byte {
 	clear(c.pending)
 	c.pending, c.pendingN = c.pending[:0], 0
 	return frame
+}
+
+// closeAfter closes the connection with a close code and reason once the
+// messages queued before it are written: for refusals whose error message
+// must arrive first. A slow consumer or an expired token uses closeWith.
+func (c *session) closeAfter(code int, reason string) {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	_ = c.s.CloseWithMsg(websocket.FormatCloseMessage(code, reason))
 }
 
 // closeWith closes the connection with a close code and reason. The close

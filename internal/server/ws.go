@@ -203,7 +203,7 @@ func (s *Server) join(c *session, m inMsg) {
 		if err != nil {
 			code, _ := errorCode(err)
 			c.sendError(code, err.Error(), "")
-			c.closeWith(closeNotFound, "document not found")
+			c.closeAfter(closeNotFound, "document not found")
 			return
 		}
 		ok, err := r.join(c, m, name, color)
@@ -263,7 +263,7 @@ func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
 	}
 	if len(r.clients) >= r.srv.cfg.MaxSessionsPerDoc {
 		c.sendError("too_many_sessions", fmt.Sprintf("the document has %d sessions, the limit", len(r.clients)), "")
-		c.closeWith(closeTooMany, "too many sessions on this document")
+		c.closeAfter(closeTooMany, "too many sessions on this document")
 		return true, nil
 	}
 	_, _, meta := r.doc.Text()
@@ -413,8 +413,14 @@ func (s *Server) submit(c *session, m inMsg) {
 
 func (s *Server) cursor(c *session, m inMsg) {
 	if !c.cursorLimit.Allow() {
-		return // documented: extra cursor updates are dropped; the next one carries the position
+		// The update is dropped (the next one carries the position); say
+		// so once per burst, not once per dropped update.
+		if !c.cursorWarned.Swap(true) {
+			c.sendError("rate_limited", fmt.Sprintf("more than %g cursor updates per second: updates are dropped until the rate falls", s.cfg.CursorsPerSecond), "")
+		}
+		return
 	}
+	c.cursorWarned.Store(false)
 	if m.Rev == nil {
 		c.sendError("invalid", "a cursor message needs rev and ranges", "")
 		return
