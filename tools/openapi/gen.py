@@ -16,7 +16,7 @@ def js(desc, schema, headers=None):
 def qp(name, desc, schema=None, required=False):
     return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema or {"type": "string"}}
 
-LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with the API token, also its internal id; with `token`, its internal id.", "schema": {"type": "string"}}
+LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with the API token, also its internal id; with `token`, the id in the `url` the token was minted with.", "schema": {"type": "string"}}
 WS = {"name": "ws", "in": "path", "required": True, "description": "The workspace's edit or view link.", "schema": {"type": "string"}}
 TOKEN = qp("token", "A signed embed token for this document (grants its mode and name until it expires).")
 REV = qp("rev", "A revision number; the head when absent.", {"type": "integer", "minimum": 0})
@@ -126,7 +126,7 @@ paths = {
     [LINK, TOKEN, qp("readonly", "`1` for a view-only session.")], {"101": {"description": "Switching protocols to WebSocket."}, "400": E400, "403": E403, "404": E404, "429": prob("Too many connections from this address.")}, tags=("realtime",))},
   "/api/docs/{id}/rotate": {"post": docop("Rotate a document's links (administrators)", "New edit and view links; the old ones stop working and their live sessions are closed with 4003.", [LINK],
     {"200": js("The new links.", ref("Rotated")), "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
-  "/api/docs/{id}/embed-tokens": {"post": docop("Mint an embed token (administrators)", "A short-lived token scoped to this document, a mode and a user name, for `/embed/{internal id}?token=...`.", [LINK],
+  "/api/docs/{id}/embed-tokens": {"post": docop("Mint an embed token (administrators)", "A short-lived token scoped to this document, a mode and a user name, sealed so that it shows none of them. The answer's `url` (`/embed/{handle}?token=...`) is the iframe's address; its handle names the document without revealing any link.", [LINK],
     {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}}, security=ADMIN, tags=("admin",))},
 }
 
