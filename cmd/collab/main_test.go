@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -508,4 +510,116 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+}
+
+// TestOtJSClientsConverge runs clients written on ot.js's own client state
+// machine (testdata/otjs-client.mjs, with the npm package "ot" installed in
+// tools/otjs) against the real server, every message delayed at random,
+// all editing one document at once: each ends with the server's text, and
+// every acknowledged edit is in the log once.
+func TestOtJSClientsConverge(t *testing.T) {
+	otDir, _ := filepath.Abs(filepath.Join("..", "..", "tools", "otjs"))
+	node, err := exec.LookPath("node")
+	if _, statErr := os.Stat(filepath.Join(otDir, "node_modules", "ot")); err != nil || statErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node or tools/otjs/node_modules missing in CI (run npm ci in tools/otjs): %v %v", err, statErr)
+		}
+		t.Skip("needs node and `npm ci` in tools/otjs")
+	}
+	// Node has a WebSocket from version 22, in 20 and 21 behind a flag.
+	var nodeArgs []string
+	for _, args := range [][]string{nil, {"--experimental-websocket"}} {
+		out, _ := exec.Command(node, append(args, "-e", "process.stdout.write(typeof WebSocket)")...).Output()
+		if string(out) == "function" {
+			nodeArgs = append(args, filepath.Join("testdata", "otjs-client.mjs"))
+			break
+		}
+	}
+	if nodeArgs == nil {
+		t.Fatal("this node has no WebSocket: it needs Node.js 20.10 or newer")
+	}
+	base, _ := startRun(t, filepath.Join(t.TempDir(), "otjs.db"), "", "-ops-per-second", "1000")
+	id := createDoc(t, base, "ot.txt", "ot.js and collab\n")
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/docs/" + id + "/ws"
+	seed := seedOf(t)
+	const clients, edits = 5, 60
+	type proc struct {
+		in    io.WriteCloser
+		out   *bufio.Scanner
+		ended chan error // the process's exit, once its output is read
+	}
+	ps := make([]*proc, clients)
+	for i := range ps {
+		cmd := exec.Command(node, append(slices.Clip(nodeArgs), otDir, wsURL, fmt.Sprintf("otjs%d", i), fmt.Sprint(edits), fmt.Sprint(seed+uint64(i)), "20")...)
+		cmd.Stderr = os.Stderr
+		in, _ := cmd.StdinPipe()
+		pr, pw := io.Pipe()
+		cmd.Stdout = pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &proc{in: in, out: bufio.NewScanner(pr), ended: make(chan error, 1)}
+		p.out.Buffer(nil, 16<<20)
+		go func() {
+			err := cmd.Wait()
+			pw.CloseWithError(io.EOF)
+			p.ended <- err
+		}()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			go io.Copy(io.Discard, pr)
+			<-p.ended
+		})
+		ps[i] = p
+	}
+	line := func(i int) string {
+		t.Helper()
+		if !ps[i].out.Scan() {
+			t.Fatalf("client %d ended: %v", i, <-ps[i].ended)
+		}
+		return ps[i].out.Text()
+	}
+	for i := range ps {
+		if got := line(i); got != `{"done":true}` {
+			t.Fatalf("client %d: %s", i, got)
+		}
+	}
+	head := getDoc(t, base, id)
+	acked := map[string]uint64{}
+	for i, p := range ps {
+		fmt.Fprintln(p.in, head.Rev)
+		var end struct {
+			Rev   uint64
+			Text  string
+			Acked []string
+		}
+		if err := json.Unmarshal([]byte(line(i)), &end); err != nil {
+			t.Fatal(err)
+		}
+		if end.Rev != head.Rev || end.Text != head.Text {
+			t.Fatalf("client %d at revision %d holds %q; the server at %d %q", i, end.Rev, end.Text, head.Rev, head.Text)
+		}
+		if len(end.Acked) == 0 {
+			t.Fatalf("client %d: no edit acknowledged", i)
+		}
+		for _, opID := range end.Acked {
+			acked[opID] = 0
+		}
+	}
+	ids := opIDs(t, base, id)
+	seen := map[string]bool{}
+	for _, opID := range ids {
+		if opID != "" {
+			if seen[opID] {
+				t.Fatalf("op %s applied twice", opID)
+			}
+			seen[opID] = true
+		}
+	}
+	for opID := range acked {
+		if !seen[opID] {
+			t.Fatalf("acknowledged op %s is not in the log", opID)
+		}
+	}
+	t.Logf("%d ot.js clients, %d revisions, %d acknowledged operations", clients, head.Rev, len(acked))
 }
