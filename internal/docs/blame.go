@@ -109,6 +109,68 @@ func blameApply(dst, lines []blameLine, op ot.Operation, rev uint64) []blameLine
 	return out
 }
 
+// blameEdit is blameApply for a text of many lines: it applies op to the
+// lines op changes, with a line of margin before and two after, and
+// splices the result into lines in place, so a keystroke costs a walk
+// over line lengths and a copy, not a rebuild of every line. It gives what
+// blameApply gives: blameApply starts every line fresh, and looks at most
+// one code point past a change, so the lines outside the window come out
+// as they went in.
+func blameEdit(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
+	comps := slices.Collect(op.Components())
+	first, last := 0, len(comps)
+	p0 := 0 // where the first change starts, in the old text
+	if first < last && comps[first].Kind == ot.Retain {
+		p0 = comps[first].N
+		first++
+	}
+	p1 := op.BaseLen() // where the last change ends
+	if first < last && comps[last-1].Kind == ot.Retain {
+		p1 -= comps[last-1].N
+		last--
+	}
+	if first == last {
+		return lines // retains only
+	}
+	// The lines holding p0 and p1, and where the window starts.
+	ia, ib := -1, len(lines)-1
+	pos, startA := 0, 0
+	for i, l := range lines {
+		end := pos + l.n
+		if ia < 0 && (p0 < end || i == len(lines)-1) {
+			ia, startA = i, pos
+		}
+		if p1 < end {
+			ib = i
+			break
+		}
+		pos = end
+	}
+	a, b := ia, min(ib+3, len(lines))
+	if a > 0 {
+		a--
+		startA -= lines[a].n
+	}
+	endB := startA
+	for _, l := range lines[a:b] {
+		endB += l.n
+	}
+	var sub ot.Operation
+	sub.Retain(p0 - startA)
+	for _, c := range comps[first:last] {
+		switch c.Kind {
+		case ot.Retain:
+			sub.Retain(c.N)
+		case ot.Delete:
+			sub.Delete(c.N)
+		case ot.Insert:
+			sub.Insert(c.Text)
+		}
+	}
+	sub.Retain(endB - p1)
+	return slices.Replace(lines, a, b, blameApply(nil, lines[a:b], sub, rev)...)
+}
+
 // newlineAt reports whether the old code point k after position lo of
 // line li is a line's '\n'.
 func newlineAt(lines []blameLine, li, lo, k int) bool {
@@ -159,6 +221,12 @@ func decodeBlame(data []byte) ([]blameLine, error) {
 // are saved every SnapshotEvery revisions as it goes, so only the first
 // query over a long history replays it all.
 func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
+	return m.blame(id, rev, true)
+}
+
+// blame is Blame; without authors it only brings the checkpoints up to
+// rev and returns nothing, which is all the indexer needs.
+func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error) {
 	every := uint64(m.cfg.SnapshotEvery)
 	var (
 		lines []blameLine
@@ -190,24 +258,25 @@ func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
 			}
 			from = binary.BigEndian.Uint64(k)
 		}
-		var spare []blameLine
 		lc := b.Bucket(subLog).Cursor()
 		for k, v := lc.Seek(revKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
 			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
 			}
-			next := blameApply(spare, lines, r.Op, r.Rev)
-			spare, lines = lines, next
+			lines = blameEdit(lines, r.Op, r.Rev)
 			if r.Rev%every == 0 {
 				saves[r.Rev] = encodeBlame(lines)
 			}
 		}
-		authors := map[uint64]string{}
+		if !authors {
+			return nil
+		}
+		names := map[uint64]string{}
 		log := b.Bucket(subLog)
 		out = make([]BlameLine, len(lines))
 		for i, l := range lines {
-			a, ok := authors[l.rev]
+			a, ok := names[l.rev]
 			if !ok && l.rev > 0 {
 				if v := log.Get(revKey(l.rev)); v != nil {
 					r, err := decodeRecord(l.rev, v)
@@ -216,7 +285,7 @@ func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
 					}
 					a = r.Author
 				}
-				authors[l.rev] = a
+				names[l.rev] = a
 			}
 			out[i] = BlameLine{Line: i + 1, Rev: l.rev, Author: a}
 		}

@@ -169,6 +169,9 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 		t.Helper()
 		t.Fatalf("%q, edited by %v, gives %q; blame %v: %s", text, op, after, got, fmt.Sprintf(format, args...))
 	}
+	if windowed := blameEdit(slices.Clone(lines), op, newRev); !slices.Equal(windowed, got) {
+		fail("blameEdit gives %v", windowed)
+	}
 	if len(got) != len(want) {
 		fail("%d lines, want %d", len(got), len(want))
 	}
@@ -202,6 +205,28 @@ func TestBlameApplyLines(t *testing.T) {
 		var b strings.Builder
 		for range rng.IntN(12) {
 			b.WriteString(randomText(rng))
+		}
+		text := b.String()
+		if rng.IntN(2) == 0 {
+			checkBlameApply(t, text, randomEdit(rng, text))
+		} else {
+			checkBlameApply(t, text, randomLineEdit(rng, text))
+		}
+	}
+}
+
+// TestBlameEditLongTexts runs checkBlameApply (which also checks that
+// blameEdit agrees with blameApply) on texts of many lines, where
+// blameEdit's window is a small part of the text.
+func TestBlameEditLongTexts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(newSeed(t), 1))
+	for range 3_000 {
+		var b strings.Builder
+		for range 20 + rng.IntN(80) {
+			b.WriteString(randomText(rng))
+			if rng.IntN(3) != 0 {
+				b.WriteString("\n")
+			}
 		}
 		text := b.String()
 		if rng.IntN(2) == 0 {

@@ -166,11 +166,19 @@ func (m *Manager) sweeper() {
 	}
 }
 
+// indexBlameBytes is the largest text whose blame the indexer keeps up
+// to date. Replaying a revision into the blame walks the text's lines, so
+// indexing costs about a microsecond a revision per thousand lines: below
+// this size, a small part of what the edit itself costs. A larger file's
+// blame replays from its newest checkpoint when asked for, and stores
+// the checkpoints it passes.
+const indexBlameBytes = 256 << 10
+
 // indexer keeps blame checkpoints up to date as documents grow, off the
 // edit path: each time a log reaches a multiple of SnapshotEvery it blames
 // that revision, which replays at most SnapshotEvery revisions from the
-// previous checkpoint and stores the new one. Blame of any revision then
-// replays at most SnapshotEvery revisions.
+// previous checkpoint and stores the new one. Blame of any revision of a
+// file up to indexBlameBytes then replays at most SnapshotEvery revisions.
 func (m *Manager) indexer() {
 	defer m.wg.Done()
 	for {
@@ -179,7 +187,7 @@ func (m *Manager) indexer() {
 			return
 		case j := <-m.index:
 			// An error means the document is gone: nothing to index.
-			_, _ = m.Blame(j.id, j.rev)
+			_, _ = m.blame(j.id, j.rev, false)
 		}
 	}
 }
@@ -288,7 +296,7 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }, doc: d, rev: r}
 	w.durable = func(err error) {
 		d.durable(r, text, err)
-		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 {
+		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {
 			select {
 			case m.index <- blameJob{d.id, r.Rev}:
 			default: // the indexer is behind; the next job covers this one

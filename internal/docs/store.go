@@ -120,9 +120,14 @@ func encodeRecord(r Revision) []byte {
 	return r.Op.AppendJSON(buf)
 }
 
+// corruptRecord is the error of a log record that does not decode.
+type corruptRecord uint64
+
+func (e corruptRecord) Error() string { return fmt.Sprintf("docs: corrupt log record %d", uint64(e)) }
+
 func decodeRecord(rev uint64, data []byte) (Revision, error) {
 	r := Revision{Rev: rev}
-	bad := fmt.Errorf("docs: corrupt log record %d", rev)
+	bad := corruptRecord(rev)
 	ms, n := binary.Uvarint(data)
 	if n <= 0 {
 		return r, bad
