@@ -253,6 +253,23 @@ func (p *browserPage) wait(expr string) {
 	}
 }
 
+// waitAcross polls a JavaScript expression until it is true, on whatever
+// page the tab shows: one a click navigates to, too.
+func (p *browserPage) waitAcross(expr string) {
+	p.t.Helper()
+	deadline := time.Now().Add(browserWait)
+	for {
+		ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("waiting for %s: %v", expr, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
 // waitSaved waits until the editor is connected and has nothing unsent.
 func (p *browserPage) waitSaved() {
 	p.t.Helper()
@@ -1104,4 +1121,33 @@ func TestBrowserOnlyEmbedsMayBeFramed(t *testing.T) {
 	if n := len(env.apiRequests("/ws")); n != 1 {
 		t.Errorf("%d WebSocket sessions from the frames, want the embed's alone", n)
 	}
+}
+
+// TestBrowserStartPage: the start page creates a file and a workspace and
+// lists them among the recent ones, kept in the browser.
+func TestBrowserStartPage(t *testing.T) {
+	env := newBrowserEnv(t)
+	p := env.open(env.base + "/")
+	p.wait(`document.getElementById('recent-section').hidden === true`)
+	p.do(chromedp.SetValue(chromedp.CSS(`#new-name`), "hello.py"), chromedp.Click(chromedp.CSS(`#new-file`)))
+	p.waitAcross(`location.pathname.startsWith('/d/') && document.getElementById('status')?.dataset.state === 'saved' && document.title.startsWith('hello.py')`)
+	docPath := evalIn[string](p, `location.pathname`)
+	p.do(chromedp.Click(chromedp.CSS(`.cm-content`)), typeText("print('hi')"))
+	p.wait(`window.collabEditor.text() === "print('hi')"`)
+	p.waitSaved()
+	if text, _ := env.text(strings.TrimPrefix(docPath, "/d/")); text != "print('hi')" {
+		t.Fatalf("the new file holds %q", text)
+	}
+
+	p.do(chromedp.Navigate(env.base + "/"))
+	p.waitAcross(fmt.Sprintf(`document.querySelector('#recent .recent-doc a')?.getAttribute('href') === %s && document.querySelector('#recent .recent-doc a').textContent === 'hello.py'`, jsString(docPath)))
+	p.do(chromedp.Click(chromedp.CSS(`#new-workspace`)))
+	p.waitAcross(`location.pathname.startsWith('/w/') && document.getElementById('empty')?.hidden === false`)
+	p.do(chromedp.Navigate(env.base + "/"))
+	// The new workspace first, then the file and the workspace it was made in.
+	const recent = `[...document.querySelectorAll('#recent li')].map(l => l.className + ' ' + l.querySelector('a').textContent).join(', ')`
+	p.waitAcross(recent + ` === 'recent-workspace Workspace, recent-doc hello.py, recent-workspace Workspace of hello.py'`)
+	// Forget one.
+	p.do(chromedp.Click(chromedp.CSS(`#recent li.recent-workspace button`)))
+	p.wait(recent + ` === 'recent-doc hello.py, recent-workspace Workspace of hello.py'`)
 }
