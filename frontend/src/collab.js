@@ -279,6 +279,10 @@ export class Collab {
     const mine = this.inflight && m.id && m.id === this.inflight.id;
     switch (m.code) {
       case 'rate_limited':
+        // Without an id it is about cursor updates: some were dropped,
+        // the session goes on.
+        if (!m.id) return;
+      // falls through
       case 'unavailable':
       case 'internal':
         // Not applied; the session closes (or we close it). Resume and

@@ -285,3 +285,19 @@ test('a buffer grown too large for one message resyncs, offering the local text'
     c.stop();
   }
 });
+
+test('a cursor rate_limited error (no id) keeps the session; an op rate_limited reconnects', () => {
+  const { c, open, sockets } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  const ws = open({ rev: 1, text: 'ab' });
+  try {
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'rate_limited', message: 'cursor updates dropped' }) });
+    assert.equal(sockets.length, 1);
+    assert.ok(c.connected, 'the session goes on');
+    assert.equal(c.status, 'saved');
+    c.applyLocal(new TextOperation().retain(2).insert('!'));
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'rate_limited', message: 'slow down', id: 'c:1' }) });
+    assert.ok(!c.connected, 'a refused op reconnects to resend it');
+  } finally {
+    c.stop();
+  }
+});
