@@ -38,6 +38,9 @@ var (
 	// ErrRejected: the server refused an edit (see the wrapped message);
 	// the client rejoins and drops the edit.
 	ErrRejected = errors.New("client: edit rejected by the server")
+	// ErrTooLarge: the edit, or the edits waiting to be sent with it,
+	// would not fit in one message of the server's limit; nothing changed.
+	ErrTooLarge = errors.New("client: edit too large for one message")
 )
 
 // Config says where to connect and how to behave.
@@ -111,6 +114,7 @@ type Client struct {
 	loaded   bool       // text and rev are the server's at some point: can resume
 	resync   bool       // next join must fetch the whole text
 	readOnly bool
+	maxMsg   int // the server's largest message (0: not known yet)
 	user     string
 	inflight *pendingOp   // sent, not acknowledged
 	buffer   ot.Operation // local edits after inflight, not sent
@@ -540,6 +544,16 @@ func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 	if err != nil {
 		return err
 	}
+	// What will be sent: op itself, or the buffer it joins.
+	next := op
+	if c.inflight != nil && c.hasBuf {
+		if next, err = ot.Compose(c.buffer, op); err != nil {
+			return err
+		}
+	}
+	if c.maxMsg > 0 && opMessageLen(next, c.cfg.ClientID) > c.maxMsg {
+		return fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, c.maxMsg)
+	}
 	c.text = text
 	switch {
 	case c.inflight == nil:
@@ -549,9 +563,7 @@ func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 			c.sendOp()
 		}
 	case c.hasBuf:
-		if c.buffer, err = ot.Compose(c.buffer, op); err != nil {
-			return err
-		}
+		c.buffer = next
 	default:
 		c.buffer, c.hasBuf = op, true
 	}
@@ -594,6 +606,12 @@ func (c *Client) SendRaw(data []byte) {
 	if c.out != nil {
 		c.out <- data
 	}
+}
+
+// opMessageLen bounds the size of the op message that carries op.
+func opMessageLen(op ot.Operation, clientID string) int {
+	const envelope = len(`{"type":"op","rev":18446744073709551615,"id":":18446744073709551615","op":}`)
+	return envelope + len(clientID) + len(op.AppendJSON(nil))
 }
 
 // sendOp sends the in-flight edit, encoded by hand (this is the hot path

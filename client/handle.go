@@ -26,7 +26,10 @@ type serverMsg struct {
 	ID        string           `json:"id"`
 	Duplicate bool             `json:"duplicate"`
 	Ranges    []presence.Range `json:"ranges"`
-	Code      string           `json:"code"`
+	Limits    struct {
+		MaxMessageBytes int `json:"maxMessageBytes"`
+	} `json:"limits"`
+	Code string `json:"code"`
 	// Message is the text of an error, or the message of a chat.
 	Message json.RawMessage `json:"message"`
 }
@@ -134,6 +137,7 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 func (c *Client) joinedMsg(m *serverMsg, calls *[]func()) error {
 	c.user = userID(m.User)
 	c.readOnly = m.ReadOnly
+	c.maxMsg = m.Limits.MaxMessageBytes
 	if m.Resumed {
 		for _, r := range m.Ops {
 			if c.inflight != nil && r.ID == c.inflight.id {

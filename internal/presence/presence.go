@@ -102,6 +102,9 @@ func (s *Set) Join(u User, now time.Time) (first bool) {
 	e := s.users[u.ID]
 	if e == nil {
 		e = &entry{User: u}
+		if e.Ranges == nil {
+			e.Ranges = []Range{} // "ranges": [] on the wire until the first cursor
+		}
 		s.users[u.ID] = e
 		first = true
 	} else {

@@ -22,6 +22,14 @@ type Metrics struct {
 	dropped        *prometheus.CounterVec
 }
 
+// Reasons of collab_sessions_dropped_total.
+const (
+	dropSlowConsumer = "slow_consumer"     // its send buffer filled
+	dropRateLimited  = "rate_limited"      // more operations than allowed
+	dropHeartbeat    = "heartbeat_timeout" // no pong within the pong wait
+	dropTooBig       = "message_too_big"   // a message over the limit (1009)
+)
+
 // NewMetrics makes the metrics. Pass ObserveCommit to docs.Config.OnCommit.
 func NewMetrics() *Metrics {
 	m := &Metrics{
@@ -43,6 +51,10 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "collab_sessions_dropped_total", Help: "Sessions closed by the server, by reason."}, []string{"reason"}),
+	}
+	// Every reason shows in /metrics from the start, at 0.
+	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
+		m.dropped.WithLabelValues(reason)
 	}
 	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

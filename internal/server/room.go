@@ -84,7 +84,7 @@ func (c *session) send(msgs ...[]byte) {
 		if c.pendingN > c.srv.cfg.SendBuffer {
 			c.closed = true
 			c.mu.Unlock()
-			c.srv.metrics.dropped.WithLabelValues("slow_consumer").Inc()
+			c.srv.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
 			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -119,6 +120,8 @@ type Server struct {
 	rooms    map[string]*room
 	conns    map[string]int // WebSocket connections per client address
 	draining bool
+
+	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
 }
 
 // New returns a server over the documents of m. metrics may be shared with
@@ -160,7 +163,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 		}
 	})
 	s.ws.HandleError(s.onError)
-	metrics.sessionsFn(func() float64 { return float64(s.ws.Len()) })
+	metrics.sessionsFn(func() float64 { return float64(s.open.Load()) })
 	metrics.loadedFn(func() float64 { return float64(m.Loaded()) })
 	s.handler = s.routes()
 	s.wsHandler = s.recoverer(http.HandlerFunc(s.handleWS))
@@ -206,7 +209,9 @@ func (s *Server) Drain(ctx context.Context) {
 	s.draining = true
 	s.mu.Unlock()
 	_ = s.ws.CloseWithMsg(websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"))
-	for s.ws.Len() > 0 && ctx.Err() == nil {
+	// melody's own count drops to 0 as soon as the close is queued; wait
+	// for the sessions to end.
+	for s.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,11 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/collab-editor/collab/client"
+	"github.com/gorilla/websocket"
 )
 
 // TestWSDocID: the upgrade path that skips the router matches exactly the
@@ -88,5 +94,58 @@ func TestCursorFloodIsTold(t *testing.T) {
 	}
 	if len(errs) != 1 || errs[0]["code"] != "rate_limited" || errs[0]["id"] != nil {
 		t.Fatalf("errors for a burst of cursors: %v, want one rate_limited without id", errs)
+	}
+}
+
+// TestDroppedSessionsCounted: every drop reason is in /metrics from the
+// start, and a message over the limit (closed with 1009) is counted.
+func TestDroppedSessionsCounted(t *testing.T) {
+	_, base := testServer(t, Config{MaxMessageBytes: 1 << 10})
+	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
+		if m := metricsText(t, base); !strings.Contains(m, `collab_sessions_dropped_total{reason="`+reason+`"} 0`) {
+			t.Fatalf("reason %s is not in /metrics:\n%s", reason, m)
+		}
+	}
+	id := mkdoc(t, base, "x")
+	a := dialRaw(t, base, id, "")
+	a.send(`{"type":"join","client":"a"}`)
+	a.next("joined")
+	a.send(`{"type":"chat","text":"` + strings.Repeat("x", 2<<10) + `"}`)
+	if code := a.closeCode(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close %d, want 1009", code)
+	}
+	// The server counts the drop as its read ends, just after the close.
+	for !strings.Contains(metricsText(t, base), `collab_sessions_dropped_total{reason="message_too_big"} 1`) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClientRefusesTooLargeEdit: the Go client refuses an edit that would
+// not fit in one message of the server's limit, before making it, and the
+// session goes on.
+func TestClientRefusesTooLargeEdit(t *testing.T) {
+	_, base := testServer(t, Config{MaxMessageBytes: 1 << 10})
+	id := mkdoc(t, base, "x")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{URL: base, Doc: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Insert(1, strings.Repeat("y", 2<<10)); !errors.Is(err, client.ErrTooLarge) {
+		t.Fatalf("a 2 KB insert against a 1 KB limit: %v", err)
+	}
+	if c.Text() != "x" {
+		t.Fatalf("the refused edit changed the text: %q", c.Text())
+	}
+	if err := c.Insert(1, "!"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := restText(t, base, id); text != "x!" {
+		t.Fatalf("server text %q", text)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/presence"
 	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
 )
@@ -61,6 +63,7 @@ func (s *Server) onConnect(ms *melody.Session) {
 		docID:       g.doc,
 	}
 	ms.Set(keyClient, c)
+	s.open.Add(1)
 }
 
 func (s *Server) onDisconnect(ms *melody.Session) {
@@ -68,6 +71,7 @@ func (s *Server) onDisconnect(ms *melody.Session) {
 	if c == nil {
 		return
 	}
+	s.open.Add(-1)
 	c.mu.Lock()
 	c.closed = true
 	if c.expiry != nil {
@@ -85,10 +89,18 @@ func (s *Server) onError(ms *melody.Session, err error) {
 		// Not expected: client.send keeps melody's queue short. Never drop
 		// silently: treat it as a slow consumer.
 		if c := clientOf(ms); c != nil {
-			s.metrics.dropped.WithLabelValues("slow_consumer").Inc()
+			s.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
 			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
 		}
 		return
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		s.metrics.dropped.WithLabelValues(dropTooBig).Inc()
+	case errors.As(err, &ne) && ne.Timeout():
+		// melody's read deadline is the pong wait: the peer went silent.
+		s.metrics.dropped.WithLabelValues(dropHeartbeat).Inc()
 	}
 	s.log.Debug("websocket error", "err", err)
 }
@@ -361,8 +373,11 @@ func (s *Server) closeRoom(r *room, cause error) {
 	}
 	r.mu.Unlock()
 	code, reason := closeReset, "the document was reset: rejoin"
-	if errors.Is(cause, docs.ErrDeleted) {
+	switch {
+	case errors.Is(cause, docs.ErrDeleted):
 		code, reason = closeDeleted, "the document was deleted"
+	case errors.Is(cause, docs.ErrClosed):
+		code, reason = websocket.CloseGoingAway, "server shutting down"
 	}
 	for _, c := range clients {
 		c.closeWith(code, reason)
@@ -377,7 +392,7 @@ func (s *Server) submit(c *session, m inMsg) {
 	}
 	if !c.opLimit.Allow() {
 		c.sendError("rate_limited", fmt.Sprintf("more than %g operations per second", s.cfg.OpsPerSecond), m.ID)
-		s.metrics.dropped.WithLabelValues("rate_limited").Inc()
+		s.metrics.dropped.WithLabelValues(dropRateLimited).Inc()
 		c.closeWith(closeRateLimited, "rate limit exceeded: slow down and resume")
 		return
 	}
