@@ -28,6 +28,8 @@ type Config struct {
 	DocSize    int           // bytes of initial text per document (default 2KB)
 	Seed       uint64        // seeds text, positions and timing jitter (default 1)
 	JSON       bool          // print one JSON line instead of the summary
+	JSONOut    string        // also write the JSON line to this file
+	CPUProfile string        // write the load tool's own CPU profile here
 	Idle       int           // >0: open this many idle connections instead of editing
 	PerAddr    int           // with Idle: connections per loopback source address (default 500)
 	Settle     time.Duration // with Idle: how long the connections sit idle before memory is read (default 5s)
@@ -107,6 +109,8 @@ func parseFlags(args []string, out io.Writer) (Config, error) {
 	size := fs.String("doc-size", "2KB", "initial text of each document (e.g. 5000, 5KB, 5MB)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed (text, positions, timing jitter)")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON line instead of the summary")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file (the server's is at its /debug/pprof with -pprof)")
+	fs.StringVar(&c.JSONOut, "json-out", "", "also write the JSON line to this file (with the summary on stdout)")
 	fs.IntVar(&c.Idle, "idle", 0, "instead of editing, open this many idle connections over -docs documents and report the server's memory per connection")
 	fs.IntVar(&c.PerAddr, "idle-per-addr", 500, "with -idle against 127.x.x.x: connections per loopback source address (127.0.0.1, .2, …), below the server's -conns-per-addr")
 	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "with -idle: how long the connections sit idle before the server's memory is read")

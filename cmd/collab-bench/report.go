@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -144,13 +145,21 @@ func (r *Result) collect(clk *clock, docs []*benchDoc, errs *tally) {
 
 // report prints the result: one JSON line with -json, a summary otherwise.
 func report(w io.Writer, c Config, r *Result) error {
-	if c.JSON {
+	if c.JSON || c.JSONOut != "" {
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		b = append(b, '\n')
+		if c.JSONOut != "" {
+			if err := os.WriteFile(c.JSONOut, b, 0o644); err != nil {
+				return err
+			}
+		}
+		if c.JSON {
+			_, err = w.Write(b)
+			return err
+		}
 	}
 	if r.Mode == "idle" {
 		_, err := fmt.Fprintf(w, "idle: %d connections over %d documents (from %d loopback addresses)\n"+

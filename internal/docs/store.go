@@ -77,7 +77,12 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the bbolt file at path.
 func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	// 1 KB pages for new files (an existing file keeps its own): every
+	// commit rewrites the pages it changes, whole, and a revision changes
+	// a few small records in a few pages, so smaller pages write and sync
+	// less for the same edits (64 documents edited at once: 24,200 ->
+	// 27,200 durable ops/s). Snapshots use overflow pages either way.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true, PageSize: 1 << 10})
 	if err != nil {
 		return nil, fmt.Errorf("docs: open %s: %w", path, err)
 	}
