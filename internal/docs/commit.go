@@ -31,10 +31,11 @@ type write struct {
 // in one bbolt transaction (one fsync), then reports each result in queue
 // order. Unlike bbolt's Batch it never waits for a batch to fill: a lone
 // write commits at once, and under load batches grow by themselves. With
-// an interval set, a commit starts no sooner than interval after the
-// previous one started, so that a steady trickle of writes (each alone
-// in its commit otherwise) shares fsyncs too; the wait is at most
-// interval, and only when the previous commit was that recent.
+// an interval set, a commit of fewer than gatherBelow writes starts no
+// sooner than interval after the previous one started, so that a steady
+// trickle of writes (each alone in its commit otherwise) shares fsyncs
+// too; the wait is at most interval, and only when the previous commit
+// was that recent.
 type committer struct {
 	db       *bolt.DB
 	maxBatch int
@@ -48,6 +49,11 @@ type committer struct {
 	notify chan []*write // committed batches, to the notifier
 	wg     sync.WaitGroup
 }
+
+// gatherBelow: with an interval set, a commit waits for more writes only
+// while fewer than this many are queued; from there on the fsync is shared
+// well enough, and waiting would only add latency.
+const gatherBelow = 8
 
 func newCommitter(db *bolt.DB, maxBatch int, interval time.Duration, observe func(int, time.Duration)) *committer {
 	c := &committer{
@@ -117,11 +123,12 @@ func (c *committer) run() {
 			<-c.wake
 			c.mu.Lock()
 		}
-		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < c.maxBatch && !c.closed {
-			// Commits are coming close together: let this one gather what
-			// arrives until interval after the previous one, so that
-			// moderate load pays for fewer fsyncs. A write after a quiet
-			// spell commits at once.
+		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < gatherBelow && !c.closed {
+			// Commits are coming close together with few writes each: let
+			// this one gather what arrives until interval after the
+			// previous one, so that moderate load pays for fewer fsyncs. A
+			// write after a quiet spell, or a queue that already shares its
+			// fsync well, commits at once.
 			c.mu.Unlock()
 			time.Sleep(wait)
 			c.mu.Lock()
