@@ -64,7 +64,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", 8<<20, "largest document in bytes")
 	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", 2*time.Minute, "unload documents unused this long")
 	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", 500, "revisions between text snapshots")
-	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", time.Millisecond, "least time between the starts of two group commits: under load more edits share an fsync, each waiting up to this long; 0 starts a commit as soon as the previous one ends")
+	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", 2*time.Millisecond, "least time between the starts of two group commits: under load more edits share an fsync, each waiting up to this long; 0 starts a commit as soon as the previous one ends")
 	fs.Int64Var(&o.server.MaxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in bytes; a larger one closes the session (1009)")
 	fs.IntVar(&o.server.SendBuffer, "send-buffer", 1<<20, "bytes queued for a slow session before it is closed")
 	fs.Float64Var(&o.server.OpsPerSecond, "ops-per-second", 50, "operations per second per session (bursts of twice that)")
