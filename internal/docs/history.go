@@ -55,7 +55,7 @@ func (m *Manager) Head(id string) (Meta, rope.Rope, error) {
 		if err != nil {
 			return err
 		}
-		text, err = textAt(b, meta.Rev)
+		text, err = m.store.textAt(b, meta.Rev)
 		return err
 	})
 	return meta, text, err

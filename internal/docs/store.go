@@ -9,6 +9,7 @@ import (
 
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
+	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -33,6 +34,10 @@ var (
 	subChat     = []byte("chat")
 	subPres     = []byte("pres")
 )
+
+// keySnapFormat, in the links bucket beside the other settings, says how
+// the file's snapshots are encoded: "s2" or "raw".
+var keySnapFormat = []byte("\x00setting:snapshot-format")
 
 // appendFill is the FillPercent of buckets whose keys only grow.
 const appendFill = 0.95
@@ -73,6 +78,9 @@ type Store struct {
 	// bytes of log, whichever comes first.
 	snapEvery int
 	snapBytes int
+	// snapS2: snapshots in this file are compressed with S2 (files made
+	// before snapshots were compressed keep theirs as plain text).
+	snapS2 bool
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path.
@@ -86,11 +94,32 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docs: open %s: %w", path, err)
 	}
+	var snapS2 bool
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLinks, bucketWorkspaces} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		// The snapshot format is the file's: a file without documents
+		// takes S2; one that has documents and no format predates it.
+		links := tx.Bucket(bucketLinks)
+		format := links.Get(keySnapFormat)
+		if format == nil {
+			format = []byte("raw")
+			if k, _ := tx.Bucket(bucketDoc).Cursor().First(); k == nil {
+				format = []byte("s2")
+			}
+			if err := links.Put(keySnapFormat, format); err != nil {
+				return err
+			}
+		}
+		switch string(format) {
+		case "s2":
+			snapS2 = true
+		case "raw":
+		default:
+			return fmt.Errorf("docs: unknown snapshot format %q", format)
 		}
 		return nil
 	})
@@ -98,7 +127,7 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("docs: init %s: %w", path, err)
 	}
-	return &Store{db: db, snapEvery: snapEvery, snapBytes: snapBytes}, nil
+	return &Store{db: db, snapEvery: snapEvery, snapBytes: snapBytes, snapS2: snapS2}, nil
 }
 
 // Close closes the database file.
@@ -303,9 +332,15 @@ func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rop
 		var buf bytes.Buffer
 		buf.Grow(text.ByteLen())
 		text.WriteTo(&buf)
+		v := buf.Bytes()
+		if s.snapS2 {
+			// Code compresses 3-5x, and a snapshot's bytes are what its
+			// commit waits for the disk to take.
+			v = s2.Encode(nil, v)
+		}
 		snap := b.Bucket(subSnap)
 		snap.FillPercent = appendFill
-		if err := snap.Put(revKey(r.Rev), buf.Bytes()); err != nil {
+		if err := snap.Put(revKey(r.Rev), v); err != nil {
 			return err
 		}
 		h.snapRev, h.snapBytes = r.Rev, 0
@@ -350,7 +385,7 @@ func readLog(b *bolt.Bucket, after uint64, limit int) ([]Revision, error) {
 
 // textAt rebuilds the text at rev from the nearest snapshot at or before it
 // and at most the snapshot interval of log records.
-func textAt(b *bolt.Bucket, rev uint64) (rope.Rope, error) {
+func (s *Store) textAt(b *bolt.Bucket, rev uint64) (rope.Rope, error) {
 	c := b.Bucket(subSnap).Cursor()
 	k, v := c.Seek(revKey(rev))
 	if k == nil || binary.BigEndian.Uint64(k) > rev {
@@ -358,6 +393,12 @@ func textAt(b *bolt.Bucket, rev uint64) (rope.Rope, error) {
 	}
 	if k == nil {
 		return rope.Rope{}, fmt.Errorf("docs: no snapshot at or before %d", rev)
+	}
+	if s.snapS2 && len(v) > 0 {
+		var err error
+		if v, err = s2.Decode(nil, v); err != nil {
+			return rope.Rope{}, fmt.Errorf("docs: corrupt snapshot %d: %w", binary.BigEndian.Uint64(k), err)
+		}
 	}
 	text := rope.New(string(v))
 	from := binary.BigEndian.Uint64(k)
@@ -388,7 +429,7 @@ func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
 		if err != nil {
 			return err
 		}
-		text, err = textAt(b, rev)
+		text, err = s.textAt(b, rev)
 		return err
 	})
 	return text, err
@@ -405,7 +446,7 @@ func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Re
 		if err != nil {
 			return err
 		}
-		if text, err = textAt(b, m.Rev); err != nil {
+		if text, err = s.textAt(b, m.Rev); err != nil {
 			return err
 		}
 		after := uint64(0)

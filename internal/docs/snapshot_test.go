@@ -1,0 +1,105 @@
+package docs
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeSnapshotted makes a document of SnapshotEvery 3 and submits four
+// edits to it (a snapshot at revision 3), returning its id and text.
+func writeSnapshotted(t *testing.T, m *Manager) (string, string) {
+	t.Helper()
+	text := strings.Repeat("func f() { return 42 }\n", 50)
+	meta, err := m.Create(CreateParams{Name: "a.go", Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	for i := range 4 {
+		n := utf8.RuneCountInString(text)
+		if _, err := d.Submit(Edit{Base: uint64(i + 1), Op: insertAt(n, n, "// é\n")}); err != nil {
+			t.Fatal(err)
+		}
+		text += "// é\n"
+	}
+	return meta.ID, text
+}
+
+// snapshotBytes returns the stored snapshot of a document at rev.
+func snapshotBytes(t *testing.T, m *Manager, id string, rev uint64) []byte {
+	t.Helper()
+	var v []byte
+	m.Store().DB().View(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subSnap).Get(revKey(rev)))
+		return nil
+	})
+	if v == nil {
+		t.Fatalf("no snapshot at %d", rev)
+	}
+	return v
+}
+
+// TestSnapshotsCompressed: a new file stores snapshots compressed, and
+// reading any revision back gives the text.
+func TestSnapshotsCompressed(t *testing.T) {
+	m := openTest(t, Config{SnapshotEvery: 3})
+	id, text := writeSnapshotted(t, m)
+	at3, err := m.TextAt(id, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := snapshotBytes(t, m, id, 3); len(v) >= at3.ByteLen() {
+		t.Fatalf("snapshot of %d bytes stored in %d", at3.ByteLen(), len(v))
+	}
+	if got, err := m.TextAt(id, 5); err != nil || got.String() != text {
+		t.Fatalf("text at 5: %v, %q", err, got.String())
+	}
+}
+
+// TestSnapshotsOfAnOlderFile: a file with documents and no snapshot
+// format predates compressed snapshots; it goes on storing plain ones and
+// reads them back.
+func TestSnapshotsOfAnOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	m, err := Open(path, Config{SnapshotEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an older version left it: no format setting.
+	if err := m.Do(func(tx *bolt.Tx) error { return tx.Bucket(bucketLinks).Delete(keySnapFormat) }); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	m, err = Open(path, Config{SnapshotEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Store().snapS2 {
+		t.Fatal("an older file was taken for one with compressed snapshots")
+	}
+	id, text := writeSnapshotted(t, m)
+	at3, _ := m.TextAt(id, 3)
+	if v := snapshotBytes(t, m, id, 3); string(v) != at3.String() {
+		t.Fatalf("an older file's snapshot is not plain text: %q", v)
+	}
+	if got, err := m.TextAt(id, 5); err != nil || got.String() != text {
+		t.Fatalf("text at 5: %v, %q", err, got.String())
+	}
+	if got, err := m.TextAt(meta.ID, 1); err != nil || got.String() != "x" {
+		t.Fatalf("the first document: %v, %q", err, got.String())
+	}
+}
