@@ -258,11 +258,12 @@ func (m *Manager) load(id string) (*Document, error) {
 	d := &Document{
 		id: id, m: m, meta: meta,
 		text: text, head: meta.Rev, durRev: meta.Rev, durTxt: text,
-		hist:   recent,
-		opids:  make(map[string]uint64),
-		marks:  make(map[string]clientMark),
-		subs:   make(map[int]subscriber),
-		writes: make(map[uint64]*write),
+		hist:    recent,
+		opids:   make(map[string]uint64),
+		marks:   make(map[string]clientMark),
+		subs:    make(map[int]subscriber),
+		writes:  make(map[uint64]*write),
+		snapRev: meta.SnapRev, snapLog: uint64(meta.SnapBytes),
 	}
 	for _, r := range recent {
 		if _, _, ok := parseOpID(r.OpID); !ok && r.OpID != "" {
@@ -293,7 +294,17 @@ func (m *Manager) drop(d *Document) {
 // appendWrite queues revision r of d for the group commit. Called with
 // d.mu held, which keeps each document's revisions in order in the queue.
 func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
-	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendRevision(tx, d.id, r, text) }, doc: d, rev: r}
+	// Encode here, on the submitter's goroutine, what the commit would
+	// otherwise encode on the one goroutine every document shares. d
+	// follows the snapshot rule as the head record does; should the two
+	// disagree, the commit encodes the snapshot itself or drops this one.
+	p := prepared{rec: encodeRecord(r)}
+	d.snapLog += uint64(len(p.rec))
+	if m.store.snapshotDue(r.Rev-d.snapRev, d.snapLog) {
+		p.snap = m.store.encodeSnapshot(text)
+		d.snapRev, d.snapLog = r.Rev, 0
+	}
+	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r}
 	w.durable = func(err error) {
 		d.durable(r, text, err)
 		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {

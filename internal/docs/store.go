@@ -301,6 +301,39 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 // is r.Rev-1: the compare-and-append a distributed log also offers. text is
 // the document's text after r, written as a snapshot when one is due.
 func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rope) error {
+	return s.appendPrepared(tx, id, r, text, prepared{rec: encodeRecord(r)})
+}
+
+// prepared is a revision encoded before its commit, so that the commit
+// goroutine, which every document's writes go through, does only the
+// writing: rec is encodeRecord of the revision, and snap, if the writer
+// expected a snapshot to be due, encodeSnapshot of its text.
+type prepared struct {
+	rec  []byte
+	snap []byte
+}
+
+// encodeSnapshot encodes a text as the file's snapshots are stored.
+func (s *Store) encodeSnapshot(text rope.Rope) []byte {
+	var buf bytes.Buffer
+	buf.Grow(text.ByteLen())
+	text.WriteTo(&buf)
+	if !s.snapS2 {
+		return buf.Bytes()
+	}
+	// Code compresses 3-5x, and a snapshot's bytes are what its commit
+	// waits for the disk to take.
+	return s2.Encode(nil, buf.Bytes())
+}
+
+// snapshotDue is the snapshot rule: a snapshot every snapEvery revisions
+// or snapBytes bytes of log, whichever comes first.
+func (s *Store) snapshotDue(revsSince, logBytesSince uint64) bool {
+	return revsSince >= uint64(s.snapEvery) || logBytesSince >= uint64(s.snapBytes)
+}
+
+// appendPrepared is appendRevision with the encoding done.
+func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rope, p prepared) error {
 	b, err := docBucket(tx, id)
 	if err != nil {
 		return err
@@ -312,7 +345,7 @@ func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rop
 	if h.rev != r.Rev-1 {
 		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, h.rev)
 	}
-	rec := encodeRecord(r)
+	rec := p.rec
 	log := b.Bucket(subLog)
 	// Revisions are only ever appended: fill pages (bbolt's default splits
 	// them half full), which halves the log's pages and keeps the page
@@ -328,15 +361,10 @@ func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rop
 	}
 	h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
 	h.snapBytes += uint64(len(rec))
-	if int(h.rev-h.snapRev) >= s.snapEvery || h.snapBytes >= uint64(s.snapBytes) {
-		var buf bytes.Buffer
-		buf.Grow(text.ByteLen())
-		text.WriteTo(&buf)
-		v := buf.Bytes()
-		if s.snapS2 {
-			// Code compresses 3-5x, and a snapshot's bytes are what its
-			// commit waits for the disk to take.
-			v = s2.Encode(nil, v)
+	if s.snapshotDue(h.rev-h.snapRev, h.snapBytes) {
+		v := p.snap
+		if v == nil {
+			v = s.encodeSnapshot(text)
 		}
 		snap := b.Bucket(subSnap)
 		snap.FillPercent = appendFill
