@@ -88,7 +88,7 @@ func TestSnapshotsOfAnOlderFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if m.Store().snapS2 {
+	if m.Store().zenc != nil {
 		t.Fatal("an older file was taken for one with compressed snapshots")
 	}
 	id, text := writeSnapshotted(t, m)
