@@ -63,7 +63,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", 8<<20, "largest document in bytes")
 	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", 2*time.Minute, "unload documents unused this long")
-	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", 500, "revisions between text snapshots")
+	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", 1000, "revisions between text snapshots: a history read replays at most this many")
 	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", 2*time.Millisecond, "least time between the starts of two group commits: under load more edits share an fsync, each waiting up to this long; 0 starts a commit as soon as the previous one ends")
 	fs.Int64Var(&o.server.MaxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in bytes; a larger one closes the session (1009)")
 	fs.IntVar(&o.server.SendBuffer, "send-buffer", 1<<20, "bytes queued for a slow session before it is closed")

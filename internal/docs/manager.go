@@ -26,8 +26,11 @@ type Config struct {
 	// on from disk before it is sent the whole text instead (default 100,000).
 	MaxResume int
 	// SnapshotEvery and SnapshotBytes: a snapshot of the text is written
-	// every SnapshotEvery revisions (default 500) or SnapshotBytes bytes of
-	// log (default 1 MiB), so reading any revision replays at most that.
+	// every SnapshotEvery revisions (default 1,000, as ShareDB's milestone
+	// snapshots) or SnapshotBytes bytes of log (default 1 MiB), so reading
+	// any revision replays at most that. A snapshot is the whole text
+	// (compressed): a larger SnapshotEvery writes less for a large,
+	// busy document, and replays more for a history read.
 	SnapshotEvery int
 	SnapshotBytes int
 	// IdleTimeout unloads a document nobody has used for this long
@@ -57,7 +60,7 @@ func (c *Config) fill() {
 	def(&c.MaxBytes, 8<<20)
 	def(&c.Window, 1024)
 	def(&c.MaxResume, 100_000)
-	def(&c.SnapshotEvery, 500)
+	def(&c.SnapshotEvery, 1000)
 	def(&c.SnapshotBytes, 1<<20)
 	def(&c.MaxBatch, 4096)
 	if c.IdleTimeout <= 0 {
