@@ -141,11 +141,15 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 
 // Close closes the database file.
 func (s *Store) Close() error {
-	if s.zenc != nil {
-		s.zenc.Close()
+	// The database first: it waits for the read transactions, the only
+	// users of the decoder. The encoder keeps no goroutine or stream for
+	// EncodeAll, so a document encoding a snapshot as the store closes
+	// may still use it.
+	err := s.db.Close()
+	if s.zdec != nil {
 		s.zdec.Close()
 	}
-	return s.db.Close()
+	return err
 }
 
 // DB exposes the bbolt handle for benchmarks and tests in this module.
