@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/collab-editor/collab/internal/rope"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -22,8 +23,9 @@ type write struct {
 	then func(error)
 	// doc and rev are set for a revision of a live document: delivery
 	// tells its subscribers of consecutive revisions of one batch at once.
-	doc *Document
-	rev Revision
+	doc  *Document
+	rev  Revision
+	text rope.Rope // the document's text after rev
 }
 
 // committer is the group commit: one goroutine takes every write queued
@@ -174,11 +176,13 @@ func (c *committer) deliver() {
 	var (
 		order []*Document
 		revs  = map[*Document][]Revision{}
+		texts = map[*Document]rope.Rope{} // after each document's last revision
 	)
 	flush := func() {
 		for _, d := range order {
-			d.publish(revs[d])
+			d.publish(revs[d], texts[d])
 			delete(revs, d)
+			delete(texts, d)
 		}
 		order = order[:0]
 	}
@@ -189,6 +193,7 @@ func (c *committer) deliver() {
 					order = append(order, w.doc)
 				}
 				revs[w.doc] = append(revs[w.doc], w.rev)
+				texts[w.doc] = w.text
 				continue
 			}
 			flush() // keep other events in order with revisions

@@ -31,6 +31,7 @@ type Result struct {
 // Exactly one field is set.
 type Event struct {
 	Revisions []Revision // durable edits, consecutive, oldest first
+	Text      rope.Rope  // with Revisions: the text after the last of them
 	Meta      *Meta      // new metadata (rename, language)
 	Closed    error      // the document was deleted, reset or shut down: no more events
 }
@@ -277,8 +278,9 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 }
 
 // publish tells the subscribers of durable revisions revs (consecutive,
-// in order), each only of those after the revision it joined at.
-func (d *Document) publish(revs []Revision) {
+// in order, text after the last), each only of those after the revision
+// it joined at.
+func (d *Document) publish(revs []Revision, text rope.Rope) {
 	type target struct {
 		fn   func(Event)
 		from uint64
@@ -294,9 +296,9 @@ func (d *Document) publish(revs []Revision) {
 		switch {
 		case s.from >= last:
 		case s.from < revs[0].Rev:
-			s.fn(Event{Revisions: revs})
+			s.fn(Event{Revisions: revs, Text: text})
 		default:
-			s.fn(Event{Revisions: revs[s.from+1-revs[0].Rev:]})
+			s.fn(Event{Revisions: revs[s.from+1-revs[0].Rev:], Text: text})
 		}
 	}
 }

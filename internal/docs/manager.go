@@ -307,7 +307,7 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 		p.snap = m.store.encodeSnapshot(text)
 		d.snapRev, d.snapLog = r.Rev, 0
 	}
-	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r}
+	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text}
 	w.durable = func(err error) {
 		d.durable(r, text, err)
 		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {

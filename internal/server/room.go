@@ -155,7 +155,7 @@ func (c *session) closeWith(code int, reason string) {
 
 // publish fans out durable revisions: an ack to the session that submitted
 // each, the revision (encoded once) to every other session.
-func (r *room) publish(revs []docs.Revision) {
+func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -166,15 +166,12 @@ func (r *room) publish(revs []docs.Revision) {
 		if rev.Rev != r.pubRev+1 {
 			continue // joined the document after it
 		}
-		text, err := rev.Op.ApplyRope(r.text)
-		if err != nil {
-			// Cannot happen: docs applied the same op to the same text.
-			r.srv.log.Error("room out of step with its document", "doc", r.id, "rev", rev.Rev, "err", err)
-			continue
-		}
-		r.text, r.pubRev = text, rev.Rev
+		r.pubRev = rev.Rev
 		shared[i] = appendOpMsg(nil, rev)
 		r.users.Apply(rev.Op)
+	}
+	if r.pubRev == revs[len(revs)-1].Rev {
+		r.text = text // the document's, after the last: nothing to apply again
 	}
 	r.srv.metrics.opsBroadcast.Add(float64(len(revs) * len(r.clients)))
 	for c := range r.clients {
@@ -217,7 +214,7 @@ func (r *room) broadcast(msg []byte, skip *session) {
 func (r *room) event(e docs.Event) {
 	switch {
 	case len(e.Revisions) > 0:
-		r.publish(e.Revisions)
+		r.publish(e.Revisions, e.Text)
 	case e.Meta != nil:
 		r.mu.Lock()
 		for c := range r.clients {
