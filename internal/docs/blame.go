@@ -28,11 +28,9 @@ type blameLine struct {
 // only moved keeps its revision. Lines inserted or deleted from the end of
 // a line ("\nnew line" typed before its '\n') count as below it. Lines are
 // as strings.Split(text, "\n") gives them: the last one has no '\n'.
-//
-// The result is appended to dst[:0], which must not share memory with
-// lines: replaying a log alternates between two buffers.
-func blameApply(dst, lines []blameLine, op ot.Operation, rev uint64) []blameLine {
-	out := dst[:0]
+// blameEdit applies it to the few lines an edit touches.
+func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
+	out := make([]blameLine, 0, len(lines)+8)
 	li, lo := 0, 0 // position in the old lines
 	cur := blameLine{rev: lines[0].rev}
 	touched := false
@@ -168,7 +166,7 @@ func blameEdit(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 		}
 	}
 	sub.Retain(endB - p1)
-	return slices.Replace(lines, a, b, blameApply(nil, lines[a:b], sub, rev)...)
+	return slices.Replace(lines, a, b, blameApply(lines[a:b], sub, rev)...)
 }
 
 // newlineAt reports whether the old code point k after position lo of

@@ -163,7 +163,7 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := blameApply(nil, lines, op, newRev)
+	got := blameApply(lines, op, newRev)
 	want := strings.Split(after, "\n")
 	fail := func(format string, args ...any) {
 		t.Helper()

@@ -2,7 +2,6 @@ package server
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -52,7 +51,7 @@ type session struct {
 
 	opLimit      *rate.Limiter
 	cursorLimit  *rate.Limiter
-	cursorWarned atomic.Bool // told of dropped cursor updates since the last one let through
+	cursorWarned bool // told of dropped cursor updates since the last one let through; read loop only
 
 	// Set while joining, read by the room under room.mu.
 	mine sync.Map // op ids submitted through this session and not yet acknowledged

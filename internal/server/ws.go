@@ -430,12 +430,13 @@ func (s *Server) cursor(c *session, m inMsg) {
 	if !c.cursorLimit.Allow() {
 		// The update is dropped (the next one carries the position); say
 		// so once per burst, not once per dropped update.
-		if !c.cursorWarned.Swap(true) {
+		if !c.cursorWarned {
+			c.cursorWarned = true
 			c.sendError("rate_limited", fmt.Sprintf("more than %g cursor updates per second: updates are dropped until the rate falls", s.cfg.CursorsPerSecond), "")
 		}
 		return
 	}
-	c.cursorWarned.Store(false)
+	c.cursorWarned = false
 	if m.Rev == nil {
 		c.sendError("invalid", "a cursor message needs rev and ranges", "")
 		return
