@@ -551,7 +551,7 @@ func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 			return err
 		}
 	}
-	if c.maxMsg > 0 && opMessageLen(next, c.cfg.ClientID) > c.maxMsg {
+	if c.maxMsg > 0 && !opMessageFits(next, c.cfg.ClientID, c.maxMsg) {
 		return fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, c.maxMsg)
 	}
 	c.text = text
@@ -608,10 +608,25 @@ func (c *Client) SendRaw(data []byte) {
 	}
 }
 
-// opMessageLen bounds the size of the op message that carries op.
-func opMessageLen(op ot.Operation, clientID string) int {
-	const envelope = len(`{"type":"op","rev":18446744073709551615,"id":":18446744073709551615","op":}`)
-	return envelope + len(clientID) + len(op.AppendJSON(nil))
+// opMessageFits reports whether the op message carrying op stays within
+// max bytes. Edits are checked as they are made, so it bounds the
+// operation's JSON first (a component of a number takes at most 21 bytes,
+// a string at most 6 a byte, escaped) and encodes it only when the bound
+// is over the limit.
+func opMessageFits(op ot.Operation, clientID string, max int) bool {
+	const envelope = len(`{"type":"op","rev":18446744073709551615,"id":":18446744073709551615","op":[]}`)
+	n := envelope + len(clientID)
+	for c := range op.Components() {
+		if c.Kind == ot.Insert {
+			n += 3 + 6*len(c.Text)
+		} else {
+			n += 21
+		}
+		if n > max {
+			return envelope-2+len(clientID)+len(op.AppendJSON(nil)) <= max
+		}
+	}
+	return true
 }
 
 // sendOp sends the in-flight edit, encoded by hand (this is the hot path
