@@ -16,7 +16,7 @@ import { oneDark } from '@codemirror/theme-one-dark';
 import { languages } from '@codemirror/language-data';
 import { TextOperation } from './ot.js';
 import { bytesText, utf8Length } from './collab.js';
-import { Walker, astralField, cpDocLength, manyToCp, manyToUtf16 } from './positions.js';
+import { Walker, astralField, componentChanges, cpDocLength, manyToCp, manyToUtf16 } from './positions.js';
 import { lineEndings } from './lineendings.js';
 import { remoteEdit, isRemote } from './remote.js';
 
@@ -119,24 +119,7 @@ export function changesToOp(changes, startState) {
 
 /** The CodeMirror change specs (UTF-16 offsets) of operation op on state's text. */
 export function opToChanges(op, state) {
-  const w = new Walker(state.doc, state.field(astralField));
-  const specs = [];
-  let cp = 0;
-  let at = 0;
-  for (const c of op.ops) {
-    if (typeof c === 'string') {
-      specs.push({ from: at, insert: c });
-    } else if (c > 0) {
-      cp += c;
-      at = w.toUtf16(cp);
-    } else {
-      cp -= c;
-      const end = w.toUtf16(cp);
-      specs.push({ from: at, to: end });
-      at = end;
-    }
-  }
-  return specs;
+  return componentChanges(op.ops, state);
 }
 
 // ---- languages, loaded on demand

@@ -15,7 +15,7 @@ import { oneDark } from '@codemirror/theme-one-dark';
 import { languages } from '@codemirror/language-data';
 import { api, docPath, el, store, theme, applyTheme, ago } from './ui.js';
 import { lineEndings } from './lineendings.js';
-import { Walker, astralField } from './positions.js';
+import { astralField, componentChanges } from './positions.js';
 
 const PAGE = 50;
 const MAX_SHOWN_INSERT = 2000; // code units of an added text drawn inline
@@ -181,22 +181,10 @@ export async function main({ doc: docId }) {
   }
 
   function diffDecorations(state, op) {
-    const w = new Walker(state.doc, state.field(astralField));
     const out = [];
-    let cp = 0;
-    let at = 0;
-    for (const c of op) {
-      if (typeof c === 'string') {
-        out.push(Decoration.widget({ widget: new Added(c), side: 1 }).range(at));
-      } else if (c > 0) {
-        cp += c;
-        at = w.toUtf16(cp);
-      } else {
-        cp -= c;
-        const end = w.toUtf16(cp);
-        if (end > at) out.push(Decoration.mark({ class: 'hist-del', attributes: { title: 'removed since' } }).range(at, end));
-        at = end;
-      }
+    for (const c of componentChanges(op, state)) {
+      if (c.insert !== undefined) out.push(Decoration.widget({ widget: new Added(c.insert), side: 1 }).range(c.from));
+      else if (c.to > c.from) out.push(Decoration.mark({ class: 'hist-del', attributes: { title: 'removed since' } }).range(c.from, c.to));
     }
     return Decoration.set(out, true);
   }

@@ -90,6 +90,32 @@ export class Walker {
   }
 }
 
+/**
+ * The CodeMirror change specs (UTF-16 offsets) of an operation's components
+ * (ot.js's form: n > 0 retains, n < 0 deletes, a string inserts) on
+ * state's text: {from, insert} for an insert, {from, to} for a delete.
+ */
+export function componentChanges(components, state) {
+  const w = new Walker(state.doc, state.field(astralField));
+  const specs = [];
+  let cp = 0;
+  let at = 0;
+  for (const c of components) {
+    if (typeof c === 'string') {
+      specs.push({ from: at, insert: c });
+    } else if (c > 0) {
+      cp += c;
+      at = w.toUtf16(cp);
+    } else {
+      cp -= c;
+      const end = w.toUtf16(cp);
+      specs.push({ from: at, to: end });
+      at = end;
+    }
+  }
+  return specs;
+}
+
 /** The code points of doc before UTF-16 offset pos. */
 export function toCp(state, pos) {
   return new Walker(state.doc, state.field(astralField)).toCp(pos);
