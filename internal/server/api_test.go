@@ -113,9 +113,7 @@ func TestRESTWorkspaceHistoryScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	raw := dialRaw(t, base, f1.ID, "")
-	raw.send(`{"type":"join","client":"watcher"}`)
-	raw.next("joined")
+	raw := joinRaw(t, base, f1.ID, "watcher")
 	for i := range 5 {
 		if err := live.Insert(live.Len(), fmt.Sprintf("// live %d\n", i)); err != nil {
 			t.Fatal(err)

@@ -331,9 +331,7 @@ func TestFloodIsCutOffOthersContinue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer good.Close()
-	r := dialRaw(t, base, doc.ID, "")
-	r.send(`{"type":"join","client":"flood"}`)
-	r.next("joined")
+	r := joinRaw(t, base, doc.ID, "flood")
 	for i := range 2000 {
 		msg := `{"type":"op","rev":1,"id":"flood:` + strings.Repeat("9", 1+i%5) + `","op":[1]}`
 		if r.c.WriteMessage(websocket.TextMessage, []byte(msg)) != nil {
@@ -508,12 +506,8 @@ func TestLimitsRefuseClearly(t *testing.T) {
 	_, base := testServer(t, Config{MaxSessionsPerDoc: 2, MaxMessageBytes: 4 << 20, MaxRequestBytes: 2 << 20})
 	// The test server's documents are at most 1 MiB.
 	doc := createFull(t, base, `{"name":"a","text":"`+strings.Repeat("x", 1<<20-4)+`"}`)
-	a := dialRaw(t, base, doc.ID, "")
-	a.send(`{"type":"join","client":"a"}`)
-	a.next("joined")
-	b := dialRaw(t, base, doc.ID, "")
-	b.send(`{"type":"join","client":"b"}`)
-	b.next("joined")
+	a := joinRaw(t, base, doc.ID, "a")
+	b := joinRaw(t, base, doc.ID, "b")
 
 	third := dialRaw(t, base, doc.ID, "")
 	third.send(`{"type":"join","client":"c"}`)
@@ -591,9 +585,7 @@ func TestDeepNestingIsRefused(t *testing.T) {
 	_, base := testServer(t, Config{})
 	doc := createFull(t, base, `{"name":"a","text":"x"}`)
 	deep := strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000)
-	r := dialRaw(t, base, doc.ID, "")
-	r.send(`{"type":"join","client":"deep"}`)
-	r.next("joined")
+	r := joinRaw(t, base, doc.ID, "deep")
 	r.send(`{"type":"op","rev":1,"id":"deep:1","op":` + deep + `}`)
 	if m := r.next("error"); m["code"] != "bad_message" {
 		t.Fatalf("deep op: %v", m)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -42,9 +41,7 @@ func TestWSDocID(t *testing.T) {
 func TestRefusedJoinSaysWhy(t *testing.T) {
 	_, base := testServer(t, Config{MaxSessionsPerDoc: 1})
 	id := mkdoc(t, base, "hi")
-	a := dialRaw(t, base, id, "")
-	a.send(`{"type":"join","client":"a"}`)
-	a.next("joined")
+	joinRaw(t, base, id, "a") // the one session the document allows
 	b := dialRaw(t, base, id, "")
 	b.send(`{"type":"join","client":"b"}`)
 	if m := b.next("error"); m["code"] != "too_many_sessions" {
@@ -71,17 +68,9 @@ func TestCursorFloodIsTold(t *testing.T) {
 	var errs []map[string]any
 	a.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for acked := false; !acked; {
-		_, data, err := a.c.ReadMessage()
+		msgs, err := a.frame()
 		if err != nil {
 			t.Fatalf("session ended: %v (errors %v)", err, errs)
-		}
-		var msgs []map[string]any
-		if data[0] == '[' {
-			json.Unmarshal(data, &msgs)
-		} else {
-			var m map[string]any
-			json.Unmarshal(data, &m)
-			msgs = append(msgs, m)
 		}
 		for _, m := range msgs {
 			switch m["type"] {
@@ -107,9 +96,7 @@ func TestDroppedSessionsCounted(t *testing.T) {
 		}
 	}
 	id := mkdoc(t, base, "x")
-	a := dialRaw(t, base, id, "")
-	a.send(`{"type":"join","client":"a"}`)
-	a.next("joined")
+	a := joinRaw(t, base, id, "a")
 	a.send(`{"type":"chat","text":"` + strings.Repeat("x", 2<<10) + `"}`)
 	if code := a.closeCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d, want 1009", code)

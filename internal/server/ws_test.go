@@ -88,6 +88,15 @@ func dialRaw(t *testing.T, base, id, query string) *rawConn {
 	return &rawConn{t: t, c: c}
 }
 
+// joinRaw dials the document and joins it as client.
+func joinRaw(t *testing.T, base, id, client string) *rawConn {
+	t.Helper()
+	r := dialRaw(t, base, id, "")
+	r.send(`{"type":"join","client":"` + client + `"}`)
+	r.next("joined")
+	return r
+}
+
 func (r *rawConn) send(s string) {
 	r.t.Helper()
 	if err := r.c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
@@ -95,22 +104,32 @@ func (r *rawConn) send(s string) {
 	}
 }
 
+// frame reads the next frame and returns its messages (a batched frame
+// is an array of them).
+func (r *rawConn) frame() ([]map[string]any, error) {
+	_, data, err := r.c.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	var msgs []map[string]any
+	if data[0] == '[' {
+		json.Unmarshal(data, &msgs)
+	} else {
+		var m map[string]any
+		json.Unmarshal(data, &m)
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
 // next returns the next message of the given type, unpacking batched frames.
 func (r *rawConn) next(typ string) map[string]any {
 	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		_, data, err := r.c.ReadMessage()
+		msgs, err := r.frame()
 		if err != nil {
 			r.t.Fatalf("waiting for %q: %v", typ, err)
-		}
-		var msgs []map[string]any
-		if data[0] == '[' {
-			json.Unmarshal(data, &msgs)
-		} else {
-			var m map[string]any
-			json.Unmarshal(data, &m)
-			msgs = append(msgs, m)
 		}
 		for _, m := range msgs {
 			if m["type"] == typ {
@@ -335,12 +354,8 @@ func TestHeartbeatDropsSilentPeer(t *testing.T) {
 	const pongWait = time.Second
 	_, base := testServer(t, Config{PingPeriod: pongWait / 4, PongWait: pongWait})
 	id := mkdoc(t, base, "x")
-	ann := dialRaw(t, base, id, "")
-	ann.send(`{"type":"join","client":"ann"}`)
-	ann.next("joined")
-	bob := dialRaw(t, base, id, "")
-	bob.send(`{"type":"join","client":"bob"}`)
-	bob.next("joined")
+	ann := joinRaw(t, base, id, "ann")
+	bob := joinRaw(t, base, id, "bob")
 	ann.next("user")
 	// From now on Bob never reads, so his side never answers a ping; his
 	// TCP connection stays open. Ann reads, so she answers hers.
