@@ -42,15 +42,7 @@ func at(anchor string, skip, del int, ins string) func(string) ot.Operation {
 // the end, read from the history.
 func TestBlameHandMade(t *testing.T) {
 	m := openTest(t, Config{SnapshotEvery: 3})
-	meta, err := m.Create(CreateParams{Name: "b.go", Text: "one\ntwo\nthree\n", Author: "ann"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Open(meta.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Release()
+	meta, d := createOpen(t, m, CreateParams{Name: "b.go", Text: "one\ntwo\nthree\n", Author: "ann"})
 	authors := map[uint64]string{0: "", 1: "ann"}
 	wants := map[uint64][]uint64{1: {1, 1, 1, 0}}
 	check := func(rev uint64) {
@@ -197,34 +189,16 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 	}
 }
 
-// TestBlameApplyLines runs checkBlameApply on random edits of random
-// texts.
-func TestBlameApplyLines(t *testing.T) {
-	rng := rand.New(rand.NewPCG(newSeed(t), 0))
-	for range 30_000 {
+// checkRandomBlames runs checkBlameApply on n random edits (character or
+// line-wise, half each) of texts of pieces() random texts, each followed
+// by a newline when newline() says so.
+func checkRandomBlames(t *testing.T, rng *rand.Rand, n int, pieces func() int, newline func() bool) {
+	t.Helper()
+	for range n {
 		var b strings.Builder
-		for range rng.IntN(12) {
+		for range pieces() {
 			b.WriteString(randomText(rng))
-		}
-		text := b.String()
-		if rng.IntN(2) == 0 {
-			checkBlameApply(t, text, randomEdit(rng, text))
-		} else {
-			checkBlameApply(t, text, randomLineEdit(rng, text))
-		}
-	}
-}
-
-// TestBlameEditLongTexts runs checkBlameApply (which also checks that
-// blameEdit agrees with blameApply) on texts of many lines, where
-// blameEdit's window is a small part of the text.
-func TestBlameEditLongTexts(t *testing.T) {
-	rng := rand.New(rand.NewPCG(newSeed(t), 1))
-	for range 3_000 {
-		var b strings.Builder
-		for range 20 + rng.IntN(80) {
-			b.WriteString(randomText(rng))
-			if rng.IntN(3) != 0 {
+			if newline() {
 				b.WriteString("\n")
 			}
 		}
@@ -235,6 +209,21 @@ func TestBlameEditLongTexts(t *testing.T) {
 			checkBlameApply(t, text, randomLineEdit(rng, text))
 		}
 	}
+}
+
+// TestBlameApplyLines runs checkBlameApply on random edits of random
+// texts.
+func TestBlameApplyLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(newSeed(t), 0))
+	checkRandomBlames(t, rng, 30_000, func() int { return rng.IntN(12) }, func() bool { return false })
+}
+
+// TestBlameEditLongTexts runs checkBlameApply (which also checks that
+// blameEdit agrees with blameApply) on texts of many lines, where
+// blameEdit's window is a small part of the text.
+func TestBlameEditLongTexts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(newSeed(t), 1))
+	checkRandomBlames(t, rng, 3_000, func() int { return 20 + rng.IntN(80) }, func() bool { return rng.IntN(3) != 0 })
 }
 
 // FuzzBlameApply runs checkBlameApply on a text and an edit of it spelled
@@ -355,15 +344,7 @@ func blameCheckpoints(m *Manager, id string) (n int) {
 // blame, so no blame ever replays more than SnapshotEvery revisions.
 func TestBlameIndexer(t *testing.T) {
 	m := openTest(t, Config{SnapshotEvery: 5})
-	meta, err := m.Create(CreateParams{Name: "i.go", Text: "a\n", Author: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Open(meta.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Release()
+	meta, d := createOpen(t, m, CreateParams{Name: "i.go", Text: "a\n", Author: "a"})
 	for rev := uint64(1); rev < 23; rev++ {
 		op := *new(ot.Operation).Insert("x\n").Retain(int(rev) * 2)
 		if _, err := d.Submit(Edit{Base: rev, Op: op, Author: "b"}); err != nil {

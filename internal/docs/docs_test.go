@@ -24,6 +24,38 @@ func openTest(t testing.TB, cfg Config) *Manager {
 	return m
 }
 
+// createOpen creates a document and opens it for the rest of the test.
+func createOpen(t testing.TB, m *Manager, p CreateParams) (Meta, *Document) {
+	t.Helper()
+	meta, err := m.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Release)
+	return meta, d
+}
+
+// subscribe joins d for the rest of the test and returns the durable
+// revisions it publishes, through a channel of the given capacity.
+func subscribe(t testing.TB, d *Document, capacity int) <-chan Revision {
+	t.Helper()
+	events := make(chan Revision, capacity)
+	_, cancel, err := d.Join(func(e Event) {
+		for _, r := range e.Revisions {
+			events <- r
+		}
+	}, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return events
+}
+
 func insertAt(n, pos int, s string) ot.Operation {
 	return *new(ot.Operation).Retain(pos).Insert(s).Retain(n - pos)
 }
@@ -42,16 +74,7 @@ func TestSubmitTransformsConcurrentEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Release()
-	events := make(chan Revision, 10)
-	_, cancel, err := d.Join(func(e Event) {
-		for _, r := range e.Revisions {
-			events <- r
-		}
-	}, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
+	events := subscribe(t, d, 10)
 	r1, err := d.Submit(Edit{Base: 1, Op: insertAt(5, 5, " world"), Author: "ann", OpID: "a:1"})
 	if err != nil || r1.Rev != 2 {
 		t.Fatalf("submit 1: %+v %v", r1, err)

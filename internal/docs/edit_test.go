@@ -145,16 +145,7 @@ func TestConcurrentSubmitsConverge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan Revision, 1000)
-	_, cancel, err := d.Join(func(e Event) {
-		for _, r := range e.Revisions {
-			events <- r
-		}
-	}, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
+	events := subscribe(t, d, 1000)
 
 	const writers, each = 8, 40
 	// Even writers name their ops "<client>:<seq>" like realtime clients;
@@ -361,15 +352,7 @@ func TestJoinResume(t *testing.T) {
 	for _, maxResume := range []int{0, 10} {
 		t.Run(fmt.Sprintf("MaxResume=%d", maxResume), func(t *testing.T) {
 			m := openTest(t, Config{Window: 8, MaxResume: maxResume})
-			meta, err := m.Create(CreateParams{Name: "r.txt", Text: "r"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := m.Open(meta.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Release()
+			meta, d := createOpen(t, m, CreateParams{Name: "r.txt", Text: "r"})
 			for rev := uint64(1); rev <= 40; rev++ {
 				if _, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev), int(rev), "x"), OpID: fmt.Sprintf("c:%d", rev)}); err != nil {
 					t.Fatal(err)

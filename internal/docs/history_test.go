@@ -13,15 +13,7 @@ import (
 func TestChangesAndRestore(t *testing.T) {
 	rng := rand.New(rand.NewPCG(newSeed(t), 2))
 	m := openTest(t, Config{SnapshotEvery: 5})
-	meta, err := m.Create(CreateParams{Name: "h.go", Text: "package h\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Open(meta.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Release()
+	meta, d := createOpen(t, m, CreateParams{Name: "h.go", Text: "package h\n"})
 	texts := []string{"", "package h\n"} // by revision
 	for rev := uint64(1); rev < 60; rev++ {
 		op := randomEdit(rng, texts[rev])

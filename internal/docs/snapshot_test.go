@@ -15,15 +15,7 @@ import (
 func writeSnapshotted(t *testing.T, m *Manager) (string, string) {
 	t.Helper()
 	text := strings.Repeat("func f() { return 42 }\n", 50)
-	meta, err := m.Create(CreateParams{Name: "a.go", Text: text})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Open(meta.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Release()
+	meta, d := createOpen(t, m, CreateParams{Name: "a.go", Text: text})
 	for i := range 4 {
 		n := utf8.RuneCountInString(text)
 		if _, err := d.Submit(Edit{Base: uint64(i + 1), Op: insertAt(n, n, "// é\n")}); err != nil {
