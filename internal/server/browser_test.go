@@ -75,27 +75,16 @@ func newBrowserEnvWith(t *testing.T, cfg Config) *browserEnv {
 	path := chromiumPath(t)
 	env := &browserEnv{t: t}
 
-	mgr, err := docs.Open(filepath.Join(t.TempDir(), "browser.db"), docs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			env.mu.Lock()
-			env.requests = append(env.requests, r.URL.RequestURI())
-			env.mu.Unlock()
-		}
-		srv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Drain(ctx)
-		mgr.Close()
+	_, env.base = serveTest(t, cfg, docs.Config{}, func(srv http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				env.mu.Lock()
+				env.requests = append(env.requests, r.URL.RequestURI())
+				env.mu.Unlock()
+			}
+			srv.ServeHTTP(w, r)
+		})
 	})
-	env.base = hs.URL
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),

@@ -24,12 +24,24 @@ import (
 // testServer starts the real server on an httptest listener.
 func testServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
-	mgr, err := docs.Open(filepath.Join(t.TempDir(), "ws.db"), docs.Config{MaxBytes: 1 << 20})
+	return serveTest(t, cfg, docs.Config{MaxBytes: 1 << 20}, nil)
+}
+
+// serveTest starts a server on the test's own database, its handler
+// wrapped by wrap when set, and stops it (drained, database closed) when
+// the test ends.
+func serveTest(t testing.TB, cfg Config, dcfg docs.Config, wrap func(http.Handler) http.Handler) (*Server, string) {
+	t.Helper()
+	mgr, err := docs.Open(filepath.Join(t.TempDir(), "test.db"), dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	hs := httptest.NewServer(srv)
+	var h http.Handler = srv
+	if wrap != nil {
+		h = wrap(srv)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
