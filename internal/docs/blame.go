@@ -23,13 +23,15 @@ type blameLine struct {
 	rev uint64
 }
 
-// blameApply returns the lines after op, made at revision rev. A line is
-// attributed to rev when op inserted or deleted anything in it; a line that
-// only moved keeps its revision. Lines inserted or deleted from the end of
-// a line ("\nnew line" typed before its '\n') count as below it. Lines are
-// as strings.Split(text, "\n") gives them: the last one has no '\n'.
-// blameEdit applies it to the few lines an edit touches.
-func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
+// blameApply returns the lines after the edit of components comps (an
+// operation's, normalised; blameApply may change the slice), made at
+// revision rev. A line is attributed to rev when the edit inserted or
+// deleted anything in it; a line that only moved keeps its revision. Lines
+// inserted or deleted from the end of a line ("\nnew line" typed before
+// its '\n') count as below it. Lines are as strings.Split(text, "\n")
+// gives them: the last one has no '\n'. blameEdit applies it to the few
+// lines an edit touches.
+func blameApply(lines []blameLine, comps []ot.Component, rev uint64) []blameLine {
 	out := make([]blameLine, 0, len(lines)+8)
 	li, lo := 0, 0 // position in the old lines
 	cur := blameLine{rev: lines[0].rev}
@@ -61,7 +63,6 @@ func blameApply(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 			}
 		}
 	}
-	comps := slices.Collect(op.Components())
 	for i, c := range comps {
 		// An insert that starts with '\n', or a delete that ends just
 		// before a '\n', placed at an old '\n' that the op keeps, gives the
@@ -153,19 +154,17 @@ func blameEdit(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
 	for _, l := range lines[a:b] {
 		endB += l.n
 	}
-	var sub ot.Operation
-	sub.Retain(p0 - startA)
-	for _, c := range comps[first:last] {
-		switch c.Kind {
-		case ot.Retain:
-			sub.Retain(c.N)
-		case ot.Delete:
-			sub.Delete(c.N)
-		case ot.Insert:
-			sub.Insert(c.Text)
-		}
+	// The edit of the window: its changes, between retains of the lines
+	// around them (changes start and end with no retain, so this is
+	// normalised as it stands).
+	sub := make([]ot.Component, 0, last-first+2)
+	if n := p0 - startA; n > 0 {
+		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
 	}
-	sub.Retain(endB - p1)
+	sub = append(sub, comps[first:last]...)
+	if n := endB - p1; n > 0 {
+		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
+	}
 	return slices.Replace(lines, a, b, blameApply(lines[a:b], sub, rev)...)
 }
 

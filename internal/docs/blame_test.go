@@ -155,7 +155,7 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := blameApply(lines, op, newRev)
+	got := blameApply(lines, slices.Collect(op.Components()), newRev)
 	want := strings.Split(after, "\n")
 	fail := func(format string, args ...any) {
 		t.Helper()
