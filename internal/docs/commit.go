@@ -173,27 +173,35 @@ func (c *committer) run() {
 // subscriber can send them in one frame.
 func (c *committer) deliver() {
 	defer c.wg.Done()
+	// published is what one document gets of a batch: its revisions and
+	// its text after the last of them.
+	type published struct {
+		revs []Revision
+		text rope.Rope
+	}
 	var (
 		order []*Document
-		revs  = map[*Document][]Revision{}
-		texts = map[*Document]rope.Rope{} // after each document's last revision
+		docs  = map[*Document]*published{}
 	)
 	flush := func() {
 		for _, d := range order {
-			d.publish(revs[d], texts[d])
-			delete(revs, d)
-			delete(texts, d)
+			p := docs[d]
+			d.publish(p.revs, p.text)
+			delete(docs, d)
 		}
 		order = order[:0]
 	}
 	for batch := range c.notify {
 		for _, w := range batch {
 			if w.doc != nil && w.err == nil {
-				if _, ok := revs[w.doc]; !ok {
+				p := docs[w.doc]
+				if p == nil {
+					p = &published{}
+					docs[w.doc] = p
 					order = append(order, w.doc)
 				}
-				revs[w.doc] = append(revs[w.doc], w.rev)
-				texts[w.doc] = w.text
+				p.revs = append(p.revs, w.rev)
+				p.text = w.text
 				continue
 			}
 			flush() // keep other events in order with revisions

@@ -163,11 +163,15 @@ func (m *Manager) RotateLinks(kind, id string) (oldEdit, oldView, newEdit, newVi
 	return oldEdit, oldView, newEdit, newView, err
 }
 
+// settingKey is where setting name is kept, in the links bucket (no link
+// starts with a NUL byte).
+func settingKey(name string) []byte { return []byte("\x00setting:" + name) }
+
 // Setting returns a server-wide secret setting, creating it with make the
 // first time (for example the key that signs embed tokens).
 func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error) {
 	err = m.store.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketLinks).Get([]byte("\x00setting:" + name)); b != nil {
+		if b := tx.Bucket(bucketLinks).Get(settingKey(name)); b != nil {
 			v = append([]byte(nil), b...)
 		}
 		return nil
@@ -178,7 +182,7 @@ func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error)
 	fresh := make()
 	err = m.commit.do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLinks)
-		key := []byte("\x00setting:" + name)
+		key := settingKey(name)
 		if old := b.Get(key); old != nil {
 			v = append([]byte(nil), old...)
 			return nil

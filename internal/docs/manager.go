@@ -39,10 +39,11 @@ type Config struct {
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
 	// CommitInterval is the least time between the starts of two group
-	// commits (default 0: a commit starts as soon as the previous one
-	// ended). A write after a quiet spell still commits at once; under a
-	// steady load, a millisecond or so trades that much latency for
-	// fewer fsyncs and less CPU per edit.
+	// commits of few writes (default 0: a commit starts as soon as the
+	// previous one ended). A write after a quiet spell, or a queue of
+	// eight writes or more, still commits at once; under a steady trickle
+	// of writes, a millisecond or two trades that much latency for fewer
+	// fsyncs and less CPU per edit.
 	CommitInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time

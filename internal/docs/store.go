@@ -35,9 +35,9 @@ var (
 	subPres     = []byte("pres")
 )
 
-// keySnapFormat, in the links bucket beside the other settings, says how
-// the file's snapshots are encoded: "zstd" or "raw".
-var keySnapFormat = []byte("\x00setting:snapshot-format")
+// keySnapFormat is the setting that says how the file's snapshots are
+// encoded: "zstd" or "raw".
+var keySnapFormat = settingKey("snapshot-format")
 
 // appendFill is the FillPercent of buckets whose keys only grow.
 const appendFill = 0.95
