@@ -73,13 +73,9 @@ func (c *Client) handleFrame(data []byte) error {
 	return err
 }
 
-func messageText(raw json.RawMessage) string {
-	var s string
-	json.Unmarshal(raw, &s)
-	return s
-}
-
-func userID(raw json.RawMessage) string {
+// jsonString is raw when it is a JSON string, else "": a user id, or the
+// text of an error (fields that other messages fill with objects).
+func jsonString(raw json.RawMessage) string {
 	var s string
 	json.Unmarshal(raw, &s)
 	return s
@@ -99,7 +95,7 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 		}
 		return c.remote(m.Rev, *m.Op, m.Author, m.ID, calls)
 	case "cursor":
-		if u, ok := c.users[userID(m.User)]; ok {
+		if u, ok := c.users[jsonString(m.User)]; ok {
 			u.Ranges = m.Ranges
 			c.users[u.ID] = u
 		}
@@ -117,25 +113,25 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 			*calls = append(*calls, func() { f(msg) })
 		}
 	case "leave":
-		delete(c.users, userID(m.User))
+		delete(c.users, jsonString(m.User))
 	case "error":
 		c.stats.Errors++
 		if f := c.cfg.OnError; f != nil {
-			code, msg := m.Code, messageText(m.Message)
+			code, msg := m.Code, jsonString(m.Message)
 			*calls = append(*calls, func() { f(code, msg) })
 		}
 		if c.inflight != nil && m.ID == c.inflight.id {
 			// Our edit was refused: local state no longer matches the
 			// server's. Drop local edits and resync with the whole text.
 			c.inflight, c.hasBuf, c.resync = nil, false, true
-			return fmt.Errorf("%w: %s: %s", ErrRejected, m.Code, messageText(m.Message))
+			return fmt.Errorf("%w: %s: %s", ErrRejected, m.Code, jsonString(m.Message))
 		}
 	}
 	return nil
 }
 
 func (c *Client) joinedMsg(m *serverMsg, calls *[]func()) error {
-	c.user = userID(m.User)
+	c.user = jsonString(m.User)
 	c.readOnly = m.ReadOnly
 	c.maxMsg = m.Limits.MaxMessageBytes
 	if m.Resumed {
