@@ -83,8 +83,7 @@ func (c *session) send(msgs ...[]byte) {
 		if c.pendingN > c.srv.cfg.SendBuffer {
 			c.closed = true
 			c.mu.Unlock()
-			c.srv.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
-			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
+			c.dropSlow()
 			return
 		}
 		c.mu.Unlock()
@@ -128,6 +127,13 @@ func (c *session) takeFrame() []byte {
 	clear(c.pending)
 	c.pending, c.pendingN = c.pending[:0], 0
 	return frame
+}
+
+// dropSlow closes a slow consumer, counted, with its close code: it
+// resumes from its last revision when it reconnects.
+func (c *session) dropSlow() {
+	c.srv.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
+	c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
 }
 
 // closeAfter closes the connection with a close code and reason once the

@@ -89,8 +89,7 @@ func (s *Server) onError(ms *melody.Session, err error) {
 		// Not expected: client.send keeps melody's queue short. Never drop
 		// silently: treat it as a slow consumer.
 		if c := clientOf(ms); c != nil {
-			s.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
-			c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
+			c.dropSlow()
 		}
 		return
 	}
