@@ -255,8 +255,12 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 			}
 			from = binary.BigEndian.Uint64(k)
 		}
-		lc := b.Bucket(subLog).Cursor()
-		for k, v := lc.Seek(revKey(from + 1)); k != nil && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
+		log, err := logBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		lc := log.Cursor()
+		for k, v := lc.Seek(revKey(from + 1)); isRev(k) && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
 			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
@@ -270,7 +274,6 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 			return nil
 		}
 		names := map[uint64]string{}
-		log := b.Bucket(subLog)
 		out = make([]BlameLine, len(lines))
 		for i, l := range lines {
 			a, ok := names[l.rev]

@@ -51,11 +51,7 @@ func (m *Manager) Head(id string) (Meta, rope.Rope, error) {
 		if meta, err = getMeta(tx, id); err != nil {
 			return err
 		}
-		b, err := docBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		text, err = m.store.textAt(b, meta.Rev)
+		text, err = m.store.textAt(tx, id, meta.Rev)
 		return err
 	})
 	return meta, text, err

@@ -13,8 +13,8 @@ import (
 // sequence that grows with each new op, and keep at most one op in flight:
 // a resend is always of the client's newest op. So for those ids one record
 // per client suffices — its newest sequence and that op's revision — kept
-// in the document's clients bucket (few keys, written in place: cheap for
-// the group commit) and cached in memory. Any other op id (REST idempotency
+// in the document's log bucket after the revisions (see keyHead: usually
+// in the leaf the revision's append rewrites anyway) and cached in memory. Any other op id (REST idempotency
 // keys) is indexed whole in the opid bucket.
 
 // clientMark is a client's newest applied op.
@@ -22,7 +22,13 @@ type clientMark struct {
 	seq, rev uint64
 }
 
+// subClients held the marks in the earlier layout (see moveLogs).
 var subClients = []byte("clients")
+
+// markKey is the key of a client's mark in the log bucket.
+func markKey(client string) []byte {
+	return append(append(make([]byte, 0, len(markPrefix)+len(client)), markPrefix...), client...)
+}
 
 // parseOpID splits "<client>:<sequence>" with a decimal sequence.
 func parseOpID(id string) (client string, seq uint64, ok bool) {
@@ -37,30 +43,25 @@ func parseOpID(id string) (client string, seq uint64, ok bool) {
 	return id[:i], seq, true
 }
 
-func readMark(b *bolt.Bucket, client string) (clientMark, bool) {
-	cb := b.Bucket(subClients)
-	if cb == nil {
-		return clientMark{}, false
-	}
-	v := cb.Get([]byte(client))
+// readMark reads a client's mark from a log bucket.
+func readMark(log *bolt.Bucket, client string) (clientMark, bool) {
+	v := log.Get(markKey(client))
 	if len(v) != 16 {
 		return clientMark{}, false
 	}
 	return clientMark{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])}, true
 }
 
-// recordOpID indexes the op id of revision rev. Called in the commit.
-func recordOpID(b *bolt.Bucket, opID string, rev uint64) error {
+// recordOpID indexes the op id of revision rev of document id, whose log
+// bucket is log. Called in the commit.
+func recordOpID(tx *bolt.Tx, log *bolt.Bucket, id, opID string, rev uint64) error {
 	if client, seq, ok := parseOpID(opID); ok {
-		cb := b.Bucket(subClients)
-		if cb == nil {
-			var err error
-			if cb, err = b.CreateBucket(subClients); err != nil {
-				return err
-			}
-		}
 		v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), seq), rev)
-		return cb.Put([]byte(client), v)
+		return log.Put(markKey(client), v)
+	}
+	b, err := docBucket(tx, id)
+	if err != nil {
+		return err
 	}
 	return b.Bucket(subOpID).Put([]byte(opID), revKey(rev))
 }
@@ -68,11 +69,11 @@ func recordOpID(b *bolt.Bucket, opID string, rev uint64) error {
 // clientMark returns a client's newest applied op from disk.
 func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b, err := docBucket(tx, id)
+		log, err := logBucket(tx, id)
 		if err != nil {
 			return err
 		}
-		m, ok = readMark(b, client)
+		m, ok = readMark(log, client)
 		return nil
 	})
 	return m, ok, err
@@ -83,7 +84,7 @@ func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error)
 // backwards (slow; for tools and tests).
 func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b, err := docBucket(tx, id)
+		b, log, err := buckets(tx, id)
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 			}
 			return nil
 		}
-		m, known := readMark(b, client)
+		m, known := readMark(log, client)
 		switch {
 		case !known || seq > m.seq:
 			return nil
@@ -102,8 +103,9 @@ func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 			rev, ok = m.rev, true
 			return nil
 		}
-		c := b.Bucket(subLog).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		c := log.Cursor()
+		c.Seek(keyHead) // the first key after the revisions
+		for k, v := c.Prev(); isRev(k); k, v = c.Prev() {
 			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
