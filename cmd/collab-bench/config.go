@@ -30,6 +30,7 @@ type Config struct {
 	JSON       bool          // print one JSON line instead of the summary
 	JSONOut    string        // also write the JSON line to this file
 	CPUProfile string        // write the load tool's own CPU profile here
+	Raw        bool          // clients that do not apply others' edits, for tools/relay (no convergence check)
 	Idle       int           // >0: open this many idle connections instead of editing
 	PerAddr    int           // with Idle: connections per loopback source address (default 500)
 	Settle     time.Duration // with Idle: how long the connections sit idle before memory is read (default 5s)
@@ -111,6 +112,7 @@ func parseFlags(args []string, out io.Writer) (Config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON line instead of the summary")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file (the server's is at its /debug/pprof with -pprof)")
 	fs.StringVar(&c.JSONOut, "json-out", "", "also write the JSON line to this file (with the summary on stdout)")
+	fs.BoolVar(&c.Raw, "raw", false, "clients that send edits and count acks and others' edits without applying them: for a relay that does not transform (tools/relay); no convergence check")
 	fs.IntVar(&c.Idle, "idle", 0, "instead of editing, open this many idle connections over -docs documents and report the server's memory per connection")
 	fs.IntVar(&c.PerAddr, "idle-per-addr", 500, "with -idle against 127.x.x.x: connections per loopback source address (127.0.0.1, .2, …), below the server's -conns-per-addr")
 	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "with -idle: how long the connections sit idle before the server's memory is read")

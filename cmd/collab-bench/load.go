@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 type benchDoc struct {
 	id      string
 	track   *docTrack
-	clients []*client.Client
+	clients []session
 	workers []*worker
 }
 
@@ -55,11 +56,11 @@ func load(ctx context.Context, cfg Config, a *api) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("creating document %d: %w", d, err)
 		}
-		docs[d] = &benchDoc{id: id, track: newDocTrack(clk, cfg.Clients), clients: make([]*client.Client, cfg.Clients)}
+		docs[d] = &benchDoc{id: id, track: newDocTrack(clk, cfg.Clients), clients: make([]session, cfg.Clients)}
 	}
 	errs := &tally{n: map[string]int{}}
 	defer closeAll(docs)
-	if err := dialAll(setup, cfg, docs, errs); err != nil {
+	if err := dialAll(setup, cfg, docs, text, errs); err != nil {
 		return nil, err
 	}
 	setupCancel()
@@ -140,17 +141,24 @@ func load(ctx context.Context, cfg Config, a *api) (*Result, error) {
 	// Convergence.
 	check, checkCancel := context.WithTimeout(ctx, cfg.Drain)
 	defer checkCancel()
-	if err := errors.Join(drainErr, converge(check, a, docs)); err != nil {
+	switch err := errors.Join(drainErr, converge(check, a, docs)); {
+	case cfg.Raw:
+		res.ConvergenceError = cmp.Or(drainErr, errRawUnchecked).Error()
+	case err != nil:
 		res.ConvergenceError = err.Error()
-	} else {
+	default:
 		res.Converged = true
 	}
 	res.collect(clk, docs, errs)
 	return res, nil
 }
 
+// errRawUnchecked is the convergence result of a -raw run.
+var errRawUnchecked = errors.New("not checked: -raw clients do not apply each other's edits")
+
 // dialAll connects every client of every document, dialParallel at a time.
-func dialAll(ctx context.Context, cfg Config, docs []*benchDoc, errs *tally) error {
+// text is the documents' initial text.
+func dialAll(ctx context.Context, cfg Config, docs []*benchDoc, text string, errs *tally) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct{ d, k int }
@@ -164,13 +172,20 @@ func dialAll(ctx context.Context, cfg Config, docs []*benchDoc, errs *tally) err
 		wg.Go(func() {
 			for j := range jobs {
 				tr := docs[j.d].track
-				cl, err := client.Dial(ctx, client.Config{
+				ccfg := client.Config{
 					URL: cfg.URL, Doc: docs[j.d].id, Name: fmt.Sprintf("bench %d.%d", j.d, j.k),
 					MaxBackoff: time.Second,
 					OnAck:      tr.ack,
 					OnRemote:   tr.remote,
 					OnError:    func(code, _ string) { errs.add(code) },
-				})
+				}
+				var cl session
+				var err error
+				if cfg.Raw {
+					cl, err = dialRaw(ctx, ccfg, text)
+				} else {
+					cl, err = client.Dial(ctx, ccfg)
+				}
 				mu.Lock()
 				if err == nil {
 					docs[j.d].clients[j.k] = cl
@@ -245,7 +260,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // edits and err, the cursor loop cursorsSent and cursorsSkipped; read them
 // after both ended.
 type worker struct {
-	cl  *client.Client
+	cl  session
 	cfg *Config
 	clk *clock
 	gen editGen

@@ -203,7 +203,9 @@ func report(w io.Writer, c Config, r *Result) error {
 	if r.ClientError != "" {
 		fmt.Fprintf(&b, "  first client failure: %s\n", r.ClientError)
 	}
-	if r.Converged {
+	if r.ConvergenceError == errRawUnchecked.Error() {
+		fmt.Fprintf(&b, "  convergence:       %s\n", r.ConvergenceError)
+	} else if r.Converged {
 		b.WriteString("  convergence:       PASS (every client has the server's text at its head; every acknowledged op is in the log once)\n")
 	} else {
 		fmt.Fprintf(&b, "  convergence:       FAIL: %s\n", strings.ReplaceAll(r.ConvergenceError, "\n", "\n                     "))
