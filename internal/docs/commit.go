@@ -95,10 +95,15 @@ func (c *committer) enqueue(w *write) {
 		return
 	}
 	c.queue = append(c.queue, w)
+	n := len(c.queue)
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	// The commit goroutine waits for a first write, and while it gathers,
+	// for gatherBelow of them.
+	if n == 1 || n == gatherBelow {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -128,12 +133,11 @@ func (c *committer) run() {
 		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < gatherBelow && !c.closed {
 			// Commits are coming close together with few writes each: let
 			// this one gather what arrives until interval after the
-			// previous one, so that moderate load pays for fewer fsyncs. A
-			// write after a quiet spell, or a queue that already shares its
-			// fsync well, commits at once.
-			c.mu.Unlock()
-			time.Sleep(wait)
-			c.mu.Lock()
+			// previous one, or until gatherBelow writes wait, so that
+			// moderate load pays for fewer fsyncs. A write after a quiet
+			// spell, or a queue that already shares its fsync well,
+			// commits at once.
+			c.gather(wait)
 		}
 		n := min(len(c.queue), c.maxBatch)
 		batch := c.queue[:n:n]
@@ -164,6 +168,23 @@ func (c *committer) run() {
 			close(w.done)
 		}
 		c.notify <- batch
+	}
+}
+
+// gather waits, with mu held (and released while it waits), until
+// gatherBelow writes are queued, the committer closes, or wait is over.
+func (c *committer) gather(wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(c.queue) < gatherBelow && !c.closed {
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		case <-t.C:
+			c.mu.Lock()
+			return
+		}
+		c.mu.Lock()
 	}
 }
 
