@@ -139,6 +139,12 @@ func (r *relay) leave(s *melody.Session) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18182", "listen address")
 	flag.Parse()
+	log.Printf("relay listening on %s", *addr)
+	log.Fatal(http.ListenAndServe(*addr, newHandler()))
+}
+
+// newHandler returns the relay's routes.
+func newHandler() http.Handler {
 	r := &relay{rooms: map[string]*room{}, m: melody.New()}
 	r.m.Config.MaxMessageSize = 1 << 20
 	r.m.Config.MessageBufferSize = 1024
@@ -149,6 +155,5 @@ func main() {
 	mux.HandleFunc("GET /api/docs/{id}/ws", r.ws)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.Handle("GET /metrics", promhttp.Handler())
-	log.Printf("relay listening on %s", *addr)
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	return mux
 }
