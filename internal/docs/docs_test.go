@@ -16,7 +16,14 @@ import (
 
 func openTest(t testing.TB, cfg Config) *Manager {
 	t.Helper()
-	m, err := Open(filepath.Join(t.TempDir(), "test.db"), cfg)
+	return openAt(t, filepath.Join(t.TempDir(), "test.db"), cfg)
+}
+
+// openAt opens the file at path for the rest of the test (closing it
+// earlier, to reopen it, is fine).
+func openAt(t testing.TB, path string, cfg Config) *Manager {
+	t.Helper()
+	m, err := Open(path, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +133,7 @@ func TestSubmitTransformsConcurrentEdits(t *testing.T) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "re.db")
-	m, err := Open(path, Config{SnapshotEvery: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openAt(t, path, Config{SnapshotEvery: 3})
 	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -149,11 +153,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m, err = Open(path, Config{SnapshotEvery: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m = openAt(t, path, Config{SnapshotEvery: 3})
 	d, err = m.Open(meta.ID)
 	if err != nil {
 		t.Fatal(err)

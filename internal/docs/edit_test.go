@@ -132,11 +132,7 @@ func TestConcurrentSubmitsConverge(t *testing.T) {
 	seed := newSeed(t)
 	path := filepath.Join(t.TempDir(), "conv.db")
 	cfg := Config{Window: 8, SnapshotEvery: 10}
-	m, err := Open(path, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { m.Close() }()
+	m := openAt(t, path, cfg)
 	meta, err := m.Create(CreateParams{Name: "main.go", Text: "package main\n", Author: "ann"})
 	if err != nil {
 		t.Fatal(err)
@@ -253,9 +249,7 @@ func TestConcurrentSubmitsConverge(t *testing.T) {
 	if _, err := d.Submit(done[0][0].e); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close: %v", err)
 	}
-	if m, err = Open(path, cfg); err != nil {
-		t.Fatal(err)
-	}
+	m = openAt(t, path, cfg)
 	d, err = m.Open(meta.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -267,11 +261,7 @@ func TestConcurrentSubmitsConverge(t *testing.T) {
 
 func TestSizeCap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cap.db")
-	m, err := Open(path, Config{MaxBytes: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { m.Close() }()
+	m := openAt(t, path, Config{MaxBytes: 64})
 	if _, err := m.Create(CreateParams{Name: "big.txt", Text: strings.Repeat("x", 65)}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("creating 65 bytes: %v", err)
 	}
@@ -320,9 +310,7 @@ func TestSizeCap(t *testing.T) {
 	}
 
 	// Lower the cap below the document's size: it may shrink, not grow.
-	if m, err = Open(path, Config{MaxBytes: 10}); err != nil {
-		t.Fatal(err)
-	}
+	m = openAt(t, path, Config{MaxBytes: 10})
 	d, err = m.Open(meta.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -17,10 +17,7 @@ import (
 // exactly-once marks (a resend is still recognised).
 func TestMoveLogs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	m, err := Open(path, Config{SnapshotEvery: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openAt(t, path, Config{SnapshotEvery: 5})
 	type want struct {
 		id, text string
 		revs     []Revision
@@ -48,6 +45,7 @@ func TestMoveLogs(t *testing.T) {
 		}
 		text, _, _ := d.Text()
 		w.text = text.String()
+		var err error
 		if w.revs, err = m.Revisions(meta.ID, 0, 100); err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +56,7 @@ func TestMoveLogs(t *testing.T) {
 	}
 	writeOldLayout(t, path)
 
-	m = openPath(t, path, Config{SnapshotEvery: 5})
+	m = openAt(t, path, Config{SnapshotEvery: 5})
 	for _, w := range docs {
 		if _, text, err := m.Head(w.id); err != nil || text.String() != w.text {
 			t.Errorf("%s: text %q, %v; want %q", w.id, text.String(), err, w.text)
@@ -83,7 +81,7 @@ func TestMoveLogs(t *testing.T) {
 		}
 		d.Release()
 	}
-	err = m.Store().DB().View(func(tx *bolt.Tx) error {
+	err := m.Store().DB().View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDoc).ForEach(func(id, _ []byte) error {
 			b := tx.Bucket(bucketDoc).Bucket(id)
 			if b.Bucket(oldSubLog) != nil || b.Bucket(subClients) != nil || b.Get(oldKeyHead) != nil {
@@ -100,16 +98,6 @@ func TestMoveLogs(t *testing.T) {
 func sameRevision(a, b Revision) bool {
 	return a.Rev == b.Rev && a.Author == b.Author && a.OpID == b.OpID && a.Time.Equal(b.Time) &&
 		bytes.Equal(a.Op.AppendJSON(nil), b.Op.AppendJSON(nil))
-}
-
-func openPath(t *testing.T, path string, cfg Config) *Manager {
-	t.Helper()
-	m, err := Open(path, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
 }
 
 // writeOldLayout moves every log bucket back into doc/<id> as the earlier

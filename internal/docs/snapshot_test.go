@@ -62,10 +62,7 @@ func TestSnapshotsCompressed(t *testing.T) {
 // reads them back.
 func TestSnapshotsOfAnOlderFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	m, err := Open(path, Config{SnapshotEvery: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openAt(t, path, Config{SnapshotEvery: 3})
 	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +72,7 @@ func TestSnapshotsOfAnOlderFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	m, err = Open(path, Config{SnapshotEvery: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m = openAt(t, path, Config{SnapshotEvery: 3})
 	if m.Store().zenc != nil {
 		t.Fatal("an older file was taken for one with compressed snapshots")
 	}
