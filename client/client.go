@@ -171,10 +171,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func (c *Client) wsURL() (string, error) {
-	u, err := url.Parse(c.cfg.URL)
+// WebSocketURL is the address of the sessions of document doc (its link)
+// on the server at base (http, https, ws or wss).
+func WebSocketURL(base, doc string) (*url.URL, error) {
+	u, err := url.Parse(base)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	switch u.Scheme {
 	case "http", "ws":
@@ -182,9 +184,17 @@ func (c *Client) wsURL() (string, error) {
 	case "https", "wss":
 		u.Scheme = "wss"
 	default:
-		return "", fmt.Errorf("client: URL scheme %q", u.Scheme)
+		return nil, fmt.Errorf("client: URL scheme %q", u.Scheme)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/docs/" + url.PathEscape(c.cfg.Doc) + "/ws"
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/docs/" + url.PathEscape(doc) + "/ws"
+	return u, nil
+}
+
+func (c *Client) wsURL() (string, error) {
+	u, err := WebSocketURL(c.cfg.URL, c.cfg.Doc)
+	if err != nil {
+		return "", err
+	}
 	if c.cfg.ReadOnly {
 		q := u.Query()
 		q.Set("readonly", "1")

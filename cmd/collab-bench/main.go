@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := report(stdout, cfg, res); err != nil {
 		return err
 	}
-	if !res.Converged && !cfg.Raw {
+	if res.ConvergenceError != "" {
 		return fmt.Errorf("%w: %s", errNotConverged, res.ConvergenceError)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -58,12 +57,10 @@ type rawClient struct {
 // dialRaw connects a rawClient and waits for joined. text is the
 // document's initial text (the relay's joined carries none).
 func dialRaw(ctx context.Context, cfg client.Config, text string) (*rawClient, error) {
-	u, err := url.Parse(cfg.URL)
+	u, err := client.WebSocketURL(cfg.URL, cfg.Doc)
 	if err != nil {
 		return nil, err
 	}
-	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	u.Path += "/api/docs/" + url.PathEscape(cfg.Doc) + "/ws"
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10}
 	conn, _, err := d.DialContext(ctx, u.String(), nil)
 	if err != nil {
