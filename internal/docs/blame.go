@@ -230,7 +230,7 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 		saves = map[uint64][]byte{}
 		out   []BlameLine
 	)
-	err := m.store.db.View(func(tx *bolt.Tx) error {
+	err := m.store.view(func(tx *bolt.Tx) error {
 		meta, err := getMeta(tx, id)
 		if err != nil {
 			return err

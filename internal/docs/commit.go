@@ -1,6 +1,7 @@
 package docs
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
@@ -26,6 +27,12 @@ type write struct {
 	doc  *Document
 	rev  Revision
 	text rope.Rope // the document's text after rev
+	prep prepared  // rev encoded, for the revision log
+	// drops names a document whose log fn deletes; foreign is set for a
+	// write that may change any log. The revision log takes a document's
+	// revisions only while it knows the log's head (see committer.heads).
+	drops   string
+	foreign bool
 }
 
 // committer is the group commit: one goroutine takes every write queued
@@ -39,10 +46,18 @@ type write struct {
 // too; the wait is at most interval, and only when the previous commit
 // was that recent.
 type committer struct {
-	db       *bolt.DB
+	store    *Store
 	maxBatch int
 	interval time.Duration // least time between the starts of two commits
 	observe  func(batch int, took time.Duration)
+
+	// The revision log (see wal.go), if log is set: a batch of revisions
+	// only is made durable there; anything else commits to bbolt.
+	log        *walFile
+	logMax     int64             // the file starts over once records pass this offset
+	checkEvery time.Duration     // how often pending revisions are checkpointed
+	heads      map[string]uint64 // each document's log head, as last committed; commit goroutine only
+	stop       chan struct{}     // closed by close: the checkpointer stops
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
@@ -57,18 +72,29 @@ type committer struct {
 // well enough, and waiting would only add latency.
 const gatherBelow = 8
 
-func newCommitter(db *bolt.DB, maxBatch int, interval time.Duration, observe func(int, time.Duration)) *committer {
+// newCommitter starts the group commit. With useLog, batches of revisions
+// go to the store's revision log, which starts over past logMax bytes and
+// is checkpointed into bbolt every checkEvery.
+func newCommitter(st *Store, maxBatch int, interval time.Duration, observe func(int, time.Duration), useLog bool, logMax int64, checkEvery time.Duration) *committer {
 	c := &committer{
-		db:       db,
-		maxBatch: maxBatch,
-		interval: interval,
-		observe:  observe,
-		wake:     make(chan struct{}, 1),
-		notify:   make(chan []*write, 64),
+		store:      st,
+		maxBatch:   maxBatch,
+		interval:   interval,
+		observe:    observe,
+		logMax:     logMax,
+		checkEvery: checkEvery,
+		heads:      map[string]uint64{},
+		stop:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		notify:     make(chan []*write, 64),
 	}
-	c.wg.Add(2)
+	if useLog {
+		c.log = st.wal
+	}
+	c.wg.Add(3)
 	go c.run()
 	go c.deliver()
+	go c.checkpointer()
 	return c
 }
 
@@ -149,12 +175,12 @@ func (c *committer) run() {
 
 		start := time.Now()
 		last = start
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for _, w := range batch {
-				w.err = w.fn(tx)
-			}
-			return nil
-		})
+		var err error
+		if payload := c.logPayload(batch); payload != nil {
+			err = c.logBatch(batch, payload)
+		} else {
+			err = c.commitBatch(batch)
+		}
 		if c.observe != nil {
 			c.observe(len(batch), time.Since(start))
 		}
@@ -168,6 +194,123 @@ func (c *committer) run() {
 			close(w.done)
 		}
 		c.notify <- batch
+	}
+}
+
+// logPayload returns the revision log record of batch, or nil if the
+// batch must commit to bbolt: it holds something other than revisions, a
+// revision of a document whose head the committer does not know (the
+// first since start, or since a write that may have changed its log), or
+// is too big for the log.
+func (c *committer) logPayload(batch []*write) []byte {
+	if c.log == nil {
+		return nil
+	}
+	next := make(map[string]uint64, len(batch))
+	size := 0
+	for _, w := range batch {
+		if w.doc == nil {
+			return nil
+		}
+		id := w.doc.id
+		head, ok := next[id]
+		if !ok {
+			if head, ok = c.heads[id]; !ok {
+				return nil
+			}
+		}
+		if w.rev.Rev != head+1 {
+			return nil
+		}
+		next[id] = w.rev.Rev
+		size += len(id) + len(w.prep.rec) + 24
+	}
+	if int64(size) > c.logMax/4 {
+		return nil
+	}
+	payload := make([]byte, 0, size+binary.MaxVarintLen64)
+	payload = binary.AppendUvarint(payload, uint64(len(batch)))
+	for _, w := range batch {
+		payload = appendWALEntry(payload, w.doc.id, w.rev.Rev, w.prep.rec)
+	}
+	return payload
+}
+
+// logBatch makes a batch of revisions durable in the revision log. Should
+// the log fail, the batch, and every commit after it, goes to bbolt.
+func (c *committer) logBatch(batch []*write, payload []byte) error {
+	if c.log.off+walRecordHdr+int64(len(payload)) > c.logMax {
+		// Start the file over: everything in it goes to bbolt first.
+		if err := c.store.checkpoint(); err != nil {
+			return c.commitBatch(batch)
+		}
+		if err := c.log.writeHeader(c.log.gen + 1); err != nil {
+			c.log = nil
+			return c.commitBatch(batch)
+		}
+	}
+	if err := c.log.append(payload); err != nil {
+		// After a failed fsync the file's state is unknown: stop using it.
+		// Replaying a record that did reach it is harmless.
+		c.log = nil
+		return c.commitBatch(batch)
+	}
+	revs := make([]pendingRev, len(batch))
+	for i, w := range batch {
+		revs[i] = pendingRev{doc: w.doc.id, rev: w.rev, text: w.text, p: w.prep}
+		c.heads[w.doc.id] = w.rev.Rev
+		w.err = nil
+	}
+	c.store.addPending(revs)
+	return nil
+}
+
+// commitBatch commits a batch in one bbolt transaction, after the
+// revisions pending in the log.
+func (c *committer) commitBatch(batch []*write) error {
+	err := c.store.withPending(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			w.err = w.fn(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		clear(c.heads)
+		return err
+	}
+	for _, w := range batch {
+		switch {
+		case w.doc != nil && w.err == nil:
+			c.heads[w.doc.id] = w.rev.Rev
+		case w.doc != nil:
+			delete(c.heads, w.doc.id)
+		case w.foreign:
+			clear(c.heads)
+		case w.drops != "":
+			delete(c.heads, w.drops)
+		}
+	}
+	return nil
+}
+
+// checkpointer copies the log's pending revisions into bbolt every
+// checkEvery, many per document per commit, off the commit goroutine.
+func (c *committer) checkpointer() {
+	defer c.wg.Done()
+	if c.log == nil {
+		return
+	}
+	t := time.NewTicker(c.checkEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			// A failure leaves the revisions pending (and durable in the
+			// log); reads report it, and the next tick tries again.
+			_ = c.store.checkpoint()
+		}
 	}
 }
 
@@ -237,6 +380,9 @@ func (c *committer) deliver() {
 // close commits what is queued, delivers it, and stops.
 func (c *committer) close() {
 	c.mu.Lock()
+	if !c.closed {
+		close(c.stop)
+	}
 	c.closed = true
 	c.mu.Unlock()
 	select {

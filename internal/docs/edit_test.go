@@ -639,10 +639,12 @@ func TestSameOpIDAtOnce(t *testing.T) {
 	}
 }
 
-// TestForeignWriter appends a revision behind a live document's back, as
-// another server sharing the log would: the document's next commit fails
-// with ErrConflict, the document is closed, and the next Open reloads it
-// from disk, where the rejected edit can be sent again.
+// TestForeignWriter appends a revision behind a live document's back
+// (through Manager.Do, as another package's write would): the document's
+// next commit fails with ErrConflict, the document is closed, and the next
+// Open reloads it from disk, where the rejected edit can be sent again.
+// The revision log must not take that commit: after a foreign write the
+// committer no longer knows the log's head.
 func TestForeignWriter(t *testing.T) {
 	m := openTest(t, Config{})
 	meta, err := m.Create(CreateParams{Name: "f.txt", Text: "abc"})
@@ -664,14 +666,18 @@ func TestForeignWriter(t *testing.T) {
 	if _, err := d.Submit(Edit{Base: 1, Op: insertAt(3, 3, "1"), OpID: "c:1"}); err != nil {
 		t.Fatal(err)
 	}
-	err = m.Store().DB().Update(func(tx *bolt.Tx) error {
-		r := Revision{Rev: 3, Op: insertAt(4, 0, "Z"), Author: "elsewhere", Time: time.Now()}
-		return m.store.appendRevision(tx, meta.ID, r, rope.New("Zabc1"))
+	// A second edit first, so that the log knows the document's head.
+	if _, err := d.Submit(Edit{Base: 2, Op: insertAt(4, 3, "1"), OpID: "c:2"}); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Do(func(tx *bolt.Tx) error {
+		r := Revision{Rev: 4, Op: insertAt(5, 0, "Z"), Author: "elsewhere", Time: time.Now()}
+		return m.store.appendRevision(tx, meta.ID, r, rope.New("Zabc11"))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again := Edit{Base: 2, Op: insertAt(4, 4, "2"), OpID: "c:2"}
+	again := Edit{Base: 3, Op: insertAt(5, 5, "2"), OpID: "c:3"}
 	if res, err := d.Submit(again); !errors.Is(err, ErrConflict) {
 		t.Fatalf("Submit over a foreign revision: %+v, %v", res, err)
 	}
@@ -688,13 +694,13 @@ func TestForeignWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Release()
-	if text, rev, _ := d.Text(); text.String() != "Zabc1" || rev != 3 {
+	if text, rev, _ := d.Text(); text.String() != "Zabc11" || rev != 4 {
 		t.Fatalf("reloaded: %q at %d", text.String(), rev)
 	}
-	if res, err := d.Submit(again); err != nil || res.Duplicate || res.Rev != 4 || res.Depth != 1 {
+	if res, err := d.Submit(again); err != nil || res.Duplicate || res.Rev != 5 || res.Depth != 1 {
 		t.Fatalf("sending the rejected edit again: %+v, %v", res, err)
 	}
-	if text, _, _ := d.Text(); text.String() != "Zabc12" {
+	if text, _, _ := d.Text(); text.String() != "Zabc112" {
 		t.Errorf("text %q", text.String())
 	}
 	checkLog(t, m, meta.ID)

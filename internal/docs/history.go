@@ -46,7 +46,7 @@ func (m *Manager) Head(id string) (Meta, rope.Rope, error) {
 	}
 	var meta Meta
 	var text rope.Rope
-	err := m.store.db.View(func(tx *bolt.Tx) error {
+	err := m.store.view(func(tx *bolt.Tx) error {
 		var err error
 		if meta, err = getMeta(tx, id); err != nil {
 			return err

@@ -59,7 +59,7 @@ func putLink(tx *bolt.Tx, key string, l Link) error {
 
 // ResolveLink returns what a link grants.
 func (m *Manager) ResolveLink(key string) (l Link, err error) {
-	err = m.store.db.View(func(tx *bolt.Tx) error {
+	err = m.store.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketLinks).Get([]byte(key))
 		if v == nil {
 			return fmt.Errorf("%w: no such link", ErrNotFound)
@@ -101,7 +101,7 @@ func ensureWorkspace(tx *bolt.Tx, id string, now time.Time) error {
 
 // GetWorkspace returns a workspace.
 func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
-	err = m.store.db.View(func(tx *bolt.Tx) error {
+	err = m.store.view(func(tx *bolt.Tx) error {
 		var ok bool
 		w, ok, err = getWorkspace(tx, id)
 		if err == nil && !ok {
@@ -170,7 +170,7 @@ func settingKey(name string) []byte { return []byte("\x00setting:" + name) }
 // Setting returns a server-wide secret setting, creating it with make the
 // first time (for example the key that signs embed tokens).
 func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error) {
-	err = m.store.db.View(func(tx *bolt.Tx) error {
+	err = m.store.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketLinks).Get(settingKey(name)); b != nil {
 			v = append([]byte(nil), b...)
 		}

@@ -45,6 +45,16 @@ type Config struct {
 	// of writes, a millisecond or two trades that much latency for fewer
 	// fsyncs and less CPU per edit.
 	CommitInterval time.Duration
+	// DirectCommits commits revisions straight to bbolt, two fsyncs and
+	// several pages per document each, instead of to the revision log
+	// (see wal.go): for comparison.
+	DirectCommits bool
+	// LogBytes is how far the revision log grows before it starts over,
+	// all of it checkpointed first (default 8 MiB).
+	LogBytes int
+	// CheckpointEvery is how often the revisions in the log are copied
+	// into bbolt (default 1s). A read of the store checkpoints first.
+	CheckpointEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCommit, if set, is called after each group commit with its size
@@ -64,6 +74,10 @@ func (c *Config) fill() {
 	def(&c.SnapshotEvery, 1000)
 	def(&c.SnapshotBytes, 1<<20)
 	def(&c.MaxBatch, 4096)
+	def(&c.LogBytes, 8<<20)
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = time.Second
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
@@ -117,7 +131,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:  st,
 		cfg:    cfg,
-		commit: newCommitter(st.db, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit),
+		commit: newCommitter(st, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes), cfg.CheckpointEvery),
 		live:   make(map[string]*entry),
 		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
@@ -153,7 +167,11 @@ func (m *Manager) Close() error {
 	for _, d := range live {
 		d.close(fmt.Errorf("%w: server shutting down", ErrClosed))
 	}
-	return m.store.Close()
+	err := m.store.closeLog()
+	if cerr := m.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (m *Manager) sweeper() {
@@ -308,7 +326,7 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 		p.snap = m.store.encodeSnapshot(text)
 		d.snapRev, d.snapLog = r.Rev, 0
 	}
-	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text}
+	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
 	w.durable = func(err error) {
 		d.durable(r, text, err)
 		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {
@@ -465,7 +483,7 @@ func (m *Manager) loaded(id string) *Document {
 // Delete removes a document and all its history. Live subscribers get a
 // Closed event with ErrDeleted.
 func (m *Manager) Delete(id string) error {
-	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }}
+	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }, drops: id}
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {
@@ -481,7 +499,12 @@ func (m *Manager) Delete(id string) error {
 
 // Do runs fn in the next group commit and waits for it to be durable. It is
 // for the other packages' small writes (chat, presence).
-func (m *Manager) Do(fn func(tx *bolt.Tx) error) error { return m.commit.do(fn) }
+func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
+	w := &write{fn: fn, foreign: true}
+	m.commit.enqueue(w)
+	<-w.done
+	return w.err
+}
 
 // MaxBytes is the configured cap on a document's size.
 func (m *Manager) MaxBytes() int { return m.cfg.MaxBytes }

@@ -66,7 +66,10 @@ func recordOpID(tx *bolt.Tx, log *bolt.Bucket, id, opID string, rev uint64) erro
 	return b.Bucket(subOpID).Put([]byte(opID), revKey(rev))
 }
 
-// clientMark returns a client's newest applied op from disk.
+// clientMark returns a client's newest applied op from disk. It reads
+// bbolt without a checkpoint: a live document asks only for clients it has
+// no mark of, and every revision since it loaded (which checkpointed) is
+// in its marks, so the revisions still pending in the log cannot hold one.
 func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		log, err := logBucket(tx, id)
@@ -83,7 +86,7 @@ func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error)
 // client's older ops, whose revision is not indexed, it searches the log
 // backwards (slow; for tools and tests).
 func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b, log, err := buckets(tx, id)
 		if err != nil {
 			return err

@@ -51,7 +51,7 @@ func (m *Manager) AppendChat(id string, msg ChatMessage, maxKeep int) (ChatMessa
 
 // Chat returns up to limit chat messages after sequence number after.
 func (m *Manager) Chat(id string, after uint64, limit int) (out []ChatMessage, err error) {
-	err = m.store.db.View(func(tx *bolt.Tx) error {
+	err = m.store.view(func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (m *Manager) PutPresence(id string, records map[string][]byte) error {
 // Presence returns the stored presence records of a document.
 func (m *Manager) Presence(id string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := m.store.db.View(func(tx *bolt.Tx) error {
+	err := m.store.view(func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/collab-editor/collab/internal/ot"
@@ -84,6 +85,15 @@ type Store struct {
 	// snapshots as plain text.
 	zenc *zstd.Encoder
 	zdec *zstd.Decoder
+
+	// The revision log (see wal.go): wal is written only by the commit
+	// goroutine; pending holds, in order, the revisions durable in it and
+	// not yet in bbolt (guarded by pmu); ckMu is held by the one
+	// transaction at a time that empties pending.
+	wal     *walFile
+	ckMu    sync.Mutex
+	pmu     sync.Mutex
+	pending []pendingRev
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path.
@@ -149,6 +159,10 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 		st.zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
 		st.zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	}
+	if err := st.recoverLog(path + ".wal"); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -159,14 +173,21 @@ func (s *Store) Close() error {
 	// EncodeAll, so a document encoding a snapshot as the store closes
 	// may still use it.
 	err := s.db.Close()
+	if s.wal != nil {
+		s.wal.close()
+	}
 	if s.zdec != nil {
 		s.zdec.Close()
 	}
 	return err
 }
 
-// DB exposes the bbolt handle for benchmarks and tests in this module.
-func (s *Store) DB() *bolt.DB { return s.db }
+// DB exposes the bbolt handle for benchmarks and tests in this module,
+// after a checkpoint, so that it holds every durable revision.
+func (s *Store) DB() *bolt.DB {
+	s.checkpoint()
+	return s.db
+}
 
 func revKey(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
 
@@ -448,7 +469,7 @@ func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rop
 
 // Meta returns a document's metadata.
 func (s *Store) Meta(id string) (m Meta, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		m, err = getMeta(tx, id)
 		return err
 	})
@@ -457,7 +478,7 @@ func (s *Store) Meta(id string) (m Meta, err error) {
 
 // Revisions returns up to limit revisions after rev after, in order.
 func (s *Store) Revisions(id string, after uint64, limit int) (out []Revision, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		log, err := logBucket(tx, id)
 		if err != nil {
 			return err
@@ -520,7 +541,7 @@ func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 
 // TextAt returns the document's text at revision rev.
 func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		m, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -537,7 +558,7 @@ func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
 // load reads what a live document needs: metadata, the head text and the
 // last window revisions.
 func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Revision, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		if m, err = getMeta(tx, id); err != nil {
 			return err
 		}
@@ -583,7 +604,7 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 // List returns documents of a workspace whose names start with prefix,
 // ordered by name, starting after the name after.
 func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		base := fileKey(workspace, prefix)
 		start := base
@@ -604,7 +625,7 @@ func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, er
 
 // ListAll returns every document's metadata ordered by id, after id after.
 func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMeta).Cursor()
 		k, _ := c.First()
 		if after != "" {
