@@ -267,8 +267,8 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 	}
 	if err != nil {
 		d.mu.Unlock()
-		d.close(fmt.Errorf("%w: commit of revision %d failed: %w", ErrClosed, r.Rev, err))
 		d.m.drop(d)
+		d.close(fmt.Errorf("%w: commit of revision %d failed: %w", ErrClosed, r.Rev, err))
 		return
 	}
 	d.durRev, d.durTxt = r.Rev, text

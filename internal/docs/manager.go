@@ -487,8 +487,10 @@ func (m *Manager) Delete(id string) error {
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {
-				d.close(ErrDeleted)
+				// Forgotten first: whoever hears of the close and opens
+				// the document again must find it gone.
 				m.drop(d)
+				d.close(ErrDeleted)
 			}
 		}
 	}

@@ -1,17 +1,25 @@
 package docs
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
-// crashCopy copies the database and its revision log as a crash would
-// leave them (the process gone, the files as written) and returns the
-// copy's path.
-func crashCopy(t *testing.T, path string) string {
+// crashCopy copies m's database and revision log as a crash would leave
+// them (the process gone, the files as written) and returns the copy's
+// path. It holds off bbolt writes while it copies.
+func crashCopy(t *testing.T, m *Manager, path string) string {
 	t.Helper()
+	m.store.ckMu.Lock()
+	defer m.store.ckMu.Unlock()
 	dst := filepath.Join(t.TempDir(), "copy.db")
 	for _, suffix := range []string{"", ".wal"} {
 		b, err := os.ReadFile(path + suffix)
@@ -25,31 +33,227 @@ func crashCopy(t *testing.T, path string) string {
 	return dst
 }
 
-// noCheckpoints keeps revisions in the log for the length of a test.
-var noCheckpoints = Config{CheckpointEvery: time.Hour}
+// noCheckpoints keeps revisions in the log for the length of a test, and
+// snapshots often, so that replaying the log writes some.
+var noCheckpoints = Config{CheckpointEvery: time.Hour, SnapshotEvery: 7}
 
-func TestLogRecovers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "test.db")
-	m := openAt(t, path, noCheckpoints)
-	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
-	for i := range 20 {
-		if _, err := d.Submit(Edit{Base: uint64(i + 1), Op: insertAt(3+i, 0, "x"), OpID: "c:" + itoa(i+1)}); err != nil {
+// typeInto submits n one-character inserts to d, each acknowledged before
+// the next, with op ids client:1..n.
+func typeInto(t *testing.T, d *Document, client string, n int) {
+	t.Helper()
+	for i := range n {
+		text, rev, _ := d.Text()
+		op := insertAt(text.Len(), text.Len(), string(rune('a'+i%26)))
+		if _, err := d.Submit(Edit{Base: rev, Op: op, OpID: fmt.Sprintf("%s:%d", client, i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func pendingRevs(m *Manager) int {
 	m.store.pmu.Lock()
-	pending := len(m.store.pending)
-	m.store.pmu.Unlock()
-	if pending == 0 {
+	defer m.store.pmu.Unlock()
+	return len(m.store.pending)
+}
+
+// TestLogRecovers: revisions acknowledged while only in the log are in
+// bbolt after a crash, once each, with their op ids, snapshots and text;
+// those of a document deleted meanwhile are skipped.
+func TestLogRecovers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	m := openAt(t, path, noCheckpoints)
+	metaA, a := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	metaB, b := createOpen(t, m, CreateParams{Name: "b.txt", Text: "xyz"})
+	typeInto(t, a, "ca", 30)
+	typeInto(t, b, "cb", 5)
+	if err := m.Delete(metaB.ID); err != nil {
+		t.Fatal(err)
+	}
+	typeInto(t, a, "ca2", 10)
+	if pendingRevs(m) == 0 {
 		t.Fatal("no revision is pending in the log")
 	}
-	copyPath := crashCopy(t, path)
-	m2 := openAt(t, copyPath, Config{})
-	checkLog(t, m2, meta.ID)
-	got, err := m2.Store().Meta(meta.ID)
-	if err != nil || got.Rev != 21 {
-		t.Fatalf("after recovery: rev %d, %v (want 21, %d were pending)", got.Rev, err, pending)
+	m2 := openAt(t, crashCopy(t, m, path), Config{})
+	log := checkLog(t, m2, metaA.ID)
+	if len(log) != 41 {
+		t.Fatalf("after recovery: %d revisions, want 41", len(log))
+	}
+	for _, r := range log[1:] {
+		if rev, dup, err := m2.Store().LookupOpID(metaA.ID, r.OpID); err != nil || !dup || rev != r.Rev {
+			t.Errorf("op id %s: %d %v %v; want revision %d", r.OpID, rev, dup, err, r.Rev)
+		}
+	}
+	if _, err := m2.Store().Meta(metaB.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the deleted document after recovery: %v", err)
+	}
+	// The recovered file starts a new generation: reopening replays nothing.
+	w := m2.store.wal
+	if w.gen != 2 || w.off != walHeaderLen {
+		t.Errorf("after recovery the log is at generation %d, offset %d", w.gen, w.off)
 	}
 }
 
-func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+// TestLogReadsSeeEveryRevision: a read of the store while revisions are
+// only in the log sees them.
+func TestLogReadsSeeEveryRevision(t *testing.T) {
+	m := openTest(t, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 12)
+	if pendingRevs(m) == 0 {
+		t.Fatal("no revision is pending in the log")
+	}
+	got, err := m.Store().Meta(meta.ID)
+	if err != nil || got.Rev != 13 {
+		t.Fatalf("Meta: rev %d, %v; want 13", got.Rev, err)
+	}
+	if n := pendingRevs(m); n != 0 {
+		t.Errorf("%d revisions still pending after a read", n)
+	}
+	checkLog(t, m, meta.ID)
+}
+
+// TestLogTornTail: a record cut short or damaged (a crash in the middle
+// of its write, before it was acknowledged) ends the log; everything
+// before it is recovered.
+func TestLogTornTail(t *testing.T) {
+	for _, damage := range []string{"cut", "flip"} {
+		t.Run(damage, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "test.db")
+			// No snapshot, so no blame indexer reading (and checkpointing).
+			m := openAt(t, path, Config{CheckpointEvery: time.Hour})
+			meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+			typeInto(t, d, "c", 10)
+			end := m.store.wal.off
+			typeInto(t, d, "c2", 1) // one record: the one damaged
+			last := m.store.wal.off
+			if pendingRevs(m) == 0 {
+				t.Fatal("no revision is pending in the log")
+			}
+			cp := crashCopy(t, m, path)
+			f, err := os.OpenFile(cp+".wal", os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch damage {
+			case "cut":
+				err = f.Truncate(end + (last-end)/2)
+			case "flip":
+				b := []byte{0}
+				f.ReadAt(b, last-1)
+				b[0] ^= 1
+				_, err = f.WriteAt(b, last-1)
+			}
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m2 := openAt(t, cp, Config{})
+			if log := checkLog(t, m2, meta.ID); len(log) != 11 {
+				t.Fatalf("%d revisions recovered, want 11", len(log))
+			}
+		})
+	}
+}
+
+// TestLogStartsOver: a small log starts over many times (checkpointing
+// all of it first); stale records of older generations are never
+// replayed, and a crash at any point loses nothing.
+func TestLogStartsOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	cfg := noCheckpoints
+	cfg.LogBytes = 2 << 10
+	m := openAt(t, path, cfg)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 200)
+	if m.store.wal.gen < 5 {
+		t.Fatalf("the log started over %d times; want several", m.store.wal.gen-1)
+	}
+	_, entries, err := openWAL(crashCopy(t, m, path) + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The current generation holds at least what is pending (a read, such
+	// as the blame indexer's, checkpoints without starting over) and none
+	// of the older generations' records.
+	if n := len(entries); n < pendingRevs(m) || n > 60 || entries[n-1].rev != 201 {
+		t.Errorf("the log's current generation has %d revisions, the last %d; %d are pending", n, entries[n-1].rev, pendingRevs(m))
+	}
+	m2 := openAt(t, crashCopy(t, m, path), Config{})
+	if log := checkLog(t, m2, meta.ID); len(log) != 201 {
+		t.Fatalf("%d revisions recovered, want 201", len(log))
+	}
+}
+
+// TestLogWritesAfterOtherWrites: a write that is not a revision commits
+// to bbolt after every revision pending in the log, in queue order.
+func TestLogWritesAfterOtherWrites(t *testing.T) {
+	m := openTest(t, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 5)
+	var head uint64
+	err := m.Do(func(tx *bolt.Tx) error {
+		h, _ := readHead(tx.Bucket(bucketLog).Bucket([]byte(meta.ID)))
+		head = h.rev
+		return nil
+	})
+	if err != nil || head != 6 {
+		t.Fatalf("a write after 6 revisions saw head %d, %v", head, err)
+	}
+	if _, err := m.AppendChat(meta.ID, ChatMessage{User: "u", Name: "U", Text: "hi"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	typeInto(t, d, "c2", 5)
+	checkLog(t, m, meta.ID)
+}
+
+// TestLogReplayGap: a log whose revisions do not follow bbolt's head is
+// not silently skipped: opening fails.
+func TestLogReplayGap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	m := openAt(t, path, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 3)
+	cp := crashCopy(t, m, path)
+	w, entries, err := openWAL(cp + ".wal")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	e := entries[len(entries)-1]
+	payload := appendWALEntry([]byte{1}, meta.ID, e.rev+5, e.rec)
+	if err := w.append(payload); err != nil {
+		t.Fatal(err)
+	}
+	w.close()
+	if m2, err := Open(cp, Config{}); !errors.Is(err, ErrConflict) {
+		if err == nil {
+			m2.Close()
+		}
+		t.Fatalf("opening a log with a gap: %v", err)
+	}
+}
+
+func FuzzWALPayload(f *testing.F) {
+	f.Add(appendWALEntry([]byte{1}, "doc", 7, []byte("rec")))
+	f.Add(appendWALEntry(appendWALEntry([]byte{2}, "a", 1, nil), "b", 2, []byte{0, 1}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		entries, err := decodeWALPayload(p)
+		if err != nil {
+			return
+		}
+		again := []byte{}
+		again = binary.AppendUvarint(again, uint64(len(entries)))
+		for _, e := range entries {
+			again = appendWALEntry(again, e.doc, e.rev, e.rec)
+		}
+		back, err := decodeWALPayload(again)
+		if err != nil || len(back) != len(entries) {
+			t.Fatalf("re-encoded payload: %d entries, %v", len(back), err)
+		}
+		for i := range back {
+			if back[i].doc != entries[i].doc || back[i].rev != entries[i].rev || !bytes.Equal(back[i].rec, entries[i].rec) {
+				t.Fatalf("entry %d: %+v, then %+v", i, entries[i], back[i])
+			}
+		}
+	})
+}
