@@ -187,12 +187,13 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 // deliver queues the revisions for this client: an ack for those it
 // submitted, the shared message for the rest. Called with room.mu held.
 func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
-	out := make([][]byte, 0, len(revs))
+	var small [4][]byte // send copies the messages: no allocation for a few
+	out := small[:0]
 	for i, rev := range revs {
 		if shared[i] == nil {
 			continue
 		}
-		if rev.OpID != "" {
+		if c.mayOwn(rev.OpID) {
 			if _, mine := c.mine.LoadAndDelete(rev.OpID); mine {
 				out = append(out, appendAckMsg(nil, rev.Rev, rev.OpID, false))
 				continue
@@ -203,6 +204,14 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 	if len(out) > 0 {
 		c.send(out...)
 	}
+}
+
+// mayOwn reports whether op id could have been submitted through c: ids
+// are "<client>:<seq>" with c's client id (see Server.submit), so most
+// sessions of a room skip the lookup in mine.
+func (c *session) mayOwn(opID string) bool {
+	n := len(c.clientID)
+	return len(opID) > n && opID[n] == ':' && opID[:n] == c.clientID
 }
 
 // broadcast sends msg to every client of the room except skip. Called with
