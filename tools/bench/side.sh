@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the typing load (100 documents × 10 clients × 2 edits/s) against the
+# bare relay and against collab, alternating, ROUNDS times (default 3), each
+# against a fresh server, and prints for each run the server's CPU per
+# edit and collab-bench's p99 submit → every peer.
+#
+#   bash tools/bench/side.sh                      # collab with its defaults
+#   SERVER_FLAGS=-direct-commits bash tools/bench/side.sh
+#
+# With perf installed (and allowed), CPU is perf stat's task-clock of the
+# server over 10 s of steady load; without it, collab-bench's figure (from
+# /metrics, over the whole measured window).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds="${ROUNDS:-3}"
+dir=$(mktemp -d)
+trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$dir"' EXIT
+go build -o "$dir/collab" ./cmd/collab
+go build -o "$dir/collab-bench" ./cmd/collab-bench
+go build -o "$dir/relay" ./tools/relay
+port=18183
+url=http://127.0.0.1:$port
+perf_ok=false
+if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then perf_ok=true; fi
+
+for _ in $(seq "$rounds"); do
+  for which in relay collab; do
+    rm -f "$dir"/collab.db*
+    raw=()
+    if [[ $which == relay ]]; then
+      "$dir/relay" -addr 127.0.0.1:$port 2>/dev/null &
+      raw=(-raw)
+    else
+      # shellcheck disable=SC2086 # a list of flags
+      "$dir/collab" -addr 127.0.0.1:$port -data "$dir/collab.db" -log-level warn ${SERVER_FLAGS:-} &
+    fi
+    pid=$!
+    for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
+    "$dir/collab-bench" -url "$url" "${raw[@]}" -docs 100 -clients 10 -rate 2 -duration 20s \
+      -json-out "$dir/out.json" >/dev/null 2>&1 &
+    bench=$!
+    cpu=""
+    if $perf_ok; then
+      sleep 5
+      ms=$(perf stat --timeout 10000 -x, -e task-clock -p "$pid" 2>&1 | awk -F, '/task-clock/ {print $1}')
+      # 10 s at 2,000 edits/s: 20,000 edits.
+      cpu=$(awk -v ms="$ms" 'BEGIN {printf "%.0f µs (perf stat)", ms * 1000 / 20000}')
+    fi
+    wait "$bench" || true
+    read -r p99 metrics < <(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(d["allPeersMs"]["p99"], round(d["serverCpuPerOpUs"]))' "$dir/out.json")
+    echo "$which: CPU per edit ${cpu:-$metrics µs (/metrics)}, /metrics $metrics µs; p99 submit → every peer $p99 ms"
+    kill "$pid"
+    wait "$pid" || true
+    pid=
+  done
+done
