@@ -94,7 +94,7 @@ func newCommitter(st *Store, maxBatch int, interval time.Duration, observe func(
 	c.wg.Add(3)
 	go c.run()
 	go c.deliver()
-	go c.checkpointer()
+	go c.checkpointer(c.log != nil)
 	return c
 }
 
@@ -295,9 +295,11 @@ func (c *committer) commitBatch(batch []*write) error {
 
 // checkpointer copies the log's pending revisions into bbolt every
 // checkEvery, many per document per commit, off the commit goroutine.
-func (c *committer) checkpointer() {
+// It runs while the log is in use at the start (the commit goroutine may
+// stop using it later, leaving pending revisions to reads and commits).
+func (c *committer) checkpointer(logged bool) {
 	defer c.wg.Done()
-	if c.log == nil {
+	if !logged {
 		return
 	}
 	t := time.NewTicker(c.checkEvery)

@@ -257,3 +257,40 @@ func FuzzWALPayload(f *testing.F) {
 		}
 	})
 }
+
+// TestLogFailureFallsBack: when the log cannot be written, the batch and
+// every later one commit to bbolt instead; nothing acknowledged is lost,
+// and the database reopens with everything.
+func TestLogFailureFallsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	m, err := Open(path, noCheckpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeInto(t, d, "c", 5)
+	if pendingRevs(m) == 0 {
+		t.Fatal("no revision is pending in the log")
+	}
+	m.store.wal.f.Close() // every write to the log fails from here on
+	typeInto(t, d, "c2", 5)
+	if n := pendingRevs(m); n != 0 {
+		t.Errorf("%d revisions pending after the log failed", n)
+	}
+	checkLog(t, m, meta.ID)
+	d.Release()
+	if err := m.Close(); err == nil {
+		t.Error("Close did not report the failed log")
+	}
+	m2 := openAt(t, path, Config{})
+	if log := checkLog(t, m2, meta.ID); len(log) != 11 {
+		t.Fatalf("%d revisions after reopening, want 11", len(log))
+	}
+}
