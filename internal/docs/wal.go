@@ -260,11 +260,11 @@ type pendingRev struct {
 	p    prepared
 }
 
-// addPending records revisions the commit goroutine has just made durable
-// in the log, in order.
+// addPending records a batch of revisions the commit goroutine has just
+// made durable in the log, in order. The store keeps revs.
 func (s *Store) addPending(revs []pendingRev) {
 	s.pmu.Lock()
-	s.pending = append(s.pending, revs...)
+	s.pending = append(s.pending, revs)
 	s.pmu.Unlock()
 }
 
@@ -287,12 +287,14 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
 	s.pmu.Lock()
-	revs := s.pending[:len(s.pending):len(s.pending)]
+	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, pr := range revs {
-			if err := s.appendPrepared(tx, pr.doc, pr.rev, pr.text, pr.p); err != nil {
-				return fmt.Errorf("docs: checkpoint of revision %d of %q: %w", pr.rev.Rev, pr.doc, err)
+		for _, revs := range batches {
+			for _, pr := range revs {
+				if err := s.appendPrepared(tx, pr.doc, pr.rev, pr.text, pr.p); err != nil {
+					return fmt.Errorf("docs: checkpoint of revision %d of %q: %w", pr.rev.Rev, pr.doc, err)
+				}
 			}
 		}
 		if fn != nil {
@@ -300,9 +302,9 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 		}
 		return nil
 	})
-	if err == nil && len(revs) > 0 {
+	if err == nil && len(batches) > 0 {
 		s.pmu.Lock()
-		s.pending = append([]pendingRev(nil), s.pending[len(revs):]...)
+		s.pending = append([][]pendingRev(nil), s.pending[len(batches):]...)
 		s.pmu.Unlock()
 	}
 	return err

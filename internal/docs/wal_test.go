@@ -34,8 +34,11 @@ func crashCopy(t *testing.T, m *Manager, path string) string {
 }
 
 // noCheckpoints keeps revisions in the log for the length of a test, and
-// snapshots often, so that replaying the log writes some.
-var noCheckpoints = Config{CheckpointEvery: time.Hour, SnapshotEvery: 7}
+// snapshots often (every 100 bytes of log), so that replaying the log
+// writes some. Snapshots by bytes, not by revisions: a snapshot every
+// SnapshotEvery revisions also starts the blame indexer, whose read would
+// checkpoint.
+var noCheckpoints = Config{CheckpointEvery: time.Hour, SnapshotBytes: 100}
 
 // typeInto submits n one-character inserts to d, each acknowledged before
 // the next, with op ids client:1..n.
@@ -53,7 +56,11 @@ func typeInto(t *testing.T, d *Document, client string, n int) {
 func pendingRevs(m *Manager) int {
 	m.store.pmu.Lock()
 	defer m.store.pmu.Unlock()
-	return len(m.store.pending)
+	n := 0
+	for _, revs := range m.store.pending {
+		n += len(revs)
+	}
+	return n
 }
 
 // TestLogRecovers: revisions acknowledged while only in the log are in
@@ -82,6 +89,14 @@ func TestLogRecovers(t *testing.T) {
 		if rev, dup, err := m2.Store().LookupOpID(metaA.ID, r.OpID); err != nil || !dup || rev != r.Rev {
 			t.Errorf("op id %s: %d %v %v; want revision %d", r.OpID, rev, dup, err, r.Rev)
 		}
+	}
+	snaps := 0
+	m2.Store().DB().View(func(tx *bolt.Tx) error {
+		snaps = tx.Bucket(bucketDoc).Bucket([]byte(metaA.ID)).Bucket(subSnap).Stats().KeyN
+		return nil
+	})
+	if snaps < 3 {
+		t.Errorf("%d snapshots after replaying 40 revisions with a snapshot every 100 bytes of log", snaps)
 	}
 	if _, err := m2.Store().Meta(metaB.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the deleted document after recovery: %v", err)
