@@ -1,7 +1,6 @@
 package docs
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -52,12 +51,11 @@ type committer struct {
 	observe  func(batch int, took time.Duration)
 
 	// The revision log (see wal.go), if log is set: a batch of revisions
-	// only is made durable there; anything else commits to bbolt.
-	log        *walFile
-	logMax     int64             // the file starts over once records pass this offset
-	checkEvery time.Duration     // how often pending revisions are checkpointed
-	heads      map[string]uint64 // each document's log head, as last committed; commit goroutine only
-	stop       chan struct{}     // closed by close: the checkpointer stops
+	// only is made durable there; anything else commits to bbolt. The
+	// Manager checkpoints it.
+	log    *walFile
+	logMax int64             // the file starts over once records pass this offset
+	heads  map[string]uint64 // each document's log head, as last committed; commit goroutine only
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
@@ -73,28 +71,24 @@ type committer struct {
 const gatherBelow = 8
 
 // newCommitter starts the group commit. With useLog, batches of revisions
-// go to the store's revision log, which starts over past logMax bytes and
-// is checkpointed into bbolt every checkEvery.
-func newCommitter(st *Store, maxBatch int, interval time.Duration, observe func(int, time.Duration), useLog bool, logMax int64, checkEvery time.Duration) *committer {
+// go to the store's revision log, which starts over past logMax bytes.
+func newCommitter(st *Store, maxBatch int, interval time.Duration, observe func(int, time.Duration), useLog bool, logMax int64) *committer {
 	c := &committer{
-		store:      st,
-		maxBatch:   maxBatch,
-		interval:   interval,
-		observe:    observe,
-		logMax:     logMax,
-		checkEvery: checkEvery,
-		heads:      map[string]uint64{},
-		stop:       make(chan struct{}),
-		wake:       make(chan struct{}, 1),
-		notify:     make(chan []*write, 64),
+		store:    st,
+		maxBatch: maxBatch,
+		interval: interval,
+		observe:  observe,
+		logMax:   logMax,
+		heads:    map[string]uint64{},
+		wake:     make(chan struct{}, 1),
+		notify:   make(chan []*write, 64),
 	}
 	if useLog {
 		c.log = st.wal
 	}
-	c.wg.Add(3)
+	c.wg.Add(2)
 	go c.run()
 	go c.deliver()
-	go c.checkpointer(c.log != nil)
 	return c
 }
 
@@ -134,8 +128,10 @@ func (c *committer) enqueue(w *write) {
 }
 
 // do queues fn and waits for its commit.
-func (c *committer) do(fn func(tx *bolt.Tx) error) error {
-	w := &write{fn: fn}
+func (c *committer) do(fn func(tx *bolt.Tx) error) error { return c.wait(&write{fn: fn}) }
+
+// wait queues w and waits for its commit.
+func (c *committer) wait(w *write) error {
 	c.enqueue(w)
 	<-w.done
 	return w.err
@@ -176,8 +172,8 @@ func (c *committer) run() {
 		start := time.Now()
 		last = start
 		var err error
-		if payload := c.logPayload(batch); payload != nil {
-			err = c.logBatch(batch, payload)
+		if rec := c.logRecord(batch); rec != nil {
+			err = c.logBatch(batch, rec)
 		} else {
 			err = c.commitBatch(batch)
 		}
@@ -197,12 +193,12 @@ func (c *committer) run() {
 	}
 }
 
-// logPayload returns the revision log record of batch, or nil if the
+// logRecord returns the revision log record of batch, or nil if the
 // batch must commit to bbolt: it holds something other than revisions, a
 // revision of a document whose head the committer does not know (the
 // first since start, or since a write that may have changed its log), or
 // is too big for the log.
-func (c *committer) logPayload(batch []*write) []byte {
+func (c *committer) logRecord(batch []*write) []byte {
 	if c.log == nil {
 		return nil
 	}
@@ -228,28 +224,24 @@ func (c *committer) logPayload(batch []*write) []byte {
 	if int64(size) > c.logMax/4 {
 		return nil
 	}
-	payload := make([]byte, 0, size+binary.MaxVarintLen64)
-	payload = binary.AppendUvarint(payload, uint64(len(batch)))
+	rec := newWALRecord(len(batch), size)
 	for _, w := range batch {
-		payload = appendWALEntry(payload, w.doc.id, w.rev.Rev, w.prep.rec)
+		rec = appendWALEntry(rec, w.doc.id, w.rev.Rev, w.prep.rec)
 	}
-	return payload
+	return rec
 }
 
 // logBatch makes a batch of revisions durable in the revision log. Should
 // the log fail, the batch, and every commit after it, goes to bbolt.
-func (c *committer) logBatch(batch []*write, payload []byte) error {
-	if c.log.off+walRecordHdr+int64(len(payload)) > c.logMax {
+func (c *committer) logBatch(batch []*write, rec []byte) error {
+	if c.log.off+int64(len(rec)) > c.logMax {
 		// Start the file over: everything in it goes to bbolt first.
-		if err := c.store.checkpoint(); err != nil {
-			return c.commitBatch(batch)
-		}
-		if err := c.log.writeHeader(c.log.gen + 1); err != nil {
+		if err := c.store.restartLog(c.log); err != nil {
 			c.log = nil
 			return c.commitBatch(batch)
 		}
 	}
-	if err := c.log.append(payload); err != nil {
+	if err := c.log.append(rec); err != nil {
 		// After a failed fsync the file's state is unknown: stop using it.
 		// Replaying a record that did reach it is harmless.
 		c.log = nil
@@ -291,29 +283,6 @@ func (c *committer) commitBatch(batch []*write) error {
 		}
 	}
 	return nil
-}
-
-// checkpointer copies the log's pending revisions into bbolt every
-// checkEvery, many per document per commit, off the commit goroutine.
-// It runs while the log is in use at the start (the commit goroutine may
-// stop using it later, leaving pending revisions to reads and commits).
-func (c *committer) checkpointer(logged bool) {
-	defer c.wg.Done()
-	if !logged {
-		return
-	}
-	t := time.NewTicker(c.checkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-			// A failure leaves the revisions pending (and durable in the
-			// log); reads report it, and the next tick tries again.
-			_ = c.store.checkpoint()
-		}
-	}
 }
 
 // gather waits, with mu held (and released while it waits), until
@@ -382,9 +351,6 @@ func (c *committer) deliver() {
 // close commits what is queued, delivers it, and stops.
 func (c *committer) close() {
 	c.mu.Lock()
-	if !c.closed {
-		close(c.stop)
-	}
 	c.closed = true
 	c.mu.Unlock()
 	select {

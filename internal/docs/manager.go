@@ -120,8 +120,8 @@ type entry struct {
 	used  time.Time
 }
 
-// Open opens the database at path and starts the group commit and the
-// idle-document sweeper.
+// Open opens the database at path and starts the group commit, the
+// idle-document sweeper and the revision log's checkpoints.
 func Open(path string, cfg Config) (*Manager, error) {
 	cfg.fill()
 	st, err := OpenStore(path, cfg.SnapshotEvery, cfg.SnapshotBytes)
@@ -131,14 +131,22 @@ func Open(path string, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:  st,
 		cfg:    cfg,
-		commit: newCommitter(st, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes), cfg.CheckpointEvery),
+		commit: newCommitter(st, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
 		live:   make(map[string]*entry),
 		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
 	}
 	m.wg.Add(2)
-	go m.sweeper()
+	go m.every(min(cfg.IdleTimeout/2, 30*time.Second), func() { m.Sweep() })
 	go m.indexer()
+	if !cfg.DirectCommits {
+		// Copies the log's pending revisions into bbolt, many per document
+		// per commit, off the commit goroutine. A failure leaves them
+		// pending (and durable in the log); reads report it, and the next
+		// tick tries again.
+		m.wg.Add(1)
+		go m.every(cfg.CheckpointEvery, func() { _ = m.store.checkpoint() })
+	}
 	return m, nil
 }
 
@@ -174,16 +182,17 @@ func (m *Manager) Close() error {
 	return err
 }
 
-func (m *Manager) sweeper() {
+// every calls fn every d until the manager closes.
+func (m *Manager) every(d time.Duration, fn func()) {
 	defer m.wg.Done()
-	t := time.NewTicker(min(m.cfg.IdleTimeout/2, 30*time.Second))
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-t.C:
-			m.Sweep()
+			fn()
 		}
 	}
 }
@@ -462,9 +471,8 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 			}
 		}
 	}
-	m.commit.enqueue(w)
-	<-w.done
-	return out, w.err
+	err := m.commit.wait(w)
+	return out, err
 }
 
 func (m *Manager) loaded(id string) *Document {
@@ -494,18 +502,13 @@ func (m *Manager) Delete(id string) error {
 			}
 		}
 	}
-	m.commit.enqueue(w)
-	<-w.done
-	return w.err
+	return m.commit.wait(w)
 }
 
 // Do runs fn in the next group commit and waits for it to be durable. It is
 // for the other packages' small writes (chat, presence).
 func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
-	w := &write{fn: fn, foreign: true}
-	m.commit.enqueue(w)
-	<-w.done
-	return w.err
+	return m.commit.wait(&write{fn: fn, foreign: true})
 }
 
 // MaxBytes is the configured cap on a document's size.

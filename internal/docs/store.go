@@ -420,6 +420,12 @@ func (s *Store) snapshotDue(revsSince, logBytesSince uint64) bool {
 	return revsSince >= uint64(s.snapEvery) || logBytesSince >= uint64(s.snapBytes)
 }
 
+// snapshotDueAfter is the snapshot rule for appending a record of n bytes
+// to a log whose head is h.
+func (s *Store) snapshotDueAfter(h head, n int) bool {
+	return s.snapshotDue(h.rev+1-h.snapRev, h.snapBytes+uint64(n))
+}
+
 // appendPrepared is appendRevision with the encoding done.
 func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rope, p prepared) error {
 	log, err := logBucket(tx, id)
@@ -446,9 +452,10 @@ func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rop
 			return err
 		}
 	}
+	due := s.snapshotDueAfter(h, len(rec))
 	h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
 	h.snapBytes += uint64(len(rec))
-	if s.snapshotDue(h.rev-h.snapRev, h.snapBytes) {
+	if due {
 		v := p.snap
 		if v == nil {
 			v = s.encodeSnapshot(text)

@@ -170,13 +170,19 @@ func (w *walFile) ensure(end int64) error {
 	return nil
 }
 
-// append writes one record and syncs it: when it returns nil the payload
-// survives a crash.
-func (w *walFile) append(payload []byte) error {
-	rec := make([]byte, walRecordHdr, walRecordHdr+len(payload))
-	binary.BigEndian.PutUint32(rec, uint32(len(payload)))
+// newWALRecord starts a record of count revisions, size bytes of entries
+// (appendWALEntry adds each): room for the header, which append fills in,
+// then the count.
+func newWALRecord(count, size int) []byte {
+	rec := make([]byte, walRecordHdr, walRecordHdr+binary.MaxVarintLen64+size)
+	return binary.AppendUvarint(rec, uint64(count))
+}
+
+// append fills in the header of rec (from newWALRecord), writes it and
+// syncs it: when it returns nil the record survives a crash.
+func (w *walFile) append(rec []byte) error {
+	binary.BigEndian.PutUint32(rec, uint32(len(rec)-walRecordHdr))
 	binary.BigEndian.PutUint64(rec[8:], w.gen)
-	rec = append(rec, payload...)
 	binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], walCRC))
 	end := w.off + int64(len(rec))
 	if err := w.ensure(end); err != nil {
@@ -353,14 +359,8 @@ func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
 		return nil // deleted after it was written
 	}
 	h, ok := readHead(log)
-	if !ok {
-		return fmt.Errorf("no head record")
-	}
-	switch {
-	case h.rev >= e.rev:
+	if ok && h.rev >= e.rev {
 		return nil // checkpointed before the crash
-	case h.rev+1 != e.rev:
-		return fmt.Errorf("%w: the log's head is %d", ErrConflict, h.rev)
 	}
 	r, err := decodeRecord(e.rev, e.rec)
 	if err != nil {
@@ -368,7 +368,7 @@ func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
 	}
 	p := prepared{rec: e.rec}
 	var text rope.Rope
-	if s.snapshotDue(e.rev-h.snapRev, h.snapBytes+uint64(len(e.rec))) {
+	if ok && h.rev+1 == e.rev && s.snapshotDueAfter(h, len(e.rec)) {
 		// The only case that needs the text: rebuild it from bbolt.
 		before, err := s.textAt(tx, e.doc, h.rev)
 		if err != nil {
@@ -379,7 +379,17 @@ func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
 		}
 		p.snap = s.encodeSnapshot(text)
 	}
+	// It reports a missing head record, or a gap (ErrConflict).
 	return s.appendPrepared(tx, e.doc, r, text, p)
+}
+
+// restartLog checkpoints everything pending and starts w's next
+// generation: its records are then all in bbolt.
+func (s *Store) restartLog(w *walFile) error {
+	if err := s.checkpoint(); err != nil {
+		return err
+	}
+	return w.writeHeader(w.gen + 1)
 }
 
 // closeLog checkpoints what is pending, so that the next open has nothing
@@ -388,10 +398,7 @@ func (s *Store) closeLog() error {
 	if s.wal == nil {
 		return nil
 	}
-	err := s.checkpoint()
-	if err == nil {
-		err = s.wal.writeHeader(s.wal.gen + 1)
-	}
+	err := s.restartLog(s.wal)
 	if cerr := s.wal.close(); err == nil {
 		err = cerr
 	}

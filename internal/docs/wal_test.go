@@ -234,8 +234,7 @@ func TestLogReplayGap(t *testing.T) {
 		t.Fatalf("%d entries, %v", len(entries), err)
 	}
 	e := entries[len(entries)-1]
-	payload := appendWALEntry([]byte{1}, meta.ID, e.rev+5, e.rec)
-	if err := w.append(payload); err != nil {
+	if err := w.append(appendWALEntry(newWALRecord(1, 0), meta.ID, e.rev+5, e.rec)); err != nil {
 		t.Fatal(err)
 	}
 	w.close()
@@ -278,18 +277,8 @@ func FuzzWALPayload(f *testing.F) {
 // and the database reopens with everything.
 func TestLogFailureFallsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	m, err := Open(path, noCheckpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "abc"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Open(meta.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openAt(t, path, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
 	typeInto(t, d, "c", 5)
 	if pendingRevs(m) == 0 {
 		t.Fatal("no revision is pending in the log")
@@ -300,7 +289,6 @@ func TestLogFailureFallsBack(t *testing.T) {
 		t.Errorf("%d revisions pending after the log failed", n)
 	}
 	checkLog(t, m, meta.ID)
-	d.Release()
 	if err := m.Close(); err == nil {
 		t.Error("Close did not report the failed log")
 	}
@@ -319,8 +307,8 @@ func FuzzWALFile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	w.append(appendWALEntry([]byte{1}, "doc", 2, []byte("rec")))
-	w.append(appendWALEntry([]byte{1}, "doc", 3, []byte("rec3")))
+	w.append(appendWALEntry(newWALRecord(1, 0), "doc", 2, []byte("rec")))
+	w.append(appendWALEntry(newWALRecord(1, 0), "doc", 3, []byte("rec3")))
 	w.close()
 	b, err := os.ReadFile(good)
 	if err != nil {
