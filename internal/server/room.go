@@ -206,8 +206,8 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 	}
 }
 
-// mayOwn reports whether op id could have been submitted through c: ids
-// are "<client>:<seq>" with c's client id (see Server.submit), so most
+// mayOwn reports whether op id has the form "<client>:..." with c's
+// client id: the ids c may submit (see Server.submit), so that most
 // sessions of a room skip the lookup in mine.
 func (c *session) mayOwn(opID string) bool {
 	n := len(c.clientID)

@@ -399,7 +399,7 @@ func (s *Server) submit(c *session, m inMsg) {
 		c.sendError("invalid", "an op message needs rev, id and op", m.ID)
 		return
 	}
-	if !strings.HasPrefix(m.ID, c.clientID+":") || !validSeq(m.ID[len(c.clientID)+1:]) {
+	if !c.mayOwn(m.ID) || !validSeq(m.ID[len(c.clientID)+1:]) {
 		c.sendError("invalid", "id must be \"<client>:<sequence>\": this session's client id and a decimal sequence number", m.ID)
 		return
 	}
