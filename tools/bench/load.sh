@@ -7,17 +7,11 @@
 #   bash tools/bench/load.sh typing     # the scenarios whose name matches
 #
 # Everything runs on loopback; each collab-bench run is bounded in time.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 only="${1:-}"
 dur="${DURATION:-30s}"
-dir=$(mktemp -d)
-trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-go build -o "$dir/collab" ./cmd/collab
-go build -o "$dir/collab-bench" ./cmd/collab-bench
-go build -o "$dir/relay" ./tools/relay
 port=18181
-url=http://127.0.0.1:$port
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # scenario NAME "SERVER FLAGS" COLLAB-BENCH FLAGS...
 # A NAME starting with relay- runs the bare relay (tools/relay) instead of
@@ -26,21 +20,16 @@ scenario() {
   local name=$1 srv=$2
   shift 2
   [[ -z "$only" || "$name" == *"$only"* ]] || return 0
-  rm -f "$dir/collab.db" "$dir/out.json"
   if [[ "$name" == relay-* ]]; then
-    "$dir/relay" -addr 127.0.0.1:$port 2>/dev/null &
+    start relay
   else
     # shellcheck disable=SC2086 # srv is a list of flags
-    "$dir/collab" -addr 127.0.0.1:$port -data "$dir/collab.db" -log-level warn $srv &
+    start collab $srv
   fi
-  pid=$!
-  for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
   echo "== $name (server: ${srv:-defaults}; collab-bench $*)"
   "$dir/collab-bench" -url "$url" "$@" -json-out "$dir/out.json" || true
   echo "json: $(cat "$dir/out.json" 2>/dev/null)"
-  kill "$pid"
-  wait "$pid" || true
-  pid=
+  stop
 }
 
 # Closed loop needs more than the default 50 operations a second a session.

@@ -10,32 +10,23 @@
 # With perf installed (and allowed), CPU is perf stat's task-clock of the
 # server over 10 s of steady load; without it, collab-bench's figure (from
 # /metrics, over the whole measured window).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 rounds="${ROUNDS:-3}"
-dir=$(mktemp -d)
-trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-go build -o "$dir/collab" ./cmd/collab
-go build -o "$dir/collab-bench" ./cmd/collab-bench
-go build -o "$dir/relay" ./tools/relay
 port=18183
-url=http://127.0.0.1:$port
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 perf_ok=false
 if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then perf_ok=true; fi
 
 for _ in $(seq "$rounds"); do
   for which in relay collab; do
-    rm -f "$dir"/collab.db*
     raw=()
     if [[ $which == relay ]]; then
-      "$dir/relay" -addr 127.0.0.1:$port 2>/dev/null &
+      start relay
       raw=(-raw)
     else
       # shellcheck disable=SC2086 # a list of flags
-      "$dir/collab" -addr 127.0.0.1:$port -data "$dir/collab.db" -log-level warn ${SERVER_FLAGS:-} &
+      start collab ${SERVER_FLAGS:-}
     fi
-    pid=$!
-    for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
     "$dir/collab-bench" -url "$url" "${raw[@]}" -docs 100 -clients 10 -rate 2 -duration 20s \
       -json-out "$dir/out.json" >/dev/null 2>&1 &
     bench=$!
@@ -49,8 +40,6 @@ for _ in $(seq "$rounds"); do
     wait "$bench" || true
     read -r p99 metrics < <(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(d["allPeersMs"]["p99"], round(d["serverCpuPerOpUs"]))' "$dir/out.json")
     echo "$which: CPU per edit ${cpu:-$metrics µs (/metrics)}, /metrics $metrics µs; p99 submit → every peer $p99 ms"
-    kill "$pid"
-    wait "$pid" || true
-    pid=
+    stop
   done
 done
