@@ -247,13 +247,10 @@ func (c *committer) logBatch(batch []*write, rec []byte) error {
 		c.log = nil
 		return c.commitBatch(batch)
 	}
-	revs := make([]pendingRev, len(batch))
-	for i, w := range batch {
-		revs[i] = pendingRev{doc: w.doc.id, rev: w.rev, text: w.text, p: w.prep}
+	for _, w := range batch {
 		c.heads[w.doc.id] = w.rev.Rev
-		w.err = nil
 	}
-	c.store.addPending(revs)
+	c.store.addPending(batch)
 	return nil
 }
 

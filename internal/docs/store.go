@@ -87,13 +87,13 @@ type Store struct {
 	zdec *zstd.Decoder
 
 	// The revision log (see wal.go): wal is written only by the commit
-	// goroutine; pending holds, in order, the batches of revisions
+	// goroutine; pending holds, in order, the batches of revision writes
 	// durable in it and not yet in bbolt (guarded by pmu); ckMu is held by
 	// the one transaction at a time that empties pending.
 	wal     *walFile
 	ckMu    sync.Mutex
 	pmu     sync.Mutex
-	pending [][]pendingRev
+	pending [][]*write
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path.

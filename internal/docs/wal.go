@@ -258,19 +258,11 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// pendingRev is a revision that is durable in the log and not yet in bbolt.
-type pendingRev struct {
-	doc  string
-	rev  Revision
-	text rope.Rope // the text after rev
-	p    prepared
-}
-
-// addPending records a batch of revisions the commit goroutine has just
-// made durable in the log, in order. The store keeps revs.
-func (s *Store) addPending(revs []pendingRev) {
+// addPending records a batch of revision writes the commit goroutine has
+// just made durable in the log, in order. The store keeps the batch.
+func (s *Store) addPending(batch []*write) {
 	s.pmu.Lock()
-	s.pending = append(s.pending, revs)
+	s.pending = append(s.pending, batch)
 	s.pmu.Unlock()
 }
 
@@ -296,10 +288,10 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, revs := range batches {
-			for _, pr := range revs {
-				if err := s.appendPrepared(tx, pr.doc, pr.rev, pr.text, pr.p); err != nil {
-					return fmt.Errorf("docs: checkpoint of revision %d of %q: %w", pr.rev.Rev, pr.doc, err)
+		for _, batch := range batches {
+			for _, w := range batch {
+				if err := s.appendPrepared(tx, w.doc.id, w.rev, w.text, w.prep); err != nil {
+					return fmt.Errorf("docs: checkpoint of revision %d of %q: %w", w.rev.Rev, w.doc.id, err)
 				}
 			}
 		}
@@ -310,7 +302,7 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	})
 	if err == nil && len(batches) > 0 {
 		s.pmu.Lock()
-		s.pending = append([][]pendingRev(nil), s.pending[len(batches):]...)
+		s.pending = append([][]*write(nil), s.pending[len(batches):]...)
 		s.pmu.Unlock()
 	}
 	return err

@@ -57,8 +57,8 @@ func pendingRevs(m *Manager) int {
 	m.store.pmu.Lock()
 	defer m.store.pmu.Unlock()
 	n := 0
-	for _, revs := range m.store.pending {
-		n += len(revs)
+	for _, batch := range m.store.pending {
+		n += len(batch)
 	}
 	return n
 }
