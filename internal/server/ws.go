@@ -20,12 +20,13 @@ import (
 
 const keyClient = "client"
 
+// clientOf returns a melody session's session. melody's Get takes a lock
+// the sent-message handler would take once per message and receiver;
+// reading Keys directly is safe because handleWS fills the map before
+// melody starts the session's goroutines and nothing writes it after.
 func clientOf(ms *melody.Session) *session {
-	v, ok := ms.Get(keyClient)
-	if !ok {
-		return nil
-	}
-	return v.(*session)
+	c, _ := ms.Keys[keyClient].(*session)
+	return c
 }
 
 // handleWS upgrades GET /api/docs/{id}/ws to the collaboration protocol.
@@ -48,21 +49,21 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.admitAddr(w, r) {
 		return
 	}
-	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{"grant": g}); err != nil {
-		s.log.Debug("websocket upgrade failed", "err", err)
-	}
-}
-
-func (s *Server) onConnect(ms *melody.Session) {
-	v, _ := ms.Get("grant")
-	g, _ := v.(grant)
 	c := &session{
-		s: ms, srv: s, readOnly: !g.canEdit(), grant: g,
+		srv: s, readOnly: !g.canEdit(), grant: g,
 		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
 		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
 		docID:       g.doc,
 	}
-	ms.Set(keyClient, c)
+	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{keyClient: c}); err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+	}
+}
+
+// onConnect runs before melody starts the session's goroutines: c.s is
+// set before anything reads it.
+func (s *Server) onConnect(ms *melody.Session) {
+	clientOf(ms).s = ms
 	s.open.Add(1)
 }
 
@@ -116,7 +117,7 @@ func (s *Server) onMessage(ms *melody.Session, data []byte) {
 	}
 	s.metrics.messagesIn.Inc()
 	var m inMsg
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := decodeInMsg(data, &m); err != nil {
 		code, msg := "bad_message", "message is not valid JSON of the protocol: "+err.Error()
 		var ue *json.UnmarshalTypeError
 		if errors.As(err, &ue) {
