@@ -45,6 +45,7 @@
 //
 // See store.go for the bucket layout. The log is keyed by big-endian
 // revision; a snapshot of the text is written every SnapshotEvery revisions
+// (for a text of more than SnapshotEvery*256 bytes, every 256 bytes of it)
 // or SnapshotBytes of log, so opening a document or reading any revision
 // replays at most that much. Blame keeps checkpoints of per-line
 // attribution in the same way, computed on first use.

@@ -75,10 +75,11 @@ type Document struct {
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
 	err    error             // set when the document is closed; every call fails with it
-	// snapRev and snapLog follow the head record's snapshot bookkeeping
-	// (the last snapshot's revision, log bytes since), so that a snapshot
+	// snapRev, snapLog and snapSize follow the head record's snapshot
+	// bookkeeping (the last snapshot's revision, log bytes since, the
+	// text's bytes at it), so that a snapshot
 	// is encoded before its commit (see Manager.appendWrite).
-	snapRev, snapLog uint64
+	snapRev, snapLog, snapSize uint64
 }
 
 func (d *Document) ID() string { return d.id }

@@ -30,7 +30,10 @@ type Config struct {
 	// snapshots) or SnapshotBytes bytes of log (default 1 MiB), so reading
 	// any revision replays at most that. A snapshot is the whole text
 	// (compressed): a larger SnapshotEvery writes less for a large,
-	// busy document, and replays more for a history read.
+	// busy document, and replays more for a history read. A text of more
+	// than SnapshotEvery*256 bytes waits one revision per 256 bytes of it
+	// instead, so that no document's snapshots cost more than 256 bytes
+	// per edit.
 	SnapshotEvery int
 	SnapshotBytes int
 	// IdleTimeout unloads a document nobody has used for this long
@@ -294,7 +297,7 @@ func (m *Manager) load(id string) (*Document, error) {
 		marks:   make(map[string]clientMark),
 		subs:    make(map[int]subscriber),
 		writes:  make(map[uint64]*write),
-		snapRev: meta.SnapRev, snapLog: uint64(meta.SnapBytes),
+		snapRev: meta.SnapRev, snapLog: uint64(meta.SnapBytes), snapSize: uint64(meta.SnapSize),
 	}
 	for _, r := range recent {
 		if _, _, ok := parseOpID(r.OpID); !ok && r.OpID != "" {
@@ -331,9 +334,9 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	// disagree, the commit encodes the snapshot itself or drops this one.
 	p := prepared{rec: encodeRecord(r)}
 	d.snapLog += uint64(len(p.rec))
-	if m.store.snapshotDue(r.Rev-d.snapRev, d.snapLog) {
+	if m.store.snapshotDue(r.Rev-d.snapRev, d.snapLog, d.snapSize) {
 		p.snap = m.store.encodeSnapshot(text)
-		d.snapRev, d.snapLog = r.Rev, 0
+		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
 	w.durable = func(err error) {

@@ -2,7 +2,9 @@ package docs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -86,5 +88,54 @@ func TestSnapshotsOfAnOlderFile(t *testing.T) {
 	}
 	if got, err := m.TextAt(meta.ID, 1); err != nil || got.String() != "x" {
 		t.Fatalf("the first document: %v, %q", err, got.String())
+	}
+}
+
+// TestSnapshotsOfABigText: a text longer than SnapshotEvery*256 bytes is
+// snapshotted once per 256 bytes of it in revisions instead, across a
+// restart too, and every revision still reads back.
+func TestSnapshotsOfABigText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.db")
+	cfg := Config{SnapshotEvery: 3}
+	m := openAt(t, path, cfg)
+	text := strings.Repeat("x", 2560) // 10 revisions of snapshot interval
+	meta, err := m.Create(CreateParams{Name: "big.txt", Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"", text}
+	edit := func(m *Manager, to uint64) {
+		d, err := m.Open(meta.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Release()
+		for rev := uint64(len(texts)); rev <= to; rev++ {
+			if _, err := d.Submit(Edit{Base: rev - 1, Op: insertAt(len(text), 0, "y")}); err != nil {
+				t.Fatal(err)
+			}
+			text = "y" + text
+			texts = append(texts, text)
+		}
+	}
+	edit(m, 15)
+	m.Close()
+	m = openAt(t, path, cfg)
+	edit(m, 27)
+	var snaps []uint64
+	m.Store().DB().View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDoc).Bucket([]byte(meta.ID)).Bucket(subSnap).ForEach(func(k, _ []byte) error {
+			snaps = append(snaps, binary.BigEndian.Uint64(k))
+			return nil
+		})
+	})
+	// 3: the first interval knows no size yet; then every 2563/256 = 10.
+	if want := []uint64{0, 3, 13, 23}; !slices.Equal(snaps, want) {
+		t.Fatalf("snapshots at %v, want %v", snaps, want)
+	}
+	for rev, want := range texts {
+		if got, err := m.TextAt(meta.ID, uint64(rev)); err != nil || got.String() != want {
+			t.Fatalf("text at %d: %v, %d bytes, want %d", rev, err, got.ByteLen(), len(want))
+		}
 	}
 }

@@ -61,6 +61,7 @@ type Meta struct {
 	// Snapshot bookkeeping, not part of the public view.
 	SnapRev   uint64 `json:"snapRev"`
 	SnapBytes int    `json:"snapBytes"` // bytes of log written since SnapRev
+	SnapSize  int    `json:"snapSize"`  // bytes of text at SnapRev
 }
 
 // Revision is one entry of a document's log.
@@ -267,22 +268,30 @@ var (
 // isRev says whether a key of a log bucket is a revision's.
 func isRev(k []byte) bool { return len(k) == 8 }
 
+// head is a document's head record: its revision and time, and the
+// snapshot rule's bookkeeping (see snapshotDue). snapSize is the text's
+// length in bytes at snapRev; a head written before it was kept has none,
+// which reads as 0.
 type head struct {
-	rev, updatedMs, snapRev, snapBytes uint64
+	rev, updatedMs, snapRev, snapBytes, snapSize uint64
 }
 
 func readHead(b *bolt.Bucket) (head, bool) {
 	v := b.Get(keyHead)
-	if len(v) != 32 {
+	if len(v) != 32 && len(v) != 40 {
 		return head{}, false
 	}
 	be := binary.BigEndian
-	return head{be.Uint64(v), be.Uint64(v[8:]), be.Uint64(v[16:]), be.Uint64(v[24:])}, true
+	h := head{be.Uint64(v), be.Uint64(v[8:]), be.Uint64(v[16:]), be.Uint64(v[24:]), 0}
+	if len(v) == 40 {
+		h.snapSize = be.Uint64(v[32:])
+	}
+	return h, true
 }
 
 func writeHead(b *bolt.Bucket, h head) error {
-	v := make([]byte, 0, 32)
-	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes} {
+	v := make([]byte, 0, 40)
+	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes, h.snapSize} {
 		v = binary.BigEndian.AppendUint64(v, x)
 	}
 	return b.Put(keyHead, v)
@@ -300,7 +309,7 @@ func getMeta(tx *bolt.Tx, id string) (Meta, error) {
 	if b := tx.Bucket(bucketLog).Bucket([]byte(id)); b != nil {
 		if h, ok := readHead(b); ok {
 			m.Rev, m.Updated = h.rev, time.UnixMilli(int64(h.updatedMs)).UTC()
-			m.SnapRev, m.SnapBytes = h.snapRev, int(h.snapBytes)
+			m.SnapRev, m.SnapBytes, m.SnapSize = h.snapRev, int(h.snapBytes), int(h.snapSize)
 		}
 	}
 	return m, nil
@@ -318,7 +327,7 @@ func putMeta(tx *bolt.Tx, m Meta) error {
 	if b == nil {
 		return fmt.Errorf("%w: document %q", ErrNotFound, m.ID)
 	}
-	return writeHead(b, head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes)})
+	return writeHead(b, head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes), snapSize: uint64(m.SnapSize)})
 }
 
 func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
@@ -415,15 +424,24 @@ func (s *Store) encodeSnapshot(text rope.Rope) []byte {
 }
 
 // snapshotDue is the snapshot rule: a snapshot every snapEvery revisions
-// or snapBytes bytes of log, whichever comes first.
-func (s *Store) snapshotDue(revsSince, logBytesSince uint64) bool {
-	return revsSince >= uint64(s.snapEvery) || logBytesSince >= uint64(s.snapBytes)
+// or snapBytes bytes of log, whichever comes first, where a text longer
+// than snapEvery*snapshotRevBytes bytes (256 KB by default) at the last
+// snapshot waits for one revision per snapshotRevBytes of it instead. A
+// snapshot is the whole text, so under a fixed interval a big document
+// pays per edit in proportion to its size; this way no document's
+// snapshots cost more than snapshotRevBytes of text per revision, and
+// reading one of its revisions replays at most that many more records,
+// each far cheaper than encoding its text.
+func (s *Store) snapshotDue(revsSince, logBytesSince, snapSize uint64) bool {
+	return revsSince >= max(uint64(s.snapEvery), snapSize/snapshotRevBytes) || logBytesSince >= uint64(s.snapBytes)
 }
+
+const snapshotRevBytes = 256
 
 // snapshotDueAfter is the snapshot rule for appending a record of n bytes
 // to a log whose head is h.
 func (s *Store) snapshotDueAfter(h head, n int) bool {
-	return s.snapshotDue(h.rev+1-h.snapRev, h.snapBytes+uint64(n))
+	return s.snapshotDue(h.rev+1-h.snapRev, h.snapBytes+uint64(n), h.snapSize)
 }
 
 // appendPrepared is appendRevision with the encoding done.
@@ -469,7 +487,7 @@ func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rop
 		if err := snap.Put(revKey(r.Rev), v); err != nil {
 			return err
 		}
-		h.snapRev, h.snapBytes = r.Rev, 0
+		h.snapRev, h.snapBytes, h.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	return writeHead(log, h)
 }
