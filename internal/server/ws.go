@@ -49,14 +49,23 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.admitAddr(w, r) {
 		return
 	}
-	c := &session{
+	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{keyClient: s.newSession(g)}); err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+	}
+}
+
+// newSession is the session of a connection being upgraded. It is not
+// inlined: handleWS's frame stays on the stack for as long as the
+// connection lives, and a bigger one keeps an idle connection's stack
+// from shrinking back to 8 KB.
+//
+//go:noinline
+func (s *Server) newSession(g grant) *session {
+	return &session{
 		srv: s, readOnly: !g.canEdit(), grant: g,
 		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
 		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
 		docID:       g.doc,
-	}
-	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{keyClient: c}); err != nil {
-		s.log.Debug("websocket upgrade failed", "err", err)
 	}
 }
 
