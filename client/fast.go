@@ -2,9 +2,9 @@ package client
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/wirejson"
 )
 
 // The server encodes the two messages every edit produces, "op" and
@@ -61,11 +61,11 @@ func fastDecode(m []byte, out *serverMsg) bool {
 	switch {
 	case bytes.HasPrefix(m, []byte(`{"type":"ack","rev":`)):
 		rest := m[len(`{"type":"ack","rev":`):]
-		rev, rest, ok := uintPrefix(rest)
+		rev, rest, ok := wirejson.CutUint(rest)
 		if !ok || !bytes.HasPrefix(rest, []byte(`,"id":`)) {
 			return false
 		}
-		id, rest, ok := plainString(rest[len(`,"id":`):])
+		id, rest, ok := wirejson.CutPlainString(rest[len(`,"id":`):])
 		if !ok {
 			return false
 		}
@@ -80,7 +80,7 @@ func fastDecode(m []byte, out *serverMsg) bool {
 		return true
 	case bytes.HasPrefix(m, []byte(`{"type":"op","rev":`)):
 		rest := m[len(`{"type":"op","rev":`):]
-		rev, rest, ok := uintPrefix(rest)
+		rev, rest, ok := wirejson.CutUint(rest)
 		if !ok || !bytes.HasPrefix(rest, []byte(`,"op":`)) {
 			return false
 		}
@@ -93,13 +93,13 @@ func fastDecode(m []byte, out *serverMsg) bool {
 		if err != nil {
 			return false
 		}
-		author, rest, ok := plainString(rest[end+len(`],"author":`):])
+		author, rest, ok := wirejson.CutPlainString(rest[end+len(`],"author":`):])
 		if !ok {
 			return false
 		}
 		id := ""
 		if bytes.HasPrefix(rest, []byte(`,"id":`)) {
-			if id, rest, ok = plainString(rest[len(`,"id":`):]); !ok {
+			if id, rest, ok = wirejson.CutPlainString(rest[len(`,"id":`):]); !ok {
 				return false
 			}
 		}
@@ -110,33 +110,4 @@ func fastDecode(m []byte, out *serverMsg) bool {
 		return true
 	}
 	return false
-}
-
-func uintPrefix(b []byte) (uint64, []byte, bool) {
-	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	if i == 0 || i > 19 {
-		return 0, b, false
-	}
-	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
-	return n, b[i:], err == nil
-}
-
-// plainString reads a JSON string without escapes (ids and authors are
-// plain ASCII); anything else is left to encoding/json.
-func plainString(b []byte) (string, []byte, bool) {
-	if len(b) < 2 || b[0] != '"' {
-		return "", b, false
-	}
-	for i := 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return string(b[1:i]), b[i+1:], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", b, false
-		}
-	}
-	return "", b, false
 }

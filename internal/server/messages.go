@@ -8,6 +8,7 @@ import (
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/presence"
+	"github.com/collab-editor/collab/internal/wirejson"
 )
 
 // inMsg is any message a client sends; Type says which fields count.
@@ -153,14 +154,14 @@ func decodeOpMsg(data []byte, m *inMsg) bool {
 	if !ok {
 		return false
 	}
-	rev, rest, ok := cutUint(rest)
+	rev, rest, ok := wirejson.CutUint(rest)
 	if !ok {
 		return false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"id":`)); !ok {
 		return false
 	}
-	id, rest, ok := cutPlainString(rest)
+	id, rest, ok := wirejson.CutPlainString(rest)
 	if !ok {
 		return false
 	}
@@ -179,34 +180,4 @@ func decodeOpMsg(data []byte, m *inMsg) bool {
 	}
 	*m = inMsg{Type: "op", Rev: &rev, ID: id, Op: &op}
 	return true
-}
-
-// cutUint reads a JSON number that is a uint64: digits, no leading zero.
-func cutUint(b []byte) (uint64, []byte, bool) {
-	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	if i == 0 || i > 1 && b[0] == '0' {
-		return 0, b, false
-	}
-	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
-	return n, b[i:], err == nil
-}
-
-// cutPlainString reads a JSON string of printable ASCII without escapes,
-// which is what ids are.
-func cutPlainString(b []byte) (string, []byte, bool) {
-	if len(b) == 0 || b[0] != '"' {
-		return "", b, false
-	}
-	for i := 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return string(b[1:i]), b[i+1:], true
-		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", b, false
-		}
-	}
-	return "", b, false
 }
