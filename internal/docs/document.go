@@ -77,8 +77,8 @@ type Document struct {
 	err    error             // set when the document is closed; every call fails with it
 	// snapRev, snapLog and snapSize follow the head record's snapshot
 	// bookkeeping (the last snapshot's revision, log bytes since, the
-	// text's bytes at it), so that a snapshot
-	// is encoded before its commit (see Manager.appendWrite).
+	// text's bytes at it), so that a snapshot is encoded before its commit
+	// (see Manager.appendWrite).
 	snapRev, snapLog, snapSize uint64
 }
 
