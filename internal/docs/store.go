@@ -446,6 +446,14 @@ func (s *Store) snapshotDueAfter(h head, n int) bool {
 
 // appendPrepared is appendRevision with the encoding done.
 func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rope, p prepared) error {
+	return s.appendRun(tx, id, []*write{{rev: r, text: text, prep: p}})
+}
+
+// appendRun appends consecutive revisions of document id, each as
+// appendRevision would, but reads and writes the head record once and each
+// client's newest op id once: a checkpoint copies many revisions of a
+// document at a time, and these records are rewritten by every revision.
+func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	log, err := logBucket(tx, id)
 	if err != nil {
 		return err
@@ -454,40 +462,66 @@ func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rop
 	if !ok {
 		return fmt.Errorf("docs: document %q has no head record", id)
 	}
-	if h.rev != r.Rev-1 {
-		return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, h.rev)
-	}
-	rec := p.rec
 	// Revisions are only ever appended: fill pages (bbolt's default splits
 	// them half full), which halves the log's pages and keeps the page
 	// each commit rewrites small.
 	log.FillPercent = appendFill
-	if err := log.Put(revKey(r.Rev), rec); err != nil {
-		return err
+	marks := 0 // revisions with a client's op id, whose marks are written below
+	for _, w := range run {
+		r := w.rev
+		if h.rev != r.Rev-1 {
+			return fmt.Errorf("%w: appending %d to %q whose head is %d", ErrConflict, r.Rev, id, h.rev)
+		}
+		rec := w.prep.rec
+		if err := log.Put(revKey(r.Rev), rec); err != nil {
+			return err
+		}
+		if _, _, ok := parseOpID(r.OpID); ok {
+			marks++
+		} else if r.OpID != "" {
+			if err := recordOpID(tx, log, id, r.OpID, r.Rev); err != nil {
+				return err
+			}
+		}
+		due := s.snapshotDueAfter(h, len(rec))
+		h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
+		h.snapBytes += uint64(len(rec))
+		if due {
+			v := w.prep.snap
+			if v == nil {
+				v = s.encodeSnapshot(w.text)
+			}
+			b, err := docBucket(tx, id)
+			if err != nil {
+				return err
+			}
+			snap := b.Bucket(subSnap)
+			snap.FillPercent = appendFill
+			if err := snap.Put(revKey(r.Rev), v); err != nil {
+				return err
+			}
+			h.snapRev, h.snapBytes, h.snapSize = r.Rev, 0, uint64(w.text.ByteLen())
+		}
 	}
-	if r.OpID != "" {
-		if err := recordOpID(tx, log, id, r.OpID, r.Rev); err != nil {
+	// A client's ops come in sequence order, so its newest is its mark.
+	var written map[string]bool
+	for i := len(run) - 1; i >= 0 && marks > 0; i-- {
+		opID := run[i].rev.OpID
+		client, _, ok := parseOpID(opID)
+		if !ok {
+			continue
+		}
+		marks--
+		if written[client] {
+			continue
+		}
+		if written == nil {
+			written = make(map[string]bool)
+		}
+		written[client] = true
+		if err := recordOpID(tx, log, id, opID, run[i].rev.Rev); err != nil {
 			return err
 		}
-	}
-	due := s.snapshotDueAfter(h, len(rec))
-	h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
-	h.snapBytes += uint64(len(rec))
-	if due {
-		v := p.snap
-		if v == nil {
-			v = s.encodeSnapshot(text)
-		}
-		b, err := docBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		snap := b.Bucket(subSnap)
-		snap.FillPercent = appendFill
-		if err := snap.Put(revKey(r.Rev), v); err != nil {
-			return err
-		}
-		h.snapRev, h.snapBytes, h.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	return writeHead(log, h)
 }

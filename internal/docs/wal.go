@@ -288,11 +288,11 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, batch := range batches {
-			for _, w := range batch {
-				if err := s.appendPrepared(tx, w.doc.id, w.rev, w.text, w.prep); err != nil {
-					return fmt.Errorf("docs: checkpoint of revision %d of %q: %w", w.rev.Rev, w.doc.id, err)
-				}
+		ids, runs := pendingRuns(batches)
+		for _, id := range ids {
+			run := runs[id]
+			if err := s.appendRun(tx, id, run); err != nil {
+				return fmt.Errorf("docs: checkpoint of revisions %d to %d of %q: %w", run[0].rev.Rev, run[len(run)-1].rev.Rev, id, err)
 			}
 		}
 		if fn != nil {
@@ -306,6 +306,22 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 		s.pmu.Unlock()
 	}
 	return err
+}
+
+// pendingRuns groups pending batches by document, each document's
+// revisions in order, the documents in the order they first appear.
+func pendingRuns(batches [][]*write) (ids []string, runs map[string][]*write) {
+	runs = make(map[string][]*write)
+	for _, batch := range batches {
+		for _, w := range batch {
+			id := w.doc.id
+			if _, ok := runs[id]; !ok {
+				ids = append(ids, id)
+			}
+			runs[id] = append(runs[id], w)
+		}
+	}
+	return ids, runs
 }
 
 // view is db.View after a checkpoint: fn sees every durable revision.

@@ -108,6 +108,55 @@ func TestLogRecovers(t *testing.T) {
 	}
 }
 
+// TestCheckpointKeepsNewestMarks: a checkpoint that copies many revisions
+// of a document at once leaves each client's newest op id as its mark, and
+// indexes every other op id.
+func TestCheckpointKeepsNewestMarks(t *testing.T) {
+	m := openTest(t, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	// The first revision commits to bbolt (the log takes a document's
+	// revisions once it knows its head); a plain op id is looked up on disk,
+	// which checkpoints, so it goes first.
+	ids := []string{"plain", "a:1", "b:1", "a:2", "b:2", "a:3", "c:7", "b:3", "a:4"}
+	want := map[string]clientMark{}
+	for _, id := range ids {
+		text, rev, _ := d.Text()
+		res, err := d.Submit(Edit{Base: rev, Op: insertAt(text.Len(), 0, "x"), OpID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if client, seq, ok := parseOpID(id); ok {
+			want[client] = clientMark{seq: seq, rev: res.Rev}
+		} else {
+			want[id] = clientMark{rev: res.Rev}
+		}
+	}
+	if n := pendingRevs(m); n != len(ids)-1 {
+		t.Fatalf("%d revisions pending, want %d", n, len(ids)-1)
+	}
+	if err := m.store.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	for key, w := range want {
+		if w.seq == 0 {
+			rev, dup, err := m.Store().LookupOpID(meta.ID, key)
+			if err != nil || !dup || rev != w.rev {
+				t.Errorf("op id %s: %d %v %v; want revision %d", key, rev, dup, err, w.rev)
+			}
+			continue
+		}
+		got, ok, err := m.store.clientMark(meta.ID, key)
+		if err != nil || !ok || got != w {
+			t.Errorf("client %s: mark %+v %v %v; want %+v", key, got, ok, err, w)
+		}
+	}
+	got, err := m.Store().Meta(meta.ID)
+	if err != nil || got.Rev != uint64(len(ids)+1) {
+		t.Errorf("Meta: rev %d, %v; want %d", got.Rev, err, len(ids)+1)
+	}
+	checkLog(t, m, meta.ID)
+}
+
 // TestLogReadsSeeEveryRevision: a read of the store while revisions are
 // only in the log sees them.
 func TestLogReadsSeeEveryRevision(t *testing.T) {
