@@ -705,3 +705,30 @@ func TestForeignWriter(t *testing.T) {
 	}
 	checkLog(t, m, meta.ID)
 }
+
+// TestPublishedOpJSON: a published revision carries its operation's JSON
+// from the revision log's record, the same bytes AppendJSON writes.
+func TestPublishedOpJSON(t *testing.T) {
+	m := openTest(t, Config{})
+	_, d := createOpen(t, m, CreateParams{Name: "j.txt", Text: "abc"})
+	events := make(chan []Revision, 4)
+	_, cancel, err := d.Join(func(e Event) { events <- e.Revisions }, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	op := *new(ot.Operation).Retain(1).Insert("\"q\"\n").Delete(1).Retain(1)
+	if _, err := d.Submit(Edit{Base: 1, Op: op, OpID: "c:1"}); err != nil {
+		t.Fatal(err)
+	}
+	revs := <-events
+	if len(revs) != 1 || revs[0].opJSON == nil {
+		t.Fatalf("published %+v: want one revision with its JSON", revs)
+	}
+	if got, want := string(revs[0].OpJSON()), string(op.AppendJSON(nil)); got != want {
+		t.Errorf("OpJSON = %s, want %s", got, want)
+	}
+	if got := string(Revision{Op: op}.OpJSON()); got != string(op.AppendJSON(nil)) {
+		t.Errorf("OpJSON of a revision read back = %s", got)
+	}
+}

@@ -333,7 +333,9 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	// otherwise encode on the one goroutine every document shares. d
 	// follows the snapshot rule as the head record does; should the two
 	// disagree, the commit encodes the snapshot itself or drops this one.
-	p := prepared{rec: encodeRecord(r)}
+	rec, op := encodeRecord(r)
+	r.opJSON = rec[op:len(rec):len(rec)]
+	p := prepared{rec: rec}
 	d.snapLog += uint64(len(p.rec))
 	if m.store.snapshotDue(r.Rev-d.snapRev, d.snapLog, d.snapSize) {
 		p.snap = m.store.encodeSnapshot(text)

@@ -71,6 +71,19 @@ type Revision struct {
 	Author string       `json:"author"`
 	OpID   string       `json:"opId,omitempty"`
 	Time   time.Time    `json:"time"`
+	// opJSON, if set, is Op's JSON as the revision log's record holds it,
+	// kept so that the broadcast of a revision does not encode it again.
+	opJSON []byte
+}
+
+// OpJSON returns the JSON form of r.Op (as ot's AppendJSON writes it). For
+// a revision just committed it is the encoding made for the log, which the
+// caller must not modify.
+func (r Revision) OpJSON() []byte {
+	if r.opJSON != nil {
+		return r.opJSON
+	}
+	return r.Op.AppendJSON(nil)
 }
 
 // Store keeps documents in one bbolt file. Its methods are safe for
@@ -198,14 +211,15 @@ func fileKey(workspace, name string) []byte {
 
 // encodeRecord: uvarint unix-millis, uvarint len + author, uvarint len +
 // op id, then the operation's JSON.
-func encodeRecord(r Revision) []byte {
-	buf := make([]byte, 0, 32+len(r.Author)+len(r.OpID))
+// The operation's JSON, last, is rec[op:].
+func encodeRecord(r Revision) (rec []byte, op int) {
+	buf := make([]byte, 0, 3*binary.MaxVarintLen64+len(r.Author)+len(r.OpID)+r.Op.JSONLen())
 	buf = binary.AppendUvarint(buf, uint64(r.Time.UnixMilli()))
 	buf = binary.AppendUvarint(buf, uint64(len(r.Author)))
 	buf = append(buf, r.Author...)
 	buf = binary.AppendUvarint(buf, uint64(len(r.OpID)))
 	buf = append(buf, r.OpID...)
-	return r.Op.AppendJSON(buf)
+	return r.Op.AppendJSON(buf), len(buf)
 }
 
 // corruptRecord is the error of a log record that does not decode.
@@ -399,7 +413,8 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 // is r.Rev-1: the compare-and-append a distributed log also offers. text is
 // the document's text after r, written as a snapshot when one is due.
 func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rope) error {
-	return s.appendPrepared(tx, id, r, text, prepared{rec: encodeRecord(r)})
+	rec, _ := encodeRecord(r)
+	return s.appendPrepared(tx, id, r, text, prepared{rec: rec})
 }
 
 // prepared is a revision encoded before its commit, so that the commit

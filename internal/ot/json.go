@@ -3,6 +3,7 @@ package ot
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -22,6 +23,7 @@ func (o Operation) MarshalJSON() ([]byte, error) {
 // not check that inserts are valid UTF-8; invalid bytes are written as
 // U+FFFD.
 func (o Operation) AppendJSON(dst []byte) []byte {
+	dst = slices.Grow(dst, o.JSONLen())
 	dst = append(dst, '[')
 	for i, c := range o.ops {
 		if i > 0 {
@@ -37,6 +39,35 @@ func (o Operation) AppendJSON(dst []byte) []byte {
 		}
 	}
 	return append(dst, ']')
+}
+
+// JSONLen is the length of o's JSON form as AppendJSON writes it, exact
+// unless an insert holds characters JSON escapes (a few bytes more each):
+// for sizing buffers.
+func (o Operation) JSONLen() int {
+	n := 1 + len(o.ops) // the brackets and the commas between components
+	if len(o.ops) == 0 {
+		n = 2
+	}
+	for _, c := range o.ops {
+		switch c.Kind {
+		case Insert:
+			n += len(c.Text) + 2
+		case Delete:
+			n += decimalLen(c.N) + 1
+		default:
+			n += decimalLen(c.N)
+		}
+	}
+	return n
+}
+
+func decimalLen(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 const hexDigits = "0123456789abcdef"

@@ -135,3 +135,24 @@ func TestJSONRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLen: JSONLen is the length of AppendJSON's output, exactly for
+// inserts without escapes and at most that otherwise.
+func TestJSONLen(t *testing.T) {
+	rng := newRand(t)
+	for i := 0; i < *casesFlag; i++ {
+		s := randomText(rng, alphabet, 30)
+		op := randomOp(rng, alphabet, s)
+		got, n := op.JSONLen(), len(op.AppendJSON(nil))
+		escapes := false
+		for _, c := range op.ops {
+			escapes = escapes || strings.ContainsFunc(c.Text, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' })
+		}
+		if got > n || !escapes && got != n {
+			t.Fatalf("JSONLen of %s = %d, want %d", op.AppendJSON(nil), got, n)
+		}
+	}
+	if n := (Operation{}).JSONLen(); n != 2 {
+		t.Fatalf("JSONLen of the empty operation = %d, want 2", n)
+	}
+}

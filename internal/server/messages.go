@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -107,10 +108,12 @@ func mustJSON(v any) []byte {
 // appendOpMsg encodes a broadcast revision once for all receivers:
 // {"type":"op","rev":N,"op":[...],"author":"...","id":"..."}.
 func appendOpMsg(dst []byte, r docs.Revision) []byte {
+	op := r.OpJSON()
+	dst = slices.Grow(dst, 64+len(op)+len(r.Author)+len(r.OpID))
 	dst = append(dst, `{"type":"op","rev":`...)
 	dst = strconv.AppendUint(dst, r.Rev, 10)
 	dst = append(dst, `,"op":`...)
-	dst = r.Op.AppendJSON(dst)
+	dst = append(dst, op...)
 	dst = append(dst, `,"author":`...)
 	dst = strconv.AppendQuote(dst, r.Author) // ids are printable ASCII
 	if r.OpID != "" {
@@ -122,6 +125,7 @@ func appendOpMsg(dst []byte, r docs.Revision) []byte {
 
 // appendAckMsg: {"type":"ack","rev":N,"id":"..."}.
 func appendAckMsg(dst []byte, rev uint64, id string, duplicate bool) []byte {
+	dst = slices.Grow(dst, 56+len(id))
 	dst = append(dst, `{"type":"ack","rev":`...)
 	dst = strconv.AppendUint(dst, rev, 10)
 	dst = append(dst, `,"id":`...)
