@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/collab-editor/collab/internal/rope"
 	bolt "go.etcd.io/bbolt"
@@ -294,6 +295,11 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 			if err := s.appendRun(tx, id, run); err != nil {
 				return fmt.Errorf("docs: checkpoint of revisions %d to %d of %q: %w", run[0].rev.Rev, run[len(run)-1].rev.Rev, id, err)
 			}
+			// A second of revisions of many documents is milliseconds of
+			// work: let the goroutines queued behind this one (fan-out
+			// waiting to write to sockets) run between documents rather
+			// than wait for the scheduler to preempt it.
+			runtime.Gosched()
 		}
 		if fn != nil {
 			return fn(tx)
