@@ -142,8 +142,12 @@ func (a *api) metrics(ctx context.Context) (metrics, error) {
 	return parseMetrics(resp.Body)
 }
 
-// metrics are unlabelled samples of the Prometheus text format by name.
+// metrics are unlabelled samples of the Prometheus text format by name,
+// and the buckets of the server's edit latency histogram, under their
+// names with labels (collab_edit_seconds_bucket{le="0.004"}).
 type metrics map[string]float64
+
+const editBucket = "collab_edit_seconds_bucket{"
 
 func parseMetrics(r io.Reader) (metrics, error) {
 	m := metrics{}
@@ -151,7 +155,7 @@ func parseMetrics(r io.Reader) (metrics, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
+		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') && !strings.HasPrefix(line, editBucket) {
 			continue
 		}
 		f := strings.Fields(line)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http/httptest"
 	"path/filepath"
@@ -77,8 +79,8 @@ func checkEditing(t *testing.T, r Result, mode string) {
 	if r.FailedClients != 0 {
 		t.Errorf("%d clients failed (errors %v)", r.FailedClients, r.ErrorCodes)
 	}
-	if r.ServerOpsApplied < float64(r.AckedOps) || r.ServerRSSMB <= 0 {
-		t.Errorf("server: %.0f ops applied for %d acked, RSS %.1f MB", r.ServerOpsApplied, r.AckedOps, r.ServerRSSMB)
+	if r.ServerOpsApplied < float64(r.AckedOps) || r.ServerRSSMB <= 0 || r.ServerEditP99Ms <= 0 {
+		t.Errorf("server: %.0f ops applied for %d acked, RSS %.1f MB, p99 ≤ %g ms", r.ServerOpsApplied, r.AckedOps, r.ServerRSSMB, r.ServerEditP99Ms)
 	}
 }
 
@@ -234,5 +236,36 @@ func TestParseMetrics(t *testing.T) {
 	}
 	if _, err := parseMetrics(strings.NewReader("up 1\n")); err == nil {
 		t.Error("metrics without process_cpu_seconds_total accepted")
+	}
+}
+
+// TestBucketQuantile: the server-side p99 is the bound of the bucket that
+// holds it, counted between the two scrapes.
+func TestBucketQuantile(t *testing.T) {
+	scrape := func(n1, n2, n4, inf float64) metrics {
+		text := fmt.Sprintf("process_cpu_seconds_total 1\n"+
+			"collab_edit_seconds_bucket{le=\"0.001\"} %g\ncollab_edit_seconds_bucket{le=\"0.002\"} %g\n"+
+			"collab_edit_seconds_bucket{le=\"0.004\"} %g\ncollab_edit_seconds_bucket{le=\"+Inf\"} %g\ncollab_edit_seconds_count %g\n",
+			n1, n2, n4, inf, inf)
+		m, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// Before: 1,000 observations all within 1 ms. Between the scrapes:
+	// 1,000 more, 980 within 1 ms, 995 within 2 ms, all within 4 ms.
+	m0, m1 := scrape(1000, 1000, 1000, 1000), scrape(1980, 1995, 2000, 2000)
+	if got := bucketQuantile(m0, m1, 0.99); got != 0.002 {
+		t.Errorf("p99 bound %g, want 0.002", got)
+	}
+	if got := bucketQuantile(m0, m1, 0.9); got != 0.001 {
+		t.Errorf("p90 bound %g, want 0.001", got)
+	}
+	if got := bucketQuantile(m0, m0, 0.99); got != 0 {
+		t.Errorf("no observations: %g, want 0", got)
+	}
+	if got := bucketQuantile(m0, scrape(1000, 1000, 1000, 2000), 0.99); !math.IsInf(got, 1) {
+		t.Errorf("every observation past the last bound: %g, want +Inf", got)
 	}
 }

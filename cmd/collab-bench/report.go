@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +48,11 @@ type Result struct {
 	ServerOpsPerCommit float64 `json:"serverOpsPerCommit"` //
 	ServerCommitMs     float64 `json:"serverCommitMs"`     // mean duration of a commit
 	ServerGCCycles     float64 `json:"serverGcCycles"`     //
+	// ServerEditP99Ms bounds the server's own 99th percentile from an op's
+	// arrival to its ack queued for the socket: the upper bound of the
+	// collab_edit_seconds bucket that holds it (0 if the server has none, or
+	// it is past the last bound).
+	ServerEditP99Ms float64 `json:"serverEditP99Ms,omitempty"`
 
 	ServerRSSBeforeMB float64 `json:"serverRssBeforeMB"`
 	ServerRSSMB       float64 `json:"serverRssMB"`
@@ -91,8 +98,40 @@ func (r *Result) server(m0, m1 metrics) {
 		r.ServerCommitMs = delta("collab_commit_seconds_sum") / r.ServerCommits * 1000
 	}
 	r.ServerGCCycles = delta("go_gc_duration_seconds_count")
+	if p99 := bucketQuantile(m0, m1, 0.99); !math.IsInf(p99, 1) {
+		r.ServerEditP99Ms = p99 * 1000
+	}
 	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
 	r.ServerRSSMB = m1["process_resident_memory_bytes"] / mb
+}
+
+// bucketQuantile is the upper bound of the collab_edit_seconds bucket
+// that holds quantile q of the observations between two scrapes, or 0.
+func bucketQuantile(m0, m1 metrics, q float64) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for name, v := range m1 {
+		le, ok := strings.CutPrefix(name, editBucket+`le="`)
+		if !ok {
+			continue
+		}
+		bound, err := strconv.ParseFloat(strings.TrimSuffix(le, `"}`), 64)
+		if err != nil || math.IsInf(bound, 1) {
+			continue
+		}
+		bs = append(bs, bucket{bound, v - m0[name]})
+	}
+	total := m1["collab_edit_seconds_count"] - m0["collab_edit_seconds_count"]
+	if total <= 0 {
+		return 0
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	for _, b := range bs {
+		if b.n >= q*total {
+			return b.le
+		}
+	}
+	return math.Inf(1)
 }
 
 // collect gathers the latencies and counters of every document and client.
@@ -192,6 +231,9 @@ func report(w io.Writer, c Config, r *Result) error {
 	fmt.Fprintf(&b, "  server CPU:        %.2f s, %.0f µs per acknowledged op (server applied %.0f ops in %.0f commits, %.1f ops and %.2f ms per commit; %.0f GCs)\n",
 		r.ServerCPUSeconds, r.ServerCPUPerOpUs, r.ServerOpsApplied, r.ServerCommits, r.ServerOpsPerCommit, r.ServerCommitMs, r.ServerGCCycles)
 	fmt.Fprintf(&b, "  server RSS:        %.1f MB (%.1f MB before)\n", r.ServerRSSMB, r.ServerRSSBeforeMB)
+	if r.ServerEditP99Ms > 0 {
+		fmt.Fprintf(&b, "  server-side:       p99 ≤ %g ms from an op's arrival to its ack queued for the socket (collab_edit_seconds)\n", r.ServerEditP99Ms)
+	}
 	fmt.Fprintf(&b, "  errors %d, reconnects %d, duplicate acks %d, failed clients %d", r.Errors, r.Reconnects, r.Duplicates, r.FailedClients)
 	if len(r.ErrorCodes) > 0 {
 		var codes []string

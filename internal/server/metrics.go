@@ -19,6 +19,7 @@ type Metrics struct {
 	transformDepth prometheus.Histogram
 	commitBatch    prometheus.Histogram
 	commitSeconds  prometheus.Histogram
+	editSeconds    prometheus.Histogram
 	dropped        *prometheus.CounterVec
 }
 
@@ -49,6 +50,9 @@ func NewMetrics() *Metrics {
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "collab_commit_seconds", Help: "Duration of a group commit, fsync included.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		editSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "collab_edit_seconds", Help: "Time from an operation's arrival to its ack queued for the socket: transform, apply, group commit (fsync) and fan-out.",
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14)}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "collab_sessions_dropped_total", Help: "Sessions closed by the server, by reason."}, []string{"reason"}),
 	}
@@ -56,7 +60,7 @@ func NewMetrics() *Metrics {
 	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
 		m.dropped.WithLabelValues(reason)
 	}
-	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.dropped,
+	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.editSeconds, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -54,7 +54,7 @@ type session struct {
 	cursorWarned bool // told of dropped cursor updates since the last one let through; read loop only
 
 	// Set while joining, read by the room under room.mu.
-	mine sync.Map // op ids submitted through this session and not yet acknowledged
+	mine sync.Map // op ids submitted through this session and not yet acknowledged: when each arrived
 
 	mu       sync.Mutex  // guards the send queue below, and expiry
 	expiry   *time.Timer // closes the session when its embed token expires
@@ -194,7 +194,8 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 			continue
 		}
 		if c.mayOwn(rev.OpID) {
-			if _, mine := c.mine.LoadAndDelete(rev.OpID); mine {
+			if since, mine := c.mine.LoadAndDelete(rev.OpID); mine {
+				c.srv.metrics.editSeconds.Observe(time.Since(since.(time.Time)).Seconds())
 				out = append(out, appendAckMsg(nil, rev.Rev, rev.OpID, false))
 				continue
 			}

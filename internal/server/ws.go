@@ -414,7 +414,7 @@ func (s *Server) submit(c *session, m inMsg) {
 		return
 	}
 	r := c.room
-	c.mine.Store(m.ID, true)
+	c.mine.Store(m.ID, time.Now())
 	res, err := r.doc.Submit(docs.Edit{Base: *m.Rev, Op: *m.Op, Author: c.user, OpID: m.ID})
 	if err != nil {
 		c.mine.Delete(m.ID)
