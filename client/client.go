@@ -646,7 +646,7 @@ func (c *Client) sendOp() {
 	if c.out == nil {
 		return
 	}
-	b := make([]byte, 0, 64+len(p.id))
+	b := make([]byte, 0, 64+len(p.id)+p.op.JSONLen())
 	b = append(b, `{"type":"op","rev":`...)
 	b = strconv.AppendUint(b, p.base, 10)
 	b = append(b, `,"id":`...)

@@ -83,7 +83,7 @@ func (r Revision) OpJSON() []byte {
 	if r.opJSON != nil {
 		return r.opJSON
 	}
-	return r.Op.AppendJSON(nil)
+	return r.Op.AppendJSON(make([]byte, 0, r.Op.JSONLen()))
 }
 
 // Store keeps documents in one bbolt file. Its methods are safe for

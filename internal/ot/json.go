@@ -3,7 +3,6 @@ package ot
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,14 +15,13 @@ func (o Operation) MarshalJSON() ([]byte, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return o.AppendJSON(nil), nil
+	return o.AppendJSON(make([]byte, 0, o.JSONLen())), nil
 }
 
-// AppendJSON appends the JSON form of o to dst. Unlike MarshalJSON it does
-// not check that inserts are valid UTF-8; invalid bytes are written as
-// U+FFFD.
+// AppendJSON appends the JSON form of o to dst (JSONLen sizes dst). Unlike
+// MarshalJSON it does not check that inserts are valid UTF-8; invalid bytes
+// are written as U+FFFD.
 func (o Operation) AppendJSON(dst []byte) []byte {
-	dst = slices.Grow(dst, o.JSONLen())
 	dst = append(dst, '[')
 	for i, c := range o.ops {
 		if i > 0 {
