@@ -52,13 +52,16 @@ func readMark(log *bolt.Bucket, client string) (clientMark, bool) {
 	return clientMark{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])}, true
 }
 
-// recordOpID indexes the op id of revision rev of document id, whose log
-// bucket is log. Called in the commit.
-func recordOpID(tx *bolt.Tx, log *bolt.Bucket, id, opID string, rev uint64) error {
-	if client, seq, ok := parseOpID(opID); ok {
-		v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), seq), rev)
-		return log.Put(markKey(client), v)
-	}
+// writeMark writes a client's mark to a log bucket.
+func writeMark(log *bolt.Bucket, client string, m clientMark) error {
+	v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), m.seq), m.rev)
+	return log.Put(markKey(client), v)
+}
+
+// indexOpID indexes an op id that is not of a client's "<client>:<seq>"
+// form (those are marks) under the revision rev of document id. Called in
+// the commit.
+func indexOpID(tx *bolt.Tx, id, opID string, rev uint64) error {
 	b, err := docBucket(tx, id)
 	if err != nil {
 		return err

@@ -481,7 +481,9 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	// them half full), which halves the log's pages and keeps the page
 	// each commit rewrites small.
 	log.FillPercent = appendFill
-	marks := 0 // revisions with a client's op id, whose marks are written below
+	// Each client's newest op in the run: a client's ops come in sequence
+	// order, so the last one seen.
+	var marks map[string]clientMark
 	for _, w := range run {
 		r := w.rev
 		if h.rev != r.Rev-1 {
@@ -491,10 +493,13 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 		if err := log.Put(revKey(r.Rev), rec); err != nil {
 			return err
 		}
-		if _, _, ok := parseOpID(r.OpID); ok {
-			marks++
+		if client, seq, ok := parseOpID(r.OpID); ok {
+			if marks == nil {
+				marks = make(map[string]clientMark)
+			}
+			marks[client] = clientMark{seq: seq, rev: r.Rev}
 		} else if r.OpID != "" {
-			if err := recordOpID(tx, log, id, r.OpID, r.Rev); err != nil {
+			if err := indexOpID(tx, id, r.OpID, r.Rev); err != nil {
 				return err
 			}
 		}
@@ -518,23 +523,8 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 			h.snapRev, h.snapBytes, h.snapSize = r.Rev, 0, uint64(w.text.ByteLen())
 		}
 	}
-	// A client's ops come in sequence order, so its newest is its mark.
-	var written map[string]bool
-	for i := len(run) - 1; i >= 0 && marks > 0; i-- {
-		opID := run[i].rev.OpID
-		client, _, ok := parseOpID(opID)
-		if !ok {
-			continue
-		}
-		marks--
-		if written[client] {
-			continue
-		}
-		if written == nil {
-			written = make(map[string]bool)
-		}
-		written[client] = true
-		if err := recordOpID(tx, log, id, opID, run[i].rev.Rev); err != nil {
+	for client, m := range marks {
+		if err := writeMark(log, client, m); err != nil {
 			return err
 		}
 	}
