@@ -142,12 +142,10 @@ func (a *api) metrics(ctx context.Context) (metrics, error) {
 	return parseMetrics(resp.Body)
 }
 
-// metrics are unlabelled samples of the Prometheus text format by name,
-// and the buckets of the server's edit latency histogram, under their
-// names with labels (collab_edit_seconds_bucket{le="0.004"}).
+// metrics are the unlabelled samples of the Prometheus text format by
+// name, and the buckets of unlabelled histograms by name and bound
+// (collab_edit_seconds_bucket{le="0.004"}).
 type metrics map[string]float64
-
-const editBucket = "collab_edit_seconds_bucket{"
 
 func parseMetrics(r io.Reader) (metrics, error) {
 	m := metrics{}
@@ -155,8 +153,11 @@ func parseMetrics(r io.Reader) (metrics, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') && !strings.HasPrefix(line, editBucket) {
+		if line == "" || line[0] == '#' {
 			continue
+		}
+		if i := strings.IndexByte(line, '{'); i >= 0 && !(strings.HasSuffix(line[:i], "_bucket") && strings.HasPrefix(line[i:], `{le="`)) {
+			continue // labelled, and not an unlabelled histogram's bucket
 		}
 		f := strings.Fields(line)
 		if len(f) < 2 {

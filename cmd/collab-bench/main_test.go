@@ -256,16 +256,16 @@ func TestBucketQuantile(t *testing.T) {
 	// Before: 1,000 observations all within 1 ms. Between the scrapes:
 	// 1,000 more, 980 within 1 ms, 995 within 2 ms, all within 4 ms.
 	m0, m1 := scrape(1000, 1000, 1000, 1000), scrape(1980, 1995, 2000, 2000)
-	if got := bucketQuantile(m0, m1, 0.99); got != 0.002 {
+	if got := bucketQuantile(m0, m1, "collab_edit_seconds", 0.99); got != 0.002 {
 		t.Errorf("p99 bound %g, want 0.002", got)
 	}
-	if got := bucketQuantile(m0, m1, 0.9); got != 0.001 {
+	if got := bucketQuantile(m0, m1, "collab_edit_seconds", 0.9); got != 0.001 {
 		t.Errorf("p90 bound %g, want 0.001", got)
 	}
-	if got := bucketQuantile(m0, m0, 0.99); got != 0 {
+	if got := bucketQuantile(m0, m0, "collab_edit_seconds", 0.99); got != 0 {
 		t.Errorf("no observations: %g, want 0", got)
 	}
-	if got := bucketQuantile(m0, scrape(1000, 1000, 1000, 2000), 0.99); !math.IsInf(got, 1) {
+	if got := bucketQuantile(m0, scrape(1000, 1000, 1000, 2000), "collab_edit_seconds", 0.99); !math.IsInf(got, 1) {
 		t.Errorf("every observation past the last bound: %g, want +Inf", got)
 	}
 }

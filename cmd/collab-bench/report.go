@@ -98,20 +98,21 @@ func (r *Result) server(m0, m1 metrics) {
 		r.ServerCommitMs = delta("collab_commit_seconds_sum") / r.ServerCommits * 1000
 	}
 	r.ServerGCCycles = delta("go_gc_duration_seconds_count")
-	if p99 := bucketQuantile(m0, m1, 0.99); !math.IsInf(p99, 1) {
+	if p99 := bucketQuantile(m0, m1, "collab_edit_seconds", 0.99); !math.IsInf(p99, 1) {
 		r.ServerEditP99Ms = p99 * 1000
 	}
 	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
 	r.ServerRSSMB = m1["process_resident_memory_bytes"] / mb
 }
 
-// bucketQuantile is the upper bound of the collab_edit_seconds bucket
-// that holds quantile q of the observations between two scrapes, or 0.
-func bucketQuantile(m0, m1 metrics, q float64) float64 {
+// bucketQuantile is the upper bound of the bucket of histogram name that
+// holds quantile q of the observations between two scrapes, or 0 if there
+// were none.
+func bucketQuantile(m0, m1 metrics, name string, q float64) float64 {
 	type bucket struct{ le, n float64 }
 	var bs []bucket
-	for name, v := range m1 {
-		le, ok := strings.CutPrefix(name, editBucket+`le="`)
+	for key, v := range m1 {
+		le, ok := strings.CutPrefix(key, name+`_bucket{le="`)
 		if !ok {
 			continue
 		}
@@ -119,9 +120,9 @@ func bucketQuantile(m0, m1 metrics, q float64) float64 {
 		if err != nil || math.IsInf(bound, 1) {
 			continue
 		}
-		bs = append(bs, bucket{bound, v - m0[name]})
+		bs = append(bs, bucket{bound, v - m0[key]})
 	}
-	total := m1["collab_edit_seconds_count"] - m0["collab_edit_seconds_count"]
+	total := m1[name+"_count"] - m0[name+"_count"]
 	if total <= 0 {
 		return 0
 	}
