@@ -57,6 +57,13 @@ type committer struct {
 	logMax int64             // the file starts over once records pass this offset
 	heads  map[string]uint64 // each document's log head, as last committed; commit goroutine only
 
+	// The recent rate at which writes arrive while the commit goroutine
+	// is busy (committing or gathering), commit goroutine only: decayed
+	// sums of the writes queued in each busy spell and of its seconds.
+	// Only writes that arrive meanwhile can share a commit: a writer that
+	// waits for each commit before its next write counts for nothing.
+	arrived, elapsed float64
+
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
 	closed bool
@@ -69,6 +76,16 @@ type committer struct {
 // while fewer than this many are queued; from there on the fsync is shared
 // well enough, and waiting would only add latency.
 const gatherBelow = 8
+
+// gatherAtLeast: a commit waits only while the writes arriving in one
+// interval, at the recent rate, are at least this many. Below it waiting
+// shares few fsyncs and costs every edit up to an interval: one busy
+// document of a few hundred edits a second commits each at once, while a
+// few thousand over many documents share fsyncs.
+const gatherAtLeast = 2
+
+// rateDecay weighs the past in the committer's arrival rate, per sample.
+const rateDecay = 0.9
 
 // newCommitter starts the group commit. With useLog, batches of revisions
 // go to the store's revision log, which starts over past logMax bytes.
@@ -152,13 +169,14 @@ func (c *committer) run() {
 			<-c.wake
 			c.mu.Lock()
 		}
-		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < gatherBelow && !c.closed {
-			// Commits are coming close together with few writes each: let
-			// this one gather what arrives until interval after the
-			// previous one, or until gatherBelow writes wait, so that
-			// moderate load pays for fewer fsyncs. A write after a quiet
-			// spell, or a queue that already shares its fsync well,
-			// commits at once.
+		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < gatherBelow && c.busy() && !c.closed {
+			// Commits are coming close together with few writes each, and
+			// more are on the way: let this one gather what arrives until
+			// interval after the previous one, or until gatherBelow
+			// writes wait, so that moderate load pays for fewer fsyncs.
+			// A write after a quiet spell, a trickle too thin to share,
+			// or a queue that already shares its fsync well, commits at
+			// once.
 			c.gather(wait)
 		}
 		n := min(len(c.queue), c.maxBatch)
@@ -167,6 +185,7 @@ func (c *committer) run() {
 		if len(c.queue) == 0 {
 			c.queue = nil
 		}
+		left := len(c.queue)
 		c.mu.Unlock()
 
 		start := time.Now()
@@ -177,8 +196,13 @@ func (c *committer) run() {
 		} else {
 			err = c.commitBatch(batch)
 		}
+		took := time.Since(start)
+		// Before any writer of the batch hears back and writes again.
+		c.mu.Lock()
+		c.sample(len(c.queue)-left, took)
+		c.mu.Unlock()
 		if c.observe != nil {
-			c.observe(len(batch), time.Since(start))
+			c.observe(len(batch), took)
 		}
 		for _, w := range batch {
 			if err != nil {
@@ -282,9 +306,23 @@ func (c *committer) commitBatch(batch []*write) error {
 	return nil
 }
 
+// sample adds to the arrival rate n writes queued in d of a busy spell.
+func (c *committer) sample(n int, d time.Duration) {
+	c.arrived = rateDecay*c.arrived + float64(n)
+	c.elapsed = rateDecay*c.elapsed + d.Seconds()
+}
+
+// busy reports whether, at the recent rate, gatherAtLeast writes arrive
+// within an interval.
+func (c *committer) busy() bool {
+	return c.arrived > 0 && c.arrived*c.interval.Seconds() >= gatherAtLeast*c.elapsed
+}
+
 // gather waits, with mu held (and released while it waits), until
 // gatherBelow writes are queued, the committer closes, or wait is over.
 func (c *committer) gather(wait time.Duration) {
+	n, start := len(c.queue), time.Now()
+	defer func() { c.sample(len(c.queue)-n, time.Since(start)) }()
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for len(c.queue) < gatherBelow && !c.closed {

@@ -43,10 +43,11 @@ type Config struct {
 	MaxBatch int
 	// CommitInterval is the least time between the starts of two group
 	// commits of few writes (default 0: a commit starts as soon as the
-	// previous one ended). A write after a quiet spell, or a queue of
-	// eight writes or more, still commits at once; under a steady trickle
-	// of writes, a millisecond or two trades that much latency for fewer
-	// fsyncs and less CPU per edit.
+	// previous one ended). A write after a quiet spell, a queue of eight
+	// writes or more, or a rate of writes too low to bring two within an
+	// interval, still commits at once; under a steady stream of writes, a
+	// few milliseconds trade that much latency for fewer fsyncs and less
+	// CPU per edit.
 	CommitInterval time.Duration
 	// DirectCommits commits revisions straight to bbolt, two fsyncs and
 	// several pages per document each, instead of to the revision log
