@@ -39,11 +39,12 @@ type write struct {
 // in one bbolt transaction (one fsync), then reports each result in queue
 // order. Unlike bbolt's Batch it never waits for a batch to fill: a lone
 // write commits at once, and under load batches grow by themselves. With
-// an interval set, a commit of fewer than gatherBelow writes starts no
-// sooner than interval after the previous one started, so that a steady
-// trickle of writes (each alone in its commit otherwise) shares fsyncs
-// too; the wait is at most interval, and only when the previous commit
-// was that recent.
+// an interval set, while writes arrive fast enough for gatherAtLeast to
+// come within an interval, a commit of fewer than gatherBelow writes
+// starts no sooner than interval after the previous one started, so that
+// a steady stream of writes (each alone in its commit otherwise) shares
+// fsyncs too; the wait is at most interval, and only when the previous
+// commit was that recent.
 type committer struct {
 	store    *Store
 	maxBatch int
