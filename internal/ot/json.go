@@ -43,10 +43,7 @@ func (o Operation) AppendJSON(dst []byte) []byte {
 // unless an insert holds characters JSON escapes (a few bytes more each):
 // for sizing buffers.
 func (o Operation) JSONLen() int {
-	n := 1 + len(o.ops) // the brackets and the commas between components
-	if len(o.ops) == 0 {
-		n = 2
-	}
+	n := max(len(o.ops)+1, 2) // the brackets and the commas between components
 	for _, c := range o.ops {
 		switch c.Kind {
 		case Insert:
