@@ -262,10 +262,16 @@ func TestBucketQuantile(t *testing.T) {
 	if got := bucketQuantile(m0, m1, "collab_edit_seconds", 0.9); got != 0.001 {
 		t.Errorf("p90 bound %g, want 0.001", got)
 	}
+	if got := boundMs(bucketQuantile(m0, m1, "collab_edit_seconds", 1)); got != 4 {
+		t.Errorf("slowest bound %g ms, want 4", got)
+	}
 	if got := bucketQuantile(m0, m0, "collab_edit_seconds", 0.99); got != 0 {
 		t.Errorf("no observations: %g, want 0", got)
 	}
 	if got := bucketQuantile(m0, scrape(1000, 1000, 1000, 2000), "collab_edit_seconds", 0.99); !math.IsInf(got, 1) {
 		t.Errorf("every observation past the last bound: %g, want +Inf", got)
+	}
+	if got := boundMs(math.Inf(1)); got != -1 {
+		t.Errorf("past the last bound: %g ms, want -1", got)
 	}
 }

@@ -10,7 +10,9 @@
 #
 # With perf installed (and allowed), CPU is perf stat's task-clock of the
 # server over 10 s of steady load; without it, collab-bench's figure (from
-# /metrics, over the whole measured window).
+# /metrics, over the whole measured window). For collab it also prints the
+# group commits' p99 and slowest: a run whose slowest commit took 100 ms
+# met a disk stall (tools/fsyncprobe measures the disk alone).
 rounds="${ROUNDS:-3}"
 docs="${DOCS:-100}"
 port=18183
@@ -40,8 +42,13 @@ for _ in $(seq "$rounds"); do
       cpu=$(awk -v ms="$ms" -v docs="$docs" 'BEGIN {printf "%.0f µs (perf stat)", ms * 1000 / (docs * 200)}')
     fi
     wait "$bench" || true
-    read -r p99 metrics < <(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(d["allPeersMs"]["p99"], round(d["serverCpuPerOpUs"]))' "$dir/out.json")
-    echo "$which: CPU per edit ${cpu:-$metrics µs (/metrics)}, /metrics $metrics µs; p99 submit → every peer $p99 ms"
+    read -r p99 metrics commits < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+b = lambda ms: "past the last bucket" if ms < 0 else "≤ %g ms" % ms
+c = "" if "serverCommitMaxMs" not in d else "; commits (fsync) p99 %s, slowest %s" % (b(d.get("serverCommitP99Ms", 0)), b(d["serverCommitMaxMs"]))
+print(d["allPeersMs"]["p99"], round(d["serverCpuPerOpUs"]), c)' "$dir/out.json")
+    echo "$which: CPU per edit ${cpu:-$metrics µs (/metrics)}, /metrics $metrics µs; p99 submit → every peer $p99 ms${commits}"
     stop
   done
 done
