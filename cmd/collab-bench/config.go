@@ -30,6 +30,7 @@ type Config struct {
 	JSON       bool          // print one JSON line instead of the summary
 	JSONOut    string        // also write the JSON line to this file
 	CPUProfile string        // write the load tool's own CPU profile here
+	GCPercent  int           // the load tool's own GOGC; 0 keeps the runtime's (default 800)
 	Raw        bool          // clients that do not apply others' edits, for tools/relay (no convergence check)
 	Idle       int           // >0: open this many idle connections instead of editing
 	PerAddr    int           // with Idle: connections per loopback source address (default 500)
@@ -111,6 +112,7 @@ func parseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed (text, positions, timing jitter)")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON line instead of the summary")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file (the server's is at its /debug/pprof with -pprof)")
+	fs.IntVar(&c.GCPercent, "gc-percent", 800, "the load tool's own garbage-collection target (as GOGC): its collections hold up its clients' reads and writes, which would count as the server's latency, and a high target makes them rare (the tool's heap is small); 0 keeps the runtime's (GOGC, else 100)")
 	fs.StringVar(&c.JSONOut, "json-out", "", "also write the JSON line to this file (with the summary on stdout)")
 	fs.BoolVar(&c.Raw, "raw", false, "clients that send edits and count acks and others' edits without applying them: for a relay that does not transform (tools/relay); no convergence check")
 	fs.IntVar(&c.Idle, "idle", 0, "instead of editing, open this many idle connections over -docs documents and report the server's memory per connection")
@@ -164,6 +166,8 @@ Flags:
 		return c, errors.New("-duration must be in (0, 24h]")
 	case c.Edits < 0, c.Warmup < 0, c.Drain <= 0:
 		return c, errors.New("-edits and -warmup must be ≥ 0 and -drain > 0")
+	case c.GCPercent < 0:
+		return c, errors.New("-gc-percent must be ≥ 0")
 	case c.PerAddr < 1, c.Settle < 0 || c.Settle > time.Hour:
 		return c, errors.New("-idle-per-addr must be ≥ 1 and -settle in [0, 1h]")
 	}

@@ -150,12 +150,12 @@ func TestSummary(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"-edits", "10"}, io.Discard)
-	if err != nil || cfg.Duration != 10*time.Minute || cfg.Mix != (Mix{90, 8, 2}) || cfg.DocSize != 2048 {
+	if err != nil || cfg.Duration != 10*time.Minute || cfg.Mix != (Mix{90, 8, 2}) || cfg.DocSize != 2048 || cfg.GCPercent != 800 {
 		t.Errorf("defaults with -edits: %+v, %v", cfg, err)
 	}
 	for _, bad := range [][]string{
 		{"-docs", "0"}, {"-clients", "0"}, {"-rate", "-1"}, {"-duration", "0s"}, {"-mix", "typing=0"},
-		{"-mix", "typing=5,jumping=3"}, {"-doc-size", "5GB"}, {"-url", "ftp://x"}, {"extra"},
+		{"-mix", "typing=5,jumping=3"}, {"-doc-size", "5GB"}, {"-url", "ftp://x"}, {"extra"}, {"-gc-percent", "-1"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
