@@ -50,8 +50,8 @@ type Result struct {
 	ServerGCCycles     float64 `json:"serverGcCycles"`     //
 	// ServerEditP99Ms bounds the server's own 99th percentile from an op's
 	// arrival to its ack queued for the socket: the upper bound of the
-	// collab_edit_seconds bucket that holds it (0 if the server has none, or
-	// it is past the last bound).
+	// collab_edit_seconds bucket that holds it (0 if the server has none, -1
+	// if past the last bound).
 	ServerEditP99Ms float64 `json:"serverEditP99Ms,omitempty"`
 	// ServerCommitP99Ms and ServerCommitMaxMs bound the 99th percentile and
 	// the slowest of the server's group commits, each the fsync that the
@@ -107,9 +107,7 @@ func (r *Result) server(m0, m1 metrics) {
 		r.ServerCommitMs = delta("collab_commit_seconds_sum") / r.ServerCommits * 1000
 	}
 	r.ServerGCCycles = delta("go_gc_duration_seconds_count")
-	if p99 := bucketQuantile(m0, m1, "collab_edit_seconds", 0.99); !math.IsInf(p99, 1) {
-		r.ServerEditP99Ms = p99 * 1000
-	}
+	r.ServerEditP99Ms = boundMs(bucketQuantile(m0, m1, "collab_edit_seconds", 0.99))
 	r.ServerCommitP99Ms = boundMs(bucketQuantile(m0, m1, "collab_commit_seconds", 0.99))
 	r.ServerCommitMaxMs = boundMs(bucketQuantile(m0, m1, "collab_commit_seconds", 1))
 	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
@@ -261,8 +259,8 @@ func report(w io.Writer, c Config, r *Result) error {
 	fmt.Fprintf(&b, "  server CPU:        %.2f s, %.0f µs per acknowledged op (server applied %.0f ops in %.0f commits, %.1f ops and %.2f ms per commit; %.0f GCs)\n",
 		r.ServerCPUSeconds, r.ServerCPUPerOpUs, r.ServerOpsApplied, r.ServerCommits, r.ServerOpsPerCommit, r.ServerCommitMs, r.ServerGCCycles)
 	fmt.Fprintf(&b, "  server RSS:        %.1f MB (%.1f MB before)\n", r.ServerRSSMB, r.ServerRSSBeforeMB)
-	if r.ServerEditP99Ms > 0 {
-		fmt.Fprintf(&b, "  server-side:       p99 ≤ %g ms from an op's arrival to its ack queued for the socket (collab_edit_seconds)\n", r.ServerEditP99Ms)
+	if r.ServerEditP99Ms != 0 {
+		fmt.Fprintf(&b, "  server-side:       p99 %s from an op's arrival to its ack queued for the socket (collab_edit_seconds)\n", boundText(r.ServerEditP99Ms))
 	}
 	if r.ServerCommitMaxMs != 0 {
 		fmt.Fprintf(&b, "  server commits:    p99 %s, slowest %s (collab_commit_seconds: the fsync each commit's edits wait for)\n",
