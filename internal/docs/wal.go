@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/collab-editor/collab/internal/fsync"
 	"github.com/collab-editor/collab/internal/rope"
 	bolt "go.etcd.io/bbolt"
 )
@@ -152,7 +153,7 @@ func (w *walFile) writeHeader(gen uint64) error {
 	if _, err := w.f.WriteAt(h, 0); err != nil {
 		return err
 	}
-	if err := fdatasync(w.f); err != nil {
+	if err := fsync.Data(w.f); err != nil {
 		return err
 	}
 	w.gen, w.off = gen, walHeaderLen
@@ -192,7 +193,7 @@ func (w *walFile) append(rec []byte) error {
 	if _, err := w.f.WriteAt(rec, w.off); err != nil {
 		return err
 	}
-	if err := fdatasync(w.f); err != nil {
+	if err := fsync.Data(w.f); err != nil {
 		return err
 	}
 	w.off = end

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/collab-editor/collab/internal/fsync"
 )
 
 func main() {
@@ -49,7 +51,7 @@ func probe(dir string, d, pause time.Duration, size int) ([]time.Duration, error
 		if _, err := f.WriteAt(rec, off); err != nil {
 			return nil, err
 		}
-		if err := fdatasync(f); err != nil {
+		if err := fsync.Data(f); err != nil {
 			return nil, fmt.Errorf("sync %s: %w", filepath.Base(f.Name()), err)
 		}
 		lat = append(lat, time.Since(start))
