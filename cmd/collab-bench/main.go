@@ -9,6 +9,10 @@
 // reconnects; and a convergence check: once every client caught up, each
 // has the server's text at its head revision, and every acknowledged op id
 // is in the revision log exactly once. A failed check exits with status 1.
+// The server-side figures are the differences of /metrics between the
+// window's start and the end of the drain; if the server restarted in
+// between (a counter went down, or its process start time changed), they
+// are the new process's counters alone, flagged "serverReset": true.
 //
 // With -idle N it opens N idle connections instead and reports the
 // server's resident memory per connection.

@@ -275,3 +275,95 @@ func TestBucketQuantile(t *testing.T) {
 		t.Errorf("past the last bound: %g ms, want -1", got)
 	}
 }
+
+// TestServerReset: a server that restarts between the two scrapes starts
+// its counters again from zero. The tool must notice, report the figures
+// of the new process alone and say so, and never print a negative figure.
+func TestServerReset(t *testing.T) {
+	// scrape is /metrics of a server whose process started at start, after
+	// commits group commits taking commitSum seconds in all, spread over
+	// the buckets of collab_commit_seconds as commitLE (≤ 1, 2, 4 ms).
+	scrape := func(start, cpu, ops, commits, commitSum float64, commitLE [3]float64) metrics {
+		text := fmt.Sprintf("process_cpu_seconds_total %g\nprocess_start_time_seconds %g\nprocess_resident_memory_bytes 5e+07\n"+
+			"go_gc_duration_seconds{quantile=\"0.5\"} 0.0001\ngo_gc_duration_seconds_sum 0.01\ngo_gc_duration_seconds_count %g\n"+
+			"collab_sessions 9\ncollab_ops_applied_total %g\n"+
+			"collab_commit_batch_size_bucket{le=\"+Inf\"} %g\ncollab_commit_batch_size_sum %g\ncollab_commit_batch_size_count %g\n"+
+			"collab_commit_seconds_bucket{le=\"0.001\"} %g\ncollab_commit_seconds_bucket{le=\"0.002\"} %g\n"+
+			"collab_commit_seconds_bucket{le=\"0.004\"} %g\ncollab_commit_seconds_bucket{le=\"+Inf\"} %g\n"+
+			"collab_commit_seconds_sum %g\ncollab_commit_seconds_count %g\n"+
+			"collab_edit_seconds_bucket{le=\"0.004\"} %g\ncollab_edit_seconds_bucket{le=\"+Inf\"} %g\n"+
+			"collab_edit_seconds_sum %g\ncollab_edit_seconds_count %g\n",
+			cpu, start, commits/10, ops, commits, ops, commits,
+			commitLE[0], commitLE[1], commitLE[2], commits, commitSum, commits,
+			ops, ops, ops*0.002, ops)
+		m, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// The old process made 1,000 commits in 6 s; the new one, since the
+	// restart, 1,500 in 4.66 s: 3.11 ms each, 990 within 2 ms and all
+	// within 4 ms. The differences would read -2.68 ms a commit.
+	before := scrape(1000, 50, 20000, 1000, 6, [3]float64{100, 700, 990})
+	after := scrape(1200, 3, 6000, 1500, 4.66, [3]float64{0, 990, 1500})
+	// A restart that shows only in the start time: every counter of the
+	// new process passed the old one's.
+	onlyStart := scrape(1200, 60, 30000, 2000, 8, [3]float64{100, 1000, 2000})
+	// No restart: 1,000 more commits, 8 ms in all, 990 within 2 ms.
+	later := scrape(1000, 60, 30000, 2000, 14, [3]float64{1000, 1690, 1990})
+
+	for _, tc := range []struct {
+		name         string
+		m1           metrics
+		reset        bool
+		commits      float64
+		commitMs     float64
+		commitP99Ms  float64
+		opsPerCommit float64
+	}{
+		{"counters lower", after, true, 1500, 4.66 / 1500 * 1000, 4, 4},
+		{"start time", onlyStart, true, 2000, 8.0 / 2000 * 1000, 4, 15},
+		{"no restart", later, false, 1000, 8, 2, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Result{Mode: "open", Docs: 1, Clients: 1}
+			r.server(before, tc.m1)
+
+			var js bytes.Buffer
+			if err := report(&js, Config{JSON: true}, r); err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]any
+			if err := json.Unmarshal(js.Bytes(), &fields); err != nil {
+				t.Fatal(err)
+			}
+			if fields["serverReset"] != tc.reset {
+				t.Errorf("serverReset %v, want %v:\n%s", fields["serverReset"], tc.reset, js.String())
+			}
+			for k, v := range fields {
+				if f, ok := v.(float64); ok && f < 0 {
+					t.Errorf("%s is %g:\n%s", k, f, js.String())
+				}
+			}
+			if r.ServerCommits != tc.commits || math.Abs(r.ServerCommitMs-tc.commitMs) > 1e-9 ||
+				r.ServerCommitP99Ms != tc.commitP99Ms || r.ServerOpsPerCommit != tc.opsPerCommit {
+				t.Errorf("%.0f commits, %.4f ms each, p99 ≤ %g ms, %g ops a commit; want %.0f, %.4f, %g, %g",
+					r.ServerCommits, r.ServerCommitMs, r.ServerCommitP99Ms, r.ServerOpsPerCommit,
+					tc.commits, tc.commitMs, tc.commitP99Ms, tc.opsPerCommit)
+			}
+
+			var text bytes.Buffer
+			if err := report(&text, Config{}, r); err != nil {
+				t.Fatal(err)
+			}
+			const note = "server restarted during the run: server-side figures cover only the time since the restart"
+			if strings.Contains(text.String(), note) != tc.reset {
+				t.Errorf("restart noted %v, want %v:\n%s", !tc.reset, tc.reset, text.String())
+			}
+			if strings.Contains(text.String(), " -") {
+				t.Errorf("a negative figure:\n%s", text.String())
+			}
+		})
+	}
+}

@@ -41,6 +41,12 @@ type Result struct {
 	CursorsSent      int     `json:"cursorsSent"`     //
 	CursorsSkipped   int     `json:"cursorsSkipped"`  // an edit was in flight
 
+	// ServerReset: the server restarted between the two scrapes of
+	// /metrics, so its counters started again from zero. The server-side
+	// figures below then cover only the time since the restart (the new
+	// process's counters alone), and ServerCPUPerOpUs, which divides by the
+	// ops of the whole window, is 0 for unknown.
+	ServerReset        bool    `json:"serverReset"`
 	ServerCPUSeconds   float64 `json:"serverCpuSeconds"`   // from the window's start until every op was acked
 	ServerCPUPerOpUs   float64 `json:"serverCpuPerOpUs"`   // ServerCPUSeconds / ops acked
 	ServerOpsApplied   float64 `json:"serverOpsApplied"`   // the server's own count, same span
@@ -97,7 +103,14 @@ func newResult(c Config) *Result {
 const mb = 1 << 20
 
 // server records the server's counters between two scrapes of /metrics.
+// If the server restarted in between, they are the new process's alone.
 func (r *Result) server(m0, m1 metrics) {
+	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
+	r.ServerRSSMB = m1["process_resident_memory_bytes"] / mb
+	if restarted(m0, m1) {
+		r.ServerReset = true
+		m0 = metrics{}
+	}
 	delta := func(name string) float64 { return m1[name] - m0[name] }
 	r.ServerCPUSeconds = delta("process_cpu_seconds_total")
 	r.ServerOpsApplied = delta("collab_ops_applied_total")
@@ -110,8 +123,39 @@ func (r *Result) server(m0, m1 metrics) {
 	r.ServerEditP99Ms = boundMs(bucketQuantile(m0, m1, "collab_edit_seconds", 0.99))
 	r.ServerCommitP99Ms = boundMs(bucketQuantile(m0, m1, "collab_commit_seconds", 0.99))
 	r.ServerCommitMaxMs = boundMs(bucketQuantile(m0, m1, "collab_commit_seconds", 1))
-	r.ServerRSSBeforeMB = m0["process_resident_memory_bytes"] / mb
-	r.ServerRSSMB = m1["process_resident_memory_bytes"] / mb
+}
+
+// restarted reports whether the server restarted between two scrapes: its
+// process started at another time, or one of its counters went down
+// (Prometheus's rule for a counter reset; a counter that vanished reads
+// as 0). Either way every counter of the second scrape counts from the
+// restart, so differences would mix two processes.
+func restarted(m0, m1 metrics) bool {
+	t0, ok0 := m0["process_start_time_seconds"]
+	t1, ok1 := m1["process_start_time_seconds"]
+	if ok0 && ok1 && t0 != t1 {
+		return true
+	}
+	for key, v := range m0 {
+		if counter(key) && m1[key] < v {
+			return true
+		}
+	}
+	return false
+}
+
+// counter reports whether a sample of metrics only grows while the
+// process lives: a counter (named …_total, as the server's, the Go
+// collector's and the process collector's all are) or a histogram's or
+// summary's bucket, count or sum.
+func counter(key string) bool {
+	name, _, _ := strings.Cut(key, "{")
+	for _, suffix := range []string{"_total", "_bucket", "_count", "_sum"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // boundMs is a bucket bound from bucketQuantile in milliseconds, -1 for
@@ -201,7 +245,7 @@ func (r *Result) collect(clk *clock, docs []*benchDoc, errs *tally) {
 		r.EditsPerSec = float64(r.Edits) / window.Seconds()
 		r.AckedOpsPerSec = float64(r.AckedOps) / window.Seconds()
 	}
-	if ops > 0 {
+	if ops > 0 && !r.ServerReset {
 		r.ServerCPUPerOpUs = r.ServerCPUSeconds / float64(ops) * 1e6
 	}
 	errs.mu.Lock()
@@ -256,8 +300,13 @@ func report(w io.Writer, c Config, r *Result) error {
 	if r.CursorRate > 0 {
 		fmt.Fprintf(&b, "  cursors:           %d sent, %d skipped (an edit in flight)\n", r.CursorsSent, r.CursorsSkipped)
 	}
-	fmt.Fprintf(&b, "  server CPU:        %.2f s, %.0f µs per acknowledged op (server applied %.0f ops in %.0f commits, %.1f ops and %.2f ms per commit; %.0f GCs)\n",
-		r.ServerCPUSeconds, r.ServerCPUPerOpUs, r.ServerOpsApplied, r.ServerCommits, r.ServerOpsPerCommit, r.ServerCommitMs, r.ServerGCCycles)
+	perOp := fmt.Sprintf("%.0f µs per acknowledged op", r.ServerCPUPerOpUs)
+	if r.ServerReset {
+		b.WriteString("  server restarted during the run: server-side figures cover only the time since the restart\n")
+		perOp = "per acknowledged op unknown"
+	}
+	fmt.Fprintf(&b, "  server CPU:        %.2f s, %s (server applied %.0f ops in %.0f commits, %.1f ops and %.2f ms per commit; %.0f GCs)\n",
+		r.ServerCPUSeconds, perOp, r.ServerOpsApplied, r.ServerCommits, r.ServerOpsPerCommit, r.ServerCommitMs, r.ServerGCCycles)
 	fmt.Fprintf(&b, "  server RSS:        %.1f MB (%.1f MB before)\n", r.ServerRSSMB, r.ServerRSSBeforeMB)
 	if r.ServerEditP99Ms != 0 {
 		fmt.Fprintf(&b, "  server-side:       p99 %s from an op's arrival to its ack queued for the socket (collab_edit_seconds)\n", boundText(r.ServerEditP99Ms))
