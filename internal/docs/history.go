@@ -2,13 +2,11 @@ package docs
 
 import (
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
-	"github.com/pmezard/go-difflib/difflib"
-	"github.com/sergi/go-diff/diffmatchpatch"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -89,54 +87,44 @@ func (m *Manager) Changes(id string, from, to uint64) (ot.Operation, error) {
 	return DiffLines(a.String(), b.String()), nil
 }
 
-// Diff returns a minimal operation that turns a into b (a character-level
-// diff, sped up line by line for long texts).
+// The diffs of this package all come from one library, go-udiff (the Go
+// tools' diff): its edits are byte ranges of the old text, which edits
+// turns into an operation counting code points.
+
+// Diff returns an operation that turns a into b, as a few small edits
+// (Myers' diff of the code points, bounded in effort: for texts far apart
+// it may replace more than it must, never less).
 func Diff(a, b string) ot.Operation {
-	dmp := diffmatchpatch.New()
-	return diffOp(dmp.DiffMain(a, b, len(a)+len(b) > 10_000))
+	return edits(a, udiff.Strings(a, b))
 }
 
-// DiffLines returns an operation that turns a into b, replacing whole lines
-// (difflib's sequence matcher over lines): fast however far apart the
-// texts are, and what a history diff shows.
+// DiffLines returns an operation that turns a into b, replacing whole lines:
+// what a history diff shows. A last line without a newline is a line.
 func DiffLines(a, b string) ot.Operation {
-	la, lb := difflib.SplitLines(a), difflib.SplitLines(b)
-	// SplitLines ends every line with "\n", adding one to the last line.
-	la[len(la)-1] = strings.TrimSuffix(la[len(la)-1], "\n")
-	lb[len(lb)-1] = strings.TrimSuffix(lb[len(lb)-1], "\n")
-	count := func(lines []string) int {
-		n := 0
-		for _, l := range lines {
-			n += utf8.RuneCountInString(l)
-		}
-		return n
-	}
+	return edits(a, udiff.Lines(a, b))
+}
+
+// edits turns go-udiff's edits of a (sorted, not overlapping, at code
+// point boundaries) into an operation.
+func edits(a string, es []udiff.Edit) ot.Operation {
 	var op ot.Operation
-	for _, c := range difflib.NewMatcher(la, lb).GetOpCodes() {
-		switch c.Tag {
-		case 'e':
-			op.Retain(count(la[c.I1:c.I2]))
-		case 'd', 'r', 'i':
-			op.Delete(count(la[c.I1:c.I2]))
-			op.Insert(strings.Join(lb[c.J1:c.J2], ""))
-		}
+	at := 0
+	for _, e := range es {
+		op.Retain(utf8.RuneCountInString(a[at:e.Start]))
+		op.Delete(utf8.RuneCountInString(a[e.Start:e.End]))
+		op.Insert(e.New)
+		at = e.End
 	}
+	op.Retain(utf8.RuneCountInString(a[at:]))
 	return op
 }
 
-func diffOp(diffs []diffmatchpatch.Diff) ot.Operation {
-	var op ot.Operation
-	for _, d := range diffs {
-		switch d.Type {
-		case diffmatchpatch.DiffEqual:
-			op.Retain(utf8.RuneCountInString(d.Text))
-		case diffmatchpatch.DiffInsert:
-			op.Insert(d.Text)
-		case diffmatchpatch.DiffDelete:
-			op.Delete(utf8.RuneCountInString(d.Text))
-		}
-	}
-	return op
+// Unified returns the unified diff ("diff -u", three lines of context) that
+// turns a into b, with the file names fromName and toName; "" when a and b
+// are equal. A side whose last line has no newline gets "\ No newline at
+// end of file", as diff writes it, so that patch makes b exactly.
+func Unified(fromName, toName, a, b string) (string, error) {
+	return udiff.ToUnified(fromName, toName, a, udiff.Lines(a, b), udiff.DefaultContextLines)
 }
 
 // Restore appends a revision that brings the text back to what it was at

@@ -15,7 +15,6 @@ import (
 
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/presence"
-	"github.com/pmezard/go-difflib/difflib"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -410,7 +409,7 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 func revViews(revs []docs.Revision) []revView {
 	out := make([]revView, len(revs))
 	for i, r := range revs {
-		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: r.OpID, Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: publicOpID(r), Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	}
 	return out
 }
@@ -505,10 +504,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 			s.failFor(w, r, g, err)
 			return
 		}
-		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(a.String()), B: difflib.SplitLines(b.String()),
-			FromFile: fmt.Sprintf("a/%s@%d", meta.Name, from), ToFile: fmt.Sprintf("b/%s@%d", meta.Name, to), Context: 3,
-		})
+		text, err := docs.Unified(fmt.Sprintf("a/%s@%d", meta.Name, from), fmt.Sprintf("b/%s@%d", meta.Name, to), a.String(), b.String())
 		if err != nil {
 			s.failFor(w, r, g, err)
 			return
