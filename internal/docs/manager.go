@@ -371,6 +371,9 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
+	if err := checkLanguage(p.Language); err != nil {
+		return Meta{}, err
+	}
 	if !utf8.ValidString(p.Text) {
 		return Meta{}, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
 	}
@@ -431,6 +434,15 @@ func checkWorkspace(ws string) error {
 	return nil
 }
 
+// checkLanguage checks a document's language as Create and Update take
+// it: at most 64 bytes ("" asks for the one its name suggests).
+func checkLanguage(language string) error {
+	if len(language) > 64 {
+		return fmt.Errorf("%w: a language is at most 64 bytes, not %d", ErrInvalid, len(language))
+	}
+	return nil
+}
+
 // Update renames a document and/or changes its language; empty fields stay.
 // Live subscribers get a Meta event.
 func (m *Manager) Update(id, name, language string) (Meta, error) {
@@ -440,8 +452,8 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 			return Meta{}, err
 		}
 	}
-	if len(language) > 64 {
-		return Meta{}, fmt.Errorf("%w: language %q", ErrInvalid, language)
+	if err := checkLanguage(language); err != nil {
+		return Meta{}, err
 	}
 	var out Meta
 	w := &write{fn: func(tx *bolt.Tx) error {

@@ -360,3 +360,29 @@ func TestRESTCaching(t *testing.T) {
 		t.Fatalf("unified diff after the op's ETag: %s %v", asText.Status, asText.Header)
 	}
 }
+
+// TestLanguageIsCheckedOnCreateAsOnPatch: POST /api/docs took a 100 KB
+// language that PATCH refuses; both apply the same check now.
+func TestLanguageIsCheckedOnCreateAsOnPatch(t *testing.T) {
+	_, base := testServer(t, Config{})
+	api := apiClient{t, base}
+	ok, long, huge := strings.Repeat("l", 64), strings.Repeat("l", 65), strings.Repeat("l", 100_000)
+	for _, lang := range []string{long, huge} {
+		if r := api.call("POST", "/api/docs", map[string]string{"name": "a.txt", "text": "x", "language": lang}, nil, nil); r.StatusCode != 400 {
+			t.Errorf("create with a %d-byte language: %s, want 400", len(lang), r.Status)
+		}
+	}
+	if r := api.call("POST", "/api/docs?name=b.txt&language="+long, "x", nil, nil); r.StatusCode != 400 {
+		t.Errorf("raw create with a %d-byte language: %s, want 400", len(long), r.Status)
+	}
+	var doc created
+	if r := api.call("POST", "/api/docs", map[string]string{"name": "c.txt", "text": "x", "language": ok}, nil, &doc); r.StatusCode != 201 {
+		t.Fatalf("create with a %d-byte language: %s", len(ok), r.Status)
+	}
+	if r := api.call("PATCH", "/api/docs/"+doc.ID, map[string]string{"language": long}, nil, nil); r.StatusCode != 400 {
+		t.Errorf("patch with a %d-byte language: %s, want 400", len(long), r.Status)
+	}
+	if r := api.call("PATCH", "/api/docs/"+doc.ID, map[string]string{"language": ok}, nil, nil); r.StatusCode != 200 {
+		t.Errorf("patch with a %d-byte language: %s", len(ok), r.Status)
+	}
+}
