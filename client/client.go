@@ -81,8 +81,11 @@ type Remote struct {
 
 // Ack reports one of our edits durable at Rev.
 type Ack struct {
-	Rev     uint64
-	ID      string
+	Rev uint64
+	ID  string // as sent: this client's id and a sequence number
+	// Public is the id everyone else, and the REST history, see for the
+	// op: the session's public user id and the same sequence number.
+	Public  string
 	Latency time.Duration // from first send to ack
 }
 

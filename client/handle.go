@@ -184,7 +184,7 @@ func (c *Client) ack(rev uint64, id string, dup bool, calls *[]func()) {
 		c.stats.Duplicates++
 	}
 	c.stats.Acked++
-	a := Ack{Rev: rev, ID: id, Latency: time.Since(c.inflight.sent)}
+	a := Ack{Rev: rev, ID: id, Public: c.user + id[len(c.cfg.ClientID):], Latency: time.Since(c.inflight.sent)}
 	c.rev = rev
 	c.inflight = nil
 	if c.hasBuf {

@@ -61,7 +61,7 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	cs := make([]*client.Client, 6)
 	for i := range cs {
 		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-			OnAck: func(a client.Ack) { mu.Lock(); acked[a.ID] = a.Rev; mu.Unlock() }})
+			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock() }})
 		if err != nil {
 			t.Fatal(err)
 		}

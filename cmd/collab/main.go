@@ -75,6 +75,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.server.PingPeriod, "ping-period", 10*time.Second, "WebSocket ping interval")
 	fs.DurationVar(&o.server.PongWait, "pong-wait", 25*time.Second, "drop a peer silent this long")
 	fs.DurationVar(&o.server.WriteWait, "write-wait", 10*time.Second, "drop a peer that takes longer to accept one write")
+	fs.IntVar(&o.server.MaxResume, "max-resume", 100_000, "revisions a reconnecting client may catch up on; one further behind gets the whole text")
+	fs.IntVar(&o.server.MaxResumeBytes, "max-resume-bytes", 1<<20, "bytes of operations a reconnecting client may catch up on; beyond, it gets the whole text")
+	fs.Float64Var(&o.server.ChatPerSecond, "chat-per-second", 1, "chat messages per second per session (bursts of 10); more are refused")
+	fs.Float64Var(&o.server.ProfilesPerSecond, "profiles-per-second", 2, "profile changes per second per session (bursts of 10); more are refused")
 	fs.IntVar(&o.server.ChatKeep, "chat-keep", 1000, "chat messages kept per document")
 	fs.IntVar(&o.server.MaxChatBytes, "max-chat-bytes", 2000, "largest chat message in bytes")
 	fs.Int64Var(&o.server.MaxRequestBytes, "max-request-bytes", 10<<20, "largest REST request body")
@@ -156,7 +160,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		mgr.Close()
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// A request's headers and body must arrive in time and an idle
+	// keep-alive connection is let go; WebSocket connections, hijacked,
+	// keep their own deadlines (ping and pong).
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	log.Info("collab serving", "addr", ln.Addr().String(), "data", o.data)
 

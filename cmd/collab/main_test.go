@@ -220,10 +220,10 @@ func TestClientsConvergeWithDelaysAndDisconnects(t *testing.T) {
 			OnAck: func(a client.Ack) {
 				mu.Lock()
 				defer mu.Unlock()
-				if _, dup := acked[a.ID]; dup {
+				if _, dup := acked[a.Public]; dup {
 					t.Errorf("op %s acknowledged twice", a.ID)
 				}
-				acked[a.ID] = a.Rev
+				acked[a.Public] = a.Rev
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -307,7 +307,7 @@ func TestRestartMidSessionLosesNothing(t *testing.T) {
 	cs := make([]*client.Client, 4)
 	for i := range cs {
 		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-			OnAck: func(a client.Ack) { mu.Lock(); acked[a.ID] = a.Rev; mu.Unlock() }})
+			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock() }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,7 +591,7 @@ func TestOtJSClientsConverge(t *testing.T) {
 		var end struct {
 			Rev   uint64
 			Text  string
-			Acked []string
+			Acked []string // public op ids
 		}
 		if err := json.Unmarshal([]byte(line(i)), &end); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
@@ -79,7 +80,7 @@ type joinedMsg struct {
 	Rev      uint64          `json:"rev"`
 	Text     *string         `json:"text,omitempty"`
 	Resumed  bool            `json:"resumed"`
-	Ops      []revView       `json:"ops,omitempty"`
+	Ops      []revView       `json:"ops"` // always present: [] when nothing was missed or Text is sent
 	Users    []presence.User `json:"users"`
 	Limits   limitsView      `json:"limits"`
 }
@@ -106,21 +107,34 @@ func mustJSON(v any) []byte {
 }
 
 // appendOpMsg encodes a broadcast revision once for all receivers:
-// {"type":"op","rev":N,"op":[...],"author":"...","id":"..."}.
-func appendOpMsg(dst []byte, r docs.Revision) []byte {
+// {"type":"op","rev":N,"op":[...],"author":"...","id":"..."}, with id the
+// op id the receivers may see (see opIDFor); none when empty.
+func appendOpMsg(dst []byte, r docs.Revision, id string) []byte {
 	op := r.OpJSON()
-	dst = slices.Grow(dst, 64+len(op)+len(r.Author)+len(r.OpID))
+	dst = slices.Grow(dst, 64+len(op)+len(r.Author)+len(id))
 	dst = append(dst, `{"type":"op","rev":`...)
 	dst = strconv.AppendUint(dst, r.Rev, 10)
 	dst = append(dst, `,"op":`...)
 	dst = append(dst, op...)
 	dst = append(dst, `,"author":`...)
 	dst = strconv.AppendQuote(dst, r.Author) // ids are printable ASCII
-	if r.OpID != "" {
+	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = strconv.AppendQuote(dst, r.OpID)
+		dst = strconv.AppendQuote(dst, id)
 	}
 	return append(dst, '}')
+}
+
+// publicOpID is the id everyone may see of revision r's op: its sequence
+// number under its author's public user id ("<user>:<seq>"). The op id
+// itself starts with the client id, which a session must keep to itself
+// (see Server.userID); ops without a client id (REST) show none.
+func publicOpID(r docs.Revision) string {
+	i := strings.LastIndexByte(r.OpID, ':')
+	if i <= 0 || r.Author == "" || !validID(r.OpID[:i]) || !validSeq(r.OpID[i+1:]) {
+		return ""
+	}
+	return r.Author + r.OpID[i:]
 }
 
 // appendAckMsg: {"type":"ack","rev":N,"id":"..."}.

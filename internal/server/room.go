@@ -51,6 +51,8 @@ type session struct {
 
 	opLimit      *rate.Limiter
 	cursorLimit  *rate.Limiter
+	chatLimit    *rate.Limiter
+	profileLimit *rate.Limiter
 	cursorWarned bool // told of dropped cursor updates since the last one let through; read loop only
 
 	// Set while joining, read by the room under room.mu.
@@ -61,7 +63,8 @@ type session struct {
 	pending  [][]byte    // messages waiting for the frame in flight
 	pendingN int         // their bytes
 	inflight bool        // a frame is with melody's writer
-	closed   bool
+	closed   bool        // nothing more is sent
+	closing  bool        // closeWith ran: the connection is being closed
 }
 
 // send queues messages for the client in order. While a frame is being
@@ -148,18 +151,33 @@ func (c *session) closeAfter(code int, reason string) {
 
 // closeWith closes the connection with a close code and reason. The close
 // frame is written directly (gorilla allows WriteControl concurrently with
-// the writer), so it is not stuck behind queued messages.
+// the writer), so it is not stuck behind queued messages, and from a
+// goroutine of its own: a peer that does not read can hold the write for
+// up to WriteWait, and the caller may be the goroutine that delivers every
+// document's revisions, or hold a room's lock.
 func (c *session) closeWith(code int, reason string) {
 	c.mu.Lock()
 	c.closed = true
+	again := c.closing
+	c.closing = true
 	c.mu.Unlock()
+	if again {
+		return
+	}
 	conn := c.s.WebsocketConnection()
-	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-	_ = conn.Close()
+	go func() {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeWait))
+		_ = conn.Close()
+	}()
 }
 
+// closeWait bounds the wait to write a close frame to a peer that does not
+// read; the connection is closed either way.
+const closeWait = time.Second
+
 // publish fans out durable revisions: an ack to the session that submitted
-// each, the revision (encoded once) to every other session.
+// each, the revision (encoded once, with its public op id) to every other
+// session.
 func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -172,7 +190,7 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 			continue // joined the document after it
 		}
 		r.pubRev = rev.Rev
-		shared[i] = appendOpMsg(nil, rev)
+		shared[i] = appendOpMsg(nil, rev, publicOpID(rev))
 		r.users.Apply(rev.Op)
 	}
 	if r.pubRev == revs[len(revs)-1].Rev {
@@ -185,7 +203,9 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 }
 
 // deliver queues the revisions for this client: an ack for those it
-// submitted, the shared message for the rest. Called with room.mu held.
+// submitted, the revision with its own op id for those its client id
+// submitted through another session (a resend after a reconnect compares
+// ids), the shared message for the rest. Called with room.mu held.
 func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 	var small [4][]byte // send copies the messages: no allocation for a few
 	out := small[:0]
@@ -199,6 +219,8 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 				out = append(out, appendAckMsg(nil, rev.Rev, rev.OpID, false))
 				continue
 			}
+			out = append(out, appendOpMsg(nil, rev, rev.OpID))
+			continue
 		}
 		out = append(out, shared[i])
 	}
@@ -208,8 +230,7 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 }
 
 // mayOwn reports whether op id has the form "<client>:..." with c's
-// client id: the ids c may submit (see Server.submit), so that most
-// sessions of a room skip the lookup in mine.
+// client id: the ids c may submit (see Server.submit).
 func (c *session) mayOwn(opID string) bool {
 	n := len(c.clientID)
 	return len(opID) > n && opID[n] == ':' && opID[:n] == c.clientID

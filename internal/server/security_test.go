@@ -524,7 +524,7 @@ func TestLimitsRefuseClearly(t *testing.T) {
 	if m := a.next("ack"); m["id"] != "a:2" {
 		t.Fatalf("a fitting op: %v", m)
 	}
-	if m := b.next("op"); m["author"] != "a" {
+	if m := b.next("op"); m["author"] != a.user {
 		t.Fatalf("b: %v", m)
 	}
 	// Over REST: the document limit, the body limit, with and without a

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,7 +44,10 @@ type Config struct {
 	PresenceEvery     time.Duration // presence written to disk at most this often per user (default 5s)
 	MaxRequestBytes   int64         // REST request bodies (default 10 MiB)
 	ChatKeep          int           // chat messages kept per document (default 1000)
-	MaxResume         int           // revisions a reconnecting client may catch up on (default 100,000)
+	MaxResume         int           // revisions a reconnecting client may catch up on (default 100,000); beyond, it gets the text
+	MaxResumeBytes    int           // bytes of operations a reconnecting client may catch up on (default 1 MiB); beyond, it gets the text
+	ChatPerSecond     float64       // chat messages per session (default 1, burst 10); more are refused
+	ProfilesPerSecond float64       // profile changes per session (default 2, burst 10); more are refused
 	MaxChatBytes      int           // default 2000
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
 	APIToken          string        // administrator's token; administrative routes are refused without one
@@ -87,6 +91,15 @@ func (c *Config) fill() {
 	if c.MaxResume <= 0 {
 		c.MaxResume = 100_000
 	}
+	if c.MaxResumeBytes <= 0 {
+		c.MaxResumeBytes = 1 << 20
+	}
+	if c.ChatPerSecond <= 0 {
+		c.ChatPerSecond = 1
+	}
+	if c.ProfilesPerSecond <= 0 {
+		c.ProfilesPerSecond = 2
+	}
 	if c.ChatKeep <= 0 {
 		c.ChatKeep = 1000
 	}
@@ -104,6 +117,13 @@ func (c *Config) fill() {
 	}
 }
 
+// The bursts of the chat and profile limits: a person types a few chat
+// lines or picks a colour quickly, then slows down.
+const (
+	chatBurst    = 10
+	profileBurst = 10
+)
+
 // Server is collab's HTTP and WebSocket front.
 type Server struct {
 	cfg       Config
@@ -115,10 +135,12 @@ type Server struct {
 	wsHandler http.Handler // GET /api/docs/{id}/ws, outside the router (see ServeHTTP)
 
 	embedKey []byte // signs embed tokens
+	userKey  []byte // derives public user ids from client ids (see userID)
 
-	mu       sync.Mutex // guards rooms, conns and draining
+	mu       sync.Mutex // guards rooms, loading, conns and draining
 	rooms    map[string]*room
-	conns    map[string]int // WebSocket connections per client address
+	loading  map[string]*roomLoad // rooms being opened
+	conns    map[string]int       // WebSocket connections per client address
 	draining bool
 
 	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
@@ -128,13 +150,15 @@ type Server struct {
 // the docs.Manager's commit hook (see NewMetrics).
 func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Server {
 	cfg.fill()
-	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, conns: map[string]int{}}
+	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, loading: map[string]*roomLoad{}, conns: map[string]int{}}
 	key, err := m.Setting("embed-key", newEmbedKey)
 	if err != nil {
 		log.Error("loading the embed token key; tokens will not survive a restart", "err", err)
 		key = newEmbedKey()
 	}
 	s.embedKey = key
+	uk := sha256.Sum256(append([]byte("collab user ids\x00"), key...))
+	s.userKey = uk[:]
 	s.ws = melody.New()
 	s.ws.Config.MaxMessageSize = cfg.MaxMessageBytes
 	s.ws.Config.PingPeriod = cfg.PingPeriod

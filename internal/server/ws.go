@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,8 +52,13 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.admitAddr(w, r) {
 		return
 	}
-	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{keyClient: s.newSession(g)}); err != nil {
+	c := s.newSession(g)
+	if err := s.ws.HandleRequestWithKeys(w, r, map[string]any{keyClient: c}); err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
+		if c.s == nil {
+			// Never connected, so onDisconnect will not give the slot back.
+			s.releaseAddr(r)
+		}
 	}
 }
 
@@ -63,9 +71,11 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) newSession(g grant) *session {
 	return &session{
 		srv: s, readOnly: !g.canEdit(), grant: g,
-		opLimit:     rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
-		cursorLimit: rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
-		docID:       g.doc,
+		opLimit:      rate.NewLimiter(rate.Limit(s.cfg.OpsPerSecond), int(2*s.cfg.OpsPerSecond)),
+		cursorLimit:  rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
+		chatLimit:    rate.NewLimiter(rate.Limit(s.cfg.ChatPerSecond), chatBurst),
+		profileLimit: rate.NewLimiter(rate.Limit(s.cfg.ProfilesPerSecond), profileBurst),
+		docID:        g.doc,
 	}
 }
 
@@ -132,7 +142,7 @@ func (s *Server) onMessage(ms *melody.Session, data []byte) {
 		if errors.As(err, &ue) {
 			msg = fmt.Sprintf("field %q has the wrong type", ue.Field)
 		}
-		c.sendError(code, msg, "")
+		c.sendError(code, msg, idOf(data))
 		return
 	}
 	if m.Type != "join" && c.room == nil {
@@ -153,6 +163,19 @@ func (s *Server) onMessage(ms *melody.Session, data []byte) {
 	default:
 		c.sendError("unknown_type", fmt.Sprintf("unknown message type %q", m.Type), m.ID)
 	}
+}
+
+// idOf finds the id of a message the protocol's decoder refused, so that
+// an op refused as a bad message names the op the client waits on. It
+// reads the message as plain JSON, ignoring every other field.
+func idOf(data []byte) string {
+	var m struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &m) != nil || len(m.ID) > 128 || !utf8.ValidString(m.ID) {
+		return ""
+	}
+	return m.ID
 }
 
 // validID accepts ids clients choose: 1-64 of [A-Za-z0-9_-].
@@ -210,7 +233,7 @@ func (s *Server) join(c *session, m inMsg) {
 		c.sendError("invalid", err.Error(), "")
 		return
 	}
-	c.clientID, c.user = clientID, clientID
+	c.clientID, c.user = clientID, s.userID(clientID)
 	if !c.grant.exp.IsZero() {
 		c.mu.Lock()
 		// Measured on the server's clock, which decided the token was valid.
@@ -241,6 +264,17 @@ func (s *Server) join(c *session, m inMsg) {
 	}
 }
 
+// userID is the public id of a client id: what others see of the session
+// (presence, authors, op ids). The client id is the session's secret: an
+// op id must start with it, and a resend after a reconnect proves itself
+// with it, so it is never shown to anyone else; a keyed hash keeps the
+// user id from being turned back into it.
+func (s *Server) userID(clientID string) string {
+	mac := hmac.New(sha256.New, s.userKey)
+	mac.Write([]byte(clientID))
+	return "u" + hex.EncodeToString(mac.Sum(nil)[:10])
+}
+
 func hashString(s string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(s); i++ {
@@ -249,67 +283,213 @@ func hashString(s string) uint32 {
 	return h
 }
 
-// room returns the live room of a document, creating it.
+// room returns the live room of a document, creating it. A document is
+// loaded (read from disk) outside s.mu: other documents' joins and leaves
+// do not wait for it; joins of the same document wait for the one load.
 func (s *Server) room(id string) (*room, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
-		return nil, docs.ErrClosed
+	for {
+		s.mu.Lock()
+		if s.draining {
+			s.mu.Unlock()
+			return nil, docs.ErrClosed
+		}
+		if r := s.rooms[id]; r != nil {
+			s.mu.Unlock()
+			return r, nil
+		}
+		if l := s.loading[id]; l != nil {
+			s.mu.Unlock()
+			<-l.done
+			if l.err != nil {
+				return nil, l.err
+			}
+			continue
+		}
+		l := &roomLoad{done: make(chan struct{})}
+		s.loading[id] = l
+		s.mu.Unlock()
+
+		r, err := s.openRoom(id)
+		s.mu.Lock()
+		delete(s.loading, id)
+		if err == nil {
+			r.mu.Lock()
+			if !r.closed { // closed already if the document went as it loaded
+				s.rooms[id] = r
+			}
+			r.mu.Unlock()
+		}
+		s.mu.Unlock()
+		l.err = err
+		close(l.done)
+		if err != nil {
+			return nil, err
+		}
 	}
-	if r := s.rooms[id]; r != nil {
-		return r, nil
-	}
+}
+
+// roomLoad is a room being opened: joins of its document wait for done.
+type roomLoad struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// openRoom loads a document and subscribes a new room to it.
+func (s *Server) openRoom(id string) (*room, error) {
 	d, err := s.docs.Open(id)
 	if err != nil {
 		return nil, err
 	}
 	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet()}
+	r.mu.Lock() // events wait until the room is set up
+	defer r.mu.Unlock()
 	st, unsub, err := d.Join(r.event, false, 0)
 	if err != nil {
 		d.Release()
 		return nil, err
 	}
 	r.text, r.pubRev, r.unsub = st.Text, st.Rev, unsub
-	s.rooms[id] = r
 	return r, nil
 }
 
 // join adds c to the room and sends it the joined message. It returns
 // false if the room closed meanwhile.
+//
+// A client resuming from rev gets the revisions after it, from memory or
+// (read without the room's lock) from disk, unless they are more than
+// MaxResume revisions or MaxResumeBytes of operations: then it gets the
+// text.
 func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false, nil
+	var disk []docs.Revision // read from disk for the resume: after *m.Rev
+	for tries := 0; ; tries++ {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return false, nil
+		}
+		if m.Rev != nil && *m.Rev > r.pubRev {
+			r.mu.Unlock()
+			return true, fmt.Errorf("%w: you resume from revision %d, the document's newest is %d: join without rev", docs.ErrFutureRevision, *m.Rev, r.pubRev)
+		}
+		ops, ok, read := r.resume(c, m.Rev, disk)
+		if read && tries < 3 {
+			from, to := *m.Rev, r.pubRev
+			r.mu.Unlock()
+			disk = r.srv.readResume(r.id, from, to)
+			continue
+		}
+		if !ok {
+			ops = nil
+		}
+		r.admit(c, ops, ok, name, color)
+		r.mu.Unlock()
+		return true, nil
 	}
+}
+
+// resume returns the revisions after rev up to pubRev as c may see them,
+// from memory, or from disk (revisions read after rev). read asks for disk
+// to be read up to pubRev first. Called with mu held.
+func (r *room) resume(c *session, rev *uint64, disk []docs.Revision) (ops []revView, ok, read bool) {
+	if rev == nil {
+		return nil, false, false
+	}
+	cfg := r.srv.cfg
+	if n := r.pubRev - *rev; n > uint64(cfg.MaxResume) {
+		return nil, false, false
+	}
+	revs, ok := r.doc.Revisions(*rev, r.pubRev)
+	if !ok {
+		// Beyond memory: what was read from disk, and memory after it.
+		last := *rev + uint64(len(disk))
+		if len(disk) == 0 || last > r.pubRev {
+			return nil, false, disk == nil
+		}
+		if opBytes(disk) > cfg.MaxResumeBytes {
+			return nil, false, false
+		}
+		rest, ok := r.doc.Revisions(last, r.pubRev)
+		if !ok {
+			return nil, false, true
+		}
+		revs = append(disk, rest...)
+	}
+	size := 0
+	ops = make([]revView, len(revs))
+	for i, rv := range revs {
+		if size += len(rv.OpJSON()); size > cfg.MaxResumeBytes {
+			return nil, false, false
+		}
+		ops[i] = revView{Rev: rv.Rev, Op: rv.Op, Author: rv.Author, ID: c.opIDFor(rv)}
+	}
+	return ops, true, false
+}
+
+// readResume reads the revisions after from up to to from disk, stopping
+// once they exceed MaxResumeBytes of operations (the client then gets the
+// text). It returns nil if they could not be read.
+func (s *Server) readResume(id string, from, to uint64) []docs.Revision {
+	const chunk = 256
+	var out []docs.Revision
+	size := 0
+	for after := from; after < to; {
+		revs, err := s.docs.Revisions(id, after, int(min(to-after, chunk)))
+		if err != nil || len(revs) == 0 {
+			if err != nil {
+				s.log.Warn("reading revisions to resume a client", "doc", id, "err", err)
+			}
+			return nil
+		}
+		size += opBytes(revs)
+		out = append(out, revs...)
+		after = revs[len(revs)-1].Rev
+		if size > s.cfg.MaxResumeBytes {
+			break
+		}
+	}
+	if out == nil {
+		out = []docs.Revision{}
+	}
+	return out
+}
+
+// opBytes is the size of revs' operations in JSON.
+func opBytes(revs []docs.Revision) int {
+	n := 0
+	for _, rv := range revs {
+		n += len(rv.OpJSON())
+	}
+	return n
+}
+
+// opIDFor is the id c sees of revision rv's op: the op id for ops of c's
+// own client id, the public op id for everyone else's.
+func (c *session) opIDFor(rv docs.Revision) string {
+	if c.mayOwn(rv.OpID) {
+		return rv.OpID
+	}
+	return publicOpID(rv)
+}
+
+// admit sends c the joined message (ops when resumed, the text otherwise)
+// and adds it to the room. Called with mu held.
+func (r *room) admit(c *session, ops []revView, resumed bool, name, color string) {
 	if len(r.clients) >= r.srv.cfg.MaxSessionsPerDoc {
 		c.sendError("too_many_sessions", fmt.Sprintf("the document has %d sessions, the limit", len(r.clients)), "")
 		c.closeAfter(closeTooMany, "too many sessions on this document")
-		return true, nil
+		return
 	}
 	_, _, meta := r.doc.Text()
 	meta.Rev = r.pubRev
 	msg := joinedMsg{
 		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
+		Resumed: resumed, Ops: ops,
 		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond},
 	}
-	if m.Rev != nil && *m.Rev <= r.pubRev {
-		revs, ok := r.doc.Revisions(*m.Rev, r.pubRev)
-		if n := r.pubRev - *m.Rev; !ok && n <= uint64(r.srv.cfg.MaxResume) {
-			// Beyond memory: catch up from disk.
-			var err error
-			revs, err = r.srv.docs.Revisions(r.id, *m.Rev, int(n))
-			ok = err == nil && uint64(len(revs)) == n
-		}
-		if ok {
-			msg.Resumed = true
-			msg.Ops = make([]revView, len(revs))
-			for i, rv := range revs {
-				msg.Ops[i] = revView{Rev: rv.Rev, Op: rv.Op, Author: rv.Author, ID: rv.OpID}
-			}
-		}
+	if msg.Ops == nil {
+		msg.Ops = []revView{}
 	}
-	if !msg.Resumed {
+	if !resumed {
 		text := r.text.String()
 		msg.Text = &text
 	}
@@ -323,7 +503,6 @@ func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
 		u, _ := r.users.Get(c.user)
 		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), c)
 	}
-	return true, nil
 }
 
 func (s *Server) leave(r *room, c *session) {
@@ -492,6 +671,9 @@ func (r *room) rangesAt(ranges []presence.Range, rev uint64) ([]presence.Range, 
 }
 
 func (s *Server) profile(c *session, m inMsg) {
+	if !c.allow(c.profileLimit, "profile changes", s.cfg.ProfilesPerSecond) {
+		return
+	}
 	r := c.room
 	r.mu.Lock()
 	u, _ := r.users.Get(c.user)
@@ -520,6 +702,9 @@ func (s *Server) profile(c *session, m inMsg) {
 }
 
 func (s *Server) chat(c *session, m inMsg) {
+	if !c.allow(c.chatLimit, "chat messages", s.cfg.ChatPerSecond) {
+		return
+	}
 	if m.Text == nil || *m.Text == "" || len(*m.Text) > s.cfg.MaxChatBytes || !utf8.ValidString(*m.Text) {
 		c.sendError("invalid", fmt.Sprintf("chat text must be 1-%d bytes of UTF-8", s.cfg.MaxChatBytes), "")
 		return
@@ -537,6 +722,18 @@ func (s *Server) chat(c *session, m inMsg) {
 	r.mu.Lock()
 	r.broadcast(mustJSON(map[string]any{"type": "chat", "message": msg}), nil)
 	r.mu.Unlock()
+}
+
+// allow takes a token of one of c's message limits, or tells the client
+// its message was refused: a flood costs the sender, not the document's
+// other sessions or the disk.
+func (c *session) allow(lim *rate.Limiter, what string, perSecond float64) bool {
+	if lim.Allow() {
+		return true
+	}
+	c.srv.metrics.dropped.WithLabelValues(dropRateLimited).Inc()
+	c.sendError("rate_limited", fmt.Sprintf("more than %g %s per second: this one was refused", perSecond, what), "")
+	return false
 }
 
 // savePresence writes the presence records that are due (each user at

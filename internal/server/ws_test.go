@@ -85,8 +85,9 @@ func restText(t testing.TB, base, id string) (string, uint64) {
 
 // rawConn is a bare WebSocket to the protocol, for hostile input.
 type rawConn struct {
-	t *testing.T
-	c *websocket.Conn
+	t    *testing.T
+	c    *websocket.Conn
+	user string // the public user id the server gave at join (joinRaw)
 }
 
 func dialRaw(t *testing.T, base, id, query string) *rawConn {
@@ -105,7 +106,7 @@ func joinRaw(t *testing.T, base, id, client string) *rawConn {
 	t.Helper()
 	r := dialRaw(t, base, id, "")
 	r.send(`{"type":"join","client":"` + client + `"}`)
-	r.next("joined")
+	r.user, _ = r.next("joined")["user"].(string)
 	return r
 }
 
@@ -325,6 +326,7 @@ func TestPresenceJoinCursorLeave(t *testing.T) {
 	bob := dialRaw(t, base, id, "")
 	bob.send(`{"type":"join","client":"bob","name":"<b>Bob</b>"}`)
 	j := bob.next("joined")
+	bobID := j["user"]
 	if users := j["users"].([]any); len(users) != 2 {
 		t.Fatalf("users at join: %v", users)
 	}
@@ -332,7 +334,7 @@ func TestPresenceJoinCursorLeave(t *testing.T) {
 		t.Fatalf("user: %v", u)
 	}
 	bob.send(`{"type":"cursor","rev":1,"ranges":[{"anchor":2,"head":4}]}`)
-	if m := ann.next("cursor"); m["user"] != "bob" {
+	if m := ann.next("cursor"); m["user"] != bobID {
 		t.Fatalf("cursor: %v", m)
 	}
 	// Ann inserts before Bob's selection: the server moves it.
@@ -348,13 +350,13 @@ func TestPresenceJoinCursorLeave(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&p)
 	resp.Body.Close()
 	for _, u := range p.Users {
-		if u.ID == "bob" && (len(u.Ranges) != 1 || u.Ranges[0].Anchor != 4 || u.Ranges[0].Head != 6) {
+		if u.ID == bobID && (len(u.Ranges) != 1 || u.Ranges[0].Anchor != 4 || u.Ranges[0].Head != 6) {
 			t.Fatalf("bob's selection after the insert: %+v", u.Ranges)
 		}
 	}
 	// Bob's connection ends without a close frame: Ann hears that Bob left.
 	bob.c.UnderlyingConn().Close()
-	if m := ann.next("leave"); m["user"] != "bob" {
+	if m := ann.next("leave"); m["user"] != bobID {
 		t.Fatalf("leave: %v", m)
 	}
 }
@@ -372,7 +374,7 @@ func TestHeartbeatDropsSilentPeer(t *testing.T) {
 	// From now on Bob never reads, so his side never answers a ping; his
 	// TCP connection stays open. Ann reads, so she answers hers.
 	silent := time.Now()
-	if m := ann.next("leave"); m["user"] != "bob" {
+	if m := ann.next("leave"); m["user"] != bob.user {
 		t.Fatalf("leave: %v", m)
 	}
 	t.Logf("bob dropped %v after going silent (pong timeout %v)", time.Since(silent), pongWait)
@@ -386,7 +388,7 @@ func TestHeartbeatDropsSilentPeer(t *testing.T) {
 	defer resp.Body.Close()
 	var p struct{ Users []struct{ ID string } }
 	json.NewDecoder(resp.Body).Decode(&p)
-	if len(p.Users) != 1 || p.Users[0].ID != "ann" {
+	if len(p.Users) != 1 || p.Users[0].ID != ann.user {
 		t.Fatalf("presence after bob went silent: %+v", p.Users)
 	}
 	// The server closed Bob's connection: reading it now ends (after what

@@ -59,6 +59,7 @@ const send = (m) => later.up(() => ws.send(JSON.stringify(m)));
 let text = null;
 let client = null;
 let seq = 0;
+let user = ''; // the public user id the server gave
 let inflight = ''; // the id of the operation awaiting its ack
 const acked = [];
 let made = 0;
@@ -108,6 +109,7 @@ function handle(m) {
   switch (m.type) {
     case 'joined':
       if (m.resumed) fail('resumed without asking');
+      user = m.user;
       text = m.text;
       client = new ot.Client(m.rev);
       client.sendOperation = (rev, op) => {
@@ -122,7 +124,7 @@ function handle(m) {
     case 'ack':
       if (m.id !== inflight) fail(`ack of ${m.id}, awaiting ${inflight}`);
       if (m.rev !== client.revision + 1) fail(`ack at ${m.rev} after revision ${client.revision}`);
-      acked.push(m.id);
+      acked.push(user + m.id.slice(name.length)); // as the history shows it
       inflight = '';
       client.serverAck();
       finish();
