@@ -152,8 +152,8 @@ func (c *session) closeAfter(code int, reason string) {
 // closeWith closes the connection with a close code and reason. The close
 // frame is written directly (gorilla allows WriteControl concurrently with
 // the writer), so it is not stuck behind queued messages, and from a
-// goroutine of its own: a peer that does not read can hold the write for
-// up to WriteWait, and the caller may be the goroutine that delivers every
+// goroutine of its own: a peer that does not read holds the write until
+// WriteWait passes, and the caller may be the goroutine that delivers every
 // document's revisions, or hold a room's lock.
 func (c *session) closeWith(code int, reason string) {
 	c.mu.Lock()
@@ -164,16 +164,12 @@ func (c *session) closeWith(code int, reason string) {
 	if again {
 		return
 	}
-	conn := c.s.WebsocketConnection()
+	conn, wait := c.s.WebsocketConnection(), c.srv.cfg.WriteWait
 	go func() {
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeWait))
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(wait))
 		_ = conn.Close()
 	}()
 }
-
-// closeWait bounds the wait to write a close frame to a peer that does not
-// read; the connection is closed either way.
-const closeWait = time.Second
 
 // publish fans out durable revisions: an ack to the session that submitted
 // each, the revision (encoded once, with its public op id) to every other

@@ -144,6 +144,9 @@ type Server struct {
 	draining bool
 
 	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
+
+	// openDoc is docs.Manager.Open; tests hold a load up with it.
+	openDoc func(id string) (*docs.Document, error)
 }
 
 // New returns a server over the documents of m. metrics may be shared with
@@ -157,6 +160,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 		key = newEmbedKey()
 	}
 	s.embedKey = key
+	s.openDoc = m.Open
 	uk := sha256.Sum256(append([]byte("collab user ids\x00"), key...))
 	s.userKey = uk[:]
 	s.ws = melody.New()

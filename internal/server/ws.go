@@ -336,7 +336,7 @@ type roomLoad struct {
 
 // openRoom loads a document and subscribes a new room to it.
 func (s *Server) openRoom(id string) (*room, error) {
-	d, err := s.docs.Open(id)
+	d, err := s.openDoc(id)
 	if err != nil {
 		return nil, err
 	}
