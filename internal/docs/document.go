@@ -168,8 +168,12 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 }
 
 // applied reports whether op id was applied before, and at which revision
-// (see opid.go). Called with mu held.
+// (see opid.go); for a keyed op id, it fails with ErrKeyReused when the key
+// was applied to another request. Called with mu held.
 func (d *Document) applied(opID string) (uint64, bool, error) {
+	if _, _, keyed := splitKeyed(opID); keyed {
+		return d.appliedKey(opID)
+	}
 	client, seq, ok := parseOpID(opID)
 	if !ok {
 		if rev, ok := d.opids[opID]; ok {

@@ -1,7 +1,10 @@
 package docs
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -129,21 +132,36 @@ func Unified(fromName, toName, a, b string) (string, error) {
 
 // Restore appends a revision that brings the text back to what it was at
 // revision rev; history is never rewritten.
-func (m *Manager) Restore(id string, rev uint64, author, opID string) (Result, error) {
+func (m *Manager) Restore(id string, rev uint64, author string) (Result, error) {
 	old, err := m.store.TextAt(id, rev)
 	if err != nil {
 		return Result{}, err
 	}
-	return m.Put(id, old.String(), author, opID, nil)
+	return m.Put(id, old.String(), author, Key{}, nil)
 }
 
 // Put replaces a document's text with text through the edit path: the
 // change is diffed against the current text and submitted as an edit by
 // author, transformed over concurrent edits like any other. With ifRev
 // set, it fails with ErrConflict unless the document is at that revision.
-func (m *Manager) Put(id, text, author, opID string, ifRev *uint64) (Result, error) {
+//
+// With a key (see Key and KeyTTL), a retry of the same request — the same
+// text and ifRev — answers as the first did, with its revision and
+// operation and Duplicate set, however the document moved on since (and
+// before ifRev is checked); the same key with another request fails with
+// ErrKeyReused. A retry that arrives while the first is on its way to disk
+// waits for it. A keyed Put that changes nothing still appends a revision
+// (an operation that retains everything), so that its key is recorded.
+func (m *Manager) Put(id, text, author string, key Key, ifRev *uint64) (Result, error) {
 	if !utf8.ValidString(text) {
 		return Result{}, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+	}
+	opID := ""
+	if key != (Key{}) {
+		if err := key.check(); err != nil {
+			return Result{}, err
+		}
+		opID = key.opID(putFingerprint(text, ifRev))
 	}
 	d, err := m.Open(id)
 	if err != nil {
@@ -151,16 +169,64 @@ func (m *Manager) Put(id, text, author, opID string, ifRev *uint64) (Result, err
 	}
 	defer d.Release()
 	cur, rev, _ := d.Text()
+	if opID != "" {
+		// After reading the text: a write under this key that is durable
+		// at rev is in d.opids or the store by now; one still on its way
+		// is found again by submit, which waits for it.
+		d.mu.Lock()
+		at, dup, err := d.applied(opID)
+		d.mu.Unlock()
+		if err != nil {
+			return Result{}, err
+		}
+		if dup {
+			return m.replay(d, at)
+		}
+	}
 	if ifRev != nil && *ifRev != rev {
 		return Result{}, fmt.Errorf("%w: document is at revision %d, not %d", ErrConflict, rev, *ifRev)
 	}
 	op := Diff(cur.String(), text)
-	if op.IsNoop() {
+	if op.IsNoop() && opID == "" {
 		return Result{Rev: rev, Op: op}, nil
 	}
 	e := Edit{Base: rev, Op: op, Author: author, OpID: opID}
+	var res Result
 	if ifRev != nil {
-		return d.submitIf(e)
+		res, err = d.submitIf(e)
+	} else {
+		res, err = d.Submit(e)
 	}
-	return d.Submit(e)
+	if err == nil && res.Duplicate {
+		return m.replay(d, res.Rev)
+	}
+	return res, err
+}
+
+// replay answers a keyed Put with the revision rev its key was applied at:
+// once that is durable, with its operation, from memory or from the log.
+func (m *Manager) replay(d *Document, rev uint64) (Result, error) {
+	res, err := d.duplicate(rev)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := m.Revision(d.id, rev)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Op = r.Op
+	return res, nil
+}
+
+// putFingerprint names a Put's request for its key: a hash of its text and
+// its condition.
+func putFingerprint(text string, ifRev *uint64) string {
+	h := sha256.New()
+	if ifRev != nil {
+		fmt.Fprintf(h, "if-match %d\n", *ifRev)
+	} else {
+		io.WriteString(h, "unconditional\n")
+	}
+	io.WriteString(h, text)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }

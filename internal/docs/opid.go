@@ -1,9 +1,13 @@
 package docs
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,8 +18,72 @@ import (
 // a resend is always of the client's newest op. So for those ids one record
 // per client suffices — its newest sequence and that op's revision — kept
 // in the document's log bucket after the revisions (see keyHead: usually
-// in the leaf the revision's append rewrites anyway) and cached in memory. Any other op id (REST idempotency
-// keys) is indexed whole in the opid bucket.
+// in the leaf the revision's append rewrites anyway) and cached in memory.
+//
+// A write under an idempotency key (a Key: the REST API's Idempotency-Key)
+// has the op id "~<scope>/<name>#<fingerprint>", the fingerprint naming
+// the request (see Manager.Put). Client ids are [A-Za-z0-9_-] and keys
+// have no ':', so the two never meet. Keys are independent of each other:
+// no order, no sequence. The op id is in the revision's own record, so the
+// key, its request and its revision are durable in the same commit; the
+// opid bucket indexes the key part ("~<scope>/<name>") to the newest
+// revision written under it, and, under "\x00"+rev, each indexed revision
+// to its key part, oldest first, so that keys are forgotten after KeyTTL.
+// Any other op id is indexed whole in the opid bucket.
+
+// KeyTTL is how long an idempotency key answers for its first request: a
+// retry within KeyTTL of the write gets the write's revision; later, the
+// key is forgotten (its index entries are removed by a later keyed write's
+// commit) and a request under it is a new one. Stripe keeps keys as long.
+const KeyTTL = 24 * time.Hour
+
+// ErrKeyReused: an idempotency key already named another request (another
+// text or If-Match) within KeyTTL.
+var ErrKeyReused = errors.New("docs: idempotency key reused for another request")
+
+// A Key names a write for idempotency: its caller's Name, unique within
+// Scope, which says who may reuse it (for example the credential the
+// caller showed). The zero Key names nothing.
+type Key struct {
+	Scope string // 1-64 of A-Z a-z 0-9 _ -
+	Name  string // 1-255 of A-Z a-z 0-9 _ -
+}
+
+// check reports a key that is not of the accepted form (ErrInvalid).
+func (k Key) check() error {
+	if !keyChars(k.Name, 255) {
+		return fmt.Errorf("%w: an idempotency key is 1-255 of A-Z a-z 0-9 _ -", ErrInvalid)
+	}
+	if !keyChars(k.Scope, 64) {
+		return fmt.Errorf("%w: an idempotency key's scope is 1-64 of A-Z a-z 0-9 _ -", ErrInvalid)
+	}
+	return nil
+}
+
+func keyChars(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// opID is the op id of the request with fingerprint fp under k.
+func (k Key) opID(fp string) string { return "~" + k.Scope + "/" + k.Name + "#" + fp }
+
+// splitKeyed splits a keyed op id into its key part, "~<scope>/<name>",
+// and the request's fingerprint.
+func splitKeyed(opID string) (key, fp string, ok bool) {
+	if !strings.HasPrefix(opID, "~") {
+		return "", "", false
+	}
+	return strings.Cut(opID, "#")
+}
 
 // clientMark is a client's newest applied op.
 type clientMark struct {
@@ -59,14 +127,117 @@ func writeMark(log *bolt.Bucket, client string, m clientMark) error {
 }
 
 // indexOpID indexes an op id that is not of a client's "<client>:<seq>"
-// form (those are marks) under the revision rev of document id. Called in
-// the commit.
+// form (those are marks) under the revision rev of document id, whose
+// record is in the log already. Called in the commit. A keyed op id is
+// indexed by its key part, and the commit forgets the keys written more
+// than KeyTTL before rev.
 func indexOpID(tx *bolt.Tx, id, opID string, rev uint64) error {
-	b, err := docBucket(tx, id)
+	b, log, err := buckets(tx, id)
 	if err != nil {
 		return err
 	}
-	return b.Bucket(subOpID).Put([]byte(opID), revKey(rev))
+	index := b.Bucket(subOpID)
+	key, _, keyed := splitKeyed(opID)
+	if !keyed {
+		return index.Put([]byte(opID), revKey(rev))
+	}
+	if err := index.Put([]byte(key), revKey(rev)); err != nil {
+		return err
+	}
+	if err := index.Put(keyAgeKey(rev), []byte(key)); err != nil {
+		return err
+	}
+	now, err := revisionTime(log, rev)
+	if err != nil {
+		return err
+	}
+	// The oldest keyed revisions come first: forget those past KeyTTL,
+	// and their keys unless a newer revision took them over.
+	var old [][2][]byte
+	c := index.Cursor()
+	for k, v := c.Seek(keyAgeKey(0)); len(k) == 9 && k[0] == 0; k, v = c.Next() {
+		r := binary.BigEndian.Uint64(k[1:])
+		t, err := revisionTime(log, r)
+		if err != nil {
+			return err
+		}
+		if now.Sub(t) < KeyTTL {
+			break
+		}
+		old = append(old, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+	}
+	for _, o := range old {
+		if err := index.Delete(o[0]); err != nil {
+			return err
+		}
+		if bytes.Equal(index.Get(o[1]), o[0][1:]) {
+			if err := index.Delete(o[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// keyAgeKey is the key, in the opid bucket, of keyed revision rev's entry
+// in the order of age.
+func keyAgeKey(rev uint64) []byte { return append([]byte{0}, revKey(rev)...) }
+
+// revisionTime reads the time of revision rev from a log bucket.
+func revisionTime(log *bolt.Bucket, rev uint64) (time.Time, error) {
+	r, err := decodeRecord(rev, log.Get(revKey(rev)))
+	return r.Time, err
+}
+
+// keyedRevision returns the newest revision written under a key part
+// ("~<scope>/<name>"), if its key is still indexed.
+func (s *Store) keyedRevision(id, key string) (r Revision, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		b, log, err := buckets(tx, id)
+		if err != nil {
+			return err
+		}
+		v := b.Bucket(subOpID).Get([]byte(key))
+		if len(v) != 8 {
+			return nil
+		}
+		rev := binary.BigEndian.Uint64(v)
+		r, err = decodeRecord(rev, log.Get(v))
+		ok = err == nil
+		return err
+	})
+	return r, ok, err
+}
+
+// appliedKey is applied for a keyed op id: the newest revision written
+// under its key within KeyTTL, if any, answers it when it is of the same
+// request, and fails it with ErrKeyReused when of another. The newest
+// revisions are in memory (d.opids holds the op ids of those in hist;
+// there are few keyed ones), older ones in the opid bucket. Called with
+// mu held.
+func (d *Document) appliedKey(opID string) (uint64, bool, error) {
+	key, _, _ := splitKeyed(opID)
+	var r Revision
+	found := false
+	start := d.histStart()
+	for id, rev := range d.opids {
+		if k, _, ok := splitKeyed(id); ok && k == key && rev >= start && rev-start < uint64(len(d.hist)) && (!found || rev > r.Rev) {
+			r, found = d.hist[rev-start], true
+		}
+	}
+	if !found {
+		var err error
+		if r, found, err = d.m.store.keyedRevision(d.id, key); err != nil {
+			return 0, false, err
+		}
+	}
+	if !found || d.m.cfg.Now().Sub(r.Time) >= KeyTTL {
+		return 0, false, nil
+	}
+	if r.OpID != opID {
+		return 0, false, fmt.Errorf("%w: the key was used for revision %d, by a request with another text or If-Match", ErrKeyReused, r.Rev)
+	}
+	return r.Rev, true, nil
 }
 
 // clientMark returns a client's newest applied op from disk. It reads
@@ -87,7 +258,8 @@ func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error)
 
 // LookupOpID returns the revision at which the op id was applied. For a
 // client's older ops, whose revision is not indexed, it searches the log
-// backwards (slow; for tools and tests).
+// backwards (slow; for tools and tests). A keyed op id is found while its
+// key is indexed (see KeyTTL).
 func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		b, log, err := buckets(tx, id)
@@ -95,6 +267,18 @@ func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 			return err
 		}
 		client, seq, isClient := parseOpID(opID)
+		if key, _, keyed := splitKeyed(opID); keyed {
+			if v := b.Bucket(subOpID).Get([]byte(key)); len(v) == 8 {
+				r, err := decodeRecord(binary.BigEndian.Uint64(v), log.Get(v))
+				if err != nil {
+					return err
+				}
+				if r.OpID == opID {
+					rev, ok = r.Rev, true
+				}
+			}
+			return nil
+		}
 		if !isClient {
 			if v := b.Bucket(subOpID).Get([]byte(opID)); len(v) == 8 {
 				rev, ok = binary.BigEndian.Uint64(v), true

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -311,23 +313,26 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opID := ""
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		if !validID(key) {
-			s.problem(w, r, http.StatusBadRequest, "bad_request", "Idempotency-Key must be 1-64 of A-Z a-z 0-9 _ -")
-			return
-		}
-		opID = "rest:" + key
+	var key docs.Key
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		key = docs.Key{Scope: keyScope(g), Name: k}
 	}
 	id := g.doc
-	res, err := s.docs.Put(id, text, authorOf(r), opID, ifRev)
+	res, err := s.docs.Put(id, text, authorOf(r), key, ifRev)
 	if err != nil {
-		if errors.Is(err, docs.ErrConflict) && ifRev != nil {
+		switch {
+		case errors.Is(err, docs.ErrKeyReused):
+			s.problem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused",
+				fmt.Sprintf("this Idempotency-Key was used for another request (another text or If-Match) in the last %.0f hours", docs.KeyTTL.Hours()))
+		case errors.Is(err, docs.ErrConflict) && ifRev != nil:
 			s.problem(w, r, http.StatusPreconditionFailed, "precondition_failed", err.Error())
-			return
+		default:
+			s.failFor(w, r, g, err)
 		}
-		s.failFor(w, r, g, err)
 		return
+	}
+	if res.Duplicate {
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	meta, err := s.docs.Store().Meta(id)
 	if err != nil {
@@ -337,6 +342,21 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	v := viewFor(meta, g)
 	w.Header().Set("ETag", docTag(v))
 	writeJSON(w, http.StatusOK, map[string]any{"doc": v, "rev": res.Rev, "op": res.Op})
+}
+
+// keyScope is the scope of a PUT's Idempotency-Key: the credential that
+// names the caller, as far as one does. The API token is one caller; an
+// embed token's caller is its user name; everyone holding the document's
+// edit link is one caller.
+func keyScope(g grant) string {
+	switch {
+	case g.admin:
+		return "admin"
+	case g.handle != "":
+		h := sha256.Sum256([]byte(g.name))
+		return "embed-" + hex.EncodeToString(h[:12])
+	}
+	return "link"
 }
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
@@ -582,7 +602,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "rev"`)
 		return
 	}
-	res, err := s.docs.Restore(g.doc, *p.Rev, authorOf(r), "")
+	res, err := s.docs.Restore(g.doc, *p.Rev, authorOf(r))
 	if err != nil {
 		s.failFor(w, r, g, err)
 		return
