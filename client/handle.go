@@ -120,6 +120,13 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 			code, msg := m.Code, jsonString(m.Message)
 			*calls = append(*calls, func() { f(code, msg) })
 		}
+		if !c.joined && m.Code == "future_revision" {
+			// We resumed from a revision the document does not have
+			// (the server lost it, or restored a backup): start again
+			// from its text.
+			c.inflight, c.hasBuf, c.resync = nil, false, true
+			return fmt.Errorf("client: %s: %s", m.Code, jsonString(m.Message))
+		}
 		if c.inflight != nil && m.ID == c.inflight.id {
 			// Our edit was refused: local state no longer matches the
 			// server's. Drop local edits and resync with the whole text.

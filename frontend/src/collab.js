@@ -296,6 +296,12 @@ export class Collab {
       case 'not_joined':
       case 'already_joined':
         return this.reconnect();
+      case 'future_revision':
+        // Refused at join: we resumed from a revision the document does
+        // not have (the server lost it, or was restored from a backup).
+        if (!this.user) return this.resync(m.message || m.code);
+        if (mine) this.resync(m.message || m.code);
+        return;
       default:
         // bad_op, future_revision, stale_op, too_large, invalid: our
         // operation does not fit; start again from the server's text.

@@ -9,6 +9,13 @@ import { Collab, utf8Length } from '../src/collab.js';
 import { TextOperation } from '../src/ot.js';
 import { seeded, randomText, randomOp } from './rand.js';
 
+const publicID = (client) => 'u-' + client;
+// opIDFor is the id a session of client `to` sees of op id `id`.
+const opIDFor = (id, to) => {
+  const [client, seq] = id.split(':');
+  return client === to ? id : `${publicID(client)}:${seq}`;
+};
+
 class FakeServer {
   constructor(text, r) {
     this.r = r;
@@ -31,10 +38,12 @@ class FakeServer {
     if (m.type === 'join') {
       s.client = m.client;
       const resume = m.rev !== undefined && m.rev <= this.head && this.r.next() >= this.refuseResume;
-      const joined = { type: 'joined', user: m.client, readOnly: false, doc: { id: 'd', name: 'f.txt', language: '' }, rev: this.head, users: [] };
+      // As the server does, others see a public user id, never the
+      // client id, and op ids under it; a client's own ops keep its id.
+      const joined = { type: 'joined', user: publicID(m.client), readOnly: false, doc: { id: 'd', name: 'f.txt', language: '' }, rev: this.head, users: [], ops: [] };
       if (resume) {
         joined.resumed = true;
-        joined.ops = this.revs.slice(m.rev + 1).map((v, i) => ({ rev: m.rev + 1 + i, op: v.op.toJSON(), author: v.author, id: v.id }));
+        joined.ops = this.revs.slice(m.rev + 1).map((v, i) => ({ rev: m.rev + 1 + i, op: v.op.toJSON(), author: v.author, id: opIDFor(v.id, m.client) }));
       } else {
         joined.resumed = false;
         joined.text = this.text;
@@ -56,12 +65,12 @@ class FakeServer {
     let op = TextOperation.fromJSON(m.op);
     for (let n = m.rev + 1; n <= this.head; n++) [op] = TextOperation.transform(op, this.revs[n].op);
     this.text = op.apply(this.text);
-    this.revs.push({ op, id: m.id, author: client });
+    this.revs.push({ op, id: m.id, author: publicID(client) });
     this.applied.set(m.id, { rev: this.head });
     this.newest.set(client, seq);
     for (const [other] of this.sessions) {
       if (other === sock) other.deliver({ type: 'ack', rev: this.head, id: m.id });
-      else other.deliver({ type: 'op', rev: this.head, op: op.toJSON(), author: client, id: m.id });
+      else other.deliver({ type: 'op', rev: this.head, op: op.toJSON(), author: publicID(client), id: opIDFor(m.id, this.sessions.get(other).client) });
     }
   }
 }
@@ -297,6 +306,29 @@ test('a cursor rate_limited error (no id) keeps the session; an op rate_limited 
     c.applyLocal(new TextOperation().retain(2).insert('!'));
     ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'rate_limited', message: 'slow down', id: 'c:1' }) });
     assert.ok(!c.connected, 'a refused op reconnects to resend it');
+  } finally {
+    c.stop();
+  }
+});
+
+test('a resume from a revision the server does not have starts again from its text', () => {
+  const { c, open, sockets, resyncs } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  open({ rev: 5, text: 'hello' });
+  try {
+    c.reconnect();
+    c.retryNow();
+    const ws = sockets[sockets.length - 1];
+    ws.readyState = 1;
+    ws.onopen();
+    assert.equal(ws.sent[0].rev, 5, 'the reconnect resumes');
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'future_revision', message: 'the document is at revision 2' }) });
+    assert.equal(resyncs.length, 0);
+    c.retryNow();
+    const again = sockets[sockets.length - 1];
+    assert.notEqual(again, ws, 'the refused resume reconnects');
+    again.readyState = 1;
+    again.onopen();
+    assert.equal(again.sent[0].rev, undefined, 'without rev');
   } finally {
     c.stop();
   }
