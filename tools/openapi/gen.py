@@ -26,6 +26,7 @@ ETAG = {"ETag": {"description": "Entity tag of this revision of the resource.", 
 CACHE = {"Cache-Control": {"description": "`immutable` for past revisions.", "schema": {"type": "string"}}}
 E400, E401, E403, E404, E405 = prob("Bad request: a malformed parameter or body."), prob("Missing or wrong API token."), prob("Forbidden: a view-only link, an invalid embed token, or administrative routes without a configured token."), prob("No such document or link (or it was rotated)."), prob("Method not allowed.")
 E409, E412, E413, E415, E422 = prob("Conflict."), prob("The document changed since the If-Match revision."), prob("The body or the document would be too large."), prob("Unsupported content type."), prob("The operation does not fit the document.")
+REPLAYED = {"Idempotent-Replayed": {"description": "`true` when the answer is the first answer to an earlier request with this Idempotency-Key; nothing was applied now.", "schema": {"type": "string", "enum": ["true"]}}}
 NOTMOD = {"description": "Not modified (If-None-Match matched the ETag)."}
 ADMIN = [{"apiToken": []}]
 
@@ -50,10 +51,11 @@ schemas = {
   "DocumentWithText": {"allOf": [ref("Document"), {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
   "CreatedDocument": {"allOf": [ref("DocumentWithText"), {"type": "object", "required": ["workspaceLinks"], "properties": {"workspaceLinks": ref("Links")}}]},
   "CreateDocument": {"type": "object", "required": ["name", "text"], "properties": {"name": {"type": "string"}, "text": {"type": "string"},
-    "language": {"type": "string", "description": "From the name's extension when absent."}, "workspace": {"type": "string", "description": "A workspace's edit link; a new workspace when absent."}}},
+    "language": {"type": "string", "maxLength": 64, "description": "At most 64 bytes; from the name's extension when absent."}, "workspace": {"type": "string", "description": "A workspace's edit link; a new workspace when absent."}}},
   "PutText": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-  "PutResult": {"type": "object", "required": ["doc", "rev", "op"], "properties": {"doc": ref("Document"), "rev": {"type": "integer"}, "op": ref("Operation")}},
-  "Patch": {"type": "object", "properties": {"name": {"type": "string"}, "language": {"type": "string"}}, "additionalProperties": False},
+  "PutResult": {"type": "object", "required": ["doc", "rev", "op"], "properties": {"doc": ref("Document"),
+    "rev": {"type": "integer", "description": "The revision the write became (for a replayed answer, the first request's)."}, "op": ref("Operation")}},
+  "Patch": {"type": "object", "properties": {"name": {"type": "string"}, "language": {"type": "string", "maxLength": 64, "description": "At most 64 bytes."}}, "additionalProperties": False},
   "Revision": {"type": "object", "required": ["rev", "op", "author", "time"], "properties": {"rev": {"type": "integer"}, "op": ref("Operation"),
     "author": {"type": "string"}, "id": {"type": "string", "description": "The op id its client gave it."}, "time": {"type": "string", "format": "date-time"}}},
   "RevisionPage": {"type": "object", "required": ["revisions"], "properties": {"revisions": {"type": "array", "items": ref("Revision")},
@@ -87,7 +89,7 @@ paths = {
   "/api/openapi.json": {"get": {"summary": "This document", "tags": ["operations"], "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
   "/api/docs": {
     "post": {"summary": "Create a document", "tags": ["documents"], "description": "JSON, or a raw file body (text/plain or application/octet-stream) with `name`, `language` and `workspace` as query parameters. The answer's `id` is the document's edit link.",
-      "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body."), qp("workspace", "Workspace edit link, for a raw body.")],
+      "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body (at most 64 bytes).", {"type": "string", "maxLength": 64}), qp("workspace", "Workspace edit link, for a raw body.")],
       "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateDocument")}, "text/plain": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string"}}}},
       "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415}},
     "get": {"summary": "Enumerate every document (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [qp("after", "Return documents after this internal id."), LIMIT],
@@ -100,10 +102,16 @@ paths = {
   "/api/docs/{id}": {
     "get": docop("Get a document", "Metadata and text; `?rev=N` for the text at revision N.", [LINK, REV, TOKEN],
       {"200": js("The document.", ref("DocumentWithText"), {**ETAG, **CACHE}), "304": NOTMOD, "400": E400, "403": E403, "404": E404}),
-    "put": docop("Replace the text", "Diffs the new text against the current one and submits the minimal operation as an edit, transformed over concurrent edits like any other. `If-Match: \"<rev>\"` makes it conditional. `Idempotency-Key` makes a retry safe.",
+    "put": docop("Replace the text", "Diffs the new text against the current one and submits the minimal operation as an edit, transformed over concurrent edits like any other. `If-Match: \"<rev>\"` makes it conditional. `Idempotency-Key` makes a retry safe: "
+      "a retry with the same key, text and If-Match within 24 hours of the write answers 200 with the write's own `rev` and `op` (and `Idempotent-Replayed: true`), however the document moved on since, and before If-Match is checked; "
+      "the same key with another text or If-Match answers 422 `idempotency_key_reused`. A retry that arrives while the first request is still being written waits for it and gets its answer (never 409). "
+      "Keys are opaque and independent (no order); they are scoped to the document and the caller's credential: the API token, an embed token's user name, or, for everyone holding the document's edit link, the link holders together. "
+      "A keyed PUT whose text is the current text still records a revision (an operation that retains everything), so that its retry is answered too.",
       [LINK, TOKEN, {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "\"<rev>\" or an ETag of this API."},
-       {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}, {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string"}, "description": "Author recorded in the history (default \"api\")."}],
-      {"200": js("Applied.", ref("PutResult"), ETAG), "400": E400, "403": E403, "404": E404, "412": E412, "413": E413, "415": E415}, text_body),
+       {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}, "description": "Names this write for 24 hours (for example a UUID): 1-255 of A-Z a-z 0-9 _ -."},
+       {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string"}, "description": "Author recorded in the history (default \"api\")."}],
+      {"200": js("Applied, or the first answer to this Idempotency-Key's request.", ref("PutResult"), {**ETAG, **REPLAYED}), "400": E400, "403": E403, "404": E404, "412": E412, "413": E413, "415": E415,
+       "422": prob("`idempotency_key_reused`: the Idempotency-Key was used for another request (another text or If-Match) in the last 24 hours.")}, text_body),
     "patch": docop("Rename or change the language", "Live sessions get a `meta` message.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "415": E415},
       {"required": True, "content": {"application/json": {"schema": ref("Patch")}}}),
     "delete": docop("Delete a document (administrators)", "Every revision and entry goes; live sessions are closed with code 4002.", [LINK], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
@@ -112,7 +120,7 @@ paths = {
   "/api/docs/{id}/revisions": {"get": docop("List revisions", "Paged; each with its time, author and operation.", [LINK, AFTER, LIMIT, TOKEN], {"200": js("A page.", ref("RevisionPage")), "400": E400, "404": E404})},
   "/api/docs/{id}/revisions/{rev}": {"get": docop("One revision", "Immutable: cacheable forever.", [LINK, {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}, TOKEN],
     {"200": js("The revision.", ref("Revision"), {**ETAG, **CACHE}), "304": NOTMOD, "400": E400, "404": E404})},
-  "/api/docs/{id}/diff": {"get": docop("Changes between two revisions", "As the operation from `from` to `to` (JSON), or as a unified diff (`format=unified` or `Accept: text/x-diff`).",
+  "/api/docs/{id}/diff": {"get": docop("Changes between two revisions", "As the operation from `from` to `to` (JSON), or as a unified diff (`format=unified` or `Accept: text/x-diff`) that `patch` applies to the text at `from`: three lines of context, `\\ No newline at end of file` after a last line without one, empty when the texts are equal.",
     [LINK, qp("from", "Start revision (default 0).", {"type": "integer", "minimum": 0}), qp("to", "End revision (default head).", {"type": "integer", "minimum": 0}),
      qp("format", "`op` or `unified`.", {"type": "string", "enum": ["op", "unified"]}), TOKEN],
     {"200": {"description": "The changes.", "headers": ETAG, "content": {"application/json": {"schema": ref("Diff")}, "text/x-diff": {"schema": {"type": "string"}}}}, "304": NOTMOD, "400": E400, "404": E404})},
