@@ -45,6 +45,7 @@ type options struct {
 	docs                            docs.Config
 	origins                         string
 	shutdownWait                    time.Duration
+	requestWait, keepAlive          time.Duration
 }
 
 // envName is the environment variable of a flag: COLLAB_ and the flag's
@@ -87,6 +88,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (prefer the variable: flags show in ps)")
 	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", 1000, "WebSocket connections per client address, -1 for no limit")
 	fs.BoolVar(&o.server.Pprof, "pprof", false, "serve /debug/pprof for profiling")
+	fs.DurationVar(&o.requestWait, "request-timeout", 2*time.Minute, "longest time to receive one HTTP request, headers and body (WebSocket connections keep their own deadlines: -pong-wait)")
+	fs.DurationVar(&o.keepAlive, "keepalive-timeout", 2*time.Minute, "close an idle HTTP keep-alive connection after this long")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data.\nEvery flag can also be set by the environment variable named after it; a flag\ngiven on the command line wins.\n\nFlags:\n")
@@ -163,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// A request's headers and body must arrive in time and an idle
 	// keep-alive connection is let go; WebSocket connections, hijacked,
 	// keep their own deadlines (ping and pong).
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	log.Info("collab serving", "addr", ln.Addr().String(), "data", o.data)
 

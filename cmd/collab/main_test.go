@@ -623,3 +623,39 @@ func TestOtJSClientsConverge(t *testing.T) {
 	}
 	t.Logf("%d ot.js clients, %d revisions, %d acknowledged operations", clients, head.Rev, len(acked))
 }
+
+// TestSlowRequestsAndIdleConnectionsAreLetGo: a request whose body never
+// finishes and a keep-alive connection left idle are closed by the
+// server, not held forever.
+func TestSlowRequestsAndIdleConnectionsAreLetGo(t *testing.T) {
+	base, _ := startRun(t, filepath.Join(t.TempDir(), "c.db"), "", "-request-timeout", "300ms", "-keepalive-timeout", "300ms")
+	host := strings.TrimPrefix(base, "http://")
+	closed := func(c net.Conn, what string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("%s: the server kept the connection open", what)
+		}
+	}
+	slow, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /api/docs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
+	closed(slow, "a body that never ends")
+
+	idle, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprintf(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	closed(idle, "an idle keep-alive connection")
+}
