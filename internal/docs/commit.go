@@ -32,6 +32,12 @@ type write struct {
 	// revisions only while it knows the log's head (see committer.heads).
 	drops   string
 	foreign bool
+	// For a revision of a live document: the document's snapshot
+	// bookkeeping before it, and, once an earlier revision of the
+	// document was refused by the disk, the error this one fails with
+	// (see Manager.refused; both commit goroutine only once queued).
+	snapBefore [3]uint64
+	abandoned  error
 }
 
 // committer is the group commit: one goroutine takes every write queued
@@ -57,6 +63,11 @@ type committer struct {
 	log    *walFile
 	logMax int64             // the file starts over once records pass this offset
 	heads  map[string]uint64 // each document's log head, as last committed; commit goroutine only
+	// logBroken is set when a write to the log failed: the file's state is
+	// then unknown, and the log is used again only from its next
+	// generation, which starts once everything is in bbolt. Commit
+	// goroutine only.
+	logBroken bool
 
 	// The recent rate at which writes arrive while the commit goroutine
 	// is busy (committing or gathering), commit goroutine only: decayed
@@ -257,21 +268,33 @@ func (c *committer) logRecord(batch []*write) []byte {
 }
 
 // logBatch makes a batch of revisions durable in the revision log. Should
-// the log fail, the batch, and every commit after it, goes to bbolt.
+// the log fail, the batch goes to bbolt, and so does every later one until
+// the log starts its next generation, which needs everything in it
+// checkpointed first: the first batch after a checkpoint tries. Past
+// logMax the log starts over the same way; while bbolt refuses the
+// checkpoint, records go on past logMax, and the file grows.
 func (c *committer) logBatch(batch []*write, rec []byte) error {
-	if c.log.off+int64(len(rec)) > c.logMax {
-		// Start the file over: everything in it goes to bbolt first.
-		if err := c.store.restartLog(c.log); err != nil {
-			c.log = nil
+	if c.logBroken || c.log.off+int64(len(rec)) > c.logMax {
+		// While a checkpoint has failed, its retry is the Manager's, not
+		// one per batch.
+		if !c.store.health.isFailing(partDB) || !c.store.hasPending() {
+			if c.store.restartLog(c.log) == nil {
+				c.logBroken = false
+			}
+		}
+		if c.logBroken {
 			return c.commitBatch(batch)
 		}
 	}
 	if err := c.log.append(rec); err != nil {
-		// After a failed fsync the file's state is unknown: stop using it.
-		// Replaying a record that did reach it is harmless.
-		c.log = nil
+		// After a failed write or fsync the file's state is unknown:
+		// nothing more goes after this record. Replaying it, should it
+		// have reached the disk, is harmless.
+		c.logBroken = true
+		c.store.health.failed(partLog, "append to the revision log", err)
 		return c.commitBatch(batch)
 	}
+	c.store.health.ok(partLog)
 	for _, w := range batch {
 		c.heads[w.doc.id] = w.rev.Rev
 	}
@@ -280,8 +303,13 @@ func (c *committer) logBatch(batch []*write, rec []byte) error {
 }
 
 // commitBatch commits a batch in one bbolt transaction, after the
-// revisions pending in the log.
+// revisions pending in the log. While bbolt refuses writes and revisions
+// are pending, it fails at once: the Manager's checkpoints retry them,
+// and this batch could only commit after them.
 func (c *committer) commitBatch(batch []*write) error {
+	if c.store.health.isFailing(partDB) && c.store.hasPending() {
+		return c.store.health.refusal(partDB)
+	}
 	err := c.store.withPending(func(tx *bolt.Tx) error {
 		for _, w := range batch {
 			w.err = w.fn(tx)
@@ -289,7 +317,7 @@ func (c *committer) commitBatch(batch []*write) error {
 		return nil
 	})
 	if err != nil {
-		clear(c.heads)
+		// Nothing committed: the heads stand.
 		return err
 	}
 	for _, w := range batch {

@@ -21,7 +21,15 @@ var (
 	// ErrStaleOp: an op id "<client>:<seq>" whose sequence is below the
 	// client's newest applied op: a client resends only its newest op.
 	ErrStaleOp = errors.New("docs: stale op id")
-	// ErrClosed: the document or the manager was closed (deleted, shut
-	// down, or reset after a failed commit).
+	// ErrClosed: the document or the manager was closed (deleted or shut
+	// down), or the document was reset because its log moved under it.
 	ErrClosed = errors.New("docs: closed")
+	// ErrStorage: the disk refused a write (full, or failing): the edit or
+	// change was not made and may be sent again later. Reads still work,
+	// and writes succeed again by themselves once the disk takes them.
+	ErrStorage = errors.New("docs: storage unavailable (disk full?)")
+	// ErrCorrupt: the bbolt file or the revision log is damaged, or the two
+	// do not belong together. The error says what and where, and names the
+	// recovery command (see docs/OPERATIONS.md).
+	ErrCorrupt = errors.New("docs: data files damaged")
 )

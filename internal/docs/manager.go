@@ -1,7 +1,9 @@
 package docs
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"strings"
 	"sync"
@@ -57,13 +59,20 @@ type Config struct {
 	// all of it checkpointed first (default 8 MiB).
 	LogBytes int
 	// CheckpointEvery is how often the revisions in the log are copied
-	// into bbolt (default 1s). A read of the store checkpoints first.
+	// into bbolt (default 1s). Reads never wait for a checkpoint: they add
+	// the revisions still in the log to what they read from bbolt. While
+	// the disk refuses writes, each checkpoint is also the retry that
+	// notices it takes them again.
 	CheckpointEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCommit, if set, is called after each group commit with its size
 	// and duration.
 	OnCommit func(batch int, took time.Duration)
+	// Logger receives what an operator must know: writes the disk refuses
+	// and their end, a torn record dropped from the log at start (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 func (c *Config) fill() {
@@ -87,6 +96,9 @@ func (c *Config) fill() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -128,7 +140,7 @@ type entry struct {
 // idle-document sweeper and the revision log's checkpoints.
 func Open(path string, cfg Config) (*Manager, error) {
 	cfg.fill()
-	st, err := OpenStore(path, cfg.SnapshotEvery, cfg.SnapshotBytes)
+	st, err := OpenStore(path, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +158,8 @@ func Open(path string, cfg Config) (*Manager, error) {
 	if !cfg.DirectCommits {
 		// Copies the log's pending revisions into bbolt, many per document
 		// per commit, off the commit goroutine. A failure leaves them
-		// pending (and durable in the log); reads report it, and the next
-		// tick tries again.
+		// pending (and durable in the log, and read from memory); it is
+		// logged, and the next tick tries again.
 		m.wg.Add(1)
 		go m.every(cfg.CheckpointEvery, func() { _ = m.store.checkpoint() })
 	}
@@ -156,6 +168,10 @@ func Open(path string, cfg Config) (*Manager, error) {
 
 // Store gives read access to the durable state.
 func (m *Manager) Store() *Store { return m.store }
+
+// Storage says whether the disk takes the manager's writes (see
+// StorageState): for metrics and health checks.
+func (m *Manager) Storage() StorageState { return m.store.Storage() }
 
 // Close unloads every document (their subscribers get a Closed event),
 // commits what is queued, and closes the database.
@@ -287,7 +303,7 @@ func (m *Manager) Open(id string) (*Document, error) {
 }
 
 func (m *Manager) load(id string) (*Document, error) {
-	meta, text, recent, err := m.store.load(id, m.cfg.Window)
+	meta, text, recent, pending, err := m.store.load(id, m.cfg.Window)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +320,15 @@ func (m *Manager) load(id string) (*Document, error) {
 	for _, r := range recent {
 		if _, _, ok := parseOpID(r.OpID); !ok && r.OpID != "" {
 			d.opids[r.OpID] = r.Rev
+		}
+	}
+	// Op ids of revisions still pending in the log, which bbolt does not
+	// know yet, newest last.
+	for _, w := range pending {
+		if client, seq, ok := parseOpID(w.rev.OpID); ok {
+			d.marks[client] = clientMark{seq: seq, rev: w.rev.Rev}
+		} else if w.rev.OpID != "" {
+			d.opids[w.rev.OpID] = w.rev.Rev
 		}
 	}
 	return d, nil
@@ -337,13 +362,18 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	rec, op := encodeRecord(r)
 	r.opJSON = rec[op:len(rec):len(rec)]
 	p := prepared{rec: rec}
+	before := [3]uint64{d.snapRev, d.snapLog, d.snapSize}
 	d.snapLog += uint64(len(p.rec))
 	if m.store.snapshotDue(r.Rev-d.snapRev, d.snapLog, d.snapSize) {
 		p.snap = m.store.encodeSnapshot(text)
 		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
+	w.snapBefore = before
 	w.durable = func(err error) {
+		if err != nil && !m.refused(d, w, err) {
+			return // abandoned by an earlier refusal
+		}
 		d.durable(r, text, err)
 		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {
 			select {
@@ -354,6 +384,75 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	}
 	m.commit.enqueue(w)
 	return w
+}
+
+// refused handles the failed commit of revision w of d. A refusal by the
+// disk (ErrStorage) is not d's fault, and d stays open: d goes back to its
+// newest durable revision, the edits queued after w fail with the same
+// error (their Submit returns it; they are not applied, and may be sent
+// again), and subscribers, who only ever heard of durable revisions, hear
+// nothing. It reports whether d.durable must still see the failure: for
+// any other error (d's log moved under it), which closes and reloads d.
+// Called on the commit goroutine, in revision order, like d.durable.
+func (m *Manager) refused(d *Document, w *write, err error) bool {
+	if w.abandoned != nil {
+		w.err = w.abandoned
+		return false
+	}
+	if !errors.Is(err, ErrStorage) {
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil || d.writes[w.rev.Rev] != w {
+		return false
+	}
+	for rev, later := range d.writes {
+		if rev > w.rev.Rev {
+			later.abandoned = fmt.Errorf("%w: revision %d of %q was not applied: it came after revision %d, which the disk refused: %w", ErrStorage, rev, d.id, w.rev.Rev, err)
+		}
+		if rev >= w.rev.Rev {
+			delete(d.writes, rev)
+		}
+	}
+	d.head, d.text = d.durRev, d.durTxt
+	keep := len(d.hist)
+	for keep > 0 && d.hist[keep-1].Rev > d.durRev {
+		keep--
+	}
+	dropped := d.hist[keep:]
+	d.hist = d.hist[:keep:keep]
+	d.snapRev, d.snapLog, d.snapSize = w.snapBefore[0], w.snapBefore[1], w.snapBefore[2]
+	// The dropped revisions' op ids were not applied: each of their
+	// clients' marks goes back to the client's newest op that was, from
+	// memory or from the log's pending revisions; failing both, bbolt has
+	// it, and applied reads it when next asked.
+	lost := map[string]bool{}
+	for _, r := range dropped {
+		if client, _, ok := parseOpID(r.OpID); ok {
+			delete(d.marks, client)
+			lost[client] = true
+		} else if r.OpID != "" {
+			delete(d.opids, r.OpID)
+		}
+	}
+	remark := func(r Revision) {
+		if client, seq, ok := parseOpID(r.OpID); ok && lost[client] {
+			d.marks[client] = clientMark{seq: seq, rev: r.Rev}
+			delete(lost, client)
+		}
+	}
+	for i := len(d.hist) - 1; i >= 0 && len(lost) > 0; i-- {
+		remark(d.hist[i])
+	}
+	if ws := m.store.pendingOf(d.id); len(lost) > 0 {
+		for i := len(ws) - 1; i >= 0 && len(lost) > 0; i-- {
+			if ws[i].rev.Rev <= d.durRev {
+				remark(ws[i].rev)
+			}
+		}
+	}
+	return false
 }
 
 // CreateParams describes a new document.

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -89,7 +93,11 @@ func (r Revision) OpJSON() []byte {
 // Store keeps documents in one bbolt file. Its methods are safe for
 // concurrent use; writes normally go through the Manager's group commit.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
+	// file is the bbolt file as bbolt opened it (tests put it out of
+	// space with it).
+	file *os.File
 	// snapshot policy: a snapshot every snapEvery revisions or snapBytes
 	// bytes of log, whichever comes first.
 	snapEvery int
@@ -100,18 +108,54 @@ type Store struct {
 	zenc *zstd.Encoder
 	zdec *zstd.Decoder
 
+	log    *slog.Logger
+	health health
+
 	// The revision log (see wal.go): wal is written only by the commit
 	// goroutine; pending holds, in order, the batches of revision writes
-	// durable in it and not yet in bbolt (guarded by pmu); ckMu is held by
-	// the one transaction at a time that empties pending.
+	// durable in it and not yet in bbolt, and byDoc each document's of
+	// them, in order (both guarded by pmu); ckMu is held by the one
+	// transaction at a time that empties pending.
 	wal     *walFile
 	ckMu    sync.Mutex
 	pmu     sync.Mutex
 	pending [][]*write
+	byDoc   map[string][]*write
 }
 
-// OpenStore opens (creating if needed) the bbolt file at path.
-func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
+// keyWALGen is the setting that pairs the bbolt file with its revision
+// log: the log's generation once every record before it is in bbolt. It
+// is written in the transaction that checkpoints a generation's last
+// records, before the log's header moves on to it; so the log is at that
+// generation, or, after a crash between the two, at the one before.
+var keyWALGen = settingKey("wal-generation")
+
+// OpenStore opens (creating if needed) the bbolt file at path and its
+// revision log (path + ".wal"). Before bbolt touches the file it checks
+// it (see checkBolt), and the log against it (see Store.recoverLog): a
+// damaged or mismatched pair is an ErrCorrupt that names the recovery
+// command.
+func OpenStore(path string, cfg Config) (*Store, error) {
+	cfg.fill()
+	fi, err := os.Stat(path)
+	fresh := errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0
+	if err != nil && !fresh {
+		return nil, fmt.Errorf("docs: open %s: %w", path, err)
+	}
+	if !fresh {
+		if err := checkBolt(path); err != nil {
+			return nil, err
+		}
+	}
+	walPath := path + ".wal"
+	sc, err := scanWAL(walPath)
+	if err != nil {
+		return nil, err
+	}
+	if fresh && len(sc.entries) > 0 {
+		return nil, fmt.Errorf("%w: %s is empty or missing, but %s holds %d revisions of documents that were in it: restore %s from a copy if there is one; otherwise %s",
+			ErrCorrupt, path, walPath, len(sc.entries), path, recoverHint(path))
+	}
 	// 1 KB pages for new files (an existing file keeps its own): every
 	// commit rewrites the pages it changes, whole, and a revision changes
 	// a few small records in a few pages, so smaller pages write and sync
@@ -125,11 +169,18 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 	// faster only for freelists of many thousands of runs, which a file
 	// that mostly appends does not grow; the freelist is not synced, so
 	// the choice can change on any open.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistArrayType, NoFreelistSync: true, PageSize: 1 << 10})
+	var file *os.File
+	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, mode)
+		file = f
+		return f, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistArrayType, NoFreelistSync: true, PageSize: 1 << 10, OpenFile: openFile})
 	if err != nil {
 		return nil, fmt.Errorf("docs: open %s: %w", path, err)
 	}
 	var compress bool
+	var gen uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -156,6 +207,9 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 		default:
 			return fmt.Errorf("docs: unknown snapshot format %q", format)
 		}
+		if v := links.Get(keyWALGen); len(v) == 8 {
+			gen = binary.BigEndian.Uint64(v)
+		}
 		return nil
 	})
 	if err != nil {
@@ -166,18 +220,133 @@ func OpenStore(path string, snapEvery, snapBytes int) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
 	}
-	st := &Store{db: db, snapEvery: snapEvery, snapBytes: snapBytes}
+	st := &Store{db: db, path: path, file: file, snapEvery: cfg.SnapshotEvery, snapBytes: cfg.SnapshotBytes, log: cfg.Logger, byDoc: map[string][]*write{}}
+	st.health = health{log: cfg.Logger, now: cfg.Now, path: path}
 	if compress {
 		// Both are safe for concurrent use; the fastest level compresses
 		// code about 4x (S2: 2.7x, at the same throughput) at a few hundred MB/s.
 		st.zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
 		st.zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	}
-	if err := st.recoverLog(path + ".wal"); err != nil {
+	if err := st.recoverLog(walPath, sc, gen); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// The parts of the storage whose writes health follows.
+const (
+	partLog = iota // the revision log
+	partDB         // the bbolt file
+)
+
+var partNames = [...]string{partLog: "revision log", partDB: "database file"}
+
+// health follows whether the disk takes the store's writes: a part turns
+// failing with the first write the disk refuses and healthy again with
+// the next one it takes. Each change is logged (Error, then Warn), and a
+// part that keeps failing says so again at most once a minute. mu guards
+// the fields below it; nothing is logged while it is held.
+type health struct {
+	log  *slog.Logger
+	now  func() time.Time
+	path string
+
+	mu       sync.Mutex
+	failing  [2]bool
+	since    [2]time.Time // when the part turned failing
+	cause    [2]error     // its latest failure, an ErrStorage
+	count    [2]int       // its failures since it turned failing
+	logged   [2]time.Time // when its failing was last logged
+	failures uint64       // failed writes since the store opened
+}
+
+// failed records that a write to part (what it was) failed with err, and
+// returns err as an ErrStorage.
+func (h *health) failed(part int, what string, err error) error {
+	if !errors.Is(err, ErrStorage) {
+		err = fmt.Errorf("%w: %s: %w", ErrStorage, what, err)
+	}
+	h.mu.Lock()
+	now := h.now()
+	first := !h.failing[part]
+	again := !first && now.Sub(h.logged[part]) >= time.Minute
+	if first {
+		h.failing[part], h.since[part], h.count[part] = true, now, 0
+	}
+	if first || again {
+		h.logged[part] = now
+	}
+	h.count[part]++
+	h.cause[part] = err
+	h.failures++
+	count, since := h.count[part], h.since[part]
+	h.mu.Unlock()
+	switch {
+	case first && part == partDB:
+		h.log.Error("storage: the database file refuses writes: new documents and changes are refused; edits are kept in the revision log while it has room, and refused after; reads are served; retried every checkpoint",
+			"file", h.path, "write", what, "err", err)
+	case first:
+		h.log.Error("storage: the revision log refuses writes: edits are committed to the database file instead, or refused if it fails too; retried with every edit",
+			"file", h.path+".wal", "write", what, "err", err)
+	case again:
+		h.log.Warn("storage: still failing", "part", partNames[part], "since", since, "failures", count, "err", err)
+	}
+	return err
+}
+
+// ok records that a write to part succeeded.
+func (h *health) ok(part int) {
+	h.mu.Lock()
+	if !h.failing[part] {
+		h.mu.Unlock()
+		return
+	}
+	h.failing[part], h.cause[part] = false, nil
+	since, count := h.since[part], h.count[part]
+	h.mu.Unlock()
+	h.log.Warn("storage: writes succeed again", "part", partNames[part], "failing for", h.now().Sub(since).Round(time.Millisecond), "failures", count)
+}
+
+// isFailing reports whether part's last write failed.
+func (h *health) isFailing(part int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failing[part]
+}
+
+// refusal returns part's latest failure, nil if it is not failing.
+func (h *health) refusal(part int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cause[part]
+}
+
+// StorageState says whether the disk takes the store's writes.
+type StorageState struct {
+	// Failing is set while the latest write to the revision log or to
+	// the database file failed; Err is then that failure (an ErrStorage)
+	// and Since when it began.
+	Failing bool
+	Err     error
+	Since   time.Time
+	// Failures counts the writes that failed since the store opened.
+	Failures uint64
+}
+
+// Storage returns the storage's state, for metrics and health checks.
+func (s *Store) Storage() StorageState {
+	h := &s.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := StorageState{Failures: h.failures}
+	for part := range h.failing {
+		if h.failing[part] && (!st.Failing || h.since[part].Before(st.Since)) {
+			st.Failing, st.Err, st.Since = true, h.cause[part], h.since[part]
+		}
+	}
+	return st
 }
 
 // Close closes the database file.
@@ -503,10 +672,7 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 				return err
 			}
 		}
-		due := s.snapshotDueAfter(h, len(rec))
-		h.rev, h.updatedMs = r.Rev, uint64(r.Time.UnixMilli())
-		h.snapBytes += uint64(len(rec))
-		if due {
+		if s.advance(&h, w) {
 			v := w.prep.snap
 			if v == nil {
 				v = s.encodeSnapshot(w.text)
@@ -520,7 +686,6 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 			if err := snap.Put(revKey(r.Rev), v); err != nil {
 				return err
 			}
-			h.snapRev, h.snapBytes, h.snapSize = r.Rev, 0, uint64(w.text.ByteLen())
 		}
 	}
 	for client, m := range marks {
@@ -531,10 +696,53 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	return writeHead(log, h)
 }
 
+// The store's reads see every durable revision without waiting for, or
+// depending on, a checkpoint: each takes the document's revisions pending
+// in the log first, then reads bbolt in a read transaction, and adds those
+// of the pending revisions that bbolt does not have (see overlay).
+
+// advance moves a head record over revision w as appendRun writes it, and
+// reports whether a snapshot is due at it.
+func (s *Store) advance(h *head, w *write) bool {
+	n := len(w.prep.rec)
+	due := s.snapshotDueAfter(*h, n)
+	h.rev, h.updatedMs = w.rev.Rev, uint64(w.rev.Time.UnixMilli())
+	h.snapBytes += uint64(n)
+	if due {
+		h.snapRev, h.snapBytes, h.snapSize = w.rev.Rev, 0, uint64(w.text.ByteLen())
+	}
+	return due
+}
+
+// metaWith is getMeta with the pending revisions ws of the document added:
+// it returns them as far as bbolt does not have them.
+func (s *Store) metaWith(tx *bolt.Tx, id string, ws []*write) (Meta, []*write, error) {
+	m, err := getMeta(tx, id)
+	if err != nil || len(ws) == 0 {
+		return m, nil, err
+	}
+	h := head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes), snapSize: uint64(m.SnapSize)}
+	ws = overlay(ws, h)
+	for _, w := range ws {
+		s.advance(&h, w)
+	}
+	m.Rev, m.Updated = h.rev, time.UnixMilli(int64(h.updatedMs)).UTC()
+	m.SnapRev, m.SnapBytes, m.SnapSize = h.snapRev, int(h.snapBytes), int(h.snapSize)
+	return m, ws, nil
+}
+
+// durableRev is a pending revision as it reads back from disk.
+func durableRev(w *write) Revision {
+	r := w.rev
+	r.Time = time.UnixMilli(r.Time.UnixMilli()).UTC()
+	return r
+}
+
 // Meta returns a document's metadata.
 func (s *Store) Meta(id string) (m Meta, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		m, err = getMeta(tx, id)
+	ws := s.pendingOf(id)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		m, _, err = s.metaWith(tx, id, ws)
 		return err
 	})
 	return m, err
@@ -542,13 +750,25 @@ func (s *Store) Meta(id string) (m Meta, err error) {
 
 // Revisions returns up to limit revisions after rev after, in order.
 func (s *Store) Revisions(id string, after uint64, limit int) (out []Revision, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	ws := s.pendingOf(id)
+	err = s.db.View(func(tx *bolt.Tx) error {
 		log, err := logBucket(tx, id)
 		if err != nil {
 			return err
 		}
-		out, err = readLog(log, after, limit)
-		return err
+		h, _ := readHead(log)
+		if out, err = readLog(log, after, limit); err != nil {
+			return err
+		}
+		for _, w := range overlay(ws, h) {
+			if len(out) >= limit {
+				break
+			}
+			if w.rev.Rev > after {
+				out = append(out, durableRev(w))
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -605,13 +825,18 @@ func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 
 // TextAt returns the document's text at revision rev.
 func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		m, err := getMeta(tx, id)
+	ws := s.pendingOf(id)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		m, ov, err := s.metaWith(tx, id, ws)
 		if err != nil {
 			return err
 		}
 		if rev > m.Rev {
 			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, m.Rev)
+		}
+		if n := len(ov); n > 0 && rev >= ov[0].rev.Rev {
+			text = ov[rev-ov[0].rev.Rev].text
+			return nil
 		}
 		text, err = s.textAt(tx, id, rev)
 		return err
@@ -619,14 +844,19 @@ func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
 	return text, err
 }
 
-// load reads what a live document needs: metadata, the head text and the
-// last window revisions.
-func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Revision, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		if m, err = getMeta(tx, id); err != nil {
+// load reads what a live document needs: metadata, the head text, the
+// last window revisions, and those of its revisions that are still
+// pending in the log (which hold op ids bbolt does not know yet).
+func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Revision, pending []*write, err error) {
+	ws := s.pendingOf(id)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if m, pending, err = s.metaWith(tx, id, ws); err != nil {
 			return err
 		}
-		if text, err = s.textAt(tx, id, m.Rev); err != nil {
+		stored := m.Rev - uint64(len(pending)) // bbolt's head
+		if len(pending) > 0 {
+			text = pending[len(pending)-1].text
+		} else if text, err = s.textAt(tx, id, m.Rev); err != nil {
 			return err
 		}
 		log, err := logBucket(tx, id)
@@ -637,10 +867,19 @@ func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Re
 		if m.Rev > uint64(window) {
 			after = m.Rev - uint64(window)
 		}
-		recent, err = readLog(log, after, window)
-		return err
+		if after < stored {
+			if recent, err = readLog(log, after, window); err != nil {
+				return err
+			}
+		}
+		for _, w := range pending {
+			if w.rev.Rev > after {
+				recent = append(recent, durableRev(w))
+			}
+		}
+		return nil
 	})
-	return m, text, recent, err
+	return m, text, recent, pending, err
 }
 
 // deleteDoc removes every entry of a document.
@@ -668,7 +907,8 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 // List returns documents of a workspace whose names start with prefix,
 // ordered by name, starting after the name after.
 func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	pending := s.pendingDocs()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		base := fileKey(workspace, prefix)
 		start := base
@@ -676,7 +916,7 @@ func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, er
 			start = append(fileKey(workspace, after), 0)
 		}
 		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, base) && len(out) < limit; k, v = c.Next() {
-			m, err := getMeta(tx, string(v))
+			m, _, err := s.metaWith(tx, string(v), pending[string(v)])
 			if err != nil {
 				return err
 			}
@@ -689,14 +929,15 @@ func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, er
 
 // ListAll returns every document's metadata ordered by id, after id after.
 func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	pending := s.pendingDocs()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMeta).Cursor()
 		k, _ := c.First()
 		if after != "" {
 			k, _ = c.Seek(append([]byte(after), 0))
 		}
 		for ; k != nil && len(out) < limit; k, _ = c.Next() {
-			m, err := getMeta(tx, string(k))
+			m, _, err := s.metaWith(tx, string(k), pending[string(k)])
 			if err != nil {
 				return err
 			}
@@ -775,4 +1016,208 @@ func moveLog(tx *bolt.Tx, id []byte) error {
 		}
 	}
 	return doc.DeleteBucket(oldSubLog)
+}
+
+// checkBolt checks the bbolt file at path before bbolt maps it: bbolt
+// trusts its pages, and on a damaged file panics (in a goroutine of its
+// own, where nothing can recover) or faults on a page past the end of a
+// truncated file. It reads the file with plain reads and walks every page
+// reachable from the newest valid meta page, as bbolt's Tx.Check does
+// (which this cannot use: it rebuilds the freelist first, by the same
+// unguarded walk): every page must lie inside the file and below the
+// meta's high-water mark, be a branch or leaf page that says its own id,
+// be reached once, and hold elements inside it with keys in order. A
+// problem is an ErrCorrupt that says which page, where, and in which
+// bucket, and names the recovery command.
+func checkBolt(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("docs: open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("docs: %s: %w", path, err)
+	}
+	c := &boltCheck{f: f, size: fi.Size(), seen: map[uint64]bool{}}
+	if err := c.check(); err != nil {
+		return fmt.Errorf("%w: %s: %w: %s", ErrCorrupt, path, err, recoverHint(path))
+	}
+	return nil
+}
+
+// The layout of bbolt's pages (bbolt 1.x, internal/common), in the
+// machine's byte order.
+const (
+	boltMagic       = 0xED0CDAED
+	boltVersion     = 2
+	boltPageHeader  = 16 // id 8, flags 2, count 2, overflow 4
+	boltElement     = 16 // branch: pos 4, ksize 4, pgid 8; leaf: flags 4, pos 4, ksize 4, vsize 4
+	boltBranchPage  = 0x01
+	boltLeafPage    = 0x02
+	boltMetaPage    = 0x04
+	boltBucketValue = 0x01
+	boltMaxDepth    = 64
+)
+
+var boltOrder = binary.NativeEndian
+
+// boltCheck is one walk of checkBolt.
+type boltCheck struct {
+	f        *os.File
+	size     int64
+	pageSize int64
+	hwm      uint64 // the meta's page count: no page id reaches it
+	seen     map[uint64]bool
+}
+
+func (c *boltCheck) check() error {
+	// The meta pages: the first at 0, the second one page further, for a
+	// page size the first says, or found by trying each as bbolt does.
+	var best []byte
+	var bestTx uint64
+	first := make([]byte, 4096)
+	n, _ := c.f.ReadAt(first, 0)
+	first = first[:n]
+	if m, ok := boltMeta(first); ok {
+		best, bestTx = m, boltOrder.Uint64(m[48:])
+		c.pageSize = int64(boltOrder.Uint32(m[8:]))
+	}
+	for ps := int64(1024); ps <= 1<<16; ps *= 2 {
+		if c.pageSize != 0 && ps != c.pageSize {
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, _ := c.f.ReadAt(buf, ps)
+		if m, ok := boltMeta(buf[:n]); ok && int64(boltOrder.Uint32(m[8:])) == ps && (best == nil || boltOrder.Uint64(m[48:]) > bestTx) {
+			best, c.pageSize = m, ps
+			break
+		}
+	}
+	if best == nil {
+		return fmt.Errorf("neither meta page (the first two pages) is valid: not a bbolt file, or both overwritten")
+	}
+	c.hwm = boltOrder.Uint64(best[40:])
+	if need := int64(c.hwm) * c.pageSize; need > c.size {
+		return fmt.Errorf("the file is truncated: its meta page counts %d pages of %d bytes (%d bytes), the file has %d bytes", c.hwm, c.pageSize, need, c.size)
+	}
+	c.seen[0], c.seen[1] = true, true
+	return c.bucket(best[16:32], "the root bucket", 0)
+}
+
+// boltMeta returns the meta of a meta page at the start of b, if it is a
+// valid one.
+func boltMeta(b []byte) ([]byte, bool) {
+	if len(b) < boltPageHeader+64 || boltOrder.Uint16(b[8:]) != boltMetaPage {
+		return nil, false
+	}
+	m := b[boltPageHeader : boltPageHeader+64]
+	if boltOrder.Uint32(m) != boltMagic || boltOrder.Uint32(m[4:]) != boltVersion {
+		return nil, false
+	}
+	h := fnv.New64a()
+	h.Write(m[:56])
+	return m, h.Sum64() == boltOrder.Uint64(m[56:])
+}
+
+// bucket checks a bucket from its 16-byte header (root page, sequence),
+// and an inline bucket's page after it.
+func (c *boltCheck) bucket(v []byte, where string, depth int) error {
+	if len(v) < 16 {
+		return fmt.Errorf("%s: a bucket value of %d bytes", where, len(v))
+	}
+	root := boltOrder.Uint64(v)
+	if root == 0 {
+		return c.elements(v[16:], 0, where, depth)
+	}
+	return c.page(root, where, depth)
+}
+
+// page checks page id and what it leads to.
+func (c *boltCheck) page(id uint64, where string, depth int) error {
+	at := func(format string, args ...any) error {
+		return fmt.Errorf("page %d (byte offset %d) in %s: %s", id, int64(id)*c.pageSize, where, fmt.Sprintf(format, args...))
+	}
+	if depth > boltMaxDepth {
+		return at("the tree is deeper than %d pages (a loop?)", boltMaxDepth)
+	}
+	if id < 2 || id >= c.hwm {
+		return at("out of bounds: the file's pages end at %d", c.hwm)
+	}
+	hdr := make([]byte, boltPageHeader)
+	if _, err := c.f.ReadAt(hdr, int64(id)*c.pageSize); err != nil {
+		return at("unreadable: %v", err)
+	}
+	overflow := uint64(boltOrder.Uint32(hdr[12:]))
+	if got := boltOrder.Uint64(hdr); got != id {
+		return at("it says it is page %d", got)
+	}
+	if id+overflow >= c.hwm {
+		return at("%d overflow pages run past the file's pages, which end at %d", overflow, c.hwm)
+	}
+	for i := id; i <= id+overflow; i++ {
+		if c.seen[i] {
+			return at("page %d is reached twice", i)
+		}
+		c.seen[i] = true
+	}
+	buf := make([]byte, int64(overflow+1)*c.pageSize)
+	if _, err := c.f.ReadAt(buf, int64(id)*c.pageSize); err != nil {
+		return at("unreadable: %v", err)
+	}
+	if err := c.elements(buf, id, where, depth); err != nil {
+		return at("%v", err)
+	}
+	return nil
+}
+
+// elements checks the branch or leaf page in p (page id, 0 for an inline
+// bucket's) and follows its children and buckets.
+func (c *boltCheck) elements(p []byte, id uint64, where string, depth int) error {
+	if len(p) < boltPageHeader {
+		return fmt.Errorf("%d bytes, less than a page header", len(p))
+	}
+	flags, count := boltOrder.Uint16(p[8:]), int(boltOrder.Uint16(p[10:]))
+	if flags != boltBranchPage && flags != boltLeafPage {
+		return fmt.Errorf("not a branch or leaf page (flags %#x)", flags)
+	}
+	if boltPageHeader+count*boltElement > len(p) {
+		return fmt.Errorf("%d elements do not fit in %d bytes", count, len(p))
+	}
+	var prev []byte
+	for i := range count {
+		e := p[boltPageHeader+i*boltElement:]
+		base := boltPageHeader + i*boltElement
+		var kpos, ksize, vsize int
+		var leafFlags uint32
+		var child uint64
+		if flags == boltBranchPage {
+			kpos, ksize, child = base+int(boltOrder.Uint32(e)), int(boltOrder.Uint32(e[4:])), boltOrder.Uint64(e[8:])
+		} else {
+			leafFlags = boltOrder.Uint32(e)
+			kpos, ksize, vsize = base+int(boltOrder.Uint32(e[4:])), int(boltOrder.Uint32(e[8:])), int(boltOrder.Uint32(e[12:]))
+		}
+		if kpos < base || ksize < 0 || vsize < 0 || kpos+ksize+vsize > len(p) || kpos+ksize+vsize < kpos {
+			return fmt.Errorf("element %d of %d points outside the page", i, count)
+		}
+		key := p[kpos : kpos+ksize]
+		if prev != nil && bytes.Compare(prev, key) >= 0 {
+			return fmt.Errorf("element %d's key is not after the one before it", i)
+		}
+		prev = key
+		if flags == boltBranchPage {
+			if err := c.page(child, where, depth+1); err != nil {
+				return err
+			}
+		} else if leafFlags&boltBucketValue != 0 {
+			name := fmt.Sprintf("bucket %q", key)
+			if where != "the root bucket" {
+				name = where + " / " + fmt.Sprintf("%q", key)
+			}
+			if err := c.bucket(p[kpos+ksize:kpos+ksize+vsize], name, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

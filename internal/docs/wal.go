@@ -1,6 +1,7 @@
 package docs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/collab-editor/collab/internal/fsync"
 	"github.com/collab-editor/collab/internal/rope"
@@ -69,71 +71,218 @@ type walEntry struct {
 	rec []byte // encodeRecord of the revision
 }
 
-// openWAL opens (creating if needed) the log at path and returns the
-// entries of its current generation, in order.
-func openWAL(path string) (*walFile, []walEntry, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("docs: open %s: %w", path, err)
-	}
-	w := &walFile{f: f, zero: make([]byte, 64<<10)}
-	entries, err := w.load()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("docs: read %s: %w", path, err)
-	}
-	return w, entries, nil
+// walScan is what reading a log file found (see scanWAL).
+type walScan struct {
+	size int64
+	// header is set when the header is whole; gen is then its generation.
+	header bool
+	gen    uint64
+	// The records of gen, in order, whole and checksummed, from the
+	// header on: records of them, their revisions in entries, ending at
+	// end, where the next record goes.
+	records int
+	entries []walEntry
+	end     int64
+	// torn, when set, says what lies at end that is neither zeros nor a
+	// record of an older generation: the record a crash interrupted.
+	torn string
+	// later lists the whole records of generation gen (of any generation
+	// when the header is damaged) found after end: they say the file is
+	// damaged, not torn.
+	later []walRecord
 }
 
-func (w *walFile) load() ([]walEntry, error) {
-	st, err := w.f.Stat()
+// walRecord is a whole, checksummed record found in a log file.
+type walRecord struct {
+	off     int64
+	gen     uint64
+	n       int64 // bytes, header included
+	entries []walEntry
+	err     error // its payload does not decode
+}
+
+// recordAt reports the whole, checksummed record at off in b, of
+// generation gen (of any generation if gen is 0).
+func recordAt(b []byte, off int64, gen uint64) (walRecord, bool) {
+	if off+walRecordHdr > int64(len(b)) {
+		return walRecord{}, false
+	}
+	h := b[off : off+walRecordHdr]
+	n := int64(binary.BigEndian.Uint32(h))
+	g := binary.BigEndian.Uint64(h[8:])
+	if n == 0 || off+walRecordHdr+n > int64(len(b)) || g == 0 || (gen != 0 && g != gen) || (gen == 0 && g >= 1<<40) {
+		return walRecord{}, false
+	}
+	if crc32.Checksum(b[off+8:off+walRecordHdr+n], walCRC) != binary.BigEndian.Uint32(h[4:]) {
+		return walRecord{}, false
+	}
+	r := walRecord{off: off, gen: g, n: walRecordHdr + n}
+	r.entries, r.err = decodeWALPayload(bytes.Clone(b[off+walRecordHdr : off+walRecordHdr+n]))
+	return r, true
+}
+
+// recordsFrom returns every whole record of generation gen (any if 0) at
+// or after off, looking at every byte offset: the records a damaged
+// stretch of the file hides.
+func recordsFrom(b []byte, off int64, gen uint64) []walRecord {
+	var out []walRecord
+	for off+walRecordHdr <= int64(len(b)) {
+		if r, ok := recordAt(b, off, gen); ok {
+			out = append(out, r)
+			off += r.n
+			continue
+		}
+		off++
+	}
+	return out
+}
+
+// scanWAL reads the log at path without changing it. A missing file reads
+// as an empty one.
+func scanWAL(path string) (walScan, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return walScan{}, nil
+	}
 	if err != nil {
-		return nil, err
+		return walScan{}, fmt.Errorf("docs: read %s: %w", path, err)
 	}
-	w.size = st.Size()
-	hdr := make([]byte, walHeaderLen)
-	if _, err := w.f.ReadAt(hdr, 0); err != nil || !validHeader(hdr) {
-		// New, or a header torn as it was rewritten, which happens only
-		// once every record is in bbolt: start the file over.
-		if err := w.f.Truncate(0); err != nil {
-			return nil, err
+	sc := walScan{size: int64(len(b))}
+	if len(b) < walHeaderLen || !validHeader(b[:walHeaderLen]) {
+		if !allZero(b) {
+			sc.later = recordsFrom(b, 0, 0)
 		}
-		w.size = 0
-		if err := w.writeHeader(1); err != nil {
-			return nil, err
-		}
-		// The new file's name must survive a crash too.
-		return nil, syncDir(filepath.Dir(w.f.Name()))
+		return sc, nil
 	}
-	w.gen = binary.BigEndian.Uint64(hdr[16:])
-	w.off = walHeaderLen
-	var out []walEntry
-	rh := make([]byte, walRecordHdr)
+	sc.header = true
+	sc.gen = binary.BigEndian.Uint64(b[16:])
+	sc.end = walHeaderLen
 	for {
-		if _, err := w.f.ReadAt(rh, w.off); err != nil {
+		r, ok := recordAt(b, sc.end, sc.gen)
+		if !ok {
 			break
 		}
-		n := int64(binary.BigEndian.Uint32(rh))
-		if binary.BigEndian.Uint64(rh[8:]) != w.gen || n == 0 || w.off+walRecordHdr+n > w.size {
-			break
-		}
-		body := make([]byte, 8+n)
-		copy(body, rh[8:])
-		if _, err := w.f.ReadAt(body[8:], w.off+walRecordHdr); err != nil {
-			break
-		}
-		if crc32.Checksum(body, walCRC) != binary.BigEndian.Uint32(rh[4:]) {
-			break
-		}
-		entries, err := decodeWALPayload(body[8:])
-		if err != nil {
+		if r.err != nil {
 			// The checksum held, so this is not a torn write.
-			return nil, fmt.Errorf("record at %d: %w", w.off, err)
+			return sc, fmt.Errorf("%w: %s: record %d at byte offset %d has a good checksum but does not decode: %w: %s",
+				ErrCorrupt, path, sc.records+1, r.off, r.err, recoverHint(strings.TrimSuffix(path, ".wal")))
 		}
-		out = append(out, entries...)
-		w.off += walRecordHdr + n
+		sc.records++
+		sc.entries = append(sc.entries, r.entries...)
+		sc.end += r.n
 	}
-	return out, nil
+	rest := b[sc.end:]
+	if _, old := recordAt(b, sc.end, 0); !old && !allZero(rest[:min(len(rest), walRecordHdr)]) {
+		n := int64(0)
+		if len(rest) >= 4 {
+			n = int64(binary.BigEndian.Uint32(rest))
+		}
+		switch {
+		case len(rest) < walRecordHdr || sc.end+walRecordHdr+n > sc.size:
+			sc.torn = fmt.Sprintf("a record cut short (%d of its %d bytes)", len(rest), walRecordHdr+n)
+		default:
+			sc.torn = fmt.Sprintf("a record of %d bytes whose checksum does not match", walRecordHdr+n)
+		}
+	}
+	sc.later = recordsFrom(b, sc.end+1, sc.gen)
+	return sc, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// openWAL opens (creating if needed) the log at path and returns the
+// entries of its current generation, in order. A torn tail is left for
+// the caller to drop (see Store.recoverLog); damage is an ErrCorrupt.
+func openWAL(path string) (*walFile, []walEntry, error) {
+	sc, err := scanWAL(path)
+	if err == nil {
+		err = sc.damage(path, 0)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := openWALAt(path, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, sc.entries, nil
+}
+
+// openWALAt opens the log at path, which scanned as sc, for appending
+// after sc's records: a torn tail is cut off, and a file without a whole
+// header starts over at generation 1.
+func openWALAt(path string, sc walScan) (*walFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("docs: open %s: %w", path, err)
+	}
+	w := &walFile{f: f, zero: make([]byte, 64<<10), size: sc.size}
+	err = func() error {
+		if !sc.header {
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+			w.size = 0
+			if err := w.writeHeader(1); err != nil {
+				return err
+			}
+			// The new file's name must survive a crash too.
+			return syncDir(filepath.Dir(path))
+		}
+		w.gen, w.off = sc.gen, sc.end
+		if sc.torn != "" {
+			if err := f.Truncate(sc.end); err != nil {
+				return err
+			}
+			w.size = sc.end
+			return f.Sync()
+		}
+		return nil
+	}()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("docs: %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// recoverHint is how an ErrCorrupt tells the operator what to do.
+func recoverHint(dbPath string) string {
+	return fmt.Sprintf("stop the server, copy %s and %s.wal somewhere safe, then run \"collab recover -data %s\" (see docs/OPERATIONS.md)", dbPath, dbPath, dbPath)
+}
+
+// damage reports, as an ErrCorrupt, what in sc says the log is damaged
+// rather than torn: whole records of its generation after a bad one, or
+// a damaged header in front of records that may not be in bbolt yet (of
+// generation minGen or later; minGen 0 counts every record). dbPath
+// names the bbolt file in the hint.
+func (sc walScan) damage(path string, minGen uint64) error {
+	dbPath := strings.TrimSuffix(path, ".wal")
+	if sc.header && len(sc.later) > 0 {
+		r := sc.later[0]
+		return fmt.Errorf("%w: %s: record %d of generation %d, at byte offset %d, is damaged, and a whole record follows at byte offset %d (%d whole records after the damage): %s",
+			ErrCorrupt, path, sc.records+1, sc.gen, sc.end, r.off, len(sc.later), recoverHint(dbPath))
+	}
+	if !sc.header {
+		n := 0
+		for _, r := range sc.later {
+			if r.gen >= minGen {
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: %s: the header (bytes 0 to %d) is damaged, and %d whole records follow it that may not be in %s: %s",
+				ErrCorrupt, path, walHeaderLen, n, dbPath, recoverHint(dbPath))
+		}
+	}
+	return nil
 }
 
 func validHeader(h []byte) bool {
@@ -261,14 +410,62 @@ func syncDir(dir string) error {
 }
 
 // addPending records a batch of revision writes the commit goroutine has
-// just made durable in the log, in order. The store keeps the batch.
+// just made durable in the log, in order. The store keeps the batch, and
+// each document's share of it for reads (see pendingOf).
 func (s *Store) addPending(batch []*write) {
 	s.pmu.Lock()
 	s.pending = append(s.pending, batch)
+	for _, w := range batch {
+		s.byDoc[w.doc.id] = append(s.byDoc[w.doc.id], w)
+	}
 	s.pmu.Unlock()
 }
 
-// checkpoint copies every revision pending in the log into bbolt.
+// pendingOf returns document id's revisions pending in the log, in order.
+// Take it before the bbolt transaction it completes (see overlay).
+func (s *Store) pendingOf(id string) []*write {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	ws := s.byDoc[id]
+	return ws[:len(ws):len(ws)]
+}
+
+// hasPending reports whether any revision is pending in the log.
+func (s *Store) hasPending() bool {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	return len(s.pending) > 0
+}
+
+// pendingDocs is pendingOf for every document with pending revisions.
+func (s *Store) pendingDocs() map[string][]*write {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if len(s.byDoc) == 0 {
+		return nil
+	}
+	out := make(map[string][]*write, len(s.byDoc))
+	for id, ws := range s.byDoc {
+		out[id] = ws[:len(ws):len(ws)]
+	}
+	return out
+}
+
+// overlay returns what of a document's pending revisions ws (taken before
+// the transaction that read h) bbolt does not have: those after its head
+// h, if they follow it. A checkpoint may have copied some of ws since.
+func overlay(ws []*write, h head) []*write {
+	for len(ws) > 0 && ws[0].rev.Rev <= h.rev {
+		ws = ws[1:]
+	}
+	if len(ws) > 0 && ws[0].rev.Rev != h.rev+1 {
+		return nil
+	}
+	return ws
+}
+
+// checkpoint copies every revision pending in the log into bbolt. A
+// failure leaves them pending (and durable in the log), and is logged.
 func (s *Store) checkpoint() error {
 	s.pmu.Lock()
 	n := len(s.pending)
@@ -282,7 +479,9 @@ func (s *Store) checkpoint() error {
 // withPending runs one bbolt write transaction that first appends the
 // revisions pending in the log and then runs fn (if not nil), so that fn
 // sees, and comes after, every durable revision. Once it commits, those
-// revisions are no longer pending.
+// revisions are no longer pending. Its failure is an ErrStorage: the disk
+// did not take the transaction (or a pending revision does not follow
+// bbolt's head, which the error says).
 func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
@@ -307,12 +506,29 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 		}
 		return nil
 	})
-	if err == nil && len(batches) > 0 {
+	if err != nil {
+		what := "commit to the database file"
+		if len(batches) > 0 {
+			what = "checkpoint into the database file"
+		}
+		return s.health.failed(partDB, what, err)
+	}
+	s.health.ok(partDB)
+	if len(batches) > 0 {
 		s.pmu.Lock()
+		for _, batch := range batches {
+			for _, w := range batch {
+				if ws := s.byDoc[w.doc.id][1:]; len(ws) > 0 {
+					s.byDoc[w.doc.id] = ws
+				} else {
+					delete(s.byDoc, w.doc.id)
+				}
+			}
+		}
 		s.pending = append([][]*write(nil), s.pending[len(batches):]...)
 		s.pmu.Unlock()
 	}
-	return err
+	return nil
 }
 
 // pendingRuns groups pending batches by document, each document's
@@ -331,40 +547,70 @@ func pendingRuns(batches [][]*write) (ids []string, runs map[string][]*write) {
 	return ids, runs
 }
 
-// view is db.View after a checkpoint: fn sees every durable revision.
+// view runs fn in a bbolt read transaction, for the readers that read
+// bbolt's buckets themselves (blame, Head, op id lookups, links, chat):
+// while the database file takes writes it checkpoints first, so that fn
+// sees every durable revision; while it does not, fn reads bbolt as it
+// is, without the revisions pending in the log, rather than fail. The
+// store's own reads (Meta, Revisions, TextAt, List) never checkpoint:
+// they add the pending revisions to what they read (see overlay).
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
-	if err := s.checkpoint(); err != nil {
-		return err
+	if !s.health.isFailing(partDB) {
+		_ = s.checkpoint() // a failure is logged, and read around
 	}
 	return s.db.View(fn)
 }
 
-// recoverLog opens the revision log at path and copies into bbolt what of
-// it bbolt does not have, then starts the log's next generation.
-func (s *Store) recoverLog(path string) error {
-	w, entries, err := openWAL(path)
+// recoverLog opens the revision log at path, which scanned as sc, after
+// checking that it belongs with bbolt, whose recorded generation is gen
+// (0: none yet): it copies into bbolt what of it bbolt does not have, then
+// starts the log's next generation. A torn tail is cut off and logged;
+// damage, or a log from another moment than bbolt, is an ErrCorrupt.
+func (s *Store) recoverLog(path string, sc walScan, gen uint64) error {
+	if err := sc.damage(path, gen); err != nil {
+		return err
+	}
+	if sc.header && gen != 0 && sc.gen != gen && sc.gen+1 != gen {
+		return fmt.Errorf("%w: %s is at generation %d, but %s was last checkpointed at generation %d: the two files are not from the same moment (was one of them restored from a copy?): %s",
+			ErrCorrupt, path, sc.gen, s.path, gen, recoverHint(s.path))
+	}
+	if !sc.header && len(sc.later) > 0 {
+		s.log.Warn("revision log: the header is damaged, but every record in the file is already in the database file: starting the log over",
+			"file", path, "records", len(sc.later))
+	}
+	if sc.torn != "" {
+		s.log.Warn("revision log: dropped a torn record at its end, as a crash leaves it (it was never acknowledged)",
+			"file", path, "offset", sc.end, "record", sc.records+1, "dropped", sc.torn, "kept", sc.records)
+	}
+	w, err := openWALAt(path, sc)
 	if err != nil {
 		return err
 	}
-	if len(entries) > 0 {
-		err = s.db.Update(func(tx *bolt.Tx) error {
-			for _, e := range entries {
-				if err := s.replay(tx, e); err != nil {
-					return fmt.Errorf("docs: replaying revision %d of %q from %s: %w", e.rev, e.doc, path, err)
-				}
+	next := max(w.gen, gen) + 1
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, e := range sc.entries {
+			if err := s.replay(tx, e); err != nil {
+				return fmt.Errorf("docs: replaying revision %d of %q from %s: %w", e.rev, e.doc, path, err)
 			}
-			return nil
-		})
-		if err == nil {
-			err = w.writeHeader(w.gen + 1)
 		}
-		if err != nil {
-			w.close()
-			return err
-		}
+		return putWALGen(tx, next)
+	})
+	if errors.Is(err, ErrConflict) {
+		err = fmt.Errorf("%w: %w: %s", ErrCorrupt, err, recoverHint(s.path))
+	}
+	if err == nil {
+		err = w.writeHeader(next)
+	}
+	if err != nil {
+		w.close()
+		return err
 	}
 	s.wal = w
 	return nil
+}
+
+func putWALGen(tx *bolt.Tx, gen uint64) error {
+	return tx.Bucket(bucketLinks).Put(keyWALGen, binary.BigEndian.AppendUint64(nil, gen))
 }
 
 // replay appends a revision read back from the log unless bbolt has it.
@@ -399,12 +645,17 @@ func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
 }
 
 // restartLog checkpoints everything pending and starts w's next
-// generation: its records are then all in bbolt.
+// generation, recorded in bbolt by the same transaction: its records are
+// then all in bbolt.
 func (s *Store) restartLog(w *walFile) error {
-	if err := s.checkpoint(); err != nil {
+	next := w.gen + 1
+	if err := s.withPending(func(tx *bolt.Tx) error { return putWALGen(tx, next) }); err != nil {
 		return err
 	}
-	return w.writeHeader(w.gen + 1)
+	if err := w.writeHeader(next); err != nil {
+		return s.health.failed(partLog, "start of the revision log's next generation", err)
+	}
+	return nil
 }
 
 // closeLog checkpoints what is pending, so that the next open has nothing

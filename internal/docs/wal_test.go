@@ -80,6 +80,7 @@ func TestLogRecovers(t *testing.T) {
 	if pendingRevs(m) == 0 {
 		t.Fatal("no revision is pending in the log")
 	}
+	gen := m.store.wal.gen
 	m2 := openAt(t, crashCopy(t, m, path), Config{})
 	log := checkLog(t, m2, metaA.ID)
 	if len(log) != 41 {
@@ -103,7 +104,7 @@ func TestLogRecovers(t *testing.T) {
 	}
 	// The recovered file starts a new generation: reopening replays nothing.
 	w := m2.store.wal
-	if w.gen != 2 || w.off != walHeaderLen {
+	if w.gen != gen+1 || w.off != walHeaderLen {
 		t.Errorf("after recovery the log is at generation %d, offset %d", w.gen, w.off)
 	}
 }
@@ -158,20 +159,29 @@ func TestCheckpointKeepsNewestMarks(t *testing.T) {
 }
 
 // TestLogReadsSeeEveryRevision: a read of the store while revisions are
-// only in the log sees them.
+// only in the log sees them, without a checkpoint.
 func TestLogReadsSeeEveryRevision(t *testing.T) {
 	m := openTest(t, noCheckpoints)
 	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
 	typeInto(t, d, "c", 12)
-	if pendingRevs(m) == 0 {
+	pending := pendingRevs(m)
+	if pending == 0 {
 		t.Fatal("no revision is pending in the log")
 	}
 	got, err := m.Store().Meta(meta.ID)
 	if err != nil || got.Rev != 13 {
 		t.Fatalf("Meta: rev %d, %v; want 13", got.Rev, err)
 	}
-	if n := pendingRevs(m); n != 0 {
-		t.Errorf("%d revisions still pending after a read", n)
+	if n := pendingRevs(m); n != pending {
+		t.Errorf("%d revisions pending after a read, want %d: a read does not checkpoint", n, pending)
+	}
+	revs, err := m.Store().Revisions(meta.ID, 0, 100)
+	if err != nil || len(revs) != 13 || revs[12].Rev != 13 {
+		t.Fatalf("Revisions: %d, %v; want 13", len(revs), err)
+	}
+	text, err := m.Store().TextAt(meta.ID, 13)
+	if want, _, _ := d.Text(); err != nil || text.String() != want.String() {
+		t.Errorf("TextAt(13) = %q, %v; want %q", text.String(), err, want.String())
 	}
 	checkLog(t, m, meta.ID)
 }
