@@ -29,6 +29,10 @@ func errorCode(err error) (string, int) {
 		return "conflict", http.StatusConflict
 	case errors.Is(err, docs.ErrInvalid), errors.Is(err, presence.ErrInvalid):
 		return "invalid", http.StatusBadRequest
+	case errors.Is(err, docs.ErrStorage):
+		// The disk refused the write: nothing was applied; the same
+		// request, or op, may be sent again once space is freed.
+		return "storage_full", http.StatusInsufficientStorage
 	case errors.Is(err, docs.ErrClosed):
 		return "unavailable", http.StatusServiceUnavailable
 	}
