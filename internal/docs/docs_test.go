@@ -55,7 +55,7 @@ func subscribe(t testing.TB, d *Document, capacity int) <-chan Revision {
 		for _, r := range e.Revisions {
 			events <- r
 		}
-	}, false, 0)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,12 +41,7 @@ type Event struct {
 type JoinState struct {
 	Meta Meta
 	Rev  uint64
-	Text rope.Rope // the text at Rev; empty when Missed is set
-	// Missed holds the revisions after the requested one, when the
-	// subscriber asked to resume and the document still keeps them in
-	// memory; Text is then not filled in.
-	Missed  []Revision
-	Resumed bool
+	Text rope.Rope // the text at Rev
 }
 
 // Document is a live document: its text, its head revision and its recent
@@ -102,53 +97,101 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 	if err := e.Op.Validate(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrBadOperation, err)
 	}
-	d.mu.Lock()
-	if d.err != nil {
+	// What the edit needs from disk is read without mu: the committer
+	// takes mu to publish every document's revisions, so a disk read
+	// under it would hold up everyone. A lookup that misses memory sets
+	// rd.need and gives up; the read fills rd, and the edit starts over.
+	var rd diskReads
+	for {
+		d.mu.Lock()
+		r, w, dup, err := d.apply(e, strict, &rd)
+		if read := rd.need; read != nil {
+			rd.need = nil
+			d.mu.Unlock()
+			if testHookRead != nil {
+				testHookRead()
+			}
+			if err := read(); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
 		d.mu.Unlock()
-		return Result{}, d.err
+		switch {
+		case err != nil:
+			return Result{}, err
+		case dup:
+			return d.duplicate(r.Rev)
+		}
+		<-w.done
+		if w.err != nil {
+			return Result{}, w.err
+		}
+		return Result{Rev: r.Rev, Op: r.Op, Depth: int(r.Rev - 1 - e.Base)}, nil
+	}
+}
+
+// testHookRead, when set by a test, runs before each of submit's disk
+// reads, without the lock.
+var testHookRead func()
+
+// diskReads is what one edit read from disk, without the document's lock,
+// because memory no longer held it (see submit). need is the read to do
+// next, set by a lookup under the lock that found neither.
+type diskReads struct {
+	need func() error
+
+	mark      *clientMark // the edit's client's newest op, when markRead
+	markRead  bool
+	idRev     uint64 // the revision of a plain op id, when idFound
+	idFound   bool
+	idRead    bool
+	key       Revision // the newest revision of a keyed op id's key, when keyFound
+	keyFound  bool
+	keyRead   bool
+	older     []Revision // revisions after the edit's base, read from disk
+	olderRead int        // how many times older was read
+}
+
+// apply transforms e to the head, applies it and queues its write; or
+// reports a duplicate (its revision in r); or fails; or, with rd.need set,
+// asks for a disk read first. Called with mu held.
+func (d *Document) apply(e Edit, strict bool, rd *diskReads) (r Revision, w *write, dup bool, err error) {
+	if d.err != nil {
+		return r, nil, false, d.err
 	}
 	if e.OpID != "" {
-		rev, dup, err := d.applied(e.OpID)
-		if err != nil {
-			d.mu.Unlock()
-			return Result{}, err
+		rev, dup, err := d.applied(e.OpID, rd)
+		if err != nil || rd.need != nil {
+			return r, nil, false, err
 		}
 		if dup {
-			d.mu.Unlock()
-			return d.duplicate(rev)
+			return Revision{Rev: rev}, nil, true, nil
 		}
 	}
 	if strict && e.Base != d.head {
-		d.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: document is at revision %d, not %d", ErrConflict, d.head, e.Base)
+		return r, nil, false, fmt.Errorf("%w: document is at revision %d, not %d", ErrConflict, d.head, e.Base)
 	}
 	if e.Base > d.head {
-		d.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: base %d, head %d", ErrFutureRevision, e.Base, d.head)
+		return r, nil, false, fmt.Errorf("%w: base %d, head %d", ErrFutureRevision, e.Base, d.head)
 	}
 	op := e.Op
-	depth := int(d.head - e.Base)
-	if depth > 0 {
-		var err error
-		if op, err = d.transform(op, e.Base); err != nil {
-			d.mu.Unlock()
-			return Result{}, err
+	if e.Base < d.head {
+		if op, err = d.transform(op, e.Base, rd); err != nil || rd.need != nil {
+			return r, nil, false, err
 		}
 	}
 	if op.BaseLen() != d.text.Len() {
-		d.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: the operation expects %d code points, the text at revision %d has %d", ErrBadOperation, e.Op.BaseLen(), e.Base, e.Op.BaseLen()-op.BaseLen()+d.text.Len())
+		return r, nil, false, fmt.Errorf("%w: the operation expects %d code points, the text at revision %d has %d", ErrBadOperation, e.Op.BaseLen(), e.Base, e.Op.BaseLen()-op.BaseLen()+d.text.Len())
 	}
 	text, err := op.ApplyRope(d.text)
 	if err != nil {
-		d.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: %w", ErrBadOperation, err)
+		return r, nil, false, fmt.Errorf("%w: %w", ErrBadOperation, err)
 	}
 	if n := text.ByteLen(); n > d.m.cfg.MaxBytes && n > d.text.ByteLen() {
-		d.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, d.m.cfg.MaxBytes)
+		return r, nil, false, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, d.m.cfg.MaxBytes)
 	}
-	r := Revision{Rev: d.head + 1, Op: op, Author: e.Author, OpID: e.OpID, Time: d.m.cfg.Now().UTC()}
+	r = Revision{Rev: d.head + 1, Op: op, Author: e.Author, OpID: e.OpID, Time: d.m.cfg.Now().UTC()}
 	d.text, d.head = text, r.Rev
 	d.hist = append(d.hist, r)
 	if client, seq, ok := parseOpID(r.OpID); ok {
@@ -156,38 +199,51 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 	} else if r.OpID != "" {
 		d.opids[r.OpID] = r.Rev
 	}
-	w := d.m.appendWrite(d, r, text)
+	w = d.m.appendWrite(d, r, text)
 	d.writes[r.Rev] = w
-	d.mu.Unlock()
-
-	<-w.done
-	if w.err != nil {
-		return Result{}, w.err
-	}
-	return Result{Rev: r.Rev, Op: op, Depth: depth}, nil
+	return r, w, false, nil
 }
 
 // applied reports whether op id was applied before, and at which revision
 // (see opid.go); for a keyed op id, it fails with ErrKeyReused when the key
-// was applied to another request. Called with mu held.
-func (d *Document) applied(opID string) (uint64, bool, error) {
+// was applied to another request. What memory does not hold it takes from
+// rd, or asks for (rd.need). Called with mu held.
+func (d *Document) applied(opID string, rd *diskReads) (uint64, bool, error) {
 	if _, _, keyed := splitKeyed(opID); keyed {
-		return d.appliedKey(opID)
+		return d.appliedKey(opID, rd)
 	}
 	client, seq, ok := parseOpID(opID)
 	if !ok {
 		if rev, ok := d.opids[opID]; ok {
 			return rev, true, nil
 		}
-		return d.m.store.LookupOpID(d.id, opID)
+		if !rd.idRead {
+			rd.need = func() (err error) {
+				rd.idRev, rd.idFound, err = d.m.store.LookupOpID(d.id, opID)
+				rd.idRead = true
+				return err
+			}
+			return 0, false, nil
+		}
+		return rd.idRev, rd.idFound, nil
 	}
 	m, known := d.marks[client]
 	if !known {
-		var err error
-		if m, known, err = d.m.store.clientMark(d.id, client); err != nil {
-			return 0, false, err
+		// Read from disk, the mark still holds: any newer op of this
+		// client applied meanwhile would be in marks.
+		if !rd.markRead {
+			rd.need = func() error {
+				m, known, err := d.m.store.clientMark(d.id, client)
+				if known {
+					rd.mark = &m
+				}
+				rd.markRead = true
+				return err
+			}
+			return 0, false, nil
 		}
-		if known {
+		if rd.mark != nil {
+			m, known = *rd.mark, true
 			d.marks[client] = m
 		}
 	}
@@ -200,20 +256,59 @@ func (d *Document) applied(opID string) (uint64, bool, error) {
 	return 0, false, fmt.Errorf("%w: op %s is older than this client's newest applied op (%d); resync", ErrStaleOp, opID, m.seq)
 }
 
-// transform brings op from revision base to head. Called with mu held.
-func (d *Document) transform(op ot.Operation, base uint64) (ot.Operation, error) {
+// lookup is applied for a caller without the lock, reading what it needs
+// from disk without it.
+func (d *Document) lookup(opID string) (uint64, bool, error) {
+	var rd diskReads
+	for {
+		d.mu.Lock()
+		rev, dup, err := d.applied(opID, &rd)
+		read := rd.need
+		rd.need = nil
+		d.mu.Unlock()
+		if read == nil {
+			return rev, dup, err
+		}
+		if err := read(); err != nil {
+			return 0, false, err
+		}
+	}
+}
+
+// transform brings op from revision base to head, over the revisions kept
+// in memory and, before them, those in rd.older (or asks for them with
+// rd.need). Called with mu held.
+func (d *Document) transform(op ot.Operation, base uint64, rd *diskReads) (ot.Operation, error) {
 	start := d.histStart()
 	if base+1 < start {
-		// Older than what is kept in memory: read the gap from disk.
-		// Everything before histStart is durable.
-		older, err := d.m.store.Revisions(d.id, base, int(start-1-base))
-		if err != nil {
-			return op, err
+		// Older than what is kept in memory: from disk. Everything
+		// before histStart is durable. Memory may have let more go
+		// while the lock was down: read again, and after a few tries
+		// under the lock, so that an edit always ends.
+		n := int(start - 1 - base)
+		if len(rd.older) < n {
+			read := func() error {
+				older, err := d.m.store.Revisions(d.id, base, n)
+				if err != nil {
+					return err
+				}
+				if len(older) != n {
+					return fmt.Errorf("docs: history of %q has a gap before %d", d.id, start)
+				}
+				rd.older = older
+				rd.olderRead++
+				return nil
+			}
+			if rd.olderRead < 3 {
+				rd.need = read
+				return op, nil
+			}
+			if err := read(); err != nil {
+				return op, err
+			}
 		}
-		if len(older) != int(start-1-base) {
-			return op, fmt.Errorf("docs: history of %q has a gap before %d", d.id, start)
-		}
-		for _, r := range older {
+		for _, r := range rd.older[:n] {
+			var err error
 			if op, err = transformOver(op, r); err != nil {
 				return op, err
 			}
@@ -354,38 +449,18 @@ func (d *Document) subscribers() []func(Event) {
 }
 
 // Join subscribes fn to the document's events and returns the state they
-// start from. With resume set, a subscriber that knows revision from gets
-// only the revisions after it (Missed), when the document keeps them in
-// memory; otherwise it gets the whole text. fn is called in order from one
-// goroutine and must not block. Call cancel to unsubscribe.
-func (d *Document) Join(fn func(Event), resume bool, from uint64) (JoinState, func(), error) {
+// start from: the durable text and its revision. fn is called in order
+// from one goroutine and must not block. Call cancel to unsubscribe. (A
+// client catching up from an older revision reads the revisions between
+// with Revisions, and from disk through the Manager, without any lock.)
+func (d *Document) Join(fn func(Event)) (JoinState, func(), error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.err != nil {
 		return JoinState{}, nil, d.err
 	}
-	st := JoinState{Meta: d.meta, Rev: d.durRev}
+	st := JoinState{Meta: d.meta, Rev: d.durRev, Text: d.durTxt}
 	st.Meta.Rev = d.durRev
-	start := d.histStart()
-	if resume && from <= d.durRev && from+1 < start && int(start-1-from) <= d.m.cfg.MaxResume {
-		// Older than memory: read the gap from disk (all durable).
-		older, err := d.m.store.Revisions(d.id, from, int(start-1-from))
-		if err == nil && len(older) == int(start-1-from) {
-			st.Missed, from = older, start-1
-		}
-	}
-	if resume && from <= d.durRev && from+1 >= start {
-		st.Resumed = true
-		for _, r := range d.hist[from+1-start:] {
-			if r.Rev > d.durRev {
-				break
-			}
-			st.Missed = append(st.Missed, r)
-		}
-	} else {
-		st.Missed = nil
-		st.Text = d.durTxt
-	}
 	id := d.nextID
 	d.nextID++
 	d.subs[id] = subscriber{fn: fn, from: d.durRev}

@@ -333,78 +333,36 @@ func revNumbers(revs []Revision) []uint64 {
 	return out
 }
 
-// TestJoinResume checks that a resuming subscriber gets exactly the
-// revisions it missed, from memory or from disk, and then every later one
-// once.
-func TestJoinResume(t *testing.T) {
-	for _, maxResume := range []int{0, 10} {
-		t.Run(fmt.Sprintf("MaxResume=%d", maxResume), func(t *testing.T) {
-			m := openTest(t, Config{Window: 8, MaxResume: maxResume})
-			meta, d := createOpen(t, m, CreateParams{Name: "r.txt", Text: "r"})
-			for rev := uint64(1); rev <= 40; rev++ {
-				if _, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev), int(rev), "x"), OpID: fmt.Sprintf("c:%d", rev)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			const head = 41
-			headText := "r" + strings.Repeat("x", 40)
-			for _, c := range []struct {
-				from   uint64
-				resume bool
-			}{{38, true}, {41, true}, {30, true}, {25, true}, {5, true}, {0, true}, {41, false}, {20, false}, {50, true}} {
-				st, cancel, err := d.Join(func(Event) {}, c.resume, c.from)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cancel()
-				// Within memory, or at most MaxResume revisions before it.
-				start := d.histStart()
-				wantResumed := c.resume && c.from <= head && (c.from+1 >= start || maxResume == 0 || int(start-1-c.from) <= maxResume)
-				if st.Rev != head || st.Resumed != wantResumed {
-					t.Errorf("Join(resume %v, from %d): rev %d, resumed %v", c.resume, c.from, st.Rev, st.Resumed)
-					continue
-				}
-				if !wantResumed {
-					if st.Text.String() != headText || st.Missed != nil {
-						t.Errorf("Join(resume %v, from %d): text %q, %d missed", c.resume, c.from, st.Text.String(), len(st.Missed))
-					}
-					continue
-				}
-				want, err := m.Revisions(meta.ID, c.from, head)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if fmt.Sprint(revNumbers(st.Missed)) != fmt.Sprint(revNumbers(want)) || st.Text.Len() != 0 {
-					t.Errorf("Join(resume, from %d): missed %v, text %q; want %v", c.from, revNumbers(st.Missed), st.Text.String(), revNumbers(want))
-					continue
-				}
-				for i, r := range st.Missed {
-					if r.OpID != want[i].OpID || !r.Op.Equal(want[i].Op) {
-						t.Errorf("Join(resume, from %d): missed %+v, the log has %+v", c.from, r, want[i])
-					}
-				}
-			}
-
-			// After joining, every later revision arrives once.
-			events := make(chan []Revision, 10)
-			st, cancel, err := d.Join(func(e Event) { events <- e.Revisions }, true, 38)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cancel()
-			for rev := uint64(head); rev < head+3; rev++ {
-				if _, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev), 0, "y")}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got := revNumbers(st.Missed)
-			for len(got) < 6 {
-				got = append(got, revNumbers(wait(t, events))...)
-			}
-			if fmt.Sprint(got) != "[39 40 41 42 43 44]" {
-				t.Errorf("resumed at 38, then got %v", got)
-			}
-		})
+// TestJoinThenEveryRevisionOnce checks that a subscriber starts at the
+// durable head and then hears of every later revision once, in order.
+func TestJoinThenEveryRevisionOnce(t *testing.T) {
+	m := openTest(t, Config{Window: 8})
+	_, d := createOpen(t, m, CreateParams{Name: "r.txt", Text: "r"})
+	for rev := uint64(1); rev <= 40; rev++ {
+		if _, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev), int(rev), "x"), OpID: fmt.Sprintf("c:%d", rev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := make(chan []Revision, 10)
+	st, cancel, err := d.Join(func(e Event) { events <- e.Revisions })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if st.Rev != 41 || st.Text.String() != "r"+strings.Repeat("x", 40) {
+		t.Fatalf("joined at %d with %q", st.Rev, st.Text.String())
+	}
+	for rev := uint64(41); rev < 44; rev++ {
+		if _, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev), 0, "y")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []uint64
+	for len(got) < 3 {
+		got = append(got, revNumbers(wait(t, events))...)
+	}
+	if fmt.Sprint(got) != "[42 43 44]" {
+		t.Errorf("joined at 41, then got %v", got)
 	}
 }
 
@@ -460,7 +418,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 		if e.Closed != nil {
 			closed <- e.Closed
 		}
-	}, false, 0)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +508,7 @@ func TestUpdateNotifies(t *testing.T) {
 	}
 	defer d.Release()
 	events := make(chan Event, 10)
-	_, cancel, err := d.Join(func(e Event) { events <- e }, false, 0)
+	_, cancel, err := d.Join(func(e Event) { events <- e })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +618,7 @@ func TestForeignWriter(t *testing.T) {
 		if e.Closed != nil {
 			closed <- e.Closed
 		}
-	}, false, 0); err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Submit(Edit{Base: 1, Op: insertAt(3, 3, "1"), OpID: "c:1"}); err != nil {
@@ -712,7 +670,7 @@ func TestPublishedOpJSON(t *testing.T) {
 	m := openTest(t, Config{})
 	_, d := createOpen(t, m, CreateParams{Name: "j.txt", Text: "abc"})
 	events := make(chan []Revision, 4)
-	_, cancel, err := d.Join(func(e Event) { events <- e.Revisions }, false, 0)
+	_, cancel, err := d.Join(func(e Event) { events <- e.Revisions })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,9 +173,7 @@ func (m *Manager) Put(id, text, author string, key Key, ifRev *uint64) (Result, 
 		// After reading the text: a write under this key that is durable
 		// at rev is in d.opids or the store by now; one still on its way
 		// is found again by submit, which waits for it.
-		d.mu.Lock()
-		at, dup, err := d.applied(opID)
-		d.mu.Unlock()
+		at, dup, err := d.lookup(opID)
 		if err != nil {
 			return Result{}, err
 		}

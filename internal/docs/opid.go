@@ -215,7 +215,7 @@ func (s *Store) keyedRevision(id, key string) (r Revision, ok bool, err error) {
 // revisions are in memory (d.opids holds the op ids of those in hist;
 // there are few keyed ones), older ones in the opid bucket. Called with
 // mu held.
-func (d *Document) appliedKey(opID string) (uint64, bool, error) {
+func (d *Document) appliedKey(opID string, rd *diskReads) (uint64, bool, error) {
 	key, _, _ := splitKeyed(opID)
 	var r Revision
 	found := false
@@ -226,10 +226,15 @@ func (d *Document) appliedKey(opID string) (uint64, bool, error) {
 		}
 	}
 	if !found {
-		var err error
-		if r, found, err = d.m.store.keyedRevision(d.id, key); err != nil {
-			return 0, false, err
+		if !rd.keyRead {
+			rd.need = func() (err error) {
+				rd.key, rd.keyFound, err = d.m.store.keyedRevision(d.id, key)
+				rd.keyRead = true
+				return err
+			}
+			return 0, false, nil
 		}
+		r, found = rd.key, rd.keyFound
 	}
 	if !found || d.m.cfg.Now().Sub(r.Time) >= KeyTTL {
 		return 0, false, nil

@@ -343,7 +343,7 @@ func (s *Server) openRoom(id string) (*room, error) {
 	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet()}
 	r.mu.Lock() // events wait until the room is set up
 	defer r.mu.Unlock()
-	st, unsub, err := d.Join(r.event, false, 0)
+	st, unsub, err := d.Join(r.event)
 	if err != nil {
 		d.Release()
 		return nil, err
