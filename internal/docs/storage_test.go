@@ -1,0 +1,307 @@
+//go:build linux
+
+package docs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// diskFull puts the files under f out of space, as a full disk does:
+// every write to them fails with ENOSPC (syncs and resizes fail too),
+// while reads through bbolt's memory map go on. Each file's descriptor is
+// pointed at /dev/full, and back at the file when space returns. bbolt's
+// Options.OpenFile hands bbolt an *os.File, which cannot be wrapped; this
+// is the seam that fails its writes with the real error.
+type diskFull struct {
+	t     *testing.T
+	files []*os.File
+	saved []int
+}
+
+func fillDisk(t *testing.T, files ...*os.File) *diskFull {
+	t.Helper()
+	full, err := os.OpenFile("/dev/full", os.O_RDWR, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	defer full.Close()
+	d := &diskFull{t: t, files: files}
+	for _, f := range files {
+		saved, err := syscall.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.saved = append(d.saved, saved)
+		if err := syscall.Dup3(int(full.Fd()), int(f.Fd()), syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(d.free)
+	return d
+}
+
+// free gives the files their space back.
+func (d *diskFull) free() {
+	for i, f := range d.files {
+		if d.saved[i] < 0 {
+			continue
+		}
+		if err := syscall.Dup3(d.saved[i], int(f.Fd()), syscall.O_CLOEXEC); err != nil {
+			d.t.Fatal(err)
+		}
+		syscall.Close(d.saved[i])
+		d.saved[i] = -1
+	}
+}
+
+// logBuffer collects a logger's lines for a test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// TestDiskFull: while the disk is full, edits (and creates) fail with
+// ErrStorage and change nothing, the document stays open for its
+// subscribers, every read is served with every acknowledged revision, the
+// failure is logged once; once space returns, edits succeed again by
+// themselves, and reopening the files finds every acknowledged edit once
+// and no refused one.
+func TestDiskFull(t *testing.T) {
+	for _, logRoom := range []bool{false, true} {
+		name := "log full too"
+		if logRoom {
+			name = "log has room"
+		}
+		t.Run(name, func(t *testing.T) { testDiskFull(t, logRoom) })
+	}
+}
+
+func testDiskFull(t *testing.T, logRoom bool) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	var logs logBuffer
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cfg := noCheckpoints
+	cfg.Logger = logs.logger()
+	cfg.Now = func() time.Time { return now }
+	m := openAt(t, path, cfg)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	closed := make(chan error, 1)
+	if _, cancel, err := d.Join(func(e Event) {
+		if e.Closed != nil {
+			closed <- e.Closed
+		}
+	}); err != nil {
+		t.Fatal(err)
+	} else {
+		defer cancel()
+	}
+	typeInto(t, d, "c", 5) // acknowledged: revisions 2 to 6, 3 to 6 pending in the log
+	acked := "abc" + "abcde"
+	if pendingRevs(m) == 0 {
+		t.Fatal("no revision is pending in the log")
+	}
+
+	files := []*os.File{m.store.file}
+	if !logRoom {
+		files = append(files, m.store.wal.f)
+	}
+	full := fillDisk(t, files...)
+	if err := m.store.checkpoint(); !errors.Is(err, ErrStorage) {
+		t.Fatalf("a checkpoint on a full disk: %v", err)
+	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="storage: the database file refuses writes`) || !strings.Contains(logs.String(), `write="checkpoint into the database file"`) {
+		t.Errorf("the failed checkpoint was not logged:\n%s", logs.String())
+	}
+	if st := m.Storage(); !st.Failing || !errors.Is(st.Err, ErrStorage) || st.Failures == 0 {
+		t.Errorf("Storage() = %+v while the disk is full", st)
+	}
+
+	edit := func(opID string) (Result, error) {
+		text, rev, _ := d.Text()
+		return d.Submit(Edit{Base: rev, Op: insertAt(text.Len(), text.Len(), "X"), OpID: opID})
+	}
+	var refused []string
+	lastOp, lastRev := "c:5", uint64(6)
+	logFull := full
+	if logRoom {
+		// The log takes edits while bbolt refuses its checkpoints.
+		if _, err := edit("c:6"); err != nil {
+			t.Fatalf("an edit with room in the log: %v", err)
+		}
+		acked += "X"
+		lastOp, lastRev = "c:6", 7
+		// Once the log is out of room too, edits are refused.
+		logFull = fillDisk(t, m.store.wal.f)
+	}
+
+	for i := range 3 {
+		opID := fmt.Sprintf("r:%d", i+1)
+		if res, err := edit(opID); !errors.Is(err, ErrStorage) {
+			t.Fatalf("an edit on a full disk: %+v, %v; want ErrStorage", res, err)
+		}
+		refused = append(refused, opID)
+	}
+	if _, err := m.Create(CreateParams{Name: "b.txt", Text: "b"}); !errors.Is(err, ErrStorage) {
+		t.Errorf("Create on a full disk: %v; want ErrStorage", err)
+	}
+	if !strings.Contains(logs.String(), "no space left on device") {
+		t.Errorf("the failed log write was not logged with its cause:\n%s", logs.String())
+	}
+	if text, _, _ := d.Text(); text.String() != acked {
+		t.Errorf("after refused edits the document reads %q, want %q", text.String(), acked)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("the document was closed: %v", err)
+	default:
+	}
+	// One error line per part that turned failing (the database file, the
+	// log), not one per failure.
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 2 {
+		t.Errorf("%d error lines, want 2:\n%s", n, logs.String())
+	}
+
+	// Reads are served, with every acknowledged revision.
+	headRev := uint64(len([]rune(acked)) - 2)
+	for _, read := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"Meta", func() error {
+			got, err := m.Store().Meta(meta.ID)
+			if err == nil && got.Rev != headRev {
+				err = fmt.Errorf("rev %d, want %d", got.Rev, headRev)
+			}
+			return err
+		}},
+		{"Revisions", func() error {
+			revs, err := m.Store().Revisions(meta.ID, 0, 100)
+			if err == nil && uint64(len(revs)) != headRev {
+				err = fmt.Errorf("%d revisions, want %d", len(revs), headRev)
+			}
+			return err
+		}},
+		{"TextAt", func() error {
+			text, err := m.Store().TextAt(meta.ID, headRev)
+			if err == nil && text.String() != acked {
+				err = fmt.Errorf("%q, want %q", text.String(), acked)
+			}
+			return err
+		}},
+		{"List", func() error {
+			list, err := m.Store().List(meta.Workspace, "", "", 10)
+			if err == nil && (len(list) != 1 || list[0].Rev != headRev) {
+				err = fmt.Errorf("%+v", list)
+			}
+			return err
+		}},
+		{"ListAll", func() error {
+			list, err := m.Store().ListAll("", 10)
+			if err == nil && (len(list) != 1 || list[0].Rev != headRev) {
+				err = fmt.Errorf("%+v", list)
+			}
+			return err
+		}},
+		{"Head", func() error {
+			_, text, err := m.Head(meta.ID)
+			if err == nil && text.String() != acked {
+				err = fmt.Errorf("%q, want %q", text.String(), acked)
+			}
+			return err
+		}},
+	} {
+		if err := read.fn(); err != nil {
+			t.Errorf("%s on a full disk: %v", read.name, err)
+		}
+	}
+	// A document loaded while the disk is full has every acknowledged
+	// revision, and knows their op ids.
+	d.Release()
+	m.mu.Lock()
+	delete(m.live, meta.ID)
+	m.mu.Unlock()
+	if d, err := m.Open(meta.ID); err != nil {
+		t.Errorf("Open on a full disk: %v", err)
+	} else {
+		if text, _, _ := d.Text(); text.String() != acked {
+			t.Errorf("loaded on a full disk: %q, want %q", text.String(), acked)
+		}
+		if res, err := d.Submit(Edit{OpID: lastOp, Op: insertAt(0, 0, "")}); err != nil || !res.Duplicate || res.Rev != lastRev {
+			t.Errorf("resending %s on a full disk: %+v, %v; want a duplicate of %d", lastOp, res, err, lastRev)
+		}
+		d.Release()
+	}
+	d, err := m.Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Release)
+
+	// Space returns: the next checkpoint (the Manager's tick) succeeds,
+	// and so do edits, among them the refused ones sent again.
+	full.free()
+	logFull.free()
+	if err := m.store.checkpoint(); err != nil {
+		t.Fatalf("a checkpoint once space returned: %v", err)
+	}
+
+	for _, opID := range refused {
+		if res, err := edit(opID); err != nil || res.Duplicate {
+			t.Fatalf("resending %s once space returned: %+v, %v", opID, res, err)
+		}
+		acked += "X"
+	}
+	typeInto(t, d, "c2", 3)
+	acked += "abc"
+	if pendingRevs(m) == 0 {
+		t.Errorf("the revision log is not in use again")
+	}
+	if _, err := m.Create(CreateParams{Name: "b.txt", Text: "b"}); err != nil {
+		t.Errorf("Create once space returned: %v", err)
+	}
+	if st := m.Storage(); st.Failing {
+		t.Errorf("Storage() = %+v once space returned", st)
+	}
+	if n := strings.Count(logs.String(), "writes succeed again"); n != 2 {
+		t.Errorf("%d recoveries logged, want 2 (the database file, the log):\n%s", n, logs.String())
+	}
+
+	// Reopen a crash's copy: every acknowledged edit, once each.
+	m2 := openAt(t, crashCopy(t, m, path), Config{Logger: cfg.Logger})
+	log := checkLog(t, m2, meta.ID)
+	text, err := m2.Store().TextAt(meta.ID, uint64(len(log)))
+	if err != nil || text.String() != acked {
+		t.Fatalf("after reopening: %q, %v; want %q", text.String(), err, acked)
+	}
+	seen := map[string]bool{}
+	for _, r := range log {
+		if r.OpID != "" && seen[r.OpID] {
+			t.Errorf("op %s applied twice", r.OpID)
+		}
+		seen[r.OpID] = true
+	}
+}
