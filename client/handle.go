@@ -127,6 +127,11 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 			c.inflight, c.hasBuf, c.resync = nil, false, true
 			return fmt.Errorf("client: %s: %s", m.Code, jsonString(m.Message))
 		}
+		if c.inflight != nil && m.ID == c.inflight.id && resendable(m.Code) {
+			// Not applied, for a reason of the server's: reconnect (with
+			// backoff) and resend it.
+			return fmt.Errorf("client: %s: %s; resending", m.Code, jsonString(m.Message))
+		}
 		if c.inflight != nil && m.ID == c.inflight.id {
 			// Our edit was refused: local state no longer matches the
 			// server's. Drop local edits and resync with the whole text.
@@ -248,4 +253,15 @@ func (c *Client) remote(rev uint64, op ot.Operation, author, id string, calls *[
 		*calls = append(*calls, func() { f(r) })
 	}
 	return nil
+}
+
+// resendable reports whether an error about our edit means the server did
+// not apply it for a reason of its own (a full disk, a fault, a rate limit),
+// so that the same edit is sent again after a reconnect.
+func resendable(code string) bool {
+	switch code {
+	case "storage_full", "unavailable", "internal", "rate_limited":
+		return true
+	}
+	return false
 }

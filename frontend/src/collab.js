@@ -285,8 +285,10 @@ export class Collab {
       // falls through
       case 'unavailable':
       case 'internal':
+      case 'storage_full':
         // Not applied; the session closes (or we close it). Resume and
-        // resend the same operation.
+        // resend the same operation: after a backoff, so a server whose
+        // disk is full is asked again until it has room.
         if (this.ws) this.reconnect();
         return;
       case 'read_only':

@@ -333,3 +333,22 @@ test('a resume from a revision the server does not have starts again from its te
     c.stop();
   }
 });
+
+test('an op refused for a full disk is kept and resent after a reconnect', () => {
+  const { c, open, sockets, resyncs } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  const ws = open({ rev: 1, text: 'ab' });
+  try {
+    c.applyLocal(new TextOperation().retain(2).insert('!'));
+    const sent = ws.sent[ws.sent.length - 1];
+    assert.equal(sent.type, 'op');
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'storage_full', message: 'the disk is full', id: sent.id }) });
+    assert.equal(resyncs.length, 0, 'the edit is not dropped');
+    assert.ok(!c.connected);
+    c.retryNow();
+    const again = open({ rev: 1, text: 'ab', resumed: true, ops: [] });
+    const resent = again.sent[again.sent.length - 1];
+    assert.deepEqual([resent.type, resent.id, resent.rev], ['op', sent.id, 1]);
+  } finally {
+    c.stop();
+  }
+});
