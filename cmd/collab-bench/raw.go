@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,7 @@ type rawClient struct {
 	mu      sync.Mutex // guards the fields below
 	n       int        // length of our text: the initial text and our own edits
 	rev     uint64     // newest revision seen
+	user    string     // the public user id joined gave
 	seq     uint64
 	sent    map[string]time.Time // op id -> when sent, until acked
 	changed chan struct{}        // closed and replaced when an ack arrives
@@ -104,6 +106,7 @@ type rawMessage struct {
 	Rev     uint64 `json:"rev"`
 	ID      string `json:"id"`
 	Author  string `json:"author"`
+	User    string `json:"user"` // joined: this session's public user id
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -144,6 +147,7 @@ func (c *rawClient) handle(m rawMessage, joined chan struct{}) {
 	c.rev = max(c.rev, m.Rev)
 	switch m.Type {
 	case "joined":
+		c.user = m.User
 		c.mu.Unlock()
 		close(joined)
 	case "ack":
@@ -154,7 +158,8 @@ func (c *rawClient) handle(m rawMessage, joined chan struct{}) {
 		c.changed = make(chan struct{})
 		c.mu.Unlock()
 		if ok && c.cfg.OnAck != nil {
-			c.cfg.OnAck(client.Ack{Rev: m.Rev, ID: m.ID, Latency: now.Sub(sent)})
+			public := c.user + strings.TrimPrefix(m.ID, c.cfg.ClientID) // as peers and the history see it
+			c.cfg.OnAck(client.Ack{Rev: m.Rev, ID: m.ID, Public: public, Latency: now.Sub(sent)})
 		}
 	case "op":
 		c.stats.Remote++

@@ -74,7 +74,9 @@ func (t *docTrack) ack(a client.Ack) {
 	sent := now - a.Latency
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.acked = append(t.acked, a.ID)
+	// Peers and the revision log know an op by its public id.
+	id := a.Public
+	t.acked = append(t.acked, id)
 	if t.clk.measured(sent) {
 		t.ops++
 		t.ackLat = append(t.ackLat, a.Latency)
@@ -85,9 +87,9 @@ func (t *docTrack) ack(a client.Ack) {
 	if t.peers == 0 {
 		return
 	}
-	o := t.op(a.ID)
+	o := t.op(id)
 	o.sent, o.acked = sent, true
-	t.done(a.ID, o)
+	t.done(id, o)
 }
 
 // remote is every peer's OnRemote.
