@@ -143,6 +143,9 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 // commits, close the database. It prints "listening on http://ADDR" to
 // stdout once it accepts connections.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "recover" {
+		return recoverData(args[1:], getenv, stdout, stderr, time.Now())
+	}
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -153,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	metrics := server.NewMetrics()
 	o.docs.OnCommit = metrics.ObserveCommit
+	o.docs.Logger = log
 	mgr, err := docs.Open(o.data, o.docs)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // damaged writes a database with a few documents whose newest revisions
@@ -270,3 +271,97 @@ func TestLogFromAnotherMoment(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRecover: the recovery command repairs what opening refused. A
+// damaged bbolt page: the documents it does not hold are salvaged whole,
+// the damaged file is kept beside, and the database opens. A damaged log
+// record: every whole record around it is replayed where it fits, the
+// skipped bytes are reported, and the database opens.
+func TestRecover(t *testing.T) {
+	t.Run("bolt page", func(t *testing.T) {
+		path, ids, _ := damaged(t)
+		orig, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first page whose damage is refused.
+		var cp string
+		for page := 2; cp == "" && page < len(orig)>>10; page++ {
+			b := append([]byte(nil), orig...)
+			clear(b[page<<10 : (page+1)<<10])
+			dir := t.TempDir()
+			try := filepath.Join(dir, "copy.db")
+			os.WriteFile(try, b, 0o600)
+			if checkBolt(try) != nil {
+				cp = try
+			}
+		}
+		if cp == "" {
+			t.Fatal("no page's damage is refused")
+		}
+		var out bytes.Buffer
+		now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+		if err := Recover(cp, &out, now); err != nil {
+			t.Fatalf("Recover: %v\n%s", err, out.String())
+		}
+		t.Logf("Recover printed:\n%s", out.String())
+		if _, err := os.Stat(cp + ".damaged-20260506T070809Z"); err != nil {
+			t.Errorf("the damaged file was not kept: %v", err)
+		}
+		m := openAt(t, cp, Config{Logger: discard()})
+		kept := 0
+		for _, id := range ids {
+			if _, err := m.Store().Meta(id); errors.Is(err, ErrNotFound) {
+				if !strings.Contains(out.String(), id) {
+					t.Errorf("document %s is gone, and Recover did not say so", id)
+				}
+				continue
+			}
+			checkLog(t, m, id)
+			kept++
+		}
+		if kept == 0 && !strings.Contains(out.String(), "salvaged") {
+			t.Errorf("nothing salvaged:\n%s", out.String())
+		}
+	})
+	t.Run("log record", func(t *testing.T) {
+		path, ids, gen := damaged(t)
+		// A record whose revisions are only in the log (the last
+		// document's; the earlier ones were checkpointed as the next
+		// document was created), with two after it.
+		recs := walRecords(t, path+".wal", gen)
+		i := len(recs) - 3
+		bad := recs[i]
+		patchFile(t, path+".wal", bad.off+walRecordHdr+2, func(b []byte) { b[0] ^= 0x40 })
+		var out bytes.Buffer
+		if err := Recover(path, &out, time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil {
+			t.Fatalf("Recover: %v\n%s", err, out.String())
+		}
+		t.Logf("Recover printed:\n%s", out.String())
+		for _, want := range []string{"skipped bytes " + itoa(bad.off), "kept as " + path + ".wal.damaged-20260506T070809Z", "revisions replayed"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("Recover did not say %q", want)
+			}
+		}
+		m := openAt(t, path, Config{Logger: discard()})
+		total := 0
+		for _, id := range ids {
+			total += len(checkLog(t, m, id))
+		}
+		// The damaged record's revisions are lost, and those after it of
+		// its document, which do not follow; nothing else is.
+		want := 0
+		for _, r := range recs[i:] {
+			want += len(r.entries)
+		}
+		if lost := 3*9 - total; lost != want {
+			t.Errorf("%d revisions lost, want %d", lost, want)
+		}
+		if !strings.Contains(out.String(), "2 that did not fit") {
+			t.Errorf("Recover did not report the 2 revisions that did not fit")
+		}
+		if _, err := os.Stat(path + ".wal.damaged-20260506T070809Z"); err != nil {
+			t.Errorf("the damaged log was not kept: %v", err)
+		}
+	})
+}

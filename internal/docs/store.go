@@ -2,13 +2,18 @@ package docs
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -1219,5 +1224,392 @@ func (c *boltCheck) elements(p []byte, id uint64, where string, depth int) error
 			}
 		}
 	}
+	return nil
+}
+
+// Recover repairs the data files of the database at path for the
+// "collab recover" command (see docs/OPERATIONS.md), printing what it does
+// to out. The server must be stopped. A bbolt file that fails checkBolt is
+// read, each document on its own, guarded against bbolt's panics and
+// faults, into a new file that takes its place; the old one stays beside
+// it as path.damaged-<now>. A revision log that does not open with it
+// (damaged, or from another moment) is put aside the same way, and every
+// whole record in it is replayed, in order, where it follows a document's
+// head: each byte range skipped is reported, and so is each revision that
+// does not fit.
+func Recover(path string, out io.Writer, now time.Time) error {
+	stamp := now.UTC().Format("20060102T150405Z")
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0:
+		fmt.Fprintf(out, "%s: empty or missing: a new one is made; no document can be salvaged from it\n", path)
+	case err != nil:
+		return fmt.Errorf("docs: %w", err)
+	default:
+		if cerr := checkBolt(path); cerr == nil {
+			fmt.Fprintf(out, "%s: checked every page: no damage\n", path)
+		} else {
+			fmt.Fprintf(out, "%s: %v\n", path, cerr)
+			if err := salvageBolt(path, path+".damaged-"+stamp, out); err != nil {
+				return err
+			}
+		}
+	}
+	cfg := Config{Logger: slog.New(slog.NewTextHandler(out, nil))}
+	st, err := OpenStore(path, cfg)
+	if err == nil {
+		fmt.Fprintf(out, "%s.wal: whole; its revisions are in %s\n", path, path)
+		return st.Close()
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	fmt.Fprintf(out, "%s.wal: %v\n", path, err)
+	walPath, aside := path+".wal", path+".wal.damaged-"+stamp
+	b, err := os.ReadFile(walPath)
+	if err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	if err := os.Rename(walPath, aside); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	fmt.Fprintf(out, "%s: kept as %s\n", walPath, aside)
+	if st, err = OpenStore(path, cfg); err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.replayAll(b, walPath, out)
+}
+
+// replayAll replays every whole record of a log file's bytes b (of any
+// generation, older ones first), reporting what it skips.
+func (s *Store) replayAll(b []byte, name string, out io.Writer) error {
+	recs := recordsFrom(b, 0, 0)
+	at := int64(0)
+	skip := func(to int64) {
+		if to > at && !allZero(b[at:to]) && !(at == 0 && to == walHeaderLen && validHeader(b[:walHeaderLen])) {
+			fmt.Fprintf(out, "%s: skipped bytes %d to %d (%d bytes): no whole record\n", name, at, to, to-at)
+		}
+	}
+	for _, r := range recs {
+		skip(r.off)
+		at = r.off + r.n
+	}
+	skip(int64(len(b)))
+	slices.SortStableFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.gen, b.gen) })
+	var replayed, had, gone, misfit int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range recs {
+			if r.err != nil {
+				fmt.Fprintf(out, "%s: skipped the record at byte offset %d: %v\n", name, r.off, r.err)
+				continue
+			}
+			for _, e := range r.entries {
+				log := tx.Bucket(bucketLog).Bucket([]byte(e.doc))
+				if log == nil {
+					gone++
+					continue
+				}
+				h, _ := readHead(log)
+				switch {
+				case h.rev >= e.rev:
+					had++
+					continue
+				case h.rev+1 != e.rev:
+					misfit++
+					fmt.Fprintf(out, "%s: skipped revision %d of %s (record at byte offset %d): the document is at revision %d\n", name, e.rev, e.doc, r.off, h.rev)
+					continue
+				}
+				if err := s.replay(tx, e); err != nil {
+					misfit++
+					fmt.Fprintf(out, "%s: skipped revision %d of %s (record at byte offset %d): %v\n", name, e.rev, e.doc, r.off, err)
+					continue
+				}
+				replayed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("docs: replaying %s: %w", name, err)
+	}
+	fmt.Fprintf(out, "%s: %d whole records: %d revisions replayed, %d already in the database, %d of deleted or lost documents, %d that did not fit\n",
+		name, len(recs), replayed, had, gone, misfit)
+	return nil
+}
+
+// guarded runs fn, turning bbolt's panics, and faults on pages past the
+// end of a truncated file, into errors.
+func guarded(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unreadable: %v", r)
+		}
+	}()
+	return fn()
+}
+
+// boltTree is a bucket's contents, read into memory.
+type boltTree struct {
+	entries []boltEntry
+}
+
+type boltEntry struct {
+	k, v []byte
+	sub  *boltTree // for a nested bucket
+}
+
+// readTree reads a bucket; with partial, it keeps what it read before a
+// failure.
+func readTree(b *bolt.Bucket, t *boltTree) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e := boltEntry{k: bytes.Clone(k), v: bytes.Clone(v)}
+		if v == nil {
+			sb := b.Bucket(k)
+			if sb == nil {
+				return fmt.Errorf("nested bucket %q is missing", k)
+			}
+			e.sub = &boltTree{}
+			if err := readTree(sb, e.sub); err != nil {
+				return err
+			}
+		}
+		t.entries = append(t.entries, e)
+	}
+	return nil
+}
+
+func writeTree(b *bolt.Bucket, t *boltTree) error {
+	for _, e := range t.entries {
+		if e.sub == nil {
+			if err := b.Put(e.k, e.v); err != nil {
+				return err
+			}
+			continue
+		}
+		sb, err := b.CreateBucketIfNotExists(e.k)
+		if err != nil {
+			return err
+		}
+		if err := writeTree(sb, e.sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// salvageBolt copies what can be read of the damaged bbolt file at path
+// into a new file, which then takes its place; the old one is renamed to
+// aside. A document is kept whole or not at all.
+func salvageBolt(path, aside string, out io.Writer) error {
+	var src *bolt.DB
+	err := guarded(func() error {
+		var err error
+		src, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("docs: %s cannot be opened to salvage it (is the server still running?): %w", path, err)
+	}
+	defer src.Close()
+	tmp := path + ".salvage"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistArrayType, NoFreelistSync: true, PageSize: 1 << 10})
+	if err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	defer func() {
+		if dst != nil {
+			dst.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// Settings and links, then workspaces: as much of each as reads.
+	tops := map[string]*boltTree{}
+	ids := map[string]bool{}
+	var idOrder []string
+	src.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketLinks, bucketWorkspaces} {
+			t := &boltTree{}
+			err := guarded(func() error {
+				b := tx.Bucket(name)
+				if b == nil {
+					return fmt.Errorf("missing")
+				}
+				return readTree(b, t)
+			})
+			if err != nil {
+				fmt.Fprintf(out, "bucket %s: %d entries read, the rest lost: %v\n", name, len(t.entries), err)
+			}
+			tops[string(name)] = t
+		}
+		for _, name := range [][]byte{bucketMeta, bucketLog, bucketDoc} {
+			err := guarded(func() error {
+				b := tx.Bucket(name)
+				if b == nil {
+					return fmt.Errorf("missing")
+				}
+				c := b.Cursor()
+				for k, _ := c.First(); k != nil; k, _ = c.Next() {
+					if !ids[string(k)] {
+						ids[string(k)] = true
+						idOrder = append(idOrder, string(k))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				fmt.Fprintf(out, "bucket %s: listing its documents stopped: %v\n", name, err)
+			}
+		}
+		return nil
+	})
+	kept, lost := 0, 0
+	var zstdSnaps bool
+	for _, id := range idOrder {
+		var m Meta
+		var metaJSON []byte
+		logT, docT := &boltTree{}, &boltTree{}
+		err := src.View(func(tx *bolt.Tx) error {
+			return guarded(func() error {
+				metaJSON = bytes.Clone(tx.Bucket(bucketMeta).Get([]byte(id)))
+				if metaJSON == nil {
+					return fmt.Errorf("no metadata")
+				}
+				if err := json.Unmarshal(metaJSON, &m); err != nil {
+					return fmt.Errorf("metadata: %w", err)
+				}
+				lb, db := tx.Bucket(bucketLog).Bucket([]byte(id)), tx.Bucket(bucketDoc).Bucket([]byte(id))
+				if lb == nil || db == nil {
+					return fmt.Errorf("its buckets are missing")
+				}
+				if err := readTree(lb, logT); err != nil {
+					return fmt.Errorf("log: %w", err)
+				}
+				if _, ok := readHead(lb); !ok {
+					return fmt.Errorf("no head record")
+				}
+				return readTree(db, docT)
+			})
+		})
+		if err != nil {
+			lost++
+			fmt.Fprintf(out, "document %s (%q): lost: %v\n", id, m.Name, err)
+			continue
+		}
+		for _, e := range docT.entries {
+			if string(e.k) == string(subSnap) && e.sub != nil {
+				for _, s := range e.sub.entries {
+					zstdSnaps = zstdSnaps || bytes.HasPrefix(s.v, []byte{0x28, 0xb5, 0x2f, 0xfd})
+				}
+			}
+		}
+		err = dst.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bucketMeta).Put([]byte(id), metaJSON); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketFiles).Put(fileKey(m.Workspace, m.Name), []byte(id)); err != nil {
+				return err
+			}
+			for _, parent := range []struct {
+				name []byte
+				t    *boltTree
+			}{{bucketLog, logT}, {bucketDoc, docT}} {
+				b, err := tx.Bucket(parent.name).CreateBucket([]byte(id))
+				if err != nil {
+					return err
+				}
+				if err := writeTree(b, parent.t); err != nil {
+					return err
+				}
+			}
+			if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: id, Mode: ModeEdit}); err != nil {
+				return err
+			}
+			if err := putLink(tx, m.ViewLink, Link{Kind: "doc", Target: id, Mode: ModeView}); err != nil {
+				return err
+			}
+			return ensureWorkspace(tx, m.Workspace, m.Created)
+		})
+		if err != nil {
+			return fmt.Errorf("docs: writing document %s to %s: %w", id, tmp, err)
+		}
+		kept++
+		rev := uint64(0)
+		for _, e := range logT.entries {
+			if bytes.Equal(e.k, keyHead) && len(e.v) >= 8 {
+				rev = binary.BigEndian.Uint64(e.v)
+			}
+		}
+		fmt.Fprintf(out, "document %s (%q, workspace %s): salvaged at revision %d\n", id, m.Name, m.Workspace, rev)
+	}
+	err = dst.Update(func(tx *bolt.Tx) error {
+		for name, t := range tops {
+			b, err := tx.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := writeTree(b, t); err != nil {
+				return err
+			}
+		}
+		links := tx.Bucket(bucketLinks)
+		if links.Get(keySnapFormat) == nil {
+			format := "raw"
+			if zstdSnaps || kept == 0 {
+				format = "zstd"
+			}
+			return links.Put(keySnapFormat, []byte(format))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	dst = nil
+	// A document whose text does not rebuild is lost too.
+	st, err := OpenStore(tmp, Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	for _, id := range idOrder {
+		m, err := st.Meta(id)
+		if err != nil {
+			continue
+		}
+		if _, err := st.TextAt(id, m.Rev); err != nil {
+			kept--
+			lost++
+			fmt.Fprintf(out, "document %s (%q): lost: its text does not rebuild: %v\n", id, m.Name, err)
+			if err := st.db.Update(func(tx *bolt.Tx) error { return deleteDoc(tx, id) }); err != nil {
+				st.Close()
+				return err
+			}
+		}
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	os.Remove(tmp + ".wal")
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	fmt.Fprintf(out, "%s: %d documents salvaged, %d lost; the damaged file is kept as %s\n", path, kept, lost, aside)
 	return nil
 }
