@@ -23,9 +23,13 @@
 //
 // Each document has one mutex; Submit holds it while it transforms and
 // applies, never while the write commits. Edits keep being transformed and
-// applied while earlier ones are on their way to disk (a pipeline); if a
-// commit fails, the document is closed and reloaded from disk by its next
-// user, and every edit after the failed one fails too.
+// applied while earlier ones are on their way to disk (a pipeline). If the
+// disk refuses a commit (full, or failing), the edit fails with
+// ErrStorage, the document goes back to its newest durable revision, and
+// every edit queued after the refused one fails the same way: none is
+// applied, each may be sent again, and the document and its subscribers
+// carry on. Any other failed commit (the log moved under the document)
+// closes the document, which its next user reloads from disk.
 //
 // The durable step is "append revision N only if the log's head is N-1",
 // checked inside the transaction: the primitive a distributed log offers
@@ -49,6 +53,19 @@
 // or SnapshotBytes of log, so opening a document or reading any revision
 // replays at most that much. Blame keeps checkpoints of per-line
 // attribution in the same way, computed on first use.
+//
+// # A failing disk, damaged files
+//
+// While the disk refuses writes, reads are served (from bbolt and the
+// revisions still in the log), edits go to the log while it has room and
+// are refused with ErrStorage after, failures are logged when they start,
+// once a minute while they last, and when they end, and
+// Manager.Storage reports the state; writes succeed again by themselves
+// once space returns. At open the bbolt file is checked page by page
+// before bbolt maps it, and the log is told apart into a torn tail (cut
+// off and logged) and damage; a damaged or mismatched pair of files is an
+// ErrCorrupt naming the recovery command, Recover. See
+// docs/OPERATIONS.md.
 //
 // # Memory
 //

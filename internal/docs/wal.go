@@ -21,8 +21,9 @@ import (
 // rewrites several pages of every document it touches and syncs twice.
 // The revisions are copied into the bbolt file later, many per document
 // per commit, by a checkpoint (see Store.checkpoint); until then they live
-// in the log file and in memory, and every read of the store checkpoints
-// first, so a reader always sees every durable revision.
+// in the log file and in memory, and the store's reads add them to what
+// they read from bbolt (see overlay), so a reader sees every durable
+// revision without waiting for a checkpoint, or failing with one.
 //
 // The file (the bbolt file's path + ".wal") is a header and a sequence of
 // records written one after the other:
@@ -36,10 +37,19 @@ import (
 //	        record as the log bucket keeps it (encodeRecord)
 //
 // Integers are big-endian. Once a checkpoint has copied every record into
-// bbolt, the header is rewritten with the next generation and records
-// start again after it; the old ones are not erased. Recovery reads the
-// records of the header's generation from the start and stops at the
-// first that is torn, corrupt or of another generation. A record that is
+// bbolt, the header is rewritten with the next generation (which the same
+// bbolt transaction records, see keyWALGen) and records start again after
+// it; the old ones are not erased. A failed write to the log suspends it
+// until then: the file's state after a failed write or fsync is unknown.
+//
+// Opening reads the records of the header's generation from the start up
+// to the first that is not whole. Each record is synced before the next is
+// written, so a crash can leave only the last one torn: one whose bytes
+// are neither zeros nor an older generation's record is dropped, cut off
+// the file and logged. A whole record of the generation anywhere after it
+// means damage, not a crash; so does a damaged header in front of records
+// bbolt may lack, or a generation that does not pair with bbolt's: those
+// refuse to open (ErrCorrupt) and name "collab recover". A record that is
 // already in bbolt (its document is gone, or its head is at or past the
 // revision) is skipped, so replaying one twice is harmless.
 const (
