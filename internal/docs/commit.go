@@ -35,7 +35,7 @@ type write struct {
 	// For a revision of a live document: the document's snapshot
 	// bookkeeping before it, and, once an earlier revision of the
 	// document was refused by the disk, the error this one fails with
-	// (see Manager.refused; both commit goroutine only once queued).
+	// (see Manager.refused; guarded by the document's mu).
 	snapBefore [3]uint64
 	abandoned  error
 }

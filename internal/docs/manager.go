@@ -395,6 +395,10 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 // any other error (d's log moved under it), which closes and reloads d.
 // Called on the commit goroutine, in revision order, like d.durable.
 func (m *Manager) refused(d *Document, w *write, err error) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// abandoned is set under d.mu (below), possibly while a write queued
+	// after the committer closed hears of it on another goroutine.
 	if w.abandoned != nil {
 		w.err = w.abandoned
 		return false
@@ -402,8 +406,6 @@ func (m *Manager) refused(d *Document, w *write, err error) bool {
 	if !errors.Is(err, ErrStorage) {
 		return true
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.err != nil || d.writes[w.rev.Rev] != w {
 		return false
 	}
