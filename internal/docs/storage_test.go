@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -280,5 +281,60 @@ func testDiskFull(t *testing.T, logRoom bool) {
 			t.Errorf("op %s applied twice", r.OpID)
 		}
 		seen[r.OpID] = true
+	}
+}
+
+// TestDiskFullPipeline: edits queued behind one the disk refuses, from
+// many writers at once, fail with ErrStorage too and none is applied; the
+// document stays open, and once space returns every writer's edits
+// succeed and a reopened copy has each once.
+func TestDiskFullPipeline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	cfg := noCheckpoints
+	cfg.Logger = discard()
+	m := openAt(t, path, cfg)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 3)
+	full := fillDisk(t, m.store.file, m.store.wal.f)
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*5)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range 5 {
+				_, rev, _ := d.Text()
+				_, err := d.Submit(Edit{Base: rev, Op: insertAt(int(rev)+2, 0, "w"), OpID: fmt.Sprintf("w%d:%d", w, i+1)})
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrStorage) {
+			t.Fatalf("an edit on a full disk: %v; want ErrStorage", err)
+		}
+	}
+	if text, rev, _ := d.Text(); text.String() != "abcabc" || rev != 4 {
+		t.Fatalf("after refused edits: %q at %d, want \"abcabc\" at 4", text.String(), rev)
+	}
+	full.free()
+	if err := m.store.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	want := "abcabc"
+	for w := range writers {
+		for i := range 5 {
+			text, rev, _ := d.Text()
+			if _, err := d.Submit(Edit{Base: rev, Op: insertAt(text.Len(), 0, "w"), OpID: fmt.Sprintf("w%d:%d", w, i+1)}); err != nil {
+				t.Fatalf("once space returned: %v", err)
+			}
+			want = "w" + want
+		}
+	}
+	m2 := openAt(t, crashCopy(t, m, path), Config{Logger: discard()})
+	log := checkLog(t, m2, meta.ID)
+	if text, err := m2.Store().TextAt(meta.ID, uint64(len(log))); err != nil || text.String() != want || len(log) != 4+writers*5 {
+		t.Fatalf("after reopening: %d revisions, %q, %v; want %d, %q", len(log), text.String(), err, 4+writers*5, want)
 	}
 }
