@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/collab-editor/collab/internal/docs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -79,6 +80,22 @@ func (m *Metrics) sessionsFn(f func() float64) {
 func (m *Metrics) loadedFn(f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "collab_documents_loaded", Help: "Documents in memory."}, f))
+}
+
+// storageFn exports whether the disk takes the documents' writes, and how
+// many writes it refused (see docs/OPERATIONS.md).
+func (m *Metrics) storageFn(f func() docs.StorageState) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "collab_storage_failing", Help: "1 while the disk refuses the documents' writes (edits get storage_full), else 0."},
+		func() float64 {
+			if f().Failing {
+				return 1
+			}
+			return 0
+		}))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "collab_storage_write_failures_total", Help: "Writes to the revision log or the database file that failed."},
+		func() float64 { return float64(f().Failures) }))
 }
 
 func (m *Metrics) handler() http.Handler {

@@ -34,7 +34,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusServiceUnavailable, "unavailable", "shutting down")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	// Still ready while the disk refuses writes: reads are served, and
+	// edits get storage_full (see docs/OPERATIONS.md).
+	st := map[string]string{"status": "ready", "storage": "ok"}
+	if s.docs.Storage().Failing {
+		st["storage"] = "failing"
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 // docBody is a document with its text, as the REST API returns it.

@@ -193,6 +193,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.ws.HandleError(s.onError)
 	metrics.sessionsFn(func() float64 { return float64(s.open.Load()) })
 	metrics.loadedFn(func() float64 { return float64(m.Loaded()) })
+	metrics.storageFn(m.Storage)
 	s.handler = s.routes()
 	s.wsHandler = s.recoverer(http.HandlerFunc(s.handleWS))
 	return s

@@ -36,6 +36,12 @@ func serveTest(t testing.TB, cfg Config, dcfg docs.Config, wrap func(http.Handle
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveManager(t, cfg, mgr, wrap)
+}
+
+// serveManager is serveTest over the documents of mgr.
+func serveManager(t testing.TB, cfg Config, mgr *docs.Manager, wrap func(http.Handler) http.Handler) (*Server, string) {
+	t.Helper()
 	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	var h http.Handler = srv
 	if wrap != nil {
