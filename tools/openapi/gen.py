@@ -25,6 +25,7 @@ LIMIT = qp("limit", "Page size (1-1000, default 100).", {"type": "integer", "min
 ETAG = {"ETag": {"description": "Entity tag of this revision of the resource.", "schema": {"type": "string"}}}
 CACHE = {"Cache-Control": {"description": "`immutable` for past revisions.", "schema": {"type": "string"}}}
 E400, E401, E403, E404, E405 = prob("Bad request: a malformed parameter or body."), prob("Missing or wrong API token."), prob("Forbidden: a view-only link, an invalid embed token, or administrative routes without a configured token."), prob("No such document or link (or it was rotated)."), prob("Method not allowed.")
+E507 = prob("`storage_full`: the disk refused the write (full or failing); nothing was changed. Reads are still served; retry later.")
 E409, E412, E413, E415, E422 = prob("Conflict."), prob("The document changed since the If-Match revision."), prob("The body or the document would be too large."), prob("Unsupported content type."), prob("The operation does not fit the document.")
 REPLAYED = {"Idempotent-Replayed": {"description": "`true` when the answer is the first answer to an earlier request with this Idempotency-Key; nothing was applied now.", "schema": {"type": "string", "enum": ["true"]}}}
 NOTMOD = {"description": "Not modified (If-None-Match matched the ETag)."}
@@ -78,7 +79,7 @@ schemas = {
   "EmbedTokenRequest": {"type": "object", "required": ["mode"], "properties": {"mode": {"type": "string", "enum": ["edit", "view"]}, "name": {"type": "string"},
     "ttlSeconds": {"type": "integer", "minimum": 1, "maximum": 604800}}, "additionalProperties": False},
   "EmbedToken": {"type": "object", "required": ["token", "expires", "url"], "properties": {"token": {"type": "string"}, "expires": {"type": "string", "format": "date-time"}, "url": {"type": "string"}}},
-  "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+  "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}, "storage": {"type": "string", "enum": ["ok", "failing"], "description": "Readiness only: `failing` while the disk refuses writes (edits get `storage_full`; reads are served)."}}},
 }
 
 text_body = {"required": True, "content": {"application/json": {"schema": ref("PutText")}, "text/plain": {"schema": {"type": "string"}}}}
@@ -91,7 +92,7 @@ paths = {
     "post": {"summary": "Create a document", "tags": ["documents"], "description": "JSON, or a raw file body (text/plain or application/octet-stream) with `name`, `language` and `workspace` as query parameters. The answer's `id` is the document's edit link.",
       "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body (at most 64 bytes).", {"type": "string", "maxLength": 64}), qp("workspace", "Workspace edit link, for a raw body.")],
       "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateDocument")}, "text/plain": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string"}}}},
-      "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415}},
+      "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415, "507": E507}},
     "get": {"summary": "Enumerate every document (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [qp("after", "Return documents after this internal id."), LIMIT],
       "responses": {"200": js("A page of documents.", ref("DocPage")), "400": E400, "401": E401, "403": E403}}},
   "/api/workspaces": {"post": {"summary": "Create a workspace", "tags": ["workspaces"], "responses": {"201": js("Created; `id` is its edit link.", ref("Workspace"))}}},
@@ -111,8 +112,8 @@ paths = {
        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}, "description": "Names this write for 24 hours (for example a UUID): 1-255 of A-Z a-z 0-9 _ -."},
        {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string"}, "description": "Author recorded in the history (default \"api\")."}],
       {"200": js("Applied, or the first answer to this Idempotency-Key's request.", ref("PutResult"), {**ETAG, **REPLAYED}), "400": E400, "403": E403, "404": E404, "412": E412, "413": E413, "415": E415,
-       "422": prob("`idempotency_key_reused`: the Idempotency-Key was used for another request (another text or If-Match) in the last 24 hours.")}, text_body),
-    "patch": docop("Rename or change the language", "Live sessions get a `meta` message.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "415": E415},
+       "422": prob("`idempotency_key_reused`: the Idempotency-Key was used for another request (another text or If-Match) in the last 24 hours."), "507": E507}, text_body),
+    "patch": docop("Rename or change the language", "Live sessions get a `meta` message.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "507": E507, "415": E415},
       {"required": True, "content": {"application/json": {"schema": ref("Patch")}}}),
     "delete": docop("Delete a document (administrators)", "Every revision and entry goes; live sessions are closed with code 4002.", [LINK], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
   "/api/docs/{id}/raw": {"get": docop("Download the text", "text/plain with the file name in Content-Disposition; `?rev=N` for a past revision.", [LINK, REV, TOKEN],
@@ -126,7 +127,7 @@ paths = {
     {"200": {"description": "The changes.", "headers": ETAG, "content": {"application/json": {"schema": ref("Diff")}, "text/x-diff": {"schema": {"type": "string"}}}}, "304": NOTMOD, "400": E400, "404": E404})},
   "/api/docs/{id}/blame": {"get": docop("Blame", "For each line, the revision and author that last changed it.", [LINK, REV, TOKEN], {"200": js("Per line.", ref("Blame"), ETAG), "304": NOTMOD, "400": E400, "404": E404})},
   "/api/docs/{id}/restore": {"post": docop("Restore a revision", "Appends a revision whose text is the text at `rev`; history is never rewritten.", [LINK, TOKEN],
-    {"200": js("Restored.", ref("Restored")), "400": E400, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("Restore")}}})},
+    {"200": js("Restored.", ref("Restored")), "400": E400, "403": E403, "404": E404, "415": E415, "507": E507}, {"required": True, "content": {"application/json": {"schema": ref("Restore")}}})},
   "/api/docs/{id}/chat": {"get": docop("Chat history", "The document's chat, oldest first.", [LINK, qp("after", "Messages after this sequence number.", {"type": "integer", "minimum": 0}), LIMIT, TOKEN],
     {"200": js("Messages.", {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": ref("ChatMessage")}}}), "400": E400, "404": E404})},
   "/api/docs/{id}/presence": {"get": docop("Who is here", "Users present now, with names, colours and selections (code points at `rev`).", [LINK, TOKEN], {"200": js("Presence.", ref("Presence")), "404": E404})},
