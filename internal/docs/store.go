@@ -67,6 +67,8 @@ type Meta struct {
 	EditLink string `json:"editLink"`
 	ViewLink string `json:"viewLink"`
 
+	Settings Settings `json:"settings,omitzero"` // see settings.go
+
 	// Snapshot bookkeeping, not part of the public view.
 	SnapRev   uint64 `json:"snapRev"`
 	SnapBytes int    `json:"snapBytes"` // bytes of log written since SnapRev

@@ -1,0 +1,35 @@
+package docs
+
+import bolt "go.etcd.io/bbolt"
+
+// Settings are a document's options, kept in its metadata (Meta.Settings).
+// The zero value is every setting's default, and the safe choice.
+type Settings struct {
+	// ViewerEvents lets view-only sessions send app events to the
+	// document's sessions (they always receive them).
+	ViewerEvents bool `json:"viewerEvents,omitempty"`
+}
+
+// UpdateSettings changes a document's settings with change, made durable
+// before it returns; subscribers get the new metadata (a Meta event).
+func (m *Manager) UpdateSettings(id string, change func(*Settings)) (Meta, error) {
+	var out Meta
+	w := &write{fn: func(tx *bolt.Tx) error {
+		meta, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		change(&meta.Settings)
+		out = meta
+		return putMeta(tx, meta)
+	}}
+	w.then = func(err error) {
+		if err == nil {
+			if d := m.loaded(id); d != nil {
+				d.setMeta(out)
+			}
+		}
+	}
+	err := m.commit.wait(w)
+	return out, err
+}
