@@ -1,10 +1,13 @@
 // Package presence keeps who is in a document and where their cursors
-// are: names, colours and selections, with positions in code points at the
-// document's published revision. A Set is not safe for concurrent use; its
-// owner (the server's room for the document) guards it with its own lock.
+// are: names, colours, selections, with positions in code points at the
+// document's published revision, and each client's app data (a small JSON
+// object an application keeps about it: a role, an avatar, a status). A
+// Set is not safe for concurrent use; its owner (the server's room for the
+// document) guards it with its own lock.
 package presence
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,12 +37,15 @@ type Range struct {
 
 // User is one person in a document.
 type User struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Color    string    `json:"color"`
-	Ranges   []Range   `json:"ranges"`
-	ReadOnly bool      `json:"readOnly,omitempty"`
-	LastSeen time.Time `json:"lastSeen"`
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Color    string  `json:"color"`
+	Ranges   []Range `json:"ranges"`
+	ReadOnly bool    `json:"readOnly,omitempty"`
+	// Data is the client's app data (see ParseData), absent when empty.
+	// A Data map is never changed once made: MergeData makes a new one.
+	Data     map[string]json.RawMessage `json:"data,omitempty"`
+	LastSeen time.Time                  `json:"lastSeen"`
 }
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -58,6 +64,65 @@ func CheckProfile(name, color string) error {
 		return fmt.Errorf("%w: colour %q is not #rrggbb", ErrInvalid, color)
 	}
 	return nil
+}
+
+// ParseData reads app data, or a change to it: a JSON object whose
+// compact encoding takes at most max bytes, its values compacted. Any
+// JSON value may be a key's; in a change, null removes the key (see
+// MergeData).
+func ParseData(raw []byte, max int) (map[string]json.RawMessage, error) {
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%w: data is not UTF-8", ErrInvalid)
+	}
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &data); err != nil || data == nil {
+		return nil, fmt.Errorf("%w: data must be a JSON object", ErrInvalid)
+	}
+	for k, v := range data {
+		var b bytes.Buffer
+		if err := json.Compact(&b, v); err != nil {
+			return nil, fmt.Errorf("%w: data: %v", ErrInvalid, err)
+		}
+		data[k] = b.Bytes()
+	}
+	if n := DataSize(data); n > max {
+		return nil, fmt.Errorf("%w: data takes %d bytes of JSON, more than %d", ErrInvalid, n, max)
+	}
+	return data, nil
+}
+
+// MergeData returns data changed by change: each key of change replaces
+// data's, and a key whose value is null is removed. Neither map is
+// changed; the result is nil when empty.
+func MergeData(data, change map[string]json.RawMessage) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(data)+len(change))
+	for k, v := range data {
+		out[k] = v
+	}
+	for k, v := range change {
+		if string(v) == "null" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// DataSize is the size of data's compact JSON encoding.
+func DataSize(data map[string]json.RawMessage) int {
+	if len(data) == 0 {
+		return 2 // {}
+	}
+	n := 1 // {
+	for k, v := range data {
+		kb, _ := json.Marshal(k)
+		n += len(kb) + 1 + len(v) + 1 // "k":v, (or the closing brace)
+	}
+	return n
 }
 
 // CheckRanges validates selections against a text of n code points.
@@ -108,7 +173,7 @@ func (s *Set) Join(u User, now time.Time) (first bool) {
 		s.users[u.ID] = e
 		first = true
 	} else {
-		e.Name, e.Color, e.ReadOnly = u.Name, u.Color, u.ReadOnly
+		e.Name, e.Color, e.ReadOnly, e.Data = u.Name, u.Color, u.ReadOnly, u.Data
 	}
 	e.sessions++
 	e.LastSeen, e.dirty = now, true
@@ -139,13 +204,13 @@ func (s *Set) Update(id string, ranges []Range, now time.Time) (User, bool) {
 	return e.User, true
 }
 
-// Rename sets a user's name and colour.
-func (s *Set) Rename(id, name, color string, now time.Time) (User, bool) {
+// SetProfile sets a user's name, colour and app data.
+func (s *Set) SetProfile(id, name, color string, data map[string]json.RawMessage, now time.Time) (User, bool) {
 	e := s.users[id]
 	if e == nil {
 		return User{}, false
 	}
-	e.Name, e.Color, e.LastSeen, e.dirty = name, color, now, true
+	e.Name, e.Color, e.Data, e.LastSeen, e.dirty = name, color, data, now, true
 	return e.User, true
 }
 

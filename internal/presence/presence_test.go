@@ -3,6 +3,7 @@ package presence
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,50 @@ func TestDueThrottlesWrites(t *testing.T) {
 	}
 	if due := s.Due(t0.Add(20*time.Second), 5*time.Second); len(due) != 0 {
 		t.Fatal("an unchanged user is written again")
+	}
+}
+
+func TestAppData(t *testing.T) {
+	d, err := ParseData([]byte(`{"role": "teacher", "status": {"away": true,  "since": 3}}`), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d["status"]) != `{"away":true,"since":3}` {
+		t.Fatalf("values are not compacted: %s", d["status"])
+	}
+	enc, _ := json.Marshal(d)
+	if DataSize(d) != len(enc) || DataSize(nil) != 2 {
+		t.Fatalf("DataSize %d, encoded %d: %s", DataSize(d), len(enc), enc)
+	}
+	for _, bad := range []string{`null`, `[1]`, `"x"`, `3`, `{"a":`, "{\"a\":\"\xff\"}", `{"a":"` + strings.Repeat("x", 100) + `"}`} {
+		if _, err := ParseData([]byte(bad), 100); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseData(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	change, _ := ParseData([]byte(`{"status": null, "avatar": "/a.png"}`), 100)
+	m := MergeData(d, change)
+	if len(m) != 2 || string(m["role"]) != `"teacher"` || string(m["avatar"]) != `"/a.png"` {
+		t.Fatalf("merged: %v", m)
+	}
+	if len(d) != 2 || d["status"] == nil {
+		t.Fatal("MergeData changed its argument")
+	}
+	gone, _ := ParseData([]byte(`{"role": null, "avatar": null}`), 100)
+	if MergeData(m, gone) != nil {
+		t.Fatal("removing every key does not leave nil")
+	}
+
+	s := NewSet()
+	s.Join(User{ID: "a", Data: d}, time.Time{})
+	if u, _ := s.SetProfile("a", "Ann", "#000000", m, time.Time{}); string(u.Data["avatar"]) != `"/a.png"` {
+		t.Fatalf("SetProfile: %+v", u)
+	}
+	u, _ := s.Get("a")
+	if b, _ := json.Marshal(u); !strings.Contains(string(b), `"data":{"avatar":"/a.png","role":"teacher"}`) {
+		t.Fatalf("on the wire: %s", b)
+	}
+	s.Join(User{ID: "b"}, time.Time{})
+	if b, _ := json.Marshal(s.List()[1]); strings.Contains(string(b), `"data"`) {
+		t.Fatalf("a user without data shows data: %s", b)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,9 +108,10 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p struct {
-		Mode       string `json:"mode"`
-		Name       string `json:"name"`
-		TTLSeconds int    `json:"ttlSeconds"`
+		Mode       string          `json:"mode"`
+		Name       string          `json:"name"`
+		Data       json.RawMessage `json:"data"`
+		TTLSeconds int             `json:"ttlSeconds"`
 	}
 	if !s.decodeJSON(w, r, &p) {
 		return
@@ -128,10 +130,25 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	exp := s.cfg.Now().Add(time.Duration(p.TTLSeconds) * time.Second)
-	tok, err := access.Mint(s.embedKey, access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name, Exp: exp.Unix()})
-	if err != nil {
+	if p.Mode != string(docs.ModeEdit) && p.Mode != string(docs.ModeView) {
 		s.problem(w, r, http.StatusBadRequest, "invalid", `mode must be "edit" or "view"`)
+		return
+	}
+	claims := access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name}
+	if p.Data != nil {
+		// The keys the session will show and cannot change; kept compact.
+		data, err := presence.ParseData(p.Data, s.cfg.MaxUserDataBytes)
+		if err != nil {
+			s.failFor(w, r, g, err)
+			return
+		}
+		claims.Data = mustJSON(data)
+	}
+	exp := s.cfg.Now().Add(time.Duration(p.TTLSeconds) * time.Second)
+	claims.Exp = exp.Unix()
+	tok, err := access.Mint(s.embedKey, claims)
+	if err != nil {
+		s.problem(w, r, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
 	// The URL names the document by its handle: the internal id would be

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/presence"
 )
 
 // A grant is what a request may do with one document. Access comes from,
@@ -23,11 +26,23 @@ type grant struct {
 	link   string    // the link used, "" for the API or embed token
 	handle string    // the {id} used with an embed token
 	admin  bool
-	name   string    // user name forced by an embed token
-	exp    time.Time // embed token expiry; zero for none
+	name   string                     // user name forced by an embed token
+	data   map[string]json.RawMessage // app data keys fixed by an embed token (a null: the key stays absent)
+	exp    time.Time                  // embed token expiry; zero for none
 }
 
 func (g grant) canEdit() bool { return g.mode == docs.ModeEdit }
+
+// fixesData returns a key of change, a change of app data, that the
+// grant's embed token sets to another value.
+func (g grant) fixesData(change map[string]json.RawMessage) (string, bool) {
+	for k, v := range change {
+		if fixed, ok := g.data[k]; ok && !bytes.Equal(fixed, v) {
+			return k, true
+		}
+	}
+	return "", false
+}
 
 // publicID is the id the caller knows the document by.
 func (g grant) publicID() string {
@@ -87,6 +102,13 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 			return g, false
 		}
 		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), handle: id, name: c.Name, exp: c.Expires()}
+		if len(c.Data) > 0 {
+			// Checked when it was minted: no limit but the token's own.
+			if g.data, err = presence.ParseData(c.Data, len(c.Data)); err != nil {
+				s.problem(w, r, http.StatusForbidden, "forbidden", "the embed token is invalid for this document")
+				return g, false
+			}
+		}
 	default:
 		l, err := s.docs.ResolveLink(id)
 		if err != nil || l.Kind != "doc" {

@@ -11,6 +11,13 @@ import (
 	"github.com/collab-editor/collab/internal/presence"
 )
 
+// The server's own refusals, for errorCode.
+var (
+	errInvalid     = errors.New("invalid")      // a field is out of range
+	errRateLimited = errors.New("rate limited") // over a per-session or per-document limit
+	errReadOnly    = errors.New("read only")    // the session or link may not do this
+)
+
 // errorCode maps an error to the protocol's stable code and an HTTP status.
 // It is the one place where domain errors meet the wire.
 func errorCode(err error) (string, int) {
@@ -25,6 +32,8 @@ func errorCode(err error) (string, int) {
 		return "too_large", http.StatusRequestEntityTooLarge
 	case errors.Is(err, docs.ErrStaleOp):
 		return "stale_op", http.StatusConflict
+	case errors.Is(err, docs.ErrKeyReused):
+		return "idempotency_key_reused", http.StatusUnprocessableEntity
 	case errors.Is(err, docs.ErrConflict):
 		return "conflict", http.StatusConflict
 	case errors.Is(err, docs.ErrInvalid), errors.Is(err, presence.ErrInvalid):
@@ -35,6 +44,12 @@ func errorCode(err error) (string, int) {
 		return "storage_full", http.StatusInsufficientStorage
 	case errors.Is(err, docs.ErrClosed):
 		return "unavailable", http.StatusServiceUnavailable
+	case errors.Is(err, errInvalid):
+		return "invalid", http.StatusBadRequest
+	case errors.Is(err, errRateLimited):
+		return "rate_limited", http.StatusTooManyRequests
+	case errors.Is(err, errReadOnly):
+		return "read_only", http.StatusForbidden
 	}
 	return "internal", http.StatusInternalServerError
 }

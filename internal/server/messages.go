@@ -16,15 +16,18 @@ import (
 // inMsg is any message a client sends; Type says which fields count.
 // See docs/PROTOCOL.md.
 type inMsg struct {
-	Type   string           `json:"type"`
-	Client string           `json:"client,omitempty"` // join
-	Name   *string          `json:"name,omitempty"`   // join, profile
-	Color  *string          `json:"color,omitempty"`  // join, profile
-	Rev    *uint64          `json:"rev,omitempty"`    // join (resume from), op (base), cursor
-	ID     string           `json:"id,omitempty"`     // op
-	Op     *ot.Operation    `json:"op,omitempty"`     // op
-	Ranges []presence.Range `json:"ranges,omitempty"` // cursor
-	Text   *string          `json:"text,omitempty"`   // chat
+	Type        string           `json:"type"`
+	Client      string           `json:"client,omitempty"`      // join
+	Name        *string          `json:"name,omitempty"`        // join, profile; event (the event's name)
+	Color       *string          `json:"color,omitempty"`       // join, profile
+	Data        json.RawMessage  `json:"data,omitempty"`        // join, profile (app data); event (its payload)
+	Rev         *uint64          `json:"rev,omitempty"`         // join (resume from), op (base), cursor
+	ID          string           `json:"id,omitempty"`          // op; event (asks for an eventAck)
+	Op          *ot.Operation    `json:"op,omitempty"`          // op
+	Ranges      []presence.Range `json:"ranges,omitempty"`      // cursor
+	Text        *string          `json:"text,omitempty"`        // chat
+	To          []string         `json:"to,omitempty"`          // event: user ids (absent: everyone)
+	ExcludeSelf bool             `json:"excludeSelf,omitempty"` // event: not to the sending session
 }
 
 // docView is a document's metadata as a caller sees it: id is the id the
@@ -39,6 +42,13 @@ type docView struct {
 	Rev       uint64     `json:"rev"`
 	Mode      docs.Mode  `json:"mode"`
 	Links     *linksView `json:"links,omitempty"`
+	Settings  settings   `json:"settings"`
+}
+
+// settings are a document's settings on the wire (docs.Settings), every
+// one shown.
+type settings struct {
+	ViewerEvents bool `json:"viewerEvents"` // view-only sessions may send app events
 }
 
 type linksView struct {
@@ -50,7 +60,8 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func viewFor(m docs.Meta, g grant) docView {
 	v := docView{ID: g.publicID(), Name: m.Name, Language: m.Language,
-		Created: m.Created.UTC().Format(timeLayout), Updated: m.Updated.UTC().Format(timeLayout), Rev: m.Rev, Mode: g.mode}
+		Created: m.Created.UTC().Format(timeLayout), Updated: m.Updated.UTC().Format(timeLayout), Rev: m.Rev, Mode: g.mode,
+		Settings: settings{ViewerEvents: m.Settings.ViewerEvents}}
 	switch {
 	case g.admin:
 		v.Workspace = m.Workspace
@@ -86,9 +97,12 @@ type joinedMsg struct {
 }
 
 type limitsView struct {
-	MaxMessageBytes int64   `json:"maxMessageBytes"`
-	MaxDocBytes     int     `json:"maxDocBytes"`
-	OpsPerSecond    float64 `json:"opsPerSecond"`
+	MaxMessageBytes  int64   `json:"maxMessageBytes"`
+	MaxDocBytes      int     `json:"maxDocBytes"`
+	OpsPerSecond     float64 `json:"opsPerSecond"`
+	EventsPerSecond  float64 `json:"eventsPerSecond"`
+	MaxEventBytes    int     `json:"maxEventBytes"`
+	MaxUserDataBytes int     `json:"maxDataBytes"`
 }
 
 type errorMsg struct {

@@ -22,6 +22,10 @@ type Metrics struct {
 	commitSeconds  prometheus.Histogram
 	editSeconds    prometheus.Histogram
 	dropped        *prometheus.CounterVec
+
+	events          prometheus.Counter // app events emitted
+	eventDeliveries prometheus.Counter
+	eventsRefused   prometheus.Counter
 }
 
 // Reasons of collab_sessions_dropped_total.
@@ -57,11 +61,18 @@ func NewMetrics() *Metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "collab_sessions_dropped_total", Help: "Sessions closed by the server, by reason."}, []string{"reason"}),
 	}
+	m.events = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "collab_events_total", Help: "App events emitted to a document's sessions (from sessions, the REST routes and announcements, once per document)."})
+	m.eventDeliveries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "collab_event_deliveries_total", Help: "App events queued to sessions."})
+	m.eventsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "collab_events_refused_total", Help: "App events refused: over a rate limit, from a view-only session, or invalid."})
 	// Every reason shows in /metrics from the start, at 0.
 	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
 		m.dropped.WithLabelValues(reason)
 	}
 	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.editSeconds, m.dropped,
+		m.events, m.eventDeliveries, m.eventsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -327,9 +327,6 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	res, err := s.docs.Put(id, text, authorOf(r), key, ifRev)
 	if err != nil {
 		switch {
-		case errors.Is(err, docs.ErrKeyReused):
-			s.problem(w, r, http.StatusUnprocessableEntity, "idempotency_key_reused",
-				fmt.Sprintf("this Idempotency-Key was used for another request (another text or If-Match) in the last %.0f hours", docs.KeyTTL.Hours()))
 		case errors.Is(err, docs.ErrConflict) && ifRev != nil:
 			s.problem(w, r, http.StatusPreconditionFailed, "precondition_failed", err.Error())
 		default:
@@ -373,14 +370,31 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		Name     string `json:"name"`
 		Language string `json:"language"`
+		Settings *struct {
+			ViewerEvents *bool `json:"viewerEvents"`
+		} `json:"settings"`
 	}
 	if !s.decodeJSON(w, r, &p) {
 		return
 	}
-	meta, err := s.docs.Update(g.doc, p.Name, p.Language)
-	if err != nil {
-		s.failFor(w, r, g, err)
-		return
+	var meta docs.Meta
+	var err error
+	if p.Settings == nil || p.Name != "" || p.Language != "" {
+		if meta, err = s.docs.Update(g.doc, p.Name, p.Language); err != nil {
+			s.failFor(w, r, g, err)
+			return
+		}
+	}
+	if p.Settings != nil {
+		set := *p.Settings
+		if meta, err = s.docs.UpdateSettings(g.doc, func(st *docs.Settings) {
+			if set.ViewerEvents != nil {
+				st.ViewerEvents = *set.ViewerEvents
+			}
+		}); err != nil {
+			s.failFor(w, r, g, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, viewFor(meta, g))
 }

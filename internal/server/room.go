@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -36,6 +37,12 @@ type room struct {
 	text   rope.Rope
 	unsub  func()
 	closed bool
+
+	// viewerEvents is the document's setting: view-only sessions may send
+	// app events. Set from the document's metadata (at open, and on each
+	// meta event).
+	viewerEvents atomic.Bool
+	apiEvents    *rate.Limiter // app events sent over REST to this document, all callers but the administrator
 }
 
 // session is one WebSocket session.
@@ -53,7 +60,8 @@ type session struct {
 	cursorLimit  *rate.Limiter
 	chatLimit    *rate.Limiter
 	profileLimit *rate.Limiter
-	cursorWarned bool // told of dropped cursor updates since the last one let through; read loop only
+	eventLimit   *rate.Limiter // taken on the server's clock (Config.Now)
+	cursorWarned bool          // told of dropped cursor updates since the last one let through; read loop only
 
 	// Set while joining, read by the room under room.mu.
 	mine sync.Map // op ids submitted through this session and not yet acknowledged: when each arrived
@@ -72,11 +80,34 @@ type session struct {
 // so a busy session costs fewer writes than messages. A client whose queue
 // exceeds the send buffer is a slow consumer: it is closed with
 // closeSlowConsumer, never silently skipped.
-func (c *session) send(msgs ...[]byte) {
+func (c *session) send(msgs ...[]byte) { c.queue(msgs, 0) }
+
+// sendUnlessBehind queues msg, an app event, unless more than half of the
+// send buffer would then be waiting: a client that far behind skips
+// events (they are ephemeral, and the sender's ack does not count it)
+// rather than be closed for them, so that events from others never cost a
+// session its edits. It reports whether msg was queued.
+func (c *session) sendUnlessBehind(msg []byte) bool {
+	return c.queue([][]byte{msg}, c.srv.cfg.SendBuffer/2)
+}
+
+// queue is send; with limit > 0 it queues nothing, and reports false,
+// when more than limit bytes would wait behind the frame in flight.
+func (c *session) queue(msgs [][]byte, limit int) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
+	}
+	if limit > 0 && c.inflight {
+		n := c.pendingN
+		for _, m := range msgs {
+			n += len(m)
+		}
+		if n > limit {
+			c.mu.Unlock()
+			return false
+		}
 	}
 	c.pending = append(c.pending, msgs...)
 	for _, m := range msgs {
@@ -87,15 +118,16 @@ func (c *session) send(msgs ...[]byte) {
 			c.closed = true
 			c.mu.Unlock()
 			c.dropSlow()
-			return
+			return false
 		}
 		c.mu.Unlock()
-		return
+		return true
 	}
 	frame := c.takeFrame()
 	c.inflight = true
 	c.mu.Unlock()
 	c.s.Write(frame)
+	return true
 }
 
 // sent is melody's report that a frame went out: send what gathered.
@@ -249,6 +281,7 @@ func (r *room) event(e docs.Event) {
 	case len(e.Revisions) > 0:
 		r.publish(e.Revisions, e.Text)
 	case e.Meta != nil:
+		r.viewerEvents.Store(e.Meta.Settings.ViewerEvents)
 		r.mu.Lock()
 		for c := range r.clients {
 			c.send(mustJSON(map[string]any{"type": "meta", "doc": viewFor(*e.Meta, c.grant)}))

@@ -48,6 +48,8 @@ func (s *Server) routes() http.Handler {
 		r.Post("/docs/{id}/restore", s.handleRestore)
 		r.Get("/docs/{id}/chat", s.handleChat)
 		r.Get("/docs/{id}/presence", s.handlePresence)
+		r.Post("/docs/{id}/events", s.handleDocEvents)
+		r.Post("/admin/events", s.handleAdminEvents)
 		r.Get("/docs/{id}/ws", s.handleWS) // ServeHTTP takes it before the router: see there
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
 	})

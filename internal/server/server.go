@@ -49,6 +49,9 @@ type Config struct {
 	ChatPerSecond     float64       // chat messages per session (default 1, burst 10); more are refused
 	ProfilesPerSecond float64       // profile changes per session (default 2, burst 10); more are refused
 	MaxChatBytes      int           // default 2000
+	EventsPerSecond   float64       // app events per session, and per document over REST (default 20, burst 40); more are refused
+	MaxEventBytes     int           // an app event's data, in JSON (default 8 KiB)
+	MaxUserDataBytes  int           // a client's app data, in JSON (default 1 KiB)
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
 	APIToken          string        // administrator's token; administrative routes are refused without one
 	MaxConnsPerAddr   int           // WebSocket connections per client address (default 1000; <0 for no limit)
@@ -105,6 +108,15 @@ func (c *Config) fill() {
 	}
 	if c.MaxChatBytes <= 0 {
 		c.MaxChatBytes = 2000
+	}
+	if c.EventsPerSecond <= 0 {
+		c.EventsPerSecond = 20
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = 8 << 10
+	}
+	if c.MaxUserDataBytes <= 0 {
+		c.MaxUserDataBytes = 1 << 10
 	}
 	if c.MaxConnsPerAddr == 0 {
 		c.MaxConnsPerAddr = 1000

@@ -75,6 +75,7 @@ func (s *Server) newSession(g grant) *session {
 		cursorLimit:  rate.NewLimiter(rate.Limit(s.cfg.CursorsPerSecond), int(2*s.cfg.CursorsPerSecond)),
 		chatLimit:    rate.NewLimiter(rate.Limit(s.cfg.ChatPerSecond), chatBurst),
 		profileLimit: rate.NewLimiter(rate.Limit(s.cfg.ProfilesPerSecond), profileBurst),
+		eventLimit:   rate.NewLimiter(rate.Limit(s.cfg.EventsPerSecond), int(2*s.cfg.EventsPerSecond)),
 		docID:        g.doc,
 	}
 }
@@ -160,6 +161,8 @@ func (s *Server) onMessage(ms *melody.Session, data []byte) {
 		s.profile(c, m)
 	case "chat":
 		s.chat(c, m)
+	case "event":
+		s.event(c, m)
 	default:
 		c.sendError("unknown_type", fmt.Sprintf("unknown message type %q", m.Type), m.ID)
 	}
@@ -233,6 +236,20 @@ func (s *Server) join(c *session, m inMsg) {
 		c.sendError("invalid", err.Error(), "")
 		return
 	}
+	var data map[string]json.RawMessage
+	if m.Data != nil {
+		var err error
+		if data, err = presence.ParseData(m.Data, s.cfg.MaxUserDataBytes); err != nil {
+			c.sendError("invalid", err.Error(), "")
+			return
+		}
+	}
+	data = presence.MergeData(data, c.grant.data) // the embed token's keys win
+	if n := presence.DataSize(data); n > s.cfg.MaxUserDataBytes {
+		c.sendError("invalid", fmt.Sprintf("data with the embed token's takes %d bytes of JSON, more than %d", n, s.cfg.MaxUserDataBytes), "")
+		return
+	}
+	prof := presence.User{Name: name, Color: color, Data: data}
 	c.clientID, c.user = clientID, s.userID(clientID)
 	if !c.grant.exp.IsZero() {
 		c.mu.Lock()
@@ -250,7 +267,7 @@ func (s *Server) join(c *session, m inMsg) {
 			c.closeAfter(closeNotFound, "document not found")
 			return
 		}
-		ok, err := r.join(c, m, name, color)
+		ok, err := r.join(c, m, prof)
 		if err != nil {
 			code, _ := errorCode(err)
 			c.sendError(code, err.Error(), "")
@@ -340,7 +357,8 @@ func (s *Server) openRoom(id string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet()}
+	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet(),
+		apiEvents: rate.NewLimiter(rate.Limit(s.cfg.EventsPerSecond), int(2*s.cfg.EventsPerSecond))}
 	r.mu.Lock() // events wait until the room is set up
 	defer r.mu.Unlock()
 	st, unsub, err := d.Join(r.event)
@@ -349,17 +367,19 @@ func (s *Server) openRoom(id string) (*room, error) {
 		return nil, err
 	}
 	r.text, r.pubRev, r.unsub = st.Text, st.Rev, unsub
+	r.viewerEvents.Store(st.Meta.Settings.ViewerEvents)
 	return r, nil
 }
 
-// join adds c to the room and sends it the joined message. It returns
-// false if the room closed meanwhile.
+// join adds c to the room, with the name, colour and data of prof, and
+// sends it the joined message. It returns false if the room closed
+// meanwhile.
 //
 // A client resuming from rev gets the revisions after it, from memory or
 // (read without the room's lock) from disk, unless they are more than
 // MaxResume revisions or MaxResumeBytes of operations: then it gets the
 // text.
-func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
+func (r *room) join(c *session, m inMsg, prof presence.User) (bool, error) {
 	var disk []docs.Revision // read from disk for the resume: after *m.Rev
 	for tries := 0; ; tries++ {
 		r.mu.Lock()
@@ -381,7 +401,7 @@ func (r *room) join(c *session, m inMsg, name, color string) (bool, error) {
 		if !ok {
 			ops = nil
 		}
-		r.admit(c, ops, ok, name, color)
+		r.admit(c, ops, ok, prof)
 		r.mu.Unlock()
 		return true, nil
 	}
@@ -473,7 +493,7 @@ func (c *session) opIDFor(rv docs.Revision) string {
 
 // admit sends c the joined message (ops when resumed, the text otherwise)
 // and adds it to the room. Called with mu held.
-func (r *room) admit(c *session, ops []revView, resumed bool, name, color string) {
+func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User) {
 	if len(r.clients) >= r.srv.cfg.MaxSessionsPerDoc {
 		c.sendError("too_many_sessions", fmt.Sprintf("the document has %d sessions, the limit", len(r.clients)), "")
 		c.closeAfter(closeTooMany, "too many sessions on this document")
@@ -484,7 +504,8 @@ func (r *room) admit(c *session, ops []revView, resumed bool, name, color string
 	msg := joinedMsg{
 		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
 		Resumed: resumed, Ops: ops,
-		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond},
+		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond,
+			EventsPerSecond: r.srv.cfg.EventsPerSecond, MaxEventBytes: r.srv.cfg.MaxEventBytes, MaxUserDataBytes: r.srv.cfg.MaxUserDataBytes},
 	}
 	if msg.Ops == nil {
 		msg.Ops = []revView{}
@@ -494,7 +515,7 @@ func (r *room) admit(c *session, ops []revView, resumed bool, name, color string
 		msg.Text = &text
 	}
 	now := r.srv.cfg.Now()
-	first := r.users.Join(presence.User{ID: c.user, Name: name, Color: color, ReadOnly: c.readOnly, LastSeen: now}, now)
+	first := r.users.Join(presence.User{ID: c.user, Name: prof.Name, Color: prof.Color, ReadOnly: c.readOnly, Data: prof.Data, LastSeen: now}, now)
 	msg.Users = r.users.List()
 	c.send(mustJSON(msg))
 	r.clients[c] = struct{}{}
@@ -674,6 +695,18 @@ func (s *Server) profile(c *session, m inMsg) {
 	if !c.allow(c.profileLimit, "profile changes", s.cfg.ProfilesPerSecond) {
 		return
 	}
+	var change map[string]json.RawMessage
+	if m.Data != nil {
+		var err error
+		if change, err = presence.ParseData(m.Data, s.cfg.MaxUserDataBytes); err != nil {
+			c.sendError("invalid", err.Error(), "")
+			return
+		}
+		if k, ok := c.grant.fixesData(change); ok {
+			c.sendError("invalid", fmt.Sprintf("the data key %q is set by the embed token", k), "")
+			return
+		}
+	}
 	r := c.room
 	r.mu.Lock()
 	u, _ := r.users.Get(c.user)
@@ -694,7 +727,13 @@ func (s *Server) profile(c *session, m inMsg) {
 		c.sendError("invalid", err.Error(), "")
 		return
 	}
-	if u, ok := r.users.Rename(c.user, name, color, s.cfg.Now()); ok {
+	data := presence.MergeData(u.Data, change)
+	if n := presence.DataSize(data); n > s.cfg.MaxUserDataBytes {
+		r.mu.Unlock()
+		c.sendError("invalid", fmt.Sprintf("data would take %d bytes of JSON, more than %d", n, s.cfg.MaxUserDataBytes), "")
+		return
+	}
+	if u, ok := r.users.SetProfile(c.user, name, color, data, s.cfg.Now()); ok {
 		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), nil)
 	}
 	r.mu.Unlock()

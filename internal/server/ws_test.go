@@ -93,7 +93,8 @@ func restText(t testing.TB, base, id string) (string, uint64) {
 type rawConn struct {
 	t    *testing.T
 	c    *websocket.Conn
-	user string // the public user id the server gave at join (joinRaw)
+	user string           // the public user id the server gave at join (joinRaw)
+	left []map[string]any // read and not yet taken (see take)
 }
 
 func dialRaw(t *testing.T, base, id, query string) *rawConn {
@@ -476,7 +477,7 @@ func TestProtocolDocExamples(t *testing.T) {
 		rest = after
 	}
 
-	for _, typ := range []string{"join", "op", "cursor", "profile", "chat"} {
+	for _, typ := range []string{"join", "op", "cursor", "profile", "chat", "event"} {
 		if len(examples[false][typ]) == 0 {
 			t.Errorf("docs/PROTOCOL.md has no example of the client's %q", typ)
 		}
@@ -494,7 +495,7 @@ func TestProtocolDocExamples(t *testing.T) {
 	}
 
 	// A session that makes the server send every kind of message.
-	_, base := testServer(t, Config{})
+	_, base := testServer(t, Config{APIToken: adminToken})
 	id := mkdoc(t, base, "hello")
 	real := map[string][]map[string]any{}
 	got := func(r *rawConn, typ string) map[string]any {
@@ -504,8 +505,8 @@ func TestProtocolDocExamples(t *testing.T) {
 		return m
 	}
 	ann := dialRaw(t, base, id, "")
-	ann.send(`{"type":"join","client":"ann","name":"Ann","color":"#e06c75"}`)
-	got(ann, "joined")
+	ann.send(`{"type":"join","client":"ann","name":"Ann","color":"#e06c75","data":{"role":"reviewer"}}`)
+	annUser, _ := got(ann, "joined")["user"].(string)
 	bob := dialRaw(t, base, id, "")
 	bob.send(`{"type":"join","client":"bob","name":"Bob"}`)
 	got(bob, "joined")
@@ -525,7 +526,19 @@ func TestProtocolDocExamples(t *testing.T) {
 	got(bob, "user")
 	bob.send(`{"type":"chat","text":"hi"}`)
 	got(ann, "chat")
-	req, _ := http.NewRequest("PATCH", base+"/api/docs/"+id, strings.NewReader(`{"name":"hello.go"}`))
+	ann.send(`{"type":"profile","data":{"status":"away"}}`)
+	got(bob, "user") // with data
+	bob.send(`{"type":"event","name":"follow-me","data":{"line":3},"to":["` + annUser + `"],"id":"e1"}`)
+	got(ann, "event")
+	got(bob, "eventAck")
+	req, _ := http.NewRequest("POST", base+"/api/admin/events", strings.NewReader(`{"name":"restart","data":{"in":300}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/admin/events: %v %v", resp, err)
+	}
+	got(ann, "event")
+	req, _ = http.NewRequest("PATCH", base+"/api/docs/"+id, strings.NewReader(`{"name":"hello.go"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -1,0 +1,242 @@
+package server
+
+// App events (docs/PROTOCOL.md, "event"): an application's own messages,
+// a name and a small JSON payload, sent by a session, by the app's backend
+// over REST to one document's sessions, or by the administrator to every
+// session of the server. They are ephemeral: not in the history, not kept,
+// and a session that is far behind skips them (see sendUnlessBehind).
+//
+// Every event, whatever its source, is an appEvent given to room.emit.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+)
+
+// Senders of events that are not sessions (appEvent.From).
+const (
+	fromAPI   = "api"   // POST /api/docs/{id}/events with an edit link or an embed token
+	fromAdmin = "admin" // the API token
+)
+
+// appEvent is one app event on its way to a document's sessions. It names
+// its sender and receivers by public user ids, never by client ids, so it
+// can be shown to anyone and carried anywhere as it is.
+type appEvent struct {
+	name string
+	data json.RawMessage // compact JSON
+	from string          // the sender's user id, fromAPI or fromAdmin
+	to   map[string]bool // user ids; nil for every session
+}
+
+// eventMsg is an event as its receivers get it.
+type eventMsg struct {
+	Type string          `json:"type"`
+	Name string          `json:"name"`
+	Data json.RawMessage `json:"data"`
+	From string          `json:"from"`
+}
+
+// newEvent checks an event's fields as a client or the API sent them.
+func (s *Server) newEvent(name *string, data json.RawMessage, to []string, from string) (appEvent, error) {
+	if name == nil || !validEventName(*name) {
+		return appEvent{}, fmt.Errorf("%w: an event's name must be 1-64 characters of A-Z a-z 0-9 _ - . : /", errInvalid)
+	}
+	e := appEvent{name: *name, data: json.RawMessage("null"), from: from}
+	if data != nil {
+		var b bytes.Buffer
+		if !utf8.Valid(data) || json.Compact(&b, data) != nil {
+			return appEvent{}, fmt.Errorf("%w: an event's data must be JSON in UTF-8", errInvalid)
+		}
+		if b.Len() > s.cfg.MaxEventBytes {
+			return appEvent{}, fmt.Errorf("%w: the event's data takes %d bytes of JSON, more than %d", errInvalid, b.Len(), s.cfg.MaxEventBytes)
+		}
+		e.data = b.Bytes()
+	}
+	if to != nil {
+		if len(to) == 0 || len(to) > s.cfg.MaxSessionsPerDoc {
+			return appEvent{}, fmt.Errorf("%w: to must list 1-%d user ids; leave it out to send to everyone", errInvalid, s.cfg.MaxSessionsPerDoc)
+		}
+		e.to = make(map[string]bool, len(to))
+		for _, u := range to {
+			if !validID(u) {
+				return appEvent{}, fmt.Errorf("%w: to must list user ids (as in joined.user and users[].id)", errInvalid)
+			}
+			e.to[u] = true
+		}
+	}
+	return e, nil
+}
+
+// validEventName accepts 1-64 of [A-Za-z0-9_-.:/].
+func validEventName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.' || b == ':' || b == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// emit queues e for the room's sessions it is addressed to, except skip,
+// and returns how many sessions it was queued for: those of e.to's users,
+// or every session. A session far behind skips it (sendUnlessBehind) and
+// is not counted. Receivers get one sender's events in the order it sent
+// them: a session's messages are handled one at a time, and each emit
+// queues to every receiver under mu.
+//
+// emit is the one way an app event reaches sessions, from a session, from
+// the document's REST route or from the administrator's, so that a
+// cluster mode has one place to carry events between nodes: it would
+// publish e to the document's room on the other nodes here, and each of
+// them would emit it to its own sessions. An appEvent names users by
+// their public ids and holds no pointer but skip, which is always local
+// (the sending session, on this node).
+func (r *room) emit(e appEvent, skip *session) int {
+	msg := mustJSON(eventMsg{Type: "event", Name: e.name, Data: e.data, From: e.from})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0
+	}
+	n := 0
+	for c := range r.clients {
+		if c == skip || e.to != nil && !e.to[c.user] {
+			continue
+		}
+		if c.sendUnlessBehind(msg) {
+			n++
+		}
+	}
+	r.srv.metrics.events.Inc()
+	r.srv.metrics.eventDeliveries.Add(float64(n))
+	return n
+}
+
+// event handles a session's event message: checked, limited, emitted, and
+// acknowledged with the count of sessions it reached when it has an id.
+func (s *Server) event(c *session, m inMsg) {
+	if m.ID != "" && !validID(m.ID) {
+		// Not echoed: the id could be any string, an op id too.
+		c.sendError("invalid", "an event's id must be 1-64 characters of A-Z a-z 0-9 _ -", "")
+		return
+	}
+	if !c.eventLimit.AllowN(s.cfg.Now(), 1) {
+		s.metrics.eventsRefused.Inc()
+		c.sendError("rate_limited", fmt.Sprintf("more than %g events per second: this one was refused", s.cfg.EventsPerSecond), m.ID)
+		return
+	}
+	r := c.room
+	if c.readOnly && !r.viewerEvents.Load() {
+		s.metrics.eventsRefused.Inc()
+		c.sendError("read_only", "view-only sessions may not send events to this document (its setting viewerEvents is off)", m.ID)
+		return
+	}
+	e, err := s.newEvent(m.Name, m.Data, m.To, c.user)
+	if err != nil {
+		s.metrics.eventsRefused.Inc()
+		c.sendError("invalid", err.Error(), m.ID)
+		return
+	}
+	var skip *session
+	if m.ExcludeSelf {
+		skip = c
+	}
+	n := r.emit(e, skip)
+	if m.ID != "" {
+		c.send(mustJSON(eventAckMsg{Type: "eventAck", ID: m.ID, Delivered: n}))
+	}
+}
+
+type eventAckMsg struct {
+	Type      string `json:"type"`
+	ID        string `json:"id"`
+	Delivered int    `json:"delivered"`
+}
+
+// eventRequest is the body of the REST routes that send events.
+type eventRequest struct {
+	Name *string         `json:"name"`
+	Data json.RawMessage `json:"data"`
+	To   []string        `json:"to"`
+}
+
+// handleDocEvents sends an event to a document's sessions (POST
+// /api/docs/{id}/events): with the edit link or an edit embed token,
+// limited per document like a session; with the API token, unlimited.
+func (s *Server) handleDocEvents(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.access(w, r, true)
+	if !ok {
+		return
+	}
+	var p eventRequest
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	from := fromAPI
+	if g.admin {
+		from = fromAdmin
+	}
+	e, err := s.newEvent(p.Name, p.Data, p.To, from)
+	if err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	if _, err := s.docs.Store().Meta(g.doc); err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	s.mu.Lock()
+	room := s.rooms[g.doc]
+	s.mu.Unlock()
+	n := 0
+	if room != nil {
+		if !g.admin && !room.apiEvents.AllowN(s.cfg.Now(), 1) {
+			s.metrics.eventsRefused.Inc()
+			w.Header().Set("Retry-After", "1")
+			s.failFor(w, r, g, fmt.Errorf("%w: more than %g events per second to this document", errRateLimited, s.cfg.EventsPerSecond))
+			return
+		}
+		n = room.emit(e, nil)
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+// handleAdminEvents sends an event to every session of the server, or to
+// the sessions of chosen users wherever they are (POST /api/admin/events,
+// API token): an announcement.
+func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	var p eventRequest
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	e, err := s.newEvent(p.Name, p.Data, p.To, fromAdmin)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, room := range s.rooms {
+		rooms = append(rooms, room)
+	}
+	s.mu.Unlock()
+	n, docs := 0, 0
+	for _, room := range rooms {
+		if k := room.emit(e, nil); k > 0 {
+			n += k
+			docs++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": n, "documents": docs})
+}
