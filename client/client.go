@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
@@ -53,6 +54,9 @@ type Config struct {
 	ClientID string
 	// Name and Color are shown to others.
 	Name, Color string
+	// Data is this client's app data, shown to others (see SetData): each
+	// value is encoded by encoding/json.
+	Data map[string]any
 	// ReadOnly asks for a view-only session.
 	ReadOnly bool
 	// Header is sent with the WebSocket handshake (an Origin, a token).
@@ -68,6 +72,7 @@ type Config struct {
 	OnAck    func(Ack)                  // one of ours became durable
 	OnError  func(code, message string) // an error message from the server
 	OnChat   func(Chat)                 // a chat message (ours too)
+	OnEvent  func(Event)                // an app event addressed to this session
 	OnState  func(connected bool)
 }
 
@@ -123,7 +128,11 @@ type Client struct {
 	buffer   ot.Operation // local edits after inflight, not sent
 	hasBuf   bool
 	seq      uint64
-	users    map[string]presence.User // remote users; ranges at rev
+	users    map[string]presence.User    // remote users; ranges at rev
+	eventSeq uint64                      // ids of events sent with EmitAck
+	acks     map[string]chan eventAnswer // EmitAck's callers waiting, by event id
+	myData   map[string]json.RawMessage  // the app data we ask for: Config.Data and SetData's changes
+	ownData  map[string]json.RawMessage  // our app data as the server last said
 	conn     *websocket.Conn
 	out      chan []byte // to the writer goroutine of conn
 	closed   bool
@@ -160,7 +169,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	c := &Client{cfg: cfg, users: map[string]presence.User{}, done: make(chan struct{})}
+	myData, err := encodeData(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, users: map[string]presence.User{}, acks: map[string]chan eventAnswer{}, myData: myData, done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	if err := c.connect(ctx, false); err != nil {
 		return nil, err
@@ -231,6 +244,9 @@ func (c *Client) connect(ctx context.Context, resume bool) error {
 	c.mu.Lock()
 	if resume && c.loaded && !c.resync {
 		join["rev"] = c.rev
+	}
+	if len(c.myData) > 0 {
+		join["data"] = maps.Clone(c.myData) // encoded after mu is let go
 	}
 	c.joined = false
 	c.conn = conn
@@ -308,6 +324,7 @@ func (c *Client) reader(conn *websocket.Conn) {
 		c.conn = nil
 		c.out = nil
 		c.joined = false
+		c.failEvents()
 		if !retryable(info.code) && info.code != 0 && c.err == nil {
 			c.err = fmt.Errorf("client: closed by the server (%d): %w", info.code, info.err)
 		}

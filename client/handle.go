@@ -32,6 +32,11 @@ type serverMsg struct {
 	Code string `json:"code"`
 	// Message is the text of an error, or the message of a chat.
 	Message json.RawMessage `json:"message"`
+	// An event's name, data and sender; an eventAck's count.
+	Name      string          `json:"name"`
+	Data      json.RawMessage `json:"data"`
+	From      string          `json:"from"`
+	Delivered int             `json:"delivered"`
 }
 
 type wireRev struct {
@@ -101,12 +106,21 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 		}
 	case "user":
 		var u presence.User
-		if json.Unmarshal(m.User, &u) == nil && u.ID != c.user {
+		if json.Unmarshal(m.User, &u) == nil && u.ID == c.user {
+			c.ownData = u.Data
+		} else if u.ID != "" {
 			if old, ok := c.users[u.ID]; ok && u.Ranges == nil {
 				u.Ranges = old.Ranges
 			}
 			c.users[u.ID] = u
 		}
+	case "event":
+		if f := c.cfg.OnEvent; f != nil {
+			e := Event{Name: m.Name, Data: m.Data, From: m.From}
+			*calls = append(*calls, func() { f(e) })
+		}
+	case "eventAck":
+		c.answerEvent(m.ID, eventAnswer{delivered: m.Delivered})
 	case "chat":
 		var msg Chat
 		if f := c.cfg.OnChat; f != nil && json.Unmarshal(m.Message, &msg) == nil {
@@ -116,6 +130,9 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 		delete(c.users, jsonString(m.User))
 	case "error":
 		c.stats.Errors++
+		if m.ID != "" && c.answerEvent(m.ID, eventAnswer{err: &ServerError{Code: m.Code, Message: jsonString(m.Message)}}) {
+			return nil // about an event of EmitAck's: its caller hears of it
+		}
 		if f := c.cfg.OnError; f != nil {
 			code, msg := m.Code, jsonString(m.Message)
 			*calls = append(*calls, func() { f(code, msg) })
@@ -172,6 +189,8 @@ func (c *Client) joinedMsg(m *serverMsg, calls *[]func()) error {
 	for _, u := range m.Users {
 		if u.ID != c.user {
 			c.users[u.ID] = u
+		} else {
+			c.ownData = u.Data
 		}
 	}
 	c.joined, c.loaded, c.resync = true, true, false
