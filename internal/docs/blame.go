@@ -230,59 +230,51 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 		saves = map[uint64][]byte{}
 		out   []BlameLine
 	)
-	err := m.store.view(func(tx *bolt.Tx) error {
-		meta, err := getMeta(tx, id)
+	err := m.store.view(id, func(v *view) error {
+		d, err := v.doc(id)
 		if err != nil {
 			return err
 		}
-		if rev > meta.Rev {
-			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, meta.Rev)
+		if rev > d.head() {
+			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, d.head())
 		}
-		b, err := docBucket(tx, id)
+		b, err := docBucket(v.tx, id)
 		if err != nil {
 			return err
 		}
 		from := uint64(0)
 		lines = []blameLine{{n: 0, rev: 0}}
 		c := b.Bucket(subBlame).Cursor()
-		k, v := c.Seek(revKey(rev))
+		k, val := c.Seek(revKey(rev))
 		if k == nil || binary.BigEndian.Uint64(k) > rev {
-			k, v = c.Prev()
+			k, val = c.Prev()
 		}
 		if k != nil {
-			if lines, err = decodeBlame(v); err != nil {
+			if lines, err = decodeBlame(val); err != nil {
 				return err
 			}
 			from = binary.BigEndian.Uint64(k)
 		}
-		log, err := logBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		lc := log.Cursor()
-		for k, v := lc.Seek(revKey(from + 1)); isRev(k) && binary.BigEndian.Uint64(k) <= rev; k, v = lc.Next() {
-			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
-			if err != nil {
-				return err
-			}
+		err = d.each(from, rev, func(r Revision) bool {
 			lines = blameEdit(lines, r.Op, r.Rev)
 			if r.Rev%every == 0 {
 				saves[r.Rev] = encodeBlame(lines)
 			}
-		}
-		if !authors {
-			return nil
+			return true
+		})
+		if err != nil || !authors {
+			return err
 		}
 		names := map[uint64]string{}
 		out = make([]BlameLine, len(lines))
 		for i, l := range lines {
 			a, ok := names[l.rev]
 			if !ok && l.rev > 0 {
-				if v := log.Get(revKey(l.rev)); v != nil {
-					r, err := decodeRecord(l.rev, v)
-					if err != nil {
-						return err
-					}
+				r, found, err := d.revision(l.rev)
+				if err != nil {
+					return err
+				}
+				if found {
 					a = r.Author
 				}
 				names[l.rev] = a
@@ -308,7 +300,7 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 				}
 			}
 			return nil
-		}})
+		}, what: "the blame checkpoints"})
 	}
 	return out, nil
 }

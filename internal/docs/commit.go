@@ -1,6 +1,7 @@
 package docs
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type write struct {
 	rev  Revision
 	text rope.Rope // the document's text after rev
 	prep prepared  // rev encoded, for the revision log
+	// what names what a write that is not a revision saves ("the chat
+	// message"), for its error should the disk refuse it (see notSaved).
+	what string
 	// drops names a document whose log fn deletes; foreign is set for a
 	// write that may change any log. The revision log takes a document's
 	// revisions only while it knows the log's head (see committer.heads).
@@ -156,8 +160,11 @@ func (c *committer) enqueue(w *write) {
 	}
 }
 
-// do queues fn and waits for its commit.
-func (c *committer) do(fn func(tx *bolt.Tx) error) error { return c.wait(&write{fn: fn}) }
+// do queues fn, which saves what (see write.what), and waits for its
+// commit.
+func (c *committer) do(what string, fn func(tx *bolt.Tx) error) error {
+	return c.wait(&write{fn: fn, what: what})
+}
 
 // wait queues w and waits for its commit.
 func (c *committer) wait(w *write) error {
@@ -219,6 +226,9 @@ func (c *committer) run() {
 		for _, w := range batch {
 			if err != nil {
 				w.err = err
+				if w.doc == nil {
+					w.err = notSaved(w.what, err)
+				}
 			}
 			if w.durable != nil {
 				w.durable(w.err)
@@ -333,6 +343,20 @@ func (c *committer) commitBatch(batch []*write) error {
 		}
 	}
 	return nil
+}
+
+// notSaved is the error of a write that is not a revision, which saves
+// what, in a commit that failed with err: when the disk refused it, an
+// ErrStorage that says what was not saved, and wraps the disk's error.
+func notSaved(what string, err error) error {
+	var r *refusal
+	if !errors.As(err, &r) {
+		return err
+	}
+	if what == "" {
+		what = "the change"
+	}
+	return &refusal{what: what + " could not be saved: the database file refuses writes", err: r.err}
 }
 
 // sample adds to the arrival rate n writes queued in d of a busy spell.

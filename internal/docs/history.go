@@ -10,7 +10,6 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // History reads go straight to the store: they see durable revisions only,
@@ -45,17 +44,7 @@ func (m *Manager) Head(id string) (Meta, rope.Rope, error) {
 		text, _, meta := d.Text()
 		return meta, text, nil
 	}
-	var meta Meta
-	var text rope.Rope
-	err := m.store.view(func(tx *bolt.Tx) error {
-		var err error
-		if meta, err = getMeta(tx, id); err != nil {
-			return err
-		}
-		text, err = m.store.textAt(tx, id, meta.Rev)
-		return err
-	})
-	return meta, text, err
+	return m.store.head(id)
 }
 
 // Changes returns one operation that turns the text at revision from into

@@ -59,12 +59,12 @@ func putLink(tx *bolt.Tx, key string, l Link) error {
 
 // ResolveLink returns what a link grants.
 func (m *Manager) ResolveLink(key string) (l Link, err error) {
-	err = m.store.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketLinks).Get([]byte(key))
-		if v == nil {
+	err = m.store.view("", func(v *view) error {
+		b := v.tx.Bucket(bucketLinks).Get([]byte(key))
+		if b == nil {
 			return fmt.Errorf("%w: no such link", ErrNotFound)
 		}
-		return json.Unmarshal(v, &l)
+		return json.Unmarshal(b, &l)
 	})
 	return l, err
 }
@@ -101,9 +101,9 @@ func ensureWorkspace(tx *bolt.Tx, id string, now time.Time) error {
 
 // GetWorkspace returns a workspace.
 func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
-	err = m.store.view(func(tx *bolt.Tx) error {
+	err = m.store.view("", func(v *view) error {
 		var ok bool
-		w, ok, err = getWorkspace(tx, id)
+		w, ok, err = getWorkspace(v.tx, id)
 		if err == nil && !ok {
 			err = fmt.Errorf("%w: workspace %q", ErrNotFound, id)
 		}
@@ -117,7 +117,7 @@ func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
 // It returns the old links.
 func (m *Manager) RotateLinks(kind, id string) (oldEdit, oldView, newEdit, newView string, err error) {
 	newEdit, newView = NewLinkKey(), NewLinkKey()
-	err = m.commit.do(func(tx *bolt.Tx) error {
+	err = m.commit.do("the new links", func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
 		switch kind {
 		case "doc":
@@ -170,8 +170,8 @@ func settingKey(name string) []byte { return []byte("\x00setting:" + name) }
 // Setting returns a server-wide secret setting, creating it with make the
 // first time (for example the key that signs embed tokens).
 func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error) {
-	err = m.store.view(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketLinks).Get(settingKey(name)); b != nil {
+	err = m.store.view("", func(vw *view) error {
+		if b := vw.tx.Bucket(bucketLinks).Get(settingKey(name)); b != nil {
 			v = append([]byte(nil), b...)
 		}
 		return nil
@@ -180,7 +180,7 @@ func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error)
 		return v, err
 	}
 	fresh := make()
-	err = m.commit.do(func(tx *bolt.Tx) error {
+	err = m.commit.do("the setting", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLinks)
 		key := settingKey(name)
 		if old := b.Get(key); old != nil {
@@ -197,7 +197,7 @@ func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error)
 func (m *Manager) CreateWorkspace() (Workspace, error) {
 	id := uuid.NewString()
 	now := m.cfg.Now().UTC()
-	if err := m.commit.do(func(tx *bolt.Tx) error { return ensureWorkspace(tx, id, now) }); err != nil {
+	if err := m.commit.do("the new workspace", func(tx *bolt.Tx) error { return ensureWorkspace(tx, id, now) }); err != nil {
 		return Workspace{}, err
 	}
 	return m.GetWorkspace(id)

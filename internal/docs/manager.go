@@ -494,7 +494,7 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 	now := m.cfg.Now().UTC()
 	id := uuid.NewString()
 	meta := Meta{ID: id, Name: name, Language: lang, Workspace: ws, Created: now, Updated: now, EditLink: id, ViewLink: NewLinkKey()}
-	err = m.commit.do(func(tx *bolt.Tx) error {
+	err = m.commit.do("the new document", func(tx *bolt.Tx) error {
 		if err := createDoc(tx, meta); err != nil {
 			return err
 		}
@@ -583,7 +583,7 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 		}
 		out = meta
 		return putMeta(tx, meta)
-	}}
+	}, what: "the new name or language"}
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {
@@ -611,7 +611,7 @@ func (m *Manager) loaded(id string) *Document {
 // Delete removes a document and all its history. Live subscribers get a
 // Closed event with ErrDeleted.
 func (m *Manager) Delete(id string) error {
-	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }, drops: id}
+	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }, drops: id, what: "the deletion"}
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {

@@ -190,31 +190,67 @@ func revisionTime(log *bolt.Bucket, rev uint64) (time.Time, error) {
 }
 
 // keyedRevision returns the newest revision written under a key part
-// ("~<scope>/<name>"), if its key is still indexed.
+// ("~<scope>/<name>"), if its key is still indexed or the revision is
+// pending in the log.
 func (s *Store) keyedRevision(id, key string) (r Revision, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		b, log, err := buckets(tx, id)
+	err = s.view(id, func(v *view) error {
+		d, err := v.doc(id)
 		if err != nil {
 			return err
 		}
-		v := b.Bucket(subOpID).Get([]byte(key))
-		if len(v) != 8 {
-			return nil
-		}
-		rev := binary.BigEndian.Uint64(v)
-		r, err = decodeRecord(rev, log.Get(v))
-		ok = err == nil
+		r, ok, err = d.keyed(key)
 		return err
 	})
 	return r, ok, err
+}
+
+// keyed is keyedRevision in a view: the newest revision pending in the log
+// under the key, or else the one bbolt's opid bucket indexes.
+func (d docView) keyed(key string) (Revision, bool, error) {
+	for i := len(d.ov) - 1; i >= 0; i-- {
+		if k, _, ok := splitKeyed(d.ov[i].rev.OpID); ok && k == key {
+			return durableRev(d.ov[i]), true, nil
+		}
+	}
+	b, err := docBucket(d.v.tx, d.id)
+	if err != nil {
+		return Revision{}, false, err
+	}
+	at := b.Bucket(subOpID).Get([]byte(key))
+	if len(at) != 8 {
+		return Revision{}, false, nil
+	}
+	r, err := decodeRecord(binary.BigEndian.Uint64(at), d.log.Get(at))
+	return r, err == nil, err
+}
+
+// mark returns a client's newest applied op: the newest revision pending
+// in the log from it, or else its mark in bbolt.
+func (d docView) mark(client string) (clientMark, bool) {
+	for i := len(d.ov) - 1; i >= 0; i-- {
+		if c, seq, ok := parseOpID(d.ov[i].rev.OpID); ok && c == client {
+			return clientMark{seq: seq, rev: d.ov[i].rev.Rev}, true
+		}
+	}
+	return readMark(d.log, client)
+}
+
+// pendingOpID returns the revision pending in the log whose op id is opID.
+func (d docView) pendingOpID(opID string) (uint64, bool) {
+	for i := len(d.ov) - 1; i >= 0; i-- {
+		if d.ov[i].rev.OpID == opID {
+			return d.ov[i].rev.Rev, true
+		}
+	}
+	return 0, false
 }
 
 // appliedKey is applied for a keyed op id: the newest revision written
 // under its key within KeyTTL, if any, answers it when it is of the same
 // request, and fails it with ErrKeyReused when of another. The newest
 // revisions are in memory (d.opids holds the op ids of those in hist;
-// there are few keyed ones), older ones in the opid bucket. Called with
-// mu held.
+// there are few keyed ones), older ones in the revision log or the opid
+// bucket (see keyedRevision). Called with mu held.
 func (d *Document) appliedKey(opID string, rd *diskReads) (uint64, bool, error) {
 	key, _, _ := splitKeyed(opID)
 	var r Revision
@@ -245,17 +281,15 @@ func (d *Document) appliedKey(opID string, rd *diskReads) (uint64, bool, error) 
 	return r.Rev, true, nil
 }
 
-// clientMark returns a client's newest applied op from disk. It reads
-// bbolt without a checkpoint: a live document asks only for clients it has
-// no mark of, and every revision since it loaded (which checkpointed) is
-// in its marks, so the revisions still pending in the log cannot hold one.
+// clientMark returns a client's newest applied op from disk (the log's
+// pending revisions, then bbolt).
 func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		log, err := logBucket(tx, id)
+	err = s.view(id, func(v *view) error {
+		d, err := v.doc(id)
 		if err != nil {
 			return err
 		}
-		m, ok = readMark(log, client)
+		m, ok = d.mark(client)
 		return nil
 	})
 	return m, ok, err
@@ -264,33 +298,36 @@ func (s *Store) clientMark(id, client string) (m clientMark, ok bool, err error)
 // LookupOpID returns the revision at which the op id was applied. For a
 // client's older ops, whose revision is not indexed, it searches the log
 // backwards (slow; for tools and tests). A keyed op id is found while its
-// key is indexed (see KeyTTL).
+// key is indexed (see KeyTTL). Revisions still pending in the revision
+// log are found like the others.
 func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		b, log, err := buckets(tx, id)
+	err = s.view(id, func(v *view) error {
+		d, err := v.doc(id)
 		if err != nil {
 			return err
 		}
-		client, seq, isClient := parseOpID(opID)
 		if key, _, keyed := splitKeyed(opID); keyed {
-			if v := b.Bucket(subOpID).Get([]byte(key)); len(v) == 8 {
-				r, err := decodeRecord(binary.BigEndian.Uint64(v), log.Get(v))
-				if err != nil {
-					return err
-				}
-				if r.OpID == opID {
-					rev, ok = r.Rev, true
-				}
+			r, found, err := d.keyed(key)
+			if found && r.OpID == opID {
+				rev, ok = r.Rev, true
 			}
+			return err
+		}
+		if rev, ok = d.pendingOpID(opID); ok {
 			return nil
 		}
+		client, seq, isClient := parseOpID(opID)
 		if !isClient {
-			if v := b.Bucket(subOpID).Get([]byte(opID)); len(v) == 8 {
-				rev, ok = binary.BigEndian.Uint64(v), true
+			b, err := docBucket(v.tx, id)
+			if err != nil {
+				return err
+			}
+			if val := b.Bucket(subOpID).Get([]byte(opID)); len(val) == 8 {
+				rev, ok = binary.BigEndian.Uint64(val), true
 			}
 			return nil
 		}
-		m, known := readMark(log, client)
+		m, known := d.mark(client)
 		switch {
 		case !known || seq > m.seq:
 			return nil
@@ -298,10 +335,11 @@ func (s *Store) LookupOpID(id, opID string) (rev uint64, ok bool, err error) {
 			rev, ok = m.rev, true
 			return nil
 		}
-		c := log.Cursor()
+		// An older op of the client, and not pending: search bbolt's log.
+		c := d.log.Cursor()
 		c.Seek(keyHead) // the first key after the revisions
-		for k, v := c.Prev(); isRev(k); k, v = c.Prev() {
-			r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+		for k, val := c.Prev(); isRev(k); k, val = c.Prev() {
+			r, err := decodeRecord(binary.BigEndian.Uint64(k), val)
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ type ChatMessage struct {
 // the newest maxKeep messages.
 func (m *Manager) AppendChat(id string, msg ChatMessage, maxKeep int) (ChatMessage, error) {
 	msg.Time = m.cfg.Now().UTC()
-	err := m.commit.do(func(tx *bolt.Tx) error {
+	err := m.commit.do("the chat message", func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err
@@ -51,8 +51,8 @@ func (m *Manager) AppendChat(id string, msg ChatMessage, maxKeep int) (ChatMessa
 
 // Chat returns up to limit chat messages after sequence number after.
 func (m *Manager) Chat(id string, after uint64, limit int) (out []ChatMessage, err error) {
-	err = m.store.view(func(tx *bolt.Tx) error {
-		b, err := docBucket(tx, id)
+	err = m.store.view("", func(vw *view) error {
+		b, err := docBucket(vw.tx, id)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (m *Manager) Chat(id string, after uint64, limit int) (out []ChatMessage, e
 // PutPresence stores the presence records of some users of a document
 // (user id -> JSON, owned by the presence package), in one group commit.
 func (m *Manager) PutPresence(id string, records map[string][]byte) error {
-	return m.commit.do(func(tx *bolt.Tx) error {
+	return m.commit.do("the presence", func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err
@@ -90,8 +90,8 @@ func (m *Manager) PutPresence(id string, records map[string][]byte) error {
 // Presence returns the stored presence records of a document.
 func (m *Manager) Presence(id string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := m.store.view(func(tx *bolt.Tx) error {
-		b, err := docBucket(tx, id)
+	err := m.store.view("", func(vw *view) error {
+		b, err := docBucket(vw.tx, id)
 		if err != nil {
 			return err
 		}

@@ -269,11 +269,21 @@ type health struct {
 	failures uint64       // failed writes since the store opened
 }
 
+// refusal is an ErrStorage: the write the disk refused (what) and the
+// disk's error (err), which it wraps.
+type refusal struct {
+	what string
+	err  error
+}
+
+func (r *refusal) Error() string   { return ErrStorage.Error() + ": " + r.what + ": " + r.err.Error() }
+func (r *refusal) Unwrap() []error { return []error{ErrStorage, r.err} }
+
 // failed records that a write to part (what it was) failed with err, and
-// returns err as an ErrStorage.
+// returns err as an ErrStorage (a refusal, unless err is one already).
 func (h *health) failed(part int, what string, err error) error {
 	if !errors.Is(err, ErrStorage) {
-		err = fmt.Errorf("%w: %s: %w", ErrStorage, what, err)
+		err = &refusal{what: what, err: err}
 	}
 	h.mu.Lock()
 	now := h.now()
@@ -373,7 +383,8 @@ func (s *Store) Close() error {
 }
 
 // DB exposes the bbolt handle for benchmarks and tests in this module,
-// after a checkpoint, so that it holds every durable revision.
+// after a checkpoint, so that it holds every durable revision. It is no
+// read of the store's: those never checkpoint (see view.go).
 func (s *Store) DB() *bolt.DB {
 	s.checkpoint()
 	return s.db
@@ -703,11 +714,6 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	return writeHead(log, h)
 }
 
-// The store's reads see every durable revision without waiting for, or
-// depending on, a checkpoint: each takes the document's revisions pending
-// in the log first, then reads bbolt in a read transaction, and adds those
-// of the pending revisions that bbolt does not have (see overlay).
-
 // advance moves a head record over revision w as appendRun writes it, and
 // reports whether a snapshot is due at it.
 func (s *Store) advance(h *head, w *write) bool {
@@ -721,81 +727,9 @@ func (s *Store) advance(h *head, w *write) bool {
 	return due
 }
 
-// metaWith is getMeta with the pending revisions ws of the document added:
-// it returns them as far as bbolt does not have them.
-func (s *Store) metaWith(tx *bolt.Tx, id string, ws []*write) (Meta, []*write, error) {
-	m, err := getMeta(tx, id)
-	if err != nil || len(ws) == 0 {
-		return m, nil, err
-	}
-	h := head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes), snapSize: uint64(m.SnapSize)}
-	ws = overlay(ws, h)
-	for _, w := range ws {
-		s.advance(&h, w)
-	}
-	m.Rev, m.Updated = h.rev, time.UnixMilli(int64(h.updatedMs)).UTC()
-	m.SnapRev, m.SnapBytes, m.SnapSize = h.snapRev, int(h.snapBytes), int(h.snapSize)
-	return m, ws, nil
-}
-
-// durableRev is a pending revision as it reads back from disk.
-func durableRev(w *write) Revision {
-	r := w.rev
-	r.Time = time.UnixMilli(r.Time.UnixMilli()).UTC()
-	return r
-}
-
-// Meta returns a document's metadata.
-func (s *Store) Meta(id string) (m Meta, err error) {
-	ws := s.pendingOf(id)
-	err = s.db.View(func(tx *bolt.Tx) error {
-		m, _, err = s.metaWith(tx, id, ws)
-		return err
-	})
-	return m, err
-}
-
-// Revisions returns up to limit revisions after rev after, in order.
-func (s *Store) Revisions(id string, after uint64, limit int) (out []Revision, err error) {
-	ws := s.pendingOf(id)
-	err = s.db.View(func(tx *bolt.Tx) error {
-		log, err := logBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		h, _ := readHead(log)
-		if out, err = readLog(log, after, limit); err != nil {
-			return err
-		}
-		for _, w := range overlay(ws, h) {
-			if len(out) >= limit {
-				break
-			}
-			if w.rev.Rev > after {
-				out = append(out, durableRev(w))
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
-// readLog reads up to limit revisions after after from a log bucket.
-func readLog(log *bolt.Bucket, after uint64, limit int) ([]Revision, error) {
-	out := make([]Revision, 0, min(limit, 64))
-	c := log.Cursor()
-	for k, v := c.Seek(revKey(after + 1)); isRev(k) && len(out) < limit; k, v = c.Next() {
-		r, err := decodeRecord(binary.BigEndian.Uint64(k), v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
 // textAt rebuilds the text at rev from the nearest snapshot at or before it
-// and at most the snapshot interval of log records.
+// and at most the snapshot interval of log records, from bbolt alone: for
+// recovery, and for what bbolt has of a view's document (see docView.text).
 func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 	b, log, err := buckets(tx, id)
 	if err != nil {
@@ -830,65 +764,6 @@ func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 	return text, nil
 }
 
-// TextAt returns the document's text at revision rev.
-func (s *Store) TextAt(id string, rev uint64) (text rope.Rope, err error) {
-	ws := s.pendingOf(id)
-	err = s.db.View(func(tx *bolt.Tx) error {
-		m, ov, err := s.metaWith(tx, id, ws)
-		if err != nil {
-			return err
-		}
-		if rev > m.Rev {
-			return fmt.Errorf("%w: revision %d of %q (head is %d)", ErrNotFound, rev, id, m.Rev)
-		}
-		if n := len(ov); n > 0 && rev >= ov[0].rev.Rev {
-			text = ov[rev-ov[0].rev.Rev].text
-			return nil
-		}
-		text, err = s.textAt(tx, id, rev)
-		return err
-	})
-	return text, err
-}
-
-// load reads what a live document needs: metadata, the head text, the
-// last window revisions, and those of its revisions that are still
-// pending in the log (which hold op ids bbolt does not know yet).
-func (s *Store) load(id string, window int) (m Meta, text rope.Rope, recent []Revision, pending []*write, err error) {
-	ws := s.pendingOf(id)
-	err = s.db.View(func(tx *bolt.Tx) error {
-		if m, pending, err = s.metaWith(tx, id, ws); err != nil {
-			return err
-		}
-		stored := m.Rev - uint64(len(pending)) // bbolt's head
-		if len(pending) > 0 {
-			text = pending[len(pending)-1].text
-		} else if text, err = s.textAt(tx, id, m.Rev); err != nil {
-			return err
-		}
-		log, err := logBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		after := uint64(0)
-		if m.Rev > uint64(window) {
-			after = m.Rev - uint64(window)
-		}
-		if after < stored {
-			if recent, err = readLog(log, after, window); err != nil {
-				return err
-			}
-		}
-		for _, w := range pending {
-			if w.rev.Rev > after {
-				recent = append(recent, durableRev(w))
-			}
-		}
-		return nil
-	})
-	return m, text, recent, pending, err
-}
-
 // deleteDoc removes every entry of a document.
 func deleteDoc(tx *bolt.Tx, id string) error {
 	m, err := getMeta(tx, id)
@@ -909,50 +784,6 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 		}
 	}
 	return tx.Bucket(bucketMeta).Delete([]byte(id))
-}
-
-// List returns documents of a workspace whose names start with prefix,
-// ordered by name, starting after the name after.
-func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, err error) {
-	pending := s.pendingDocs()
-	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketFiles).Cursor()
-		base := fileKey(workspace, prefix)
-		start := base
-		if after != "" && after >= prefix {
-			start = append(fileKey(workspace, after), 0)
-		}
-		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, base) && len(out) < limit; k, v = c.Next() {
-			m, _, err := s.metaWith(tx, string(v), pending[string(v)])
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
-}
-
-// ListAll returns every document's metadata ordered by id, after id after.
-func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
-	pending := s.pendingDocs()
-	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMeta).Cursor()
-		k, _ := c.First()
-		if after != "" {
-			k, _ = c.Seek(append([]byte(after), 0))
-		}
-		for ; k != nil && len(out) < limit; k, _ = c.Next() {
-			m, _, err := s.metaWith(tx, string(k), pending[string(k)])
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
 }
 
 // moveLogs brings a file written before documents had log buckets up to

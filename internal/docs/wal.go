@@ -21,8 +21,8 @@ import (
 // rewrites several pages of every document it touches and syncs twice.
 // The revisions are copied into the bbolt file later, many per document
 // per commit, by a checkpoint (see Store.checkpoint); until then they live
-// in the log file and in memory, and the store's reads add them to what
-// they read from bbolt (see overlay), so a reader sees every durable
+// in the log file and in memory, and every read of the store adds them to
+// what it reads from bbolt (see view.go), so a reader sees every durable
 // revision without waiting for a checkpoint, or failing with one.
 //
 // The file (the bbolt file's path + ".wal") is a header and a sequence of
@@ -432,7 +432,7 @@ func (s *Store) addPending(batch []*write) {
 }
 
 // pendingOf returns document id's revisions pending in the log, in order.
-// Take it before the bbolt transaction it completes (see overlay).
+// Take it before the bbolt transaction it completes (see Store.view).
 func (s *Store) pendingOf(id string) []*write {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -459,19 +459,6 @@ func (s *Store) pendingDocs() map[string][]*write {
 		out[id] = ws[:len(ws):len(ws)]
 	}
 	return out
-}
-
-// overlay returns what of a document's pending revisions ws (taken before
-// the transaction that read h) bbolt does not have: those after its head
-// h, if they follow it. A checkpoint may have copied some of ws since.
-func overlay(ws []*write, h head) []*write {
-	for len(ws) > 0 && ws[0].rev.Rev <= h.rev {
-		ws = ws[1:]
-	}
-	if len(ws) > 0 && ws[0].rev.Rev != h.rev+1 {
-		return nil
-	}
-	return ws
 }
 
 // checkpoint copies every revision pending in the log into bbolt. A
@@ -555,20 +542,6 @@ func pendingRuns(batches [][]*write) (ids []string, runs map[string][]*write) {
 		}
 	}
 	return ids, runs
-}
-
-// view runs fn in a bbolt read transaction, for the readers that read
-// bbolt's buckets themselves (blame, Head, op id lookups, links, chat):
-// while the database file takes writes it checkpoints first, so that fn
-// sees every durable revision; while it does not, fn reads bbolt as it
-// is, without the revisions pending in the log, rather than fail. The
-// store's own reads (Meta, Revisions, TextAt, List) never checkpoint:
-// they add the pending revisions to what they read (see overlay).
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
-	if !s.health.isFailing(partDB) {
-		_ = s.checkpoint() // a failure is logged, and read around
-	}
-	return s.db.View(fn)
 }
 
 // recoverLog opens the revision log at path, which scanned as sc, after

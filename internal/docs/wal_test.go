@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func crashCopy(t *testing.T, m *Manager, path string) string {
 // noCheckpoints keeps revisions in the log for the length of a test, and
 // snapshots often (every 100 bytes of log), so that replaying the log
 // writes some. Snapshots by bytes, not by revisions: a snapshot every
-// SnapshotEvery revisions also starts the blame indexer, whose read would
+// SnapshotEvery revisions also starts the blame indexer, whose write would
 // checkpoint.
 var noCheckpoints = Config{CheckpointEvery: time.Hour, SnapshotBytes: 100}
 
@@ -193,7 +195,7 @@ func TestLogTornTail(t *testing.T) {
 	for _, damage := range []string{"cut", "flip"} {
 		t.Run(damage, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "test.db")
-			// No snapshot, so no blame indexer reading (and checkpointing).
+			// No snapshot, so no blame indexer writing (and checkpointing).
 			m := openAt(t, path, Config{CheckpointEvery: time.Hour})
 			meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
 			typeInto(t, d, "c", 10)
@@ -246,9 +248,9 @@ func TestLogStartsOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The current generation holds at least what is pending (a read, such
-	// as the blame indexer's, checkpoints without starting over) and none
-	// of the older generations' records.
+	// The current generation holds at least what is pending (a commit to
+	// bbolt, such as the blame indexer's, checkpoints without starting
+	// over) and none of the older generations' records.
 	if n := len(entries); n < pendingRevs(m) || n > 60 || entries[n-1].rev != 201 {
 		t.Errorf("the log's current generation has %d revisions, the last %d; %d are pending", n, entries[n-1].rev, pendingRevs(m))
 	}
@@ -394,4 +396,204 @@ func FuzzWALFile(f *testing.F) {
 			t.Fatalf("%d entries from no record", len(entries))
 		}
 	})
+}
+
+// TestReadsNeverCheckpoint: no read copies the log into bbolt (a
+// checkpoint is a write, which may wait on a slow or full disk): with
+// revisions pending in the log, each read leaves them pending and writes
+// no page of bbolt, and sees the newest of them. Before each read the
+// document gets a new revision in the log and is unloaded, so that the
+// read goes to the store.
+func TestReadsNeverCheckpoint(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	cfg := noCheckpoints
+	cfg.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	m := openTest(t, cfg)
+	meta, err := m.Create(CreateParams{Name: "a.txt", Text: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := meta.ID
+	if _, err := m.AppendChat(id, ChatMessage{User: "u", Name: "U", Text: "hi"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutPresence(id, map[string][]byte{"u": []byte(`{"line":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Setting("secret", func() []byte { return []byte("s") }); err != nil {
+		t.Fatal(err)
+	}
+	key := Key{"link", "k1"}
+	keyed := putOK(t, m, id, "abc\nkeyed\n", key, nil) // the first commit of the document goes to bbolt
+	keyedOpID := key.opID(putFingerprint("abc\nkeyed\n", nil))
+
+	// edit gives the document a new revision, which only the log holds,
+	// with op id opID (a client's "c:<n>" if empty), then unloads it; it
+	// returns the revision.
+	n := 0
+	edit := func(opID string) uint64 {
+		t.Helper()
+		d, err := m.Open(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		text, rev, _ := d.Text()
+		if opID == "" {
+			opID = fmt.Sprintf("c:%d", n)
+		}
+		if _, err := d.Submit(Edit{Base: rev, Op: insertAt(text.Len(), text.Len(), "x\n"), Author: "ann", OpID: opID}); err != nil {
+			t.Fatal(err)
+		}
+		d.Release()
+		clock.Add(int64(time.Hour))
+		if m.Sweep() != 1 {
+			t.Fatal("the document was not unloaded")
+		}
+		return rev + 1
+	}
+	edit("")
+	if pendingRevs(m) == 0 {
+		t.Fatal("no revision is pending in the log")
+	}
+	for _, read := range []struct {
+		name string
+		fn   func(head uint64) error
+	}{
+		{"Meta", func(head uint64) error {
+			got, err := m.Store().Meta(id)
+			if err == nil && got.Rev != head {
+				err = fmt.Errorf("rev %d, want %d", got.Rev, head)
+			}
+			return err
+		}},
+		{"Revisions", func(head uint64) error {
+			revs, err := m.Revisions(id, 0, 1000)
+			if err == nil && uint64(len(revs)) != head {
+				err = fmt.Errorf("%d revisions, want %d", len(revs), head)
+			}
+			return err
+		}},
+		{"TextAt", func(head uint64) error {
+			_, err := m.TextAt(id, head)
+			return err
+		}},
+		{"List", func(head uint64) error {
+			list, err := m.Store().List(meta.Workspace, "", "", 10)
+			if err == nil && (len(list) != 1 || list[0].Rev != head) {
+				err = fmt.Errorf("%+v, want one document at %d", list, head)
+			}
+			return err
+		}},
+		{"ListAll", func(head uint64) error {
+			list, err := m.Store().ListAll("", 10)
+			if err == nil && (len(list) != 1 || list[0].Rev != head) {
+				err = fmt.Errorf("%+v, want one document at %d", list, head)
+			}
+			return err
+		}},
+		{"Open", func(head uint64) error {
+			d, err := m.Open(id)
+			if err != nil {
+				return err
+			}
+			defer d.Release()
+			if _, rev, _ := d.Text(); rev != head {
+				return fmt.Errorf("loaded at %d, want %d", rev, head)
+			}
+			return nil
+		}},
+		{"Head", func(head uint64) error {
+			got, text, err := m.Head(id)
+			if err == nil && (got.Rev != head || strings.Count(text.String(), "x\n") != int(head-keyed.Rev)) {
+				err = fmt.Errorf("%d, %q, want revision %d", got.Rev, text.String(), head)
+			}
+			return err
+		}},
+		{"Blame", func(head uint64) error {
+			lines, err := m.Blame(id, head)
+			if err == nil && (len(lines) < 2 || lines[len(lines)-2].Rev != head || lines[len(lines)-2].Author != "ann") {
+				err = fmt.Errorf("%+v, want the last line by ann at %d", lines, head)
+			}
+			return err
+		}},
+		{"LookupOpID client", func(head uint64) error {
+			rev, ok, err := m.Store().LookupOpID(id, fmt.Sprintf("c:%d", n))
+			if err == nil && (!ok || rev != head) {
+				err = fmt.Errorf("%d, %v, want %d", rev, ok, head)
+			}
+			return err
+		}},
+		{"LookupOpID plain", func(head uint64) error {
+			rev, ok, err := m.Store().LookupOpID(id, "plain")
+			if err == nil && (!ok || rev != head) {
+				err = fmt.Errorf("%d, %v, want %d", rev, ok, head)
+			}
+			return err
+		}},
+		{"LookupOpID keyed", func(uint64) error {
+			rev, ok, err := m.Store().LookupOpID(id, keyedOpID)
+			if err == nil && (!ok || rev != keyed.Rev) {
+				err = fmt.Errorf("%d, %v, want %d", rev, ok, keyed.Rev)
+			}
+			return err
+		}},
+		{"Chat", func(uint64) error {
+			msgs, err := m.Chat(id, 0, 10)
+			if err == nil && len(msgs) != 1 {
+				err = fmt.Errorf("%+v", msgs)
+			}
+			return err
+		}},
+		{"Presence", func(uint64) error {
+			pres, err := m.Presence(id)
+			if err == nil && len(pres) != 1 {
+				err = fmt.Errorf("%q", pres)
+			}
+			return err
+		}},
+		{"ResolveLink", func(uint64) error {
+			l, err := m.ResolveLink(meta.ViewLink)
+			if err == nil && l.Target != id {
+				err = fmt.Errorf("%+v", l)
+			}
+			return err
+		}},
+		{"GetWorkspace", func(uint64) error {
+			_, err := m.GetWorkspace(meta.Workspace)
+			return err
+		}},
+		{"Setting", func(uint64) error {
+			v, err := m.Setting("secret", func() []byte { return []byte("other") })
+			if err == nil && string(v) != "s" {
+				err = fmt.Errorf("%q", v)
+			}
+			return err
+		}},
+	} {
+		t.Run(read.name, func(t *testing.T) {
+			opID := ""
+			if read.name == "LookupOpID plain" {
+				opID = "plain"
+			}
+			head := edit(opID)
+			pending, pages := pendingRevs(m), pagesWritten(m)
+			if err := read.fn(head); err != nil {
+				t.Errorf("%s: %v", read.name, err)
+			}
+			if now := pendingRevs(m); now != pending {
+				t.Errorf("%s checkpointed: %d revisions pending before it, %d after", read.name, pending, now)
+			}
+			if now := pagesWritten(m); now != pages {
+				t.Errorf("%s wrote %d pages of the database file", read.name, now-pages)
+			}
+		})
+	}
+}
+
+// pagesWritten is how many pages the writes to m's database file wrote.
+func pagesWritten(m *Manager) int64 {
+	st := m.store.db.Stats()
+	return st.TxStats.GetWrite()
 }
