@@ -21,6 +21,9 @@ var (
 	// ErrStaleOp: an op id "<client>:<seq>" whose sequence is below the
 	// client's newest applied op: a client resends only its newest op.
 	ErrStaleOp = errors.New("docs: stale op id")
+	// ErrKeyReused: an idempotency key already named another request
+	// (another text or If-Match) within KeyTTL.
+	ErrKeyReused = errors.New("docs: idempotency key reused for another request")
 	// ErrClosed: the document or the manager was closed (deleted or shut
 	// down), or the document was reset because its log moved under it.
 	ErrClosed = errors.New("docs: closed")

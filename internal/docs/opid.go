@@ -3,7 +3,6 @@ package docs
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,10 +35,6 @@ import (
 // key is forgotten (its index entries are removed by a later keyed write's
 // commit) and a request under it is a new one. Stripe keeps keys as long.
 const KeyTTL = 24 * time.Hour
-
-// ErrKeyReused: an idempotency key already named another request (another
-// text or If-Match) within KeyTTL.
-var ErrKeyReused = errors.New("docs: idempotency key reused for another request")
 
 // A Key names a write for idempotency: its caller's Name, unique within
 // Scope, which says who may reuse it (for example the credential the
@@ -276,7 +271,7 @@ func (d *Document) appliedKey(opID string, rd *diskReads) (uint64, bool, error) 
 		return 0, false, nil
 	}
 	if r.OpID != opID {
-		return 0, false, fmt.Errorf("%w: the key was used for revision %d, by a request with another text or If-Match", ErrKeyReused, r.Rev)
+		return 0, false, fmt.Errorf("%w: the key was used for revision %d, by a request with another text or If-Match, less than %.0f hours ago", ErrKeyReused, r.Rev, KeyTTL.Hours())
 	}
 	return r.Rev, true, nil
 }
