@@ -65,7 +65,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.docs.MaxBytes, "max-doc-bytes", 8<<20, "largest document in bytes")
 	fs.DurationVar(&o.docs.IdleTimeout, "idle-timeout", 2*time.Minute, "unload documents unused this long")
 	fs.IntVar(&o.docs.SnapshotEvery, "snapshot-every", 1000, "revisions between text snapshots: a history read replays at most this many")
-	fs.DurationVar(&o.docs.CommitInterval, "commit-interval", 5*time.Millisecond, "least time between the starts of two group commits of few writes, while writes arrive fast enough to share them: under load more edits share an fsync, each waiting up to this long; 0 starts a commit as soon as the previous one ends")
 	fs.BoolVar(&o.docs.DirectCommits, "direct-commits", false, "commit revisions straight to the bbolt file instead of making them durable in its revision log (<data>.wal) and copying them in every second: for comparison")
 	fs.DurationVar(&o.docs.CheckpointEvery, "checkpoint-every", time.Second, "how often revisions in the revision log are copied into the bbolt file")
 	fs.Int64Var(&o.server.MaxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in bytes; a larger one closes the session (1009)")

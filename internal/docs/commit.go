@@ -44,21 +44,17 @@ type write struct {
 	abandoned  error
 }
 
-// committer is the group commit: one goroutine takes every write queued
-// while the previous transaction was committing and commits them together
-// in one bbolt transaction (one fsync), then reports each result in queue
-// order. Unlike bbolt's Batch it never waits for a batch to fill: a lone
-// write commits at once, and under load batches grow by themselves. With
-// an interval set, while writes arrive fast enough for gatherAtLeast to
-// come within an interval, a commit of fewer than gatherBelow writes
-// starts no sooner than interval after the previous one started, so that
-// a steady stream of writes (each alone in its commit otherwise) shares
-// fsyncs too; the wait is at most interval, and only when the previous
-// commit was that recent.
+// committer is the group commit, in the leader/follower shape: one
+// goroutine takes every write queued while the previous transaction was
+// committing and commits them together (one fsync), then reports each
+// result in queue order. It never waits on a timer: a write that finds the
+// disk idle is written and synced at once, writes that arrive while a sync
+// is in flight form the next batch, which goes as soon as that sync
+// returns, so batches grow with load by themselves. (bbolt's Batch, by
+// contrast, waits up to a delay for a batch to fill.)
 type committer struct {
 	store    *Store
 	maxBatch int
-	interval time.Duration // least time between the starts of two commits
 	observe  func(batch int, took time.Duration)
 
 	// The revision log (see wal.go), if log is set: a batch of revisions
@@ -73,13 +69,6 @@ type committer struct {
 	// goroutine only.
 	logBroken bool
 
-	// The recent rate at which writes arrive while the commit goroutine
-	// is busy (committing or gathering), commit goroutine only: decayed
-	// sums of the writes queued in each busy spell and of its seconds.
-	// Only writes that arrive meanwhile can share a commit: a writer that
-	// waits for each commit before its next write counts for nothing.
-	arrived, elapsed float64
-
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
 	closed bool
@@ -88,28 +77,12 @@ type committer struct {
 	wg     sync.WaitGroup
 }
 
-// gatherBelow: with an interval set, a commit waits for more writes only
-// while fewer than this many are queued; from there on the fsync is shared
-// well enough, and waiting would only add latency.
-const gatherBelow = 8
-
-// gatherAtLeast: a commit waits only while the writes arriving in one
-// interval, at the recent rate, are at least this many. Below it waiting
-// shares few fsyncs and costs every edit up to an interval: one busy
-// document of a few hundred edits a second commits each at once, while a
-// few thousand over many documents share fsyncs.
-const gatherAtLeast = 2
-
-// rateDecay weighs the past in the committer's arrival rate, per sample.
-const rateDecay = 0.9
-
 // newCommitter starts the group commit. With useLog, batches of revisions
 // go to the store's revision log, which starts over past logMax bytes.
-func newCommitter(st *Store, maxBatch int, interval time.Duration, observe func(int, time.Duration), useLog bool, logMax int64) *committer {
+func newCommitter(st *Store, maxBatch int, observe func(int, time.Duration), useLog bool, logMax int64) *committer {
 	c := &committer{
 		store:    st,
 		maxBatch: maxBatch,
-		interval: interval,
 		observe:  observe,
 		logMax:   logMax,
 		heads:    map[string]uint64{},
@@ -150,9 +123,8 @@ func (c *committer) enqueue(w *write) {
 	c.queue = append(c.queue, w)
 	n := len(c.queue)
 	c.mu.Unlock()
-	// The commit goroutine waits for a first write, and while it gathers,
-	// for gatherBelow of them.
-	if n == 1 || n == gatherBelow {
+	// The commit goroutine waits only for a first write.
+	if n == 1 {
 		select {
 		case c.wake <- struct{}{}:
 		default:
@@ -176,7 +148,6 @@ func (c *committer) wait(w *write) error {
 func (c *committer) run() {
 	defer c.wg.Done()
 	defer close(c.notify)
-	var last time.Time // when the previous commit started
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 {
@@ -188,27 +159,15 @@ func (c *committer) run() {
 			<-c.wake
 			c.mu.Lock()
 		}
-		if wait := c.interval - time.Since(last); wait > 0 && len(c.queue) < gatherBelow && c.busy() && !c.closed {
-			// Commits are coming close together with few writes each, and
-			// more are on the way: let this one gather what arrives until
-			// interval after the previous one, or until gatherBelow
-			// writes wait, so that moderate load pays for fewer fsyncs.
-			// A write after a quiet spell, a trickle too thin to share,
-			// or a queue that already shares its fsync well, commits at
-			// once.
-			c.gather(wait)
-		}
 		n := min(len(c.queue), c.maxBatch)
 		batch := c.queue[:n:n]
 		c.queue = c.queue[n:]
 		if len(c.queue) == 0 {
 			c.queue = nil
 		}
-		left := len(c.queue)
 		c.mu.Unlock()
 
 		start := time.Now()
-		last = start
 		var err error
 		if rec := c.logRecord(batch); rec != nil {
 			err = c.logBatch(batch, rec)
@@ -216,10 +175,6 @@ func (c *committer) run() {
 			err = c.commitBatch(batch)
 		}
 		took := time.Since(start)
-		// Before any writer of the batch hears back and writes again.
-		c.mu.Lock()
-		c.sample(len(c.queue)-left, took)
-		c.mu.Unlock()
 		if c.observe != nil {
 			c.observe(len(batch), took)
 		}
@@ -357,37 +312,6 @@ func notSaved(what string, err error) error {
 		what = "the change"
 	}
 	return &refusal{what: what + " could not be saved: the database file refuses writes", err: r.err}
-}
-
-// sample adds to the arrival rate n writes queued in d of a busy spell.
-func (c *committer) sample(n int, d time.Duration) {
-	c.arrived = rateDecay*c.arrived + float64(n)
-	c.elapsed = rateDecay*c.elapsed + d.Seconds()
-}
-
-// busy reports whether, at the recent rate, gatherAtLeast writes arrive
-// within an interval.
-func (c *committer) busy() bool {
-	return c.arrived > 0 && c.arrived*c.interval.Seconds() >= gatherAtLeast*c.elapsed
-}
-
-// gather waits, with mu held (and released while it waits), until
-// gatherBelow writes are queued, the committer closes, or wait is over.
-func (c *committer) gather(wait time.Duration) {
-	n, start := len(c.queue), time.Now()
-	defer func() { c.sample(len(c.queue)-n, time.Since(start)) }()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for len(c.queue) < gatherBelow && !c.closed {
-		c.mu.Unlock()
-		select {
-		case <-c.wake:
-		case <-t.C:
-			c.mu.Lock()
-			return
-		}
-		c.mu.Lock()
-	}
 }
 
 // deliver calls the then callbacks in commit order, off the commit

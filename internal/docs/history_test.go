@@ -183,7 +183,7 @@ func TestPutKeyAnswersRetries(t *testing.T) {
 // each one that finds the first on its way to disk waits for it and
 // answers with its revision.
 func TestPutKeyConcurrentRetries(t *testing.T) {
-	m := openTest(t, Config{CommitInterval: 5 * time.Millisecond})
+	m := openTest(t, Config{})
 	meta, _ := createOpen(t, m, CreateParams{Name: "c.txt", Text: "a\n"})
 	one := uint64(1)
 	const n = 16

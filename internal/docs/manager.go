@@ -43,14 +43,6 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
-	// CommitInterval is the least time between the starts of two group
-	// commits of few writes (default 0: a commit starts as soon as the
-	// previous one ended). A write after a quiet spell, a queue of eight
-	// writes or more, or a rate of writes too low to bring two within an
-	// interval, still commits at once; under a steady stream of writes, a
-	// few milliseconds trade that much latency for fewer fsyncs and less
-	// CPU per edit.
-	CommitInterval time.Duration
 	// DirectCommits commits revisions straight to bbolt, two fsyncs and
 	// several pages per document each, instead of to the revision log
 	// (see wal.go): for comparison.
@@ -147,7 +139,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:  st,
 		cfg:    cfg,
-		commit: newCommitter(st, cfg.MaxBatch, cfg.CommitInterval, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
+		commit: newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
 		live:   make(map[string]*entry),
 		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
