@@ -96,9 +96,11 @@ export class Collab {
    * opts:
    *   url        the WebSocket URL (string)
    *   name, color
+   *   data       this client's app data, a JSON object (optional; see setData)
    *   handlers   { onJoined(msg, first), onRemote(op), onResync(text, lostEdits),
    *                onUsers(), onStatus(status, detail), onAck(rev), onSynced(),
-   *                onMeta(doc), onChat(message), onError(msg), probe() }
+   *                onMeta(doc), onChat(message), onEvent(msg), onData(data),
+   *                onError(msg), probe() }
    *              all optional except onJoined, onRemote and onResync.
    *              probe() may return a Promise of an error text when the
    *              document cannot be reached at all (then no more retries).
@@ -108,7 +110,7 @@ export class Collab {
     this.wsURL = opts.url;
     this.name = cleanName(opts.name);
     this.color = cleanColor(opts.color);
-    this.h = { onUsers: noop, onStatus: noop, onAck: noop, onSynced: noop, onMeta: noop, onChat: noop, onError: noop, ...opts.handlers };
+    this.h = { onUsers: noop, onStatus: noop, onAck: noop, onSynced: noop, onMeta: noop, onChat: noop, onEvent: noop, onData: noop, onError: noop, ...opts.handlers };
     this.WS = opts.WebSocket || globalThis.WebSocket;
     // One client id per page: a reload starts a new one, so sequence
     // numbers only ever grow under one id.
@@ -119,7 +121,13 @@ export class Collab {
     this.resume = false; // the next join may ask for the revisions after rev
     this.inflight = null; // {id, op}: sent, not acknowledged
     this.buffer = null; // TextOperation: not sent yet
-    this.users = new Map(); // id -> {id, name, color, ranges (at rev)}
+    this.users = new Map(); // id -> {id, name, color, data, ranges (at rev)}
+    // App data: what we ask for (sent at every join), and ours as the
+    // server last said (with the keys an embed token fixes).
+    this.data = isObject(opts.data) ? { ...opts.data } : {};
+    this.ownData = {};
+    this.eventSeq = 0;
+    this.eventAnswers = new Map(); // event id -> answer({delivered} or {code, message})
     this.user = '';
     this.readOnly = false;
     // The server's limits, from joined (0: not known yet). A larger
@@ -160,6 +168,7 @@ export class Collab {
     ws.onopen = () => {
       const join = { type: 'join', client: this.clientId, name: this.name, color: this.color };
       if (this.resume) join.rev = this.rev;
+      if (Object.keys(this.data).length) join.data = this.data;
       ws.send(JSON.stringify(join));
     };
     ws.onmessage = (ev) => {
@@ -187,6 +196,7 @@ export class Collab {
     if (this.ws !== ws) return;
     this.ws = null;
     this.user = '';
+    this.failEvents();
     clearTimeout(this.ackTimer);
     clearTimeout(this.retryTimer);
     if (this.stopped) return;
@@ -214,6 +224,7 @@ export class Collab {
   /** Stops for good. */
   stop(why) {
     this.stopped = true;
+    this.failEvents();
     clearTimeout(this.retryTimer);
     clearTimeout(this.ackTimer);
     if (this.ws) this.ws.close(1000);
@@ -256,7 +267,10 @@ export class Collab {
         return this.h.onUsers();
       }
       case 'user':
-        if (m.user && m.user.id !== this.user) {
+        if (m.user && m.user.id === this.user) {
+          this.ownData = m.user.data || {};
+          this.h.onData(this.ownData);
+        } else if (m.user) {
           const old = this.users.get(m.user.id);
           this.users.set(m.user.id, { ...m.user, ranges: old ? old.ranges : [] });
           this.h.onUsers();
@@ -269,19 +283,25 @@ export class Collab {
         return this.h.onMeta(m.doc);
       case 'chat':
         return this.h.onChat(m.message);
+      case 'event':
+        return this.h.onEvent(m);
+      case 'eventAck':
+        return this.answerEvent(m.id, { delivered: m.delivered });
       case 'error':
         return this.error(m);
     }
   }
 
   error(m) {
+    // About an event of ours: its sender hears of it, nothing else.
+    if (m.id && this.answerEvent(m.id, { code: m.code, message: m.message || '' })) return;
     this.h.onError(m);
     const mine = this.inflight && m.id && m.id === this.inflight.id;
     switch (m.code) {
       case 'rate_limited':
-        // Without an id it is about cursor updates: some were dropped,
-        // the session goes on.
-        if (!m.id) return;
+        // Not about our operation (cursor updates, chat, profile, events):
+        // that message was dropped, the session goes on.
+        if (!mine) return;
       // falls through
       case 'unavailable':
       case 'internal':
@@ -336,7 +356,10 @@ export class Collab {
     this.loaded = true;
     this.resume = true;
     this.users = new Map();
-    for (const u of m.users || []) if (u.id !== this.user) this.users.set(u.id, { ...u, ranges: u.ranges || [] });
+    for (const u of m.users || []) {
+      if (u.id !== this.user) this.users.set(u.id, { ...u, ranges: u.ranges || [] });
+      else this.ownData = u.data || {};
+    }
     this.h.onJoined(m, first);
     if (this.inflight) {
       this.sendInflight();
@@ -464,4 +487,59 @@ export class Collab {
   sendChat(text) {
     this.send({ type: 'chat', text });
   }
+
+  /**
+   * Changes our app data key by key: each key of change is set, a key set
+   * to null is removed, others stay (docs/PROTOCOL.md, profile). Kept for
+   * the next join; the server's answer comes as onData.
+   */
+  setData(change) {
+    if (!isObject(change)) return false;
+    for (const [k, v] of Object.entries(change)) {
+      if (v === null) delete this.data[k];
+      else this.data[k] = v;
+    }
+    this.send({ type: 'profile', data: change });
+    return true;
+  }
+
+  /**
+   * Sends an app event: {name, data, to (user ids; absent for everyone),
+   * excludeSelf}. With answer, the server's answer is passed to it:
+   * {delivered: n}, or {code, message} when it was refused or the
+   * connection dropped first (code 'disconnected'). Events are ephemeral:
+   * while not connected nothing is sent and it returns false.
+   */
+  sendEvent({ name, data = null, to, excludeSelf }, answer) {
+    if (!this.connected) return false;
+    const m = { type: 'event', name, data };
+    if (Array.isArray(to)) m.to = to;
+    if (excludeSelf) m.excludeSelf = true;
+    if (answer) {
+      m.id = 'e' + ++this.eventSeq; // no ":": never an op id
+      this.eventAnswers.set(m.id, answer);
+    }
+    this.send(m);
+    return true;
+  }
+
+  /** Passes the server's answer to an event to its sender; false if none waits. */
+  answerEvent(id, a) {
+    const answer = this.eventAnswers.get(id);
+    if (!answer) return false;
+    this.eventAnswers.delete(id);
+    answer(a);
+    return true;
+  }
+
+  /** Answers every event still waiting: the connection is gone. */
+  failEvents() {
+    const waiting = [...this.eventAnswers.values()];
+    this.eventAnswers.clear();
+    for (const answer of waiting) answer({ code: 'disconnected', message: 'the connection dropped before the server answered' });
+  }
+}
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -21,8 +21,10 @@ import { lineEndings } from './lineendings.js';
 import { remoteEdit, isRemote } from './remote.js';
 
 // Control characters CodeMirror shows as placeholders: its default set
-// without "\r", which lineendings.js draws itself.
-const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/;
+// without "\r", which lineendings.js draws itself. CodeMirror matches it
+// with a MatchDecorator, which needs the g flag (without it the plugin
+// crashes at the first document and shows nothing).
+const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/gu;
 
 // Edits inserting fewer UTF-16 units than this are not measured against
 // the server's limits (typing); the Collab still checks what it sends.

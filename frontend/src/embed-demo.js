@@ -37,6 +37,26 @@ $('profile').addEventListener('click', () => send({ type: 'setProfile', name: $(
 $('focus').addEventListener('click', () => send({ type: 'focus' }));
 $('get').addEventListener('click', () => send({ type: 'getText' }));
 
+// A field of JSON, or its text when it is not JSON.
+function json(id) {
+  const v = $(id).value.trim();
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+let events = 0;
+$('send-event').addEventListener('click', () => {
+  const to = $('event-to').value.split(',').map((s) => s.trim()).filter(Boolean);
+  const m = { type: 'sendEvent', name: $('event-name').value.trim(), data: json('event-data'), id: ++events };
+  if (to.length) m.to = to;
+  if ($('event-exclude').checked) m.excludeSelf = true;
+  send(m);
+});
+$('set-data').addEventListener('click', () => send({ type: 'setData', data: json('data') }));
+$('get-data').addEventListener('click', () => send({ type: 'getData' }));
+
 window.addEventListener('message', (ev) => {
   if (ev.source !== frame.contentWindow || !ev.data || ev.data.source !== 'collab') return;
   const line = document.createElement('div');

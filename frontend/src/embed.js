@@ -2,19 +2,26 @@
 // parameters and driven by postMessage (docs/EMBED.md).
 //
 // URL parameters: readonly (1|true), theme (light|dark), lineNumbers
-// (0|false to hide), name, color (#rrggbb), lang (a language name),
-// line (scroll to it), token (an embed token), origin (the only host
-// origin to talk to; default any).
+// (0|false to hide), name, color (#rrggbb), data (app data, a JSON
+// object), lang (a language name), line (scroll to it), token (an embed
+// token), origin (the only host origin to talk to; default any).
 //
 // Posted to the host (window.parent), each with source: "collab":
-//   {type: "ready", rev, readOnly, name, language}  once the text is shown
+//   {type: "ready", rev, readOnly, name, language, settings, user, data}  once the text is shown
 //   {type: "change", rev}                            after each revision (ours or others')
-//   {type: "presence", users: [{id, name, color}]}   when people come, go or rename
+//   {type: "presence", users: [{id, name, color, readOnly, data}]}  when people come, go or change
 //   {type: "status", status}                         connection state
 //   {type: "text", text, rev}                        the answer to getText
 //   {type: "refused", reason}                        an edit too large for the server was not made
+//   {type: "meta", name, language, settings}         the document was renamed or its settings changed
+//   {type: "event", name, data, from}                an app event for this visitor
+//   {type: "eventAck", id, delivered}                the answer to sendEvent with an id
+//   {type: "eventError", id, code, message}          ... or its refusal
+//   {type: "data", user, data}                       the visitor's app data: the answer to getData, and after each change
+//   {type: "error", code, message}                   a refusal of the server's (setData too large, …)
 // Accepted from the host: {type: "setProfile", name, color}, {type: "focus"},
-// {type: "getText"}.
+// {type: "getText"}, {type: "sendEvent", name, data, to, excludeSelf, id},
+// {type: "setData", data}, {type: "getData"}.
 import { openSession } from './session.js';
 import { applyTheme, profile } from './ui.js';
 import { cleanColor, cleanName } from './collab.js';
@@ -36,12 +43,17 @@ export function main({ doc: docId }) {
   let wantFocus = false;
   let lastPresence = '';
 
+  // toHost(m)(ev) answers the host's command ev with m.
+  const toHost = (m) => (ev) => ev.source.postMessage({ source: 'collab', ...m }, ev.origin === 'null' ? '*' : ev.origin);
+  const peers = () => [...collab.users.values()].map((u) => ({ id: u.id, name: u.name, color: u.color, readOnly: !!u.readOnly, data: u.data || {} }));
+
   const { collab, editor } = openSession({
     docId,
     token: q.get('token') || '',
     readOnly,
     name: cleanName(q.get('name')) || mine.name,
     color: cleanColor(q.get('color'), mine.color),
+    data: dataParam(q.get('data')),
     lang: q.get('lang') || '',
     parent: document.getElementById('editor'),
     theme: t,
@@ -54,13 +66,17 @@ export function main({ doc: docId }) {
         if (line > 0) editor.scrollToLine(line);
         ready = true;
         if (wantFocus) editor.focus();
-        post({ type: 'ready', rev: collab.rev, readOnly: readOnly || m.readOnly, name: m.doc.name, language: m.doc.language });
+        const viewOnly = readOnly || m.readOnly;
+        post({
+          type: 'ready', rev: collab.rev, readOnly: viewOnly, name: m.doc.name, language: m.doc.language,
+          settings: m.doc.settings, user: m.user, data: collab.ownData,
+        });
       },
       remote: () => post({ type: 'change', rev: collab.rev }),
       ack: (rev) => post({ type: 'change', rev }),
       resync: () => post({ type: 'change', rev: collab.rev }),
       users() {
-        const users = [...collab.users.values()].map((u) => ({ id: u.id, name: u.name, color: u.color }));
+        const users = peers();
         const key = JSON.stringify(users);
         if (key !== lastPresence) {
           lastPresence = key;
@@ -68,6 +84,10 @@ export function main({ doc: docId }) {
         }
       },
       refused: (reason) => post({ type: 'refused', reason }),
+      meta: (doc) => post({ type: 'meta', name: doc.name, language: doc.language, settings: doc.settings }),
+      event: (m) => post({ type: 'event', name: m.name, data: m.data, from: m.from }),
+      data: (data) => post({ type: 'data', user: collab.user, data }),
+      error: (m) => post({ type: 'error', code: m.code, message: m.message || '' }),
       status: (status, detail) => {
         document.body.dataset.status = status;
         post({ type: 'status', status, detail: detail || '' });
@@ -91,8 +111,35 @@ export function main({ doc: docId }) {
         else wantFocus = true;
         break;
       case 'getText':
-        if (ready) ev.source.postMessage({ source: 'collab', type: 'text', text: editor.text(), rev: collab.rev }, ev.origin === 'null' ? '*' : ev.origin);
+        if (ready) toHost({ type: 'text', text: editor.text(), rev: collab.rev })(ev);
+        break;
+      case 'sendEvent': {
+        const id = m.id;
+        const answer = id === undefined ? null : (a) => toHost(a.code ? { type: 'eventError', id, ...a } : { type: 'eventAck', id, ...a })(ev);
+        if (!collab.sendEvent({ name: String(m.name ?? ''), data: m.data === undefined ? null : m.data, to: m.to, excludeSelf: !!m.excludeSelf }, answer) && answer) {
+          answer({ code: 'not_connected', message: 'the embed is not connected; events are not kept for later' });
+        }
+        break;
+      }
+      case 'setData':
+        if (!collab.setData(m.data)) toHost({ type: 'error', code: 'invalid', message: 'setData needs data, an object' })(ev);
+        break;
+      case 'getData':
+        toHost({ type: 'data', user: collab.user, data: collab.ownData })(ev);
         break;
     }
   });
+}
+
+/** The data URL parameter: a JSON object, or nothing. */
+function dataParam(v) {
+  if (!v) return undefined;
+  try {
+    const d = JSON.parse(v);
+    if (d && typeof d === 'object' && !Array.isArray(d)) return d;
+  } catch {
+    // fall through
+  }
+  console.warn('collab: the data parameter is not a JSON object; ignored');
+  return undefined;
 }

@@ -16,9 +16,9 @@ export function wsURL(docId, { readOnly = false, token = '' } = {}) {
 
 /**
  * Opens a document: returns {collab, editor}. opts: {docId, token,
- * readOnly, name, color, parent, theme, lineNumbers, on: {joined(msg,
+ * readOnly, name, color, data, parent, theme, lineNumbers, on: {joined(msg,
  * first), remote(), ack(rev), users(), status(s, detail), resync(lostText),
- * meta(doc), refused(why)}}.
+ * meta(doc), refused(why), event(msg), data(ownData), error(msg)}}.
  */
 export function openSession(opts) {
   const on = opts.on || {};
@@ -27,6 +27,7 @@ export function openSession(opts) {
     url: wsURL(opts.docId, opts),
     name: opts.name,
     color: opts.color,
+    data: opts.data,
     handlers: {
       onJoined(m, first) {
         if (first) {
@@ -57,7 +58,12 @@ export function openSession(opts) {
         editor.setLanguage(doc.name, opts.lang || doc.language);
         on.meta && on.meta(doc);
       },
-      onError: (m) => console.warn('collab:', m.code, m.message),
+      onEvent: (m) => on.event && on.event(m),
+      onData: (d) => on.data && on.data(d),
+      onError(m) {
+        console.warn('collab:', m.code, m.message);
+        on.error && on.error(m);
+      },
       async probe() {
         const q = opts.token ? '?token=' + encodeURIComponent(opts.token) : '';
         try {

@@ -352,3 +352,66 @@ test('an op refused for a full disk is kept and resent after a reconnect', () =>
     c.stop();
   }
 });
+
+test('app events: answers reach their sender, refusals keep the session, a drop fails the waiting ones', () => {
+  const { c, open, sockets } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  const events = [];
+  c.h.onEvent = (m) => events.push(m);
+  const ws = open({ rev: 1, text: 'ab' });
+  try {
+    const answers = [];
+    assert.ok(c.sendEvent({ name: 'follow-me', data: { line: 3 }, to: ['u-bob'] }, (a) => answers.push(a)));
+    assert.ok(c.sendEvent({ name: 'tests', excludeSelf: true }));
+    const [first, second] = ws.sent.filter((m) => m.type === 'event');
+    assert.deepEqual(first, { type: 'event', name: 'follow-me', data: { line: 3 }, to: ['u-bob'], id: first.id });
+    assert.doesNotMatch(first.id, /:/, 'an event id is never an op id');
+    assert.deepEqual(second, { type: 'event', name: 'tests', data: null, excludeSelf: true });
+    ws.onmessage({ data: JSON.stringify([{ type: 'event', name: 'hi', data: 1, from: 'u-bob' }, { type: 'eventAck', id: first.id, delivered: 1 }]) });
+    assert.deepEqual(answers, [{ delivered: 1 }]);
+    assert.deepEqual(events.map((e) => e.from), ['u-bob']);
+
+    // A refused event (rate_limited, read_only) is answered and the session goes on.
+    c.applyLocal(new TextOperation().retain(2).insert('!')); // an op in flight
+    c.sendEvent({ name: 'x' }, (a) => answers.push(a));
+    const id = ws.sent.findLast((m) => m.type === 'event').id;
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'rate_limited', message: 'more than 20 events per second', id }) });
+    ws.onmessage({ data: JSON.stringify({ type: 'error', code: 'read_only', message: 'view-only', id: 'e999' }) });
+    assert.deepEqual(answers[1], { code: 'rate_limited', message: 'more than 20 events per second' });
+    assert.ok(c.connected, 'the session goes on');
+    assert.equal(c.readOnly, true, 'an unknown read_only is still heard');
+
+    c.sendEvent({ name: 'late' }, (a) => answers.push(a));
+    c.reconnect();
+    assert.equal(answers[2].code, 'disconnected');
+    assert.equal(c.sendEvent({ name: 'offline' }), false, 'nothing is sent while offline');
+    assert.equal(sockets.length, 1);
+  } finally {
+    c.stop();
+  }
+});
+
+test('app data: sent at every join, changed key by key, ours as the server says', () => {
+  const { c, open, sockets } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 });
+  const seen = [];
+  c.h.onData = (d) => seen.push(d);
+  c.data = { role: 'author' };
+  const ws = open({ rev: 1, text: 'ab', users: [{ id: 'c', name: 'Me', color: '#000000', data: { role: 'author' } }] });
+  try {
+    assert.deepEqual(ws.sent[0].data, { role: 'author' });
+    assert.deepEqual(c.ownData, { role: 'author' });
+    c.setData({ status: 'away', role: null });
+    assert.deepEqual(ws.sent.at(-1), { type: 'profile', data: { status: 'away', role: null } });
+    assert.deepEqual(c.data, { status: 'away' });
+    ws.onmessage({ data: JSON.stringify({ type: 'user', user: { id: 'c', name: 'Me', color: '#000000', data: { status: 'away' } } }) });
+    assert.deepEqual(seen, [{ status: 'away' }]);
+    assert.equal(c.users.size, 0, 'we are not among the others');
+    c.reconnect();
+    c.retryNow();
+    const again = sockets.at(-1);
+    again.readyState = 1;
+    again.onopen();
+    assert.deepEqual(again.sent[0].data, { status: 'away' }, 'the rejoin carries the data');
+  } finally {
+    c.stop();
+  }
+});

@@ -4,7 +4,8 @@ package server
 // Chromium (Debian's /usr/bin/chromium) with chromedp. Without Chromium
 // they skip, unless CI is set, where they fail. Each test starts its own
 // browser with a fresh profile; every wait polls the page, with generous
-// timeouts, instead of sleeping.
+// timeouts, instead of sleeping. A console error in any tab fails the
+// test (see open).
 
 import (
 	"bytes"
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +31,9 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/collab-editor/collab/frontend"
@@ -205,15 +209,80 @@ type browserPage struct {
 	ctx context.Context
 }
 
+// open opens a tab (a new browser context: another person) at url. The
+// test fails on any console error of the page or of its frames: a
+// console.error, an uncaught exception, or an error the browser logs (a
+// failed request, a refused frame, a CSP violation).
 func (env *browserEnv) open(url string) *browserPage {
+	env.t.Helper()
+	return env.openTab(url, true)
+}
+
+// openAllowingErrors is open for a test that provokes console errors
+// itself (a refused frame).
+func (env *browserEnv) openAllowingErrors(url string) *browserPage {
+	env.t.Helper()
+	return env.openTab(url, false)
+}
+
+func (env *browserEnv) openTab(url string, strict bool) *browserPage {
 	env.t.Helper()
 	ctx, cancel := chromedp.NewContext(env.browser, chromedp.WithNewBrowserContext())
 	env.t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 50*time.Second)
 	env.t.Cleanup(cancelTimeout)
+	if strict {
+		env.failOnConsoleErrors(ctx, url)
+	}
 	p := &browserPage{t: env.t, ctx: ctx}
 	p.do(chromedp.Navigate(url))
 	return p
+}
+
+// failOnConsoleErrors makes the test fail, when it ends, for every console
+// error of the tab of ctx.
+func (env *browserEnv) failOnConsoleErrors(ctx context.Context, url string) {
+	env.t.Helper()
+	var mu sync.Mutex
+	var errs []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeAssert {
+				return
+			}
+			for _, a := range ev.Args {
+				msg += " " + string(a.Value) + a.Description
+			}
+			msg = "console." + string(ev.Type) + ":" + msg
+		case *runtime.EventExceptionThrown:
+			msg = "uncaught: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level != cdplog.EntryLevelError {
+				return
+			}
+			msg = "browser log: " + ev.Entry.Text + " " + ev.Entry.URL
+		default:
+			return
+		}
+		mu.Lock()
+		errs = append(errs, msg)
+		mu.Unlock()
+	})
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	env.t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range errs {
+			env.t.Errorf("a console error on %s: %s", url, e)
+		}
+	})
 }
 
 func (p *browserPage) do(actions ...chromedp.Action[chromedp.Void]) {
@@ -732,7 +801,7 @@ func TestBrowserOfflineEditsAreKept(t *testing.T) {
 	env := newBrowserEnv(t)
 	id := env.create("o.txt", "line one\nline two\n")
 	proxy := newFlakyProxy(t, env.base)
-	alice := env.open(proxy.url() + "/d/" + id)
+	alice := env.openAllowingErrors(proxy.url() + "/d/" + id)
 	bob := env.open(env.base + "/d/" + id)
 	alice.waitSaved()
 	bob.waitSaved()
@@ -1054,7 +1123,8 @@ func TestBrowserEmbedParameters(t *testing.T) {
 }
 
 // TestBrowserEmbedDemo: the demo host page at /embed-demo frames a
-// document, logs what the embed posts and sends it commands.
+// document, logs what the embed posts and sends it commands, app events
+// and app data among them, without a console error.
 func TestBrowserEmbedDemo(t *testing.T) {
 	env := newBrowserEnv(t)
 	id := env.create("demo.js", "let demo = 1;\n")
@@ -1067,6 +1137,20 @@ func TestBrowserEmbedDemo(t *testing.T) {
 		var p struct{ Users []struct{ Name string } }
 		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &p)
 		return len(p.Users) == 1 && p.Users[0].Name == "Demo host", fmt.Sprint(p.Users)
+	})
+	// An event to everyone (the demo's own session) round-trips, acknowledged.
+	const log = `document.getElementById('log').textContent`
+	d.do(chromedp.Click(chromedp.CSS(`#send-event`)))
+	d.wait(log + `.includes('"type":"event","name":"hello","data":{"text":"hi"},"from":"u')`)
+	d.wait(log + `.includes('"type":"eventAck","id":1,"delivered":1')`)
+	d.do(chromedp.Click(chromedp.CSS(`#set-data`)))
+	d.wait(log + `.includes('"type":"data","user":"u') && ` + log + `.includes('"data":{"status":"here"}')`)
+	eventually(t, "the demo's data in presence", func() (bool, string) {
+		var p struct {
+			Users []struct{ Data map[string]string }
+		}
+		env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &p)
+		return len(p.Users) == 1 && p.Users[0].Data["status"] == "here", fmt.Sprint(p.Users)
 	})
 }
 
@@ -1084,7 +1168,7 @@ func TestBrowserOnlyEmbedsMayBeFramed(t *testing.T) {
 <iframe name="history" src="%[1]s/d/%[2]s/history"></iframe>`, env.base, id)
 	}))
 	t.Cleanup(host.Close)
-	h := env.open(host.URL + "/")
+	h := env.openAllowingErrors(host.URL + "/") // the browser logs each refused frame as an error
 	// The URL each frame shows; a refused frame shows Chromium's error page.
 	frames := func() map[string]string {
 		var tree *page.FrameTree
@@ -1117,7 +1201,9 @@ func TestBrowserOnlyEmbedsMayBeFramed(t *testing.T) {
 func TestBrowserStartPage(t *testing.T) {
 	env := newBrowserEnv(t)
 	p := env.open(env.base + "/")
-	p.wait(`document.getElementById('recent-section').hidden === true`)
+	// The page's script has run (the section is hidden in the HTML too: a
+	// click before the script's submit handler would submit the form).
+	p.wait(`document.documentElement.dataset.theme !== undefined && document.getElementById('recent-section').hidden === true`)
 	p.do(chromedp.SetValue(chromedp.CSS(`#new-name`), "hello.py"), chromedp.Click(chromedp.CSS(`#new-file`)))
 	p.waitAcross(`location.pathname.startsWith('/d/') && document.getElementById('status')?.dataset.state === 'saved' && document.title.startsWith('hello.py')`)
 	docPath := evalIn[string](p, `location.pathname`)
@@ -1139,4 +1225,93 @@ func TestBrowserStartPage(t *testing.T) {
 	// Forget one.
 	p.do(chromedp.Click(chromedp.CSS(`#recent li.recent-workspace button`)))
 	p.wait(recent + ` === 'recent-doc hello.py, recent-workspace Workspace of hello.py'`)
+}
+
+// TestBrowserEmbedEventsAndData: two host pages of another origin, each
+// framing an embed (an editor with app data from the URL, a viewer), use
+// the postMessage API: a direct event and its ack, a viewer's event
+// refused until the document allows it, app data set and read and shown
+// in presence, and events from the backend. Any console error fails it.
+func TestBrowserEmbedEventsAndData(t *testing.T) {
+	env := newBrowserEnvWith(t, Config{APIToken: adminToken})
+	id := env.create("events.js", "let x = 1;\n")
+	var d struct{ Links struct{ View string } }
+	env.call("GET", "/api/docs/"+id, "", nil, http.StatusOK, &d)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		doc := q.Get("doc")
+		q.Del("doc")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>host</title>
+<iframe id="f" src="%s/embed/%s?%s" style="width:800px;height:200px"></iframe>
+<script>
+window.msgs = [];
+addEventListener('message', (e) => { if (e.data && e.data.source === 'collab') window.msgs.push(e.data); });
+function send(m) { document.getElementById('f').contentWindow.postMessage(m, '*'); }
+function got(type, f) { return window.msgs.find((m) => m.type === type && f(m)); }
+</script>`, env.base, doc, q.Encode())
+	}))
+	t.Cleanup(host.Close)
+	run := func(p *browserPage, js string) { p.do(chromedp.Evaluate[chromedp.Void](js)) }
+
+	ann := env.open(host.URL + "/?doc=" + id + "&name=Ann&data=" + url.QueryEscape(`{"role":"author"}`))
+	ann.wait(`!!got('ready', (m) => m.readOnly === false && m.data.role === 'author' && m.settings.viewerEvents === false)`)
+	annUser := evalIn[string](ann, `got('ready', () => true).user`)
+	bob := env.open(host.URL + "/?doc=" + d.Links.View + "&name=Bob")
+	bob.wait(`!!got('ready', (m) => m.readOnly === true)`)
+	bobUser := evalIn[string](bob, `got('ready', () => true).user`)
+	ann.wait(fmt.Sprintf(`!!got('presence', (m) => m.users.some((u) => u.id === %q && u.name === 'Bob' && u.readOnly))`, bobUser))
+	bob.wait(fmt.Sprintf(`!!got('presence', (m) => m.users.some((u) => u.id === %q && u.data.role === 'author'))`, annUser))
+
+	// A direct event: to Bob alone, acknowledged with the count.
+	run(ann, fmt.Sprintf(`send({type: 'sendEvent', name: 'follow-me', data: {line: 2}, to: [%q], id: 'dm1'})`, bobUser))
+	ann.wait(`!!got('eventAck', (m) => m.id === 'dm1' && m.delivered === 1)`)
+	bob.wait(fmt.Sprintf(`!!got('event', (m) => m.name === 'follow-me' && m.data.line === 2 && m.from === %q)`, annUser))
+	run(ann, `send({type: 'sendEvent', name: 'marker', id: 'm1'})`)
+	ann.wait(`!!got('event', (m) => m.name === 'marker')`)
+	if evalIn[bool](ann, `!!got('event', (m) => m.name === 'follow-me')`) {
+		t.Error("the direct event to Bob reached Ann too")
+	}
+
+	// The viewer may not send events until the document allows it.
+	run(bob, `send({type: 'sendEvent', name: 'hi', id: 'v1'})`)
+	bob.wait(`!!got('eventError', (m) => m.id === 'v1' && m.code === 'read_only')`)
+	env.call("PATCH", "/api/docs/"+id, "application/json", []byte(`{"settings":{"viewerEvents":true}}`), http.StatusOK, nil)
+	bob.wait(`!!got('meta', (m) => m.settings.viewerEvents === true)`)
+	run(bob, `send({type: 'sendEvent', name: 'hi', data: 'from the viewer', id: 'v2'})`)
+	bob.wait(`!!got('eventAck', (m) => m.id === 'v2' && m.delivered === 2)`)
+	ann.wait(fmt.Sprintf(`!!got('event', (m) => m.name === 'hi' && m.data === 'from the viewer' && m.from === %q)`, bobUser))
+	run(bob, `send({type: 'sendEvent', name: 'bad name', id: 'bad'})`)
+	bob.wait(`!!got('eventError', (m) => m.id === 'bad' && m.code === 'invalid')`)
+
+	// App data: set, echoed, shown to the others and in presence, read.
+	run(ann, `send({type: 'setData', data: {status: 'away'}})`)
+	ann.wait(`!!got('data', (m) => m.data.status === 'away' && m.data.role === 'author')`)
+	bob.wait(fmt.Sprintf(`!!got('presence', (m) => m.users.some((u) => u.id === %q && u.data.status === 'away'))`, annUser))
+	var pr struct {
+		Users []struct {
+			ID   string
+			Data map[string]string
+		}
+	}
+	env.call("GET", "/api/docs/"+id+"/presence", "", nil, http.StatusOK, &pr)
+	found := false
+	for _, u := range pr.Users {
+		found = found || u.ID == annUser && u.Data["status"] == "away" && u.Data["role"] == "author"
+	}
+	if !found {
+		t.Errorf("presence: %+v", pr.Users)
+	}
+	run(bob, `send({type: 'getData'})`)
+	bob.wait(fmt.Sprintf(`!!got('data', (m) => m.user === %q)`, bobUser))
+
+	// From the backend: the document's route and an announcement.
+	env.call("POST", "/api/docs/"+id+"/events", "application/json", []byte(`{"name":"tests","data":{"state":"running"}}`), http.StatusOK, nil)
+	if st, body := postJSON(t, "POST", env.base+"/api/admin/events", adminToken, `{"name":"restart","data":{"in":300}}`); st != http.StatusOK || body["delivered"] != 2.0 {
+		t.Fatalf("announcement: %d %v", st, body)
+	}
+	for _, p := range []*browserPage{ann, bob} {
+		p.wait(`!!got('event', (m) => m.name === 'tests' && m.from === 'api' && m.data.state === 'running')`)
+		p.wait(`!!got('event', (m) => m.name === 'restart' && m.from === 'admin' && m.data.in === 300)`)
+	}
 }
