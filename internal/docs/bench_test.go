@@ -188,7 +188,7 @@ func sharedHistory(b *testing.B) *history {
 		start := time.Now()
 		shared.dir, shared.err = os.MkdirTemp("", "docs-bench-")
 		if shared.err == nil {
-			shared.h, shared.err = buildHistory(filepath.Join(shared.dir, "hist.db"), 100_000)
+			shared.h, shared.err = buildHistory(filepath.Join(shared.dir, "hist.db"), 100_000, 1000)
 		}
 		if shared.err == nil {
 			b.Logf("built a document with %d revisions and %d lines in %v", shared.h.n, shared.h.lines, time.Since(start).Round(time.Millisecond))
@@ -200,13 +200,16 @@ func sharedHistory(b *testing.B) *history {
 	return shared.h
 }
 
-// closeSharedHistory closes and removes the shared history, if built.
+// closeSharedHistory closes and removes the shared histories, if built.
 func closeSharedHistory() {
 	if shared.h != nil {
 		shared.h.m.Close()
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
+	}
+	if bigHistory.dir != "" {
+		os.RemoveAll(bigHistory.dir)
 	}
 }
 
@@ -235,10 +238,11 @@ func codeLine(rng *rand.Rand) string {
 // buildHistory writes a document of n revisions made the way people edit
 // code: bursts of typing (one revision a character) and backspacing at
 // random places, lines pasted and deleted, lines split and joined; about
-// a thousand lines throughout, by four authors with realtime op ids. It
+// maxLines lines throughout, by four authors with realtime op ids. It
 // appends to the log directly, in large transactions, writing snapshots
-// as the edit path does.
-func buildHistory(path string, n uint64) (*history, error) {
+// as the edit path does, and then the blame checkpoints the indexer would
+// have written as the log grew.
+func buildHistory(path string, n uint64, maxLines int) (*history, error) {
 	h := &history{n: n, texts: map[uint64]string{}}
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	m, err := Open(path, Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }})
@@ -247,21 +251,21 @@ func buildHistory(path string, n uint64) (*history, error) {
 	}
 	h.m = m
 	rng := rand.New(rand.NewPCG(42, 7))
-	var lines []string // each ends in '\n'
-	for len(lines) < 950 {
-		lines = append(lines, codeLine(rng))
+	var first []string // each ends in '\n'
+	for len(first) < maxLines*95/100 {
+		first = append(first, codeLine(rng))
 	}
-	meta, err := m.Create(CreateParams{Name: "big.go", Text: strings.Join(lines, ""), Author: "alice"})
+	meta, err := m.Create(CreateParams{Name: "big.go", Text: strings.Join(first, ""), Author: "alice"})
 	if err != nil {
 		m.Close()
 		return nil, err
 	}
 	h.id = meta.ID
-	lens := make([]int, len(lines)) // code points per line, with its '\n'
-	for i, l := range lines {
+	lens := make([]int, len(first)) // code points per line, with its '\n'
+	for i, l := range first {
 		lens[i] = len([]rune(l))
 	}
-	text := rope.New(strings.Join(lines, ""))
+	text := rope.New(strings.Join(first, ""))
 	authors := []string{"alice", "bob", "carol", "dave"}
 	seqs := make([]int, len(authors))
 	rev := uint64(1)
@@ -297,7 +301,7 @@ func buildHistory(path string, n uint64) (*history, error) {
 				}
 				lens[k] -= back
 			}
-		case r < 90 && len(lens) < 1000 || r < 86: // paste a line above line k
+		case r < 90 && len(lens) < maxLines || r < 86: // paste a line above line k
 			l := codeLine(rng)
 			edit(at, 0, l)
 			lens = append(lens[:k], append([]int{len([]rune(l))}, lens[k:]...)...)
@@ -354,13 +358,16 @@ func buildHistory(path string, n uint64) (*history, error) {
 	h.texts[rev] = text.String()
 	h.lines = strings.Count(h.texts[rev], "\n") + 1
 	// The log was written directly, so the blame indexer did not see it
-	// grow: write the checkpoints it would have written, as one pass.
+	// grow: write the checkpoints it would have written, as one pass. It
+	// keeps those of texts up to indexBlameBytes only.
 	start := time.Now()
-	if _, err := m.Blame(h.id, n); err != nil {
-		m.Close()
-		return nil, err
+	if text.ByteLen() <= indexBlameBytes {
+		if _, err := m.Blame(h.id, n); err != nil {
+			m.Close()
+			return nil, err
+		}
+		m.Do(func(*bolt.Tx) error { return nil }) // the checkpoints are written
 	}
-	m.Do(func(*bolt.Tx) error { return nil }) // the checkpoints are written
 	h.indexTook = time.Since(start)
 	for rev, want := range h.texts {
 		if got, err := m.TextAt(h.id, rev); err != nil || got.String() != want {
@@ -447,4 +454,120 @@ func BenchmarkChanges(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// bigHistory is the 5 MB document of 100,000 revisions, built once per
+// process into a file of its own, closed: the file as a server that wrote
+// it left it when it stopped.
+var bigHistory struct {
+	once  sync.Once
+	dir   string
+	path  string
+	id    string
+	n     uint64
+	lines int
+	bytes int
+	err   error
+}
+
+// sharedBigHistory returns the path of the 5 MB history, building it the
+// first time.
+func sharedBigHistory(b *testing.B) string {
+	h := &bigHistory
+	h.once.Do(func() {
+		start := time.Now()
+		if h.dir, h.err = os.MkdirTemp("", "docs-bench-big-"); h.err != nil {
+			return
+		}
+		h.path = filepath.Join(h.dir, "big.db")
+		// codeLine averages 28 bytes: 185,000 lines are 5 MB.
+		built, err := buildHistory(h.path, 100_000, 185_000)
+		if err != nil {
+			h.err = err
+			return
+		}
+		h.id, h.n, h.lines, h.bytes = built.id, built.n, built.lines, len(built.texts[built.n])
+		if h.err = built.m.Close(); h.err == nil {
+			b.Logf("built a document of %d revisions, %d lines and %.1f MB in %v", h.n, h.lines, float64(h.bytes)/(1<<20), time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if h.err != nil {
+		b.Fatal(h.err)
+	}
+	return h.path
+}
+
+// copyBigHistory copies the 5 MB history's files to a new path under
+// dir, for a benchmark to open as a server starting on them would.
+func copyBigHistory(b *testing.B, dir string) string {
+	src := sharedBigHistory(b)
+	dst := filepath.Join(dir, fmt.Sprintf("copy%d.db", time.Now().UnixNano()))
+	for _, suffix := range []string{"", ".wal"} {
+		data, err := os.ReadFile(src + suffix)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err == nil {
+			err = os.WriteFile(dst+suffix, data, 0o600)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// BenchmarkBlameCold blames the head of the 5 MB, 100,000-revision
+// document right after a restart: each iteration opens a fresh copy of
+// the file as the server left it, so that nothing of the document is in
+// memory, and times its first blame.
+func BenchmarkBlameCold(b *testing.B) {
+	sharedBigHistory(b)
+	dir := b.TempDir()
+	lines := 0
+	b.ReportAllocs()
+	b.StopTimer()
+	for range b.N {
+		path := copyBigHistory(b, dir)
+		m, err := Open(path, Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		bl, err := m.Blame(bigHistory.id, bigHistory.n)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += len(bl)
+		m.Close()
+		os.Remove(path)
+		os.Remove(path + ".wal")
+	}
+	b.ReportMetric(float64(lines)/float64(b.N), "lines/op")
+}
+
+// BenchmarkBlameBig blames a random revision of the 5 MB document on a
+// running server, once its first blame is over.
+func BenchmarkBlameBig(b *testing.B) {
+	m, err := Open(copyBigHistory(b, b.TempDir()), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Blame(bigHistory.id, bigHistory.n); err != nil {
+		b.Fatal(err)
+	}
+	m.Do(func(*bolt.Tx) error { return nil })
+	rng := rand.New(rand.NewPCG(9, 10))
+	lines := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		bl, err := m.Blame(bigHistory.id, 1+rng.Uint64N(bigHistory.n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += len(bl)
+	}
+	b.ReportMetric(float64(lines)/float64(b.N), "lines/op")
 }
