@@ -197,9 +197,11 @@ func checkAfterCrash(t *testing.T, path string, acks []crashAck) {
 	logs := map[string][]Revision{}
 	owner := map[string]string{} // op id -> document
 	newest := map[string]uint64{}
+	rng := rand.New(rand.NewPCG(uint64(len(acks)), 3))
 	for _, meta := range metas {
 		log := checkLog(t, m, meta.ID)
 		logs[meta.ID] = log
+		checkSessions(t, m, meta.ID, rng) // the edit sessions' index, replayed with the log
 		for _, r := range log {
 			if r.OpID == "" {
 				continue

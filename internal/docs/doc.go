@@ -54,6 +54,16 @@
 // replays at most that much. Blame keeps checkpoints of per-line
 // attribution in the same way, computed on first use.
 //
+// # People and history
+//
+// A revision's Author is an id the caller chooses (the server's public
+// author ids); AuthorProfile keeps each author's name and colour per
+// workspace, looked up when history is read. Edit sessions (sessions.go)
+// group the history into runs of revisions without a pause longer than
+// SessionGap, indexed in the same commit as the revisions, so a page of
+// them costs the same at any length of history. Labels (labels.go) name
+// revisions.
+//
 // # A failing disk, damaged files
 //
 // While the disk refuses writes, reads are served (from bbolt and the

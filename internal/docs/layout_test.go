@@ -68,6 +68,9 @@ func TestMoveLogs(t *testing.T) {
 		if rev, ok, err := m.Store().LookupOpID(w.id, "idem-7"); err != nil || !ok || rev != 9 {
 			t.Errorf("%s: idem-7 at %d, %v, %v; want 9", w.id, rev, ok, err)
 		}
+		if ss, err := m.Sessions(w.id, 0, 10); err != nil || len(ss) != 1 || ss[0].First != 1 || ss[0].Last != uint64(len(w.revs)) {
+			t.Errorf("%s: edit sessions after the upgrade: %+v, %v; want one of every revision", w.id, ss, err)
+		}
 		d, err := m.Open(w.id)
 		if err != nil {
 			t.Fatal(err)
@@ -130,11 +133,16 @@ func writeOldLayout(t *testing.T, path string) {
 					return doc.Put(oldKeyHead, bytes.Clone(v))
 				case bytes.HasPrefix(k, markPrefix):
 					return clients.Put(k[len(markPrefix):], bytes.Clone(v))
+				case bytes.HasPrefix(k, sessPrefix):
+					return nil // the earlier layout had no edit sessions
 				}
 				return fmt.Errorf("unknown key %q in log/%s", k, id)
 			})
 		})
 		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLinks).Delete(keySessionsIndexed); err != nil {
 			return err
 		}
 		return tx.DeleteBucket(bucketLog)

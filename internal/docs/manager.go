@@ -105,17 +105,14 @@ type Manager struct {
 	// closed is set by Close.
 	closed bool
 
-	// index takes documents whose log just reached a multiple of
-	// SnapshotEvery to the blame indexer.
+	// index takes documents whose blame checkpoints are due to the blame
+	// indexer.
 	index chan blameJob
+	// sessionJobs takes sessions that just closed to the session indexer.
+	sessionJobs chan sessionJob
 
 	stop chan struct{}
 	wg   sync.WaitGroup
-}
-
-type blameJob struct {
-	id  string
-	rev uint64
 }
 
 // entry is a live document, or one being loaded. refs and used are guarded
@@ -143,10 +140,13 @@ func Open(path string, cfg Config) (*Manager, error) {
 		live:   make(map[string]*entry),
 		index:  make(chan blameJob, 256),
 		stop:   make(chan struct{}),
+
+		sessionJobs: make(chan sessionJob, 256),
 	}
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.every(min(cfg.IdleTimeout/2, 30*time.Second), func() { m.Sweep() })
 	go m.indexer()
+	go m.sessionIndexer()
 	if !cfg.DirectCommits {
 		// Copies the log's pending revisions into bbolt, many per document
 		// per commit, off the commit goroutine. A failure leaves them
@@ -209,20 +209,10 @@ func (m *Manager) every(d time.Duration, fn func()) {
 	}
 }
 
-// indexBlameBytes is the largest text whose blame the indexer keeps up
-// to date. Replaying a revision into the blame walks the text's lines, so
-// indexing costs about 2.4 µs a revision per thousand lines here
-// (BenchmarkBlame's indexing line): for 64 KB of code, some 2,000 lines,
-// a twentieth of what the edit itself costs the server; at 256 KB, a
-// quarter. A larger file's blame replays from its newest checkpoint when
-// asked for, and stores the checkpoints it passes.
-const indexBlameBytes = 64 << 10
-
-// indexer keeps blame checkpoints up to date as documents grow, off the
-// edit path: each time a log reaches a multiple of SnapshotEvery it blames
-// that revision, which replays at most SnapshotEvery revisions from the
-// previous checkpoint and stores the new one. Blame of any revision of a
-// file up to indexBlameBytes then replays at most SnapshotEvery revisions.
+// indexer writes blame checkpoints as documents grow, off the edit path:
+// each time a log reaches a multiple of SnapshotEvery, and when a blame
+// found a document's checkpoints missing or damaged, it brings them up to
+// that revision (see indexBlame).
 func (m *Manager) indexer() {
 	defer m.wg.Done()
 	for {
@@ -230,8 +220,9 @@ func (m *Manager) indexer() {
 		case <-m.stop:
 			return
 		case j := <-m.index:
-			// An error means the document is gone: nothing to index.
-			_, _ = m.blame(j.id, j.rev, false)
+			// An error means the document is gone, or the disk refuses
+			// the write: the next job covers this one.
+			_ = m.indexBlame(j.id, j.rev)
 		}
 	}
 }
@@ -362,16 +353,22 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 	}
 	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
 	w.snapBefore = before
+	// Whether r closes the edit session of the revision before it (see
+	// sessions.go), as far as memory knows that one.
+	closes := len(d.hist) >= 2 && r.Time.UnixMilli()-d.hist[len(d.hist)-2].Time.UnixMilli() > SessionGap.Milliseconds()
 	w.durable = func(err error) {
 		if err != nil && !m.refused(d, w, err) {
 			return // abandoned by an earlier refusal
 		}
 		d.durable(r, text, err)
-		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 && text.ByteLen() <= indexBlameBytes {
+		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 {
 			select {
 			case m.index <- blameJob{d.id, r.Rev}:
 			default: // the indexer is behind; the next job covers this one
 			}
+		}
+		if err == nil && closes {
+			m.sessionClosed(d.id, r.Rev-1)
 		}
 	}
 	m.commit.enqueue(w)

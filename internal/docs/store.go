@@ -28,12 +28,16 @@ import (
 //	meta            id -> Meta (JSON)
 //	files           workspace \x00 name -> id        (list a workspace by path prefix)
 //	log/<id>        rev (8 bytes big-endian) -> record (see encodeRecord),
-//	                then the head and each client's mark (see keyHead)
+//	                then the head, the edit sessions (see sessions.go)
+//	                and each client's mark (see keyHead)
 //	doc/<id>/snap   rev -> the full text at rev
 //	doc/<id>/opid   op id -> rev                     (exactly-once)
 //	doc/<id>/blame  rev -> blame checkpoint          (see blame.go)
 //	doc/<id>/chat   seq -> ChatMessage (JSON)
 //	doc/<id>/pres   user id -> Presence (JSON)
+//	doc/<id>/labels rev, label id -> Label (JSON)    (see labels.go)
+//	doc/<id>/sesslines first rev -> an edit session's line counts
+//	authors         scope, author id -> AuthorProfile (see authors.go)
 var (
 	bucketMeta  = []byte("meta")
 	bucketFiles = []byte("files")
@@ -189,7 +193,7 @@ func OpenStore(path string, cfg Config) (*Store, error) {
 	var compress bool
 	var gen uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces} {
+		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -224,6 +228,10 @@ func OpenStore(path string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("docs: init %s: %w", path, err)
 	}
 	if err := moveLogs(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
+	}
+	if err := indexSessions(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
 	}
@@ -671,6 +679,10 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	// Each client's newest op in the run: a client's ops come in sequence
 	// order, so the last one seen.
 	var marks map[string]clientMark
+	sessions, err := openSessions(log, h.rev)
+	if err != nil {
+		return err
+	}
 	for _, w := range run {
 		r := w.rev
 		if h.rev != r.Rev-1 {
@@ -678,6 +690,9 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 		}
 		rec := w.prep.rec
 		if err := log.Put(revKey(r.Rev), rec); err != nil {
+			return err
+		}
+		if err := sessions.add(r); err != nil {
 			return err
 		}
 		if client, seq, ok := parseOpID(r.OpID); ok {
@@ -710,6 +725,9 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 		if err := writeMark(log, client, m); err != nil {
 			return err
 		}
+	}
+	if err := sessions.flush(); err != nil {
+		return err
 	}
 	return writeHead(log, h)
 }
@@ -782,6 +800,9 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 		if err := tx.Bucket(bucketLinks).Delete([]byte(l)); err != nil {
 			return err
 		}
+	}
+	if err := deleteAuthors(tx, m); err != nil {
+		return err
 	}
 	return tx.Bucket(bucketMeta).Delete([]byte(id))
 }
@@ -1264,7 +1285,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 	ids := map[string]bool{}
 	var idOrder []string
 	src.View(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketLinks, bucketWorkspaces} {
+		for _, name := range [][]byte{bucketLinks, bucketWorkspaces, bucketAuthors} {
 			t := &boltTree{}
 			err := guarded(func() error {
 				b := tx.Bucket(name)
@@ -1340,7 +1361,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 			}
 		}
 		err = dst.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces} {
+			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
