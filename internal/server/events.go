@@ -120,6 +120,15 @@ func (r *room) emit(e appEvent, skip *session) int {
 	return n
 }
 
+// eventFlood is how many bursts of events in a row a session may have
+// refused, none let through, before it is closed with closeRateLimited
+// like a session flooding operations: it ignores the rate_limited errors.
+// A client only a little too fast gets events through as the limit
+// refills, which starts the count again, and is never closed; a flood is
+// cut off after a few milliseconds' worth instead of costing the server
+// a refusal per message for as long as it lasts.
+const eventFlood = 10
+
 // event handles a session's event message: checked, limited, emitted, and
 // acknowledged with the count of sessions it reached when it has an id.
 func (s *Server) event(c *session, m inMsg) {
@@ -130,9 +139,22 @@ func (s *Server) event(c *session, m inMsg) {
 	}
 	if !c.eventLimit.AllowN(s.cfg.Now(), 1) {
 		s.metrics.eventsRefused.Inc()
-		c.sendError("rate_limited", fmt.Sprintf("more than %g events per second: this one was refused", s.cfg.EventsPerSecond), m.ID)
+		c.eventsRefused++
+		if c.eventsRefused > eventFlood*c.eventLimit.Burst() {
+			s.metrics.dropped.WithLabelValues(dropRateLimited).Inc()
+			c.sendError("rate_limited", fmt.Sprintf("%d events in a row beyond %g per second: the session is closed", c.eventsRefused, s.cfg.EventsPerSecond), m.ID)
+			c.closeWith(closeRateLimited, "rate limit exceeded: slow down and resume")
+			return
+		}
+		// An event with an id is answered; of the others, the first
+		// refused of a run says so.
+		if m.ID != "" || !c.eventWarned {
+			c.eventWarned = c.eventWarned || m.ID == ""
+			c.sendError("rate_limited", fmt.Sprintf("more than %g events per second: this one was refused", s.cfg.EventsPerSecond), m.ID)
+		}
 		return
 	}
+	c.eventsRefused, c.eventWarned = 0, false
 	r := c.room
 	if c.readOnly && !r.viewerEvents.Load() {
 		s.metrics.eventsRefused.Inc()

@@ -56,12 +56,14 @@ type session struct {
 	clientID string
 	readOnly bool
 
-	opLimit      *rate.Limiter
-	cursorLimit  *rate.Limiter
-	chatLimit    *rate.Limiter
-	profileLimit *rate.Limiter
-	eventLimit   *rate.Limiter // taken on the server's clock (Config.Now)
-	cursorWarned bool          // told of dropped cursor updates since the last one let through; read loop only
+	opLimit       *rate.Limiter
+	cursorLimit   *rate.Limiter
+	chatLimit     *rate.Limiter
+	profileLimit  *rate.Limiter
+	eventLimit    *rate.Limiter // taken on the server's clock (Config.Now)
+	eventsRefused int           // events refused in a row by eventLimit; read loop only
+	eventWarned   bool          // told of a refused event without an id since the last one let through; read loop only
+	cursorWarned  bool          // told of dropped cursor updates since the last one let through; read loop only
 
 	// Set while joining, read by the room under room.mu.
 	mine sync.Map // op ids submitted through this session and not yet acknowledged: when each arrived
@@ -73,6 +75,8 @@ type session struct {
 	inflight bool        // a frame is with melody's writer
 	closed   bool        // nothing more is sent
 	closing  bool        // closeWith ran: the connection is being closed
+
+	ending atomic.Bool // closeWith or closeAfter ran: the messages still arriving are not handled
 }
 
 // send queues messages for the client in order. While a frame is being
@@ -176,6 +180,7 @@ func (c *session) dropSlow() {
 // messages queued before it are written: for refusals whose error message
 // must arrive first. A slow consumer or an expired token uses closeWith.
 func (c *session) closeAfter(code int, reason string) {
+	c.ending.Store(true)
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
@@ -189,6 +194,7 @@ func (c *session) closeAfter(code int, reason string) {
 // WriteWait passes, and the caller may be the goroutine that delivers every
 // document's revisions, or hold a room's lock.
 func (c *session) closeWith(code int, reason string) {
+	c.ending.Store(true)
 	c.mu.Lock()
 	c.closed = true
 	again := c.closing

@@ -132,7 +132,9 @@ func (c *session) sendError(code, msg, id string) {
 
 func (s *Server) onMessage(ms *melody.Session, data []byte) {
 	c := clientOf(ms)
-	if c == nil {
+	if c == nil || c.ending.Load() {
+		// Closing: what the client sent after the reason it is closed for
+		// (a flood, say) costs nothing more.
 		return
 	}
 	s.metrics.messagesIn.Inc()
