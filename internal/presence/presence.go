@@ -35,9 +35,14 @@ type Range struct {
 	Head   int `json:"head"`
 }
 
-// User is one person in a document.
+// User is one person in a document: one client (a browser tab, a bot),
+// by its public user id.
 type User struct {
-	ID       string  `json:"id"`
+	ID string `json:"id"`
+	// Author is the public author id of the person behind the client:
+	// the Author of its revisions, shared by the tabs of one browser (see
+	// the server's join). Several users may have one author.
+	Author   string  `json:"author,omitempty"`
 	Name     string  `json:"name"`
 	Color    string  `json:"color"`
 	Ranges   []Range `json:"ranges"`
@@ -173,7 +178,7 @@ func (s *Set) Join(u User, now time.Time) (first bool) {
 		s.users[u.ID] = e
 		first = true
 	} else {
-		e.Name, e.Color, e.ReadOnly, e.Data = u.Name, u.Color, u.ReadOnly, u.Data
+		e.Author, e.Name, e.Color, e.ReadOnly, e.Data = u.Author, u.Name, u.Color, u.ReadOnly, u.Data
 	}
 	e.sessions++
 	e.LastSeen, e.dirty = now, true

@@ -22,6 +22,14 @@ func TestJoinLeaveCounts(t *testing.T) {
 	if u, _ := s.Get("a"); u.Name != "Ann B" {
 		t.Fatalf("a later join updates the profile: %+v", u)
 	}
+	s.Join(User{ID: "a", Author: "a1", Name: "Ann B"}, now)
+	if u, _ := s.Get("a"); u.Author != "a1" || s.Len() != 1 {
+		t.Fatalf("a later join with an author: %+v", u)
+	}
+	if b, _ := json.Marshal(s.List()); !strings.Contains(string(b), `"author":"a1"`) {
+		t.Fatalf("the author id is not on the wire: %s", b)
+	}
+	s.Leave("a")
 	if s.Leave("a") {
 		t.Fatal("leaving one of two sessions removed the user")
 	}
