@@ -19,6 +19,8 @@ func FuzzSessionMessage(f *testing.F) {
 		`{"type":"op","rev":1,"id":"f:1","op":[5,"x"]}`, `{"type":"cursor","rev":1,"ranges":[{"anchor":1,"head":2}]}`,
 		`{"type":"profile","name":"<img src=x onerror=alert(1)>","color":"#ffffff"}`, `{"type":"chat","text":"hi"}`,
 		`{"type":"join"}`, `[]`, `{}`, `null`, `{"type":"op","op":[-1,"\ud800"]}`, "{\"type\":\"chat\",\"text\":\"\xff\"}",
+		`{"type":"event","name":"x","data":{"a":[1,"\ud800"]},"to":["u1","u2"],"id":"e1"}`, `{"type":"event","name":"y","excludeSelf":true}`,
+		`{"type":"profile","data":{"status":"away","role":null}}`, `{"type":"join","data":{"a":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -71,7 +73,8 @@ func FuzzSessionMessage(f *testing.F) {
 // FuzzREST posts arbitrary bodies to the writing routes: every answer is a
 // client error or success, never a server error.
 func FuzzREST(f *testing.F) {
-	for _, s := range []string{`{"name":"a.go","text":"x"}`, `{"text":"y"}`, `{"rev":0}`, `{"name":"../../etc/passwd"}`, `{"name":"a","language":"` + string(make([]byte, 100)) + `"}`, `[`, ``, "\xff"} {
+	for _, s := range []string{`{"name":"a.go","text":"x"}`, `{"text":"y"}`, `{"rev":0}`, `{"name":"../../etc/passwd"}`, `{"name":"a","language":"` + string(make([]byte, 100)) + `"}`, `[`, ``, "\xff",
+		`{"name":"tests","data":{"state":"running"},"to":["u1"]}`, `{"settings":{"viewerEvents":true}}`} {
 		f.Add(byte(0), []byte(s))
 		f.Add(byte(1), []byte(s))
 	}
@@ -88,6 +91,7 @@ func FuzzREST(f *testing.F) {
 		{"PUT", "/api/docs/{id}", "text/plain"},
 		{"PATCH", "/api/docs/{id}", "application/json"},
 		{"POST", "/api/docs/{id}/restore", "application/json"},
+		{"POST", "/api/docs/{id}/events", "application/json"},
 		{"POST", "/api/docs", "application/xml"},
 	}
 	f.Fuzz(func(t *testing.T, route byte, body []byte) {

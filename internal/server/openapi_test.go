@@ -124,4 +124,16 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	check(id+"/presence", "Presence")
 	check(id+"/nope", "Problem")
 	check("/api/docs/unknown", "Problem")
+	post := func(path, body, schema string) {
+		t.Helper()
+		_, got := postJSON(t, "POST", base+path, adminToken, body)
+		for _, f := range required(schema) {
+			if _, ok := got[f]; !ok {
+				t.Errorf("POST %s lacks %q required by %s", path, f, schema)
+			}
+		}
+	}
+	post(id+"/events", `{"name":"x"}`, "Delivered")
+	post("/api/admin/events", `{"name":"x"}`, "Announced")
+	post(id+"/events", `{"name":""}`, "Problem")
 }
