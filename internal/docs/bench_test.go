@@ -358,15 +358,11 @@ func buildHistory(path string, n uint64, maxLines int) (*history, error) {
 	h.texts[rev] = text.String()
 	h.lines = strings.Count(h.texts[rev], "\n") + 1
 	// The log was written directly, so the blame indexer did not see it
-	// grow: write the checkpoints it would have written, as one pass. It
-	// keeps those of texts up to indexBlameBytes only.
+	// grow: write the checkpoints it would have written, as one pass.
 	start := time.Now()
-	if text.ByteLen() <= indexBlameBytes {
-		if _, err := m.Blame(h.id, n); err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.Do(func(*bolt.Tx) error { return nil }) // the checkpoints are written
+	if err := m.indexBlame(h.id, n); err != nil {
+		m.Close()
+		return nil, err
 	}
 	h.indexTook = time.Since(start)
 	for rev, want := range h.texts {

@@ -1,13 +1,18 @@
 package docs
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 
 	"github.com/collab-editor/collab/internal/ot"
-	bolt "go.etcd.io/bbolt"
 )
+
+// Blame tells, for each line of a text, the revision that last changed it
+// and its author. It is computed by replaying the log: each revision
+// attributes to itself the lines it inserted into or deleted from
+// (blameApply). A replay starts from the newest blame checkpoint at or
+// before the revision asked for (see blamecheckpoint.go), which the
+// blame indexer writes as documents grow; reads never write one.
 
 // BlameLine says which revision last changed a line, and who made it.
 type BlameLine struct {
@@ -17,30 +22,36 @@ type BlameLine struct {
 }
 
 // blameLine is one line of the text: its length in code points, counting
-// its '\n', and the revision that last changed it.
+// its '\n', the revision that last changed it, and that revision's author
+// (an index into its blameText's authors).
 type blameLine struct {
 	n   int
 	rev uint64
+	who uint32
 }
 
 // blameApply returns the lines after the edit of components comps (an
 // operation's, normalised; blameApply may change the slice), made at
-// revision rev. A line is attributed to rev when the edit inserted or
-// deleted anything in it; a line that only moved keeps its revision. Lines
-// inserted or deleted from the end of a line ("\nnew line" typed before
-// its '\n') count as below it. Lines are as strings.Split(text, "\n")
-// gives them: the last one has no '\n'. blameEdit applies it to the few
-// lines an edit touches.
-func blameApply(lines []blameLine, comps []ot.Component, rev uint64) []blameLine {
+// revision rev by author who. A line is attributed to rev when the edit
+// inserted or deleted anything in it; a line that only moved keeps its
+// revision. Lines inserted or deleted from the end of a line ("\nnew
+// line" typed before its '\n') count as below it. Lines are as
+// strings.Split(text, "\n") gives them: the last one has no '\n'.
+// blameText.edit applies it to the few lines an edit touches.
+func blameApply(lines []blameLine, comps []ot.Component, rev uint64, who uint32) []blameLine {
 	out := make([]blameLine, 0, len(lines)+8)
 	li, lo := 0, 0 // position in the old lines
-	cur := blameLine{rev: lines[0].rev}
+	cur := blameLine{rev: lines[0].rev, who: lines[0].who}
 	touched := false
 	push := func() {
 		if touched {
-			cur.rev = rev
+			cur.rev, cur.who = rev, who
 		}
 		out = append(out, cur)
+	}
+	// fresh starts old line li, untouched so far.
+	fresh := func() {
+		cur, touched = blameLine{rev: lines[li].rev, who: lines[li].who}, false
 	}
 	// step consumes k code points of the old text, keeping them in cur
 	// when keep is set. It ends the current line at each old '\n' kept,
@@ -58,7 +69,7 @@ func blameApply(lines []blameLine, comps []ot.Component, rev uint64) []blameLine
 				li, lo = li+1, 0
 				if keep {
 					push()
-					cur, touched = blameLine{rev: lines[li].rev}, false
+					fresh()
 				}
 			}
 		}
@@ -87,7 +98,7 @@ func blameApply(lines []blameLine, comps []ot.Component, rev uint64) []blameLine
 			step(c.N, false)
 			if atStart && lo == 0 && !wasTouched {
 				// Whole lines removed: the line now here is unchanged.
-				cur, touched = blameLine{rev: lines[li].rev}, false
+				fresh()
 			}
 		case ot.Insert:
 			for _, r := range c.Text {
@@ -100,72 +111,13 @@ func blameApply(lines []blameLine, comps []ot.Component, rev uint64) []blameLine
 				push()
 				// The next line is untouched if it starts an old line and
 				// nothing more is inserted into it.
-				cur, touched = blameLine{rev: lines[li].rev}, lo != 0
+				fresh()
+				touched = lo != 0
 			}
 		}
 	}
 	push()
 	return out
-}
-
-// blameEdit is blameApply for a text of many lines: it applies op to the
-// lines op changes, with a line of margin before and two after, and
-// splices the result into lines in place, so a keystroke costs a walk
-// over line lengths and a copy, not a rebuild of every line. It gives what
-// blameApply gives: blameApply starts every line fresh, and looks at most
-// one code point past a change, so the lines outside the window come out
-// as they went in.
-func blameEdit(lines []blameLine, op ot.Operation, rev uint64) []blameLine {
-	comps := slices.Collect(op.Components())
-	first, last := 0, len(comps)
-	p0 := 0 // where the first change starts, in the old text
-	if first < last && comps[first].Kind == ot.Retain {
-		p0 = comps[first].N
-		first++
-	}
-	p1 := op.BaseLen() // where the last change ends
-	if first < last && comps[last-1].Kind == ot.Retain {
-		p1 -= comps[last-1].N
-		last--
-	}
-	if first == last {
-		return lines // retains only
-	}
-	// The lines holding p0 and p1, and where the window starts.
-	ia, ib := -1, len(lines)-1
-	pos, startA := 0, 0
-	for i, l := range lines {
-		end := pos + l.n
-		if ia < 0 && (p0 < end || i == len(lines)-1) {
-			ia, startA = i, pos
-		}
-		if p1 < end {
-			ib = i
-			break
-		}
-		pos = end
-	}
-	a, b := ia, min(ib+3, len(lines))
-	if a > 0 {
-		a--
-		startA -= lines[a].n
-	}
-	endB := startA
-	for _, l := range lines[a:b] {
-		endB += l.n
-	}
-	// The edit of the window: its changes, between retains of the lines
-	// around them (changes start and end with no retain, so this is
-	// normalised as it stands).
-	sub := make([]ot.Component, 0, last-first+2)
-	if n := p0 - startA; n > 0 {
-		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
-	}
-	sub = append(sub, comps[first:last]...)
-	if n := endB - p1; n > 0 {
-		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
-	}
-	return slices.Replace(lines, a, b, blameApply(lines[a:b], sub, rev)...)
 }
 
 // newlineAt reports whether the old code point k after position lo of
@@ -181,54 +133,242 @@ func newlineAt(lines []blameLine, li, lo, k int) bool {
 	return li < len(lines)-1 && lo+k == lines[li].n-1
 }
 
-func encodeBlame(lines []blameLine) []byte {
-	buf := binary.AppendUvarint(nil, uint64(len(lines)))
-	for _, l := range lines {
-		buf = binary.AppendUvarint(buf, uint64(l.n))
-		buf = binary.AppendUvarint(buf, l.rev)
-	}
-	return buf
+// blameChunk is the number of lines blameText keeps in a chunk: an edit
+// walks the chunks' sizes to the one it starts in, then that chunk's
+// lines, and moves the lines after it within it only. A chunk holds
+// between blameChunk/4 and 2*blameChunk lines (but when the text has
+// fewer).
+const blameChunk = 512
+
+// blameText is the blame of a text: its lines, in chunks, so that
+// replaying a keystroke into a text of 100,000 lines costs a walk over a
+// few hundred chunk sizes and one chunk, not over every line; and the
+// authors its lines name.
+type blameText struct {
+	chunks [][]blameLine // never empty, nor is any chunk
+	sizes  []int         // code points in each chunk
+	total  int           // code points in all
+	chunk  int           // blameChunk (tests make it small)
+
+	authors []string // by blameLine.who; authors[0] is ""
+	who     map[string]uint32
+
+	// Buffers reused from edit to edit.
+	comps, sub []ot.Component
+	win        []blameLine
 }
 
-func decodeBlame(data []byte) ([]blameLine, error) {
-	n, k := binary.Uvarint(data)
-	if k <= 0 || n > uint64(len(data)) {
-		return nil, fmt.Errorf("docs: corrupt blame checkpoint")
+// newBlameText returns the blame of the empty text: one empty line, which
+// nothing wrote.
+func newBlameText() *blameText {
+	return blameTextOf([]blameLine{{}}, []string{""})
+}
+
+// blameTextOf returns the blame of lines (at least one) whose who fields
+// index authors (at least one, "" first).
+func blameTextOf(lines []blameLine, authors []string) *blameText {
+	return chunkedBlame(lines, authors, blameChunk)
+}
+
+// chunkedBlame is blameTextOf with chunks of chunk lines.
+func chunkedBlame(lines []blameLine, authors []string, chunk int) *blameText {
+	t := &blameText{authors: authors, who: make(map[string]uint32, len(authors)), chunk: chunk}
+	for i, a := range authors {
+		t.who[a] = uint32(i)
 	}
-	data = data[k:]
-	lines := make([]blameLine, n)
-	for i := range lines {
-		a, k1 := binary.Uvarint(data)
-		if k1 <= 0 {
-			return nil, fmt.Errorf("docs: corrupt blame checkpoint")
+	for len(lines) > 0 {
+		k := min(len(lines), chunk)
+		if len(lines)-k < chunk/4 {
+			k = len(lines) // no small last chunk
 		}
-		b, k2 := binary.Uvarint(data[k1:])
-		if k2 <= 0 {
-			return nil, fmt.Errorf("docs: corrupt blame checkpoint")
-		}
-		lines[i] = blameLine{n: int(a), rev: b}
-		data = data[k1+k2:]
+		t.chunks = append(t.chunks, lines[:k:k])
+		t.sizes = append(t.sizes, sumLines(lines[:k]))
+		t.total += t.sizes[len(t.sizes)-1]
+		lines = lines[k:]
 	}
-	return lines, nil
+	return t
+}
+
+func sumLines(lines []blameLine) int {
+	n := 0
+	for _, l := range lines {
+		n += l.n
+	}
+	return n
+}
+
+// lines returns the number of lines.
+func (t *blameText) lines() int {
+	n := 0
+	for _, c := range t.chunks {
+		n += len(c)
+	}
+	return n
+}
+
+// author returns the index of author a, adding it if new.
+func (t *blameText) author(a string) uint32 {
+	i, ok := t.who[a]
+	if !ok {
+		i = uint32(len(t.authors))
+		t.authors = append(t.authors, a)
+		t.who[a] = i
+	}
+	return i
+}
+
+// errBlameBase is the error of a revision whose operation does not apply
+// to the text the blame has: a damaged checkpoint, or a log that is.
+var errBlameBase = fmt.Errorf("docs: blame: an operation does not fit the text")
+
+// edit applies revision r. It gives what blameApply over every line
+// gives: it applies r to the lines r changes, with a line of margin
+// before and two after, and splices the result in, and blameApply starts
+// every line fresh, and looks at most one code point past a change, so
+// the lines outside that window come out as they went in.
+func (t *blameText) edit(r Revision) error {
+	op := &r.Op
+	if op.BaseLen() != t.total {
+		return fmt.Errorf("%w: revision %d applies to %d code points, not %d", errBlameBase, r.Rev, op.BaseLen(), t.total)
+	}
+	t.comps = t.comps[:0]
+	for c := range op.Components() {
+		t.comps = append(t.comps, c)
+	}
+	comps := t.comps
+	first, last := 0, len(comps)
+	p0 := 0 // where the first change starts, in the old text
+	if first < last && comps[first].Kind == ot.Retain {
+		p0 = comps[first].N
+		first++
+	}
+	p1 := op.BaseLen() // where the last change ends
+	if first < last && comps[last-1].Kind == ot.Retain {
+		p1 -= comps[last-1].N
+		last--
+	}
+	if first == last {
+		return nil // retains only
+	}
+	// The chunk and line holding p0, and where that line starts.
+	ca, pos := 0, 0
+	for ca < len(t.chunks)-1 && p0 >= pos+t.sizes[ca] {
+		pos += t.sizes[ca]
+		ca++
+	}
+	ia := 0
+	for c := t.chunks[ca]; ia < len(c)-1 && p0 >= pos+c[ia].n; ia++ {
+		pos += c[ia].n
+	}
+	// The window starts a line before, which may end the chunk before.
+	switch {
+	case ia > 0:
+		ia--
+		pos -= t.chunks[ca][ia].n
+	case ca > 0:
+		ca--
+		ia = len(t.chunks[ca]) - 1
+		pos -= t.chunks[ca][ia].n
+	}
+	startA := pos
+	// Gather the window, from there to two lines past the one holding p1
+	// (or to the end), and note the chunk and line just past it.
+	t.win = t.win[:0]
+	cb, ib := ca, ia
+	after := -1 // lines still to take once p1's line is in
+	for {
+		l := t.chunks[cb][ib]
+		t.win = append(t.win, l)
+		pos += l.n
+		ib++
+		if after < 0 && p1 < pos {
+			after = 2
+		} else if after > 0 {
+			after--
+		}
+		if after == 0 {
+			break
+		}
+		if ib == len(t.chunks[cb]) {
+			if cb == len(t.chunks)-1 {
+				break // the last line
+			}
+			cb, ib = cb+1, 0
+		}
+	}
+	endB := pos
+	// The edit of the window: its changes, between retains of the lines
+	// around them (changes start and end with no retain, so this is
+	// normalised as it stands).
+	sub := t.sub[:0]
+	if n := p0 - startA; n > 0 {
+		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
+	}
+	sub = append(sub, comps[first:last]...)
+	if n := endB - p1; n > 0 {
+		sub = append(sub, ot.Component{Kind: ot.Retain, N: n})
+	}
+	t.sub = sub
+	res := blameApply(t.win, sub, r.Rev, t.author(r.Author))
+	t.splice(ca, ia, cb, ib, res, op.TargetLen()-op.BaseLen())
+	t.total += op.TargetLen() - op.BaseLen()
+	return nil
+}
+
+// splice replaces the lines from line ia of chunk ca up to line ib of
+// chunk cb (exclusive; ib may be the chunk's length) with lines, which
+// hold delta code points more than those they replace, and keeps the
+// chunks between t.chunk/4 and 2*t.chunk lines.
+func (t *blameText) splice(ca, ia, cb, ib int, lines []blameLine, delta int) {
+	if ca == cb && len(t.chunks[ca])-(ib-ia)+len(lines) <= 2*t.chunk {
+		t.chunks[ca] = slices.Replace(t.chunks[ca], ia, ib, lines...)
+		t.sizes[ca] += delta
+		if len(t.chunks[ca]) >= t.chunk/4 || len(t.chunks) == 1 {
+			return
+		}
+	} else {
+		// Across chunks, or too long for one: join the chunks, and cut
+		// them again below.
+		c := slices.Concat(t.chunks[ca][:ia], lines, t.chunks[cb][ib:])
+		t.chunks = slices.Replace(t.chunks, ca, cb+1, c)
+		t.sizes = slices.Replace(t.sizes, ca, cb+1, sumLines(c))
+	}
+	// Chunk ca is too short or too long: join it with a neighbour if it
+	// has one, and cut what that gives into chunks of t.chunk lines.
+	if len(t.chunks[ca]) < t.chunk/4 && len(t.chunks) > 1 {
+		if ca == len(t.chunks)-1 {
+			ca--
+		}
+		c := slices.Concat(t.chunks[ca], t.chunks[ca+1])
+		t.chunks = slices.Replace(t.chunks, ca, ca+2, c)
+		t.sizes = slices.Replace(t.sizes, ca, ca+2, t.sizes[ca]+t.sizes[ca+1])
+	}
+	if c := t.chunks[ca]; len(c) > 2*t.chunk {
+		cut := chunkedBlame(c, nil, t.chunk)
+		t.chunks = slices.Replace(t.chunks, ca, ca+1, cut.chunks...)
+		t.sizes = slices.Replace(t.sizes, ca, ca+1, cut.sizes...)
+	}
+}
+
+// blame returns the blame as the API gives it.
+func (t *blameText) blame() []BlameLine {
+	out := make([]BlameLine, 0, t.lines())
+	for _, c := range t.chunks {
+		for _, l := range c {
+			out = append(out, BlameLine{Line: len(out) + 1, Rev: l.rev, Author: t.authors[l.who]})
+		}
+	}
+	return out
 }
 
 // Blame returns, for each line of the text at revision rev, the revision
-// and author that last changed it. It starts from the newest blame
-// checkpoint at or before rev and replays the log from there; checkpoints
-// are saved every SnapshotEvery revisions as it goes, so only the first
-// query over a long history replays it all.
+// and author that last changed it. It replays the log from the newest
+// sound blame checkpoint at or before rev; it writes nothing, and hands a
+// document whose checkpoints it found missing or damaged to the indexer.
 func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
-	return m.blame(id, rev, true)
-}
-
-// blame is Blame; without authors it only brings the checkpoints up to
-// rev and returns nothing, which is all the indexer needs.
-func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error) {
-	every := uint64(m.cfg.SnapshotEvery)
 	var (
-		lines []blameLine
-		saves = map[uint64][]byte{}
 		out   []BlameLine
+		stale bool
 	)
 	err := m.store.view(id, func(v *view) error {
 		d, err := v.doc(id)
@@ -242,65 +382,22 @@ func (m *Manager) blame(id string, rev uint64, authors bool) ([]BlameLine, error
 		if err != nil {
 			return err
 		}
-		from := uint64(0)
-		lines = []blameLine{{n: 0, rev: 0}}
-		c := b.Bucket(subBlame).Cursor()
-		k, val := c.Seek(revKey(rev))
-		if k == nil || binary.BigEndian.Uint64(k) > rev {
-			k, val = c.Prev()
-		}
-		if k != nil {
-			if lines, err = decodeBlame(val); err != nil {
-				return err
-			}
-			from = binary.BigEndian.Uint64(k)
-		}
-		err = d.each(from, rev, func(r Revision) bool {
-			lines = blameEdit(lines, r.Op, r.Rev)
-			if r.Rev%every == 0 {
-				saves[r.Rev] = encodeBlame(lines)
-			}
-			return true
-		})
-		if err != nil || !authors {
+		st, err := replayBlame(d, b.Bucket(subBlame), rev, m.cfg.SnapshotEvery, false)
+		if err != nil {
 			return err
 		}
-		names := map[uint64]string{}
-		out = make([]BlameLine, len(lines))
-		for i, l := range lines {
-			a, ok := names[l.rev]
-			if !ok && l.rev > 0 {
-				r, found, err := d.revision(l.rev)
-				if err != nil {
-					return err
-				}
-				if found {
-					a = r.Author
-				}
-				names[l.rev] = a
-			}
-			out[i] = BlameLine{Line: i + 1, Rev: l.rev, Author: a}
-		}
+		stale = len(st.bad) > 0 || rev-st.at > 2*blameInterval(m.cfg.SnapshotEvery, st.size)
+		out = st.t.blame()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(saves) > 0 {
-		// Cache the checkpoints; the document may be gone by now, which
-		// only means there is nothing to cache.
-		m.commit.enqueue(&write{fn: func(tx *bolt.Tx) error {
-			b, err := docBucket(tx, id)
-			if err != nil {
-				return nil
-			}
-			for rev, v := range saves {
-				if err := b.Bucket(subBlame).Put(revKey(rev), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, what: "the blame checkpoints"})
+	if stale {
+		select {
+		case m.index <- blameJob{id, rev}:
+		default: // the indexer is busy; the next blame asks again
+		}
 	}
 	return out, nil
 }

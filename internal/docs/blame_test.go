@@ -155,14 +155,21 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := blameApply(lines, slices.Collect(op.Components()), newRev)
+	got := blameApply(lines, slices.Collect(op.Components()), newRev, 1)
 	want := strings.Split(after, "\n")
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%q, edited by %v, gives %q; blame %v: %s", text, op, after, got, fmt.Sprintf(format, args...))
 	}
-	if windowed := blameEdit(slices.Clone(lines), op, newRev); !slices.Equal(windowed, got) {
-		fail("blameEdit gives %v", windowed)
+	// blameText.edit gives the same, in chunks of any size.
+	for _, chunk := range []int{1, 4, 7, blameChunk} {
+		bt := chunkedBlame(slices.Clone(lines), []string{""}, chunk)
+		if err := bt.edit(Revision{Rev: newRev, Op: op, Author: "new"}); err != nil {
+			fail("edit: %v", err)
+		}
+		if windowed := flatBlame(t, bt); !slices.Equal(windowed, got) {
+			fail("blameText.edit in chunks of %d lines gives %v", chunk, windowed)
+		}
 	}
 	if len(got) != len(want) {
 		fail("%d lines, want %d", len(got), len(want))
@@ -177,6 +184,9 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 			fail("line %d is %d code points long, want %d", i+1, l.n, n)
 		}
 		if l.rev == newRev {
+			if l.who != 1 {
+				fail("line %d is blamed on the new revision but author %d", i+1, l.who)
+			}
 			continue
 		}
 		if l.rev <= prev || l.rev > uint64(len(old)) {
@@ -187,6 +197,33 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 			fail("line %d, %q, is blamed on old line %d, %q, but was changed", i+1, want[i], l.rev, old[l.rev-1])
 		}
 	}
+}
+
+// flatBlame returns bt's lines, after checking that its chunks are as
+// blameText keeps them: none empty, each of at most 2*bt.chunk lines and,
+// when there are several, at least bt.chunk/4; their sizes and total
+// right.
+func flatBlame(t *testing.T, bt *blameText) []blameLine {
+	t.Helper()
+	var lines []blameLine
+	total := 0
+	if len(bt.chunks) == 0 || len(bt.chunks) != len(bt.sizes) {
+		t.Fatalf("%d chunks, %d sizes", len(bt.chunks), len(bt.sizes))
+	}
+	for i, c := range bt.chunks {
+		if len(c) == 0 || len(c) > 2*bt.chunk || len(bt.chunks) > 1 && len(c) < bt.chunk/4 {
+			t.Fatalf("chunk %d of %d has %d lines (chunks of %d)", i, len(bt.chunks), len(c), bt.chunk)
+		}
+		if n := sumLines(c); n != bt.sizes[i] {
+			t.Fatalf("chunk %d has %d code points, its size says %d", i, n, bt.sizes[i])
+		}
+		total += bt.sizes[i]
+		lines = append(lines, c...)
+	}
+	if total != bt.total {
+		t.Fatalf("%d code points, the total says %d", total, bt.total)
+	}
+	return lines
 }
 
 // checkRandomBlames runs checkBlameApply on n random edits (character or

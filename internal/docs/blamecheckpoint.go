@@ -1,0 +1,363 @@
+package docs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Blame checkpoints: doc/<id>/blame maps a revision to the blame of the
+// text at it, so that blame replays the log from the newest one at or
+// before the revision asked for, not from the start. The blame indexer
+// (Manager.indexBlame) writes them, off the edit path and never from a
+// read: every SnapshotEvery revisions, or, for a blame of more than
+// SnapshotEvery*blameRevBytes bytes, once per blameRevBytes of it, so
+// that no document's checkpoints cost more than blameRevBytes per
+// revision. A checkpoint is
+//
+//	format   1 byte, blameFormat
+//	fp       8 bytes: revFingerprint of its revision
+//	authors  uvarint count, then each: uvarint length, bytes
+//	lines    uvarint count, then each: uvarint code points (with its
+//	         '\n'), zigzag uvarint revision minus the line before's,
+//	         uvarint author (an index into authors)
+//	crc      4 bytes: the CRC-32C of all before it, big-endian
+//
+// A checkpoint is used only if it is sound: its CRC holds, it decodes,
+// and it fits its revision as the log has it (the same fingerprint, and
+// as many code points as that revision's text); and its replay must fit
+// too (each revision applies to as many code points as the blame has).
+// Otherwise blame falls back to the checkpoint before it, or to a replay
+// from the first revision: a missing or damaged checkpoint, or one left
+// behind by revisions lost to a recovery and written again, costs time,
+// never a wrong answer.
+
+const (
+	blameFormat = 1
+	// blameRevBytes is the most checkpoint bytes a document's blame
+	// checkpoints cost per revision. A replayed revision costs a few
+	// microseconds whatever the text's size, so blame of a 5 MB text,
+	// whose checkpoints are near a megabyte, replays up to some 14,000
+	// revisions from its newest: tens of milliseconds.
+	blameRevBytes = 64
+)
+
+// blameInterval is how many revisions after a checkpoint of size bytes
+// (none: 0) the next is due.
+func blameInterval(every, size int) uint64 { return uint64(max(every, size/blameRevBytes)) }
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// revFingerprint identifies a revision well enough to tell it from
+// another revision written under the same number after a recovery.
+func revFingerprint(r Revision) uint64 {
+	b := make([]byte, 0, 4*binary.MaxVarintLen64+len(r.Author)+len(r.OpID))
+	b = binary.AppendUvarint(b, uint64(r.Time.UnixMilli()))
+	b = binary.AppendUvarint(b, uint64(r.Op.BaseLen()))
+	b = binary.AppendUvarint(b, uint64(r.Op.TargetLen()))
+	b = binary.AppendUvarint(b, uint64(len(r.Author)))
+	b = append(b, r.Author...)
+	b = binary.AppendUvarint(b, uint64(len(r.OpID)))
+	b = append(b, r.OpID...)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// encodeBlame encodes t, the blame at revision r, as a checkpoint. It
+// keeps the authors t's lines name, in the order they first do.
+func encodeBlame(t *blameText, r Revision) []byte {
+	remap := make([]int32, len(t.authors))
+	for i := range remap {
+		remap[i] = -1
+	}
+	var used []uint32
+	for _, c := range t.chunks {
+		for _, l := range c {
+			if remap[l.who] < 0 {
+				remap[l.who] = int32(len(used))
+				used = append(used, l.who)
+			}
+		}
+	}
+	lines := t.lines()
+	buf := make([]byte, 0, 16+5*lines)
+	buf = append(buf, blameFormat)
+	buf = binary.BigEndian.AppendUint64(buf, revFingerprint(r))
+	buf = binary.AppendUvarint(buf, uint64(len(used)))
+	for _, who := range used {
+		buf = binary.AppendUvarint(buf, uint64(len(t.authors[who])))
+		buf = append(buf, t.authors[who]...)
+	}
+	buf = binary.AppendUvarint(buf, uint64(lines))
+	prev := uint64(0)
+	for _, c := range t.chunks {
+		for _, l := range c {
+			buf = binary.AppendUvarint(buf, uint64(l.n))
+			buf = binary.AppendVarint(buf, int64(l.rev-prev))
+			buf = binary.AppendUvarint(buf, uint64(remap[l.who]))
+			prev = l.rev
+		}
+	}
+	return binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable))
+}
+
+// errBadCheckpoint is the error of a blame checkpoint that is not sound.
+var errBadCheckpoint = errors.New("docs: damaged or stale blame checkpoint")
+
+// checkpointFits reports whether data, a checkpoint stored under the
+// revision r is, is intact and was taken at r: its CRC, format and
+// fingerprint, without decoding its lines.
+func checkpointFits(data []byte, r Revision) bool {
+	if len(data) < 1+8+4 {
+		return false
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	return crc32.Checksum(body, crcTable) == sum && body[0] == blameFormat &&
+		binary.BigEndian.Uint64(body[1:9]) == revFingerprint(r)
+}
+
+// decodeBlame decodes a checkpoint stored under revision r, if sound.
+func decodeBlame(data []byte, r Revision) (*blameText, error) {
+	if !checkpointFits(data, r) {
+		return nil, errBadCheckpoint
+	}
+	p := data[9 : len(data)-4]
+	bad := false
+	uvarint := func() uint64 {
+		v, k := binary.Uvarint(p)
+		if k <= 0 {
+			bad = true
+			return 0
+		}
+		p = p[k:]
+		return v
+	}
+	n := uvarint()
+	if n == 0 || n > uint64(len(p)) {
+		return nil, errBadCheckpoint
+	}
+	authors := make([]string, n)
+	for i := range authors {
+		l := uvarint()
+		if bad || l > uint64(len(p)) {
+			return nil, errBadCheckpoint
+		}
+		authors[i], p = string(p[:l]), p[l:]
+	}
+	n = uvarint()
+	if bad || n == 0 || n > uint64(len(p))/3 {
+		return nil, errBadCheckpoint
+	}
+	lines := make([]blameLine, n)
+	rev, total := uint64(0), 0
+	for i := range lines {
+		cp := uvarint()
+		d, k := binary.Varint(p)
+		if bad || k <= 0 {
+			return nil, errBadCheckpoint
+		}
+		p = p[k:]
+		rev += uint64(d)
+		who := uvarint()
+		// Every line but the last ends in '\n'; none was written after r.
+		if bad || who >= uint64(len(authors)) || rev > r.Rev || cp > uint64(r.Op.TargetLen()) || cp == 0 && i < len(lines)-1 {
+			return nil, errBadCheckpoint
+		}
+		lines[i] = blameLine{n: int(cp), rev: rev, who: uint32(who)}
+		total += int(cp)
+	}
+	if len(p) != 0 || total != r.Op.TargetLen() {
+		return nil, errBadCheckpoint
+	}
+	return blameTextOf(lines, authors), nil
+}
+
+// blameState is a replay of a document's blame.
+type blameState struct {
+	t *blameText
+	// at is the checkpoint the replay started from (0 for none), size its
+	// bytes, and bad the checkpoints after it, up to the revision asked
+	// for, found not sound.
+	at   uint64
+	size int
+	bad  []uint64
+	// For the indexer: the checkpoints due as it replays, and the newest
+	// checkpoint (at, then each saved one) and its size.
+	saves     []blameSave
+	last      uint64
+	lastBytes int
+}
+
+type blameSave struct {
+	rev  uint64
+	data []byte
+}
+
+// startBlame returns the blame of document d at its newest sound
+// checkpoint in bucket at or before rev, or at revision 0.
+func startBlame(d docView, bucket *bolt.Bucket, rev uint64) (*blameState, error) {
+	st := &blameState{}
+	c := bucket.Cursor()
+	k, v := c.Seek(revKey(rev))
+	if k == nil || binary.BigEndian.Uint64(k) > rev {
+		k, v = c.Prev()
+	}
+	for ; k != nil; k, v = c.Prev() {
+		at := binary.BigEndian.Uint64(k)
+		r, ok, err := d.revision(at)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if t, err := decodeBlame(v, r); err == nil {
+				st.t, st.at, st.size = t, at, len(v)
+				break
+			}
+		}
+		st.bad = append(st.bad, at)
+	}
+	if st.t == nil {
+		st.t = newBlameText()
+	}
+	st.last, st.lastBytes = st.at, st.size
+	return st, nil
+}
+
+// replayBlame returns the blame of document d at revision rev, replayed
+// from its newest sound checkpoint in bucket at or before rev. With index
+// set it is the indexer's replay instead: it encodes the checkpoints due
+// up to rev as it goes, and stops at the last of them (the blame it
+// returns is at that revision, not rev). Should a revision not fit the
+// blame a checkpoint gave, it replays from revision 0 instead.
+func replayBlame(d docView, bucket *bolt.Bucket, rev uint64, every int, index bool) (*blameState, error) {
+	st, err := startBlame(d, bucket, rev)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := st.replay(d, rev, every, index)
+		if !errors.Is(err, errBlameBase) || st.at == 0 {
+			return st, err
+		}
+		st = &blameState{t: newBlameText(), bad: append(st.bad, st.at)}
+	}
+}
+
+// replay replays d's revisions after st.at up to rev into st.t (see
+// replayBlame).
+func (st *blameState) replay(d docView, rev uint64, every int, index bool) error {
+	due := func() uint64 { return st.last + blameInterval(every, st.lastBytes) }
+	if index && due() > rev {
+		return nil
+	}
+	var err error
+	each := d.each(st.at, rev, func(r Revision) bool {
+		if err = st.t.edit(r); err != nil {
+			return false
+		}
+		if !index || r.Rev < due() {
+			return true
+		}
+		data := encodeBlame(st.t, r)
+		st.saves = append(st.saves, blameSave{r.Rev, data})
+		st.last, st.lastBytes = r.Rev, len(data)
+		return due() <= rev
+	})
+	if err != nil {
+		return fmt.Errorf("replaying the blame of %q: %w", d.id, err)
+	}
+	return each
+}
+
+// blameJob asks the indexer to bring document id's blame checkpoints up
+// to revision rev.
+type blameJob struct {
+	id  string
+	rev uint64
+}
+
+// indexBlame writes the blame checkpoints of document id due up to
+// revision rev (at most its head), replaying from its newest sound
+// checkpoint; and deletes, up to rev, those found not sound. It is the
+// blame indexer's job (see Manager.indexer), and the only writer of
+// checkpoints: one goroutine, off the edit path, with a bbolt transaction
+// of its own that no revision waits for.
+func (m *Manager) indexBlame(id string, rev uint64) error {
+	every := m.cfg.SnapshotEvery
+	var st *blameState
+	err := m.store.view(id, func(v *view) error {
+		d, err := v.doc(id)
+		if err != nil {
+			return err
+		}
+		rev = min(rev, d.head())
+		b, err := docBucket(v.tx, id)
+		if err != nil {
+			return err
+		}
+		bucket := b.Bucket(subBlame)
+		if blameCurrent(d, bucket, rev, every) {
+			return nil
+		}
+		st, err = replayBlame(d, bucket, rev, every, true)
+		return err
+	})
+	if err != nil || st == nil || len(st.saves)+len(st.bad) == 0 {
+		return err
+	}
+	return m.store.saveBlame(id, st.bad, st.saves)
+}
+
+// blameCurrent reports whether document d's newest checkpoint in bucket
+// at or before rev is intact and the next is not due by rev, which the
+// indexer checks without decoding one.
+func blameCurrent(d docView, bucket *bolt.Bucket, rev uint64, every int) bool {
+	c := bucket.Cursor()
+	k, v := c.Seek(revKey(rev))
+	if k == nil || binary.BigEndian.Uint64(k) > rev {
+		k, v = c.Prev()
+	}
+	if k == nil {
+		return rev < blameInterval(every, 0)
+	}
+	at := binary.BigEndian.Uint64(k)
+	r, ok, err := d.revision(at)
+	return err == nil && ok && checkpointFits(v, r) && at+blameInterval(every, len(v)) > rev
+}
+
+// saveBlame writes document id's blame checkpoints saves and deletes
+// those at the revisions in dels, in a transaction of its own; a
+// document deleted meanwhile is left alone. While the database file
+// refuses writes it does nothing: the indexer's next job tries again.
+func (s *Store) saveBlame(id string, dels []uint64, saves []blameSave) error {
+	if s.health.isFailing(partDB) {
+		return s.health.refusal(partDB)
+	}
+	// Every write to bbolt holds ckMu (see withPending).
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return nil
+		}
+		bucket := b.Bucket(subBlame)
+		bucket.FillPercent = appendFill
+		for _, rev := range dels {
+			if err := bucket.Delete(revKey(rev)); err != nil {
+				return err
+			}
+		}
+		for _, sv := range saves {
+			if err := bucket.Put(revKey(sv.rev), sv.data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
