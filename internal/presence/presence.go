@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -183,6 +184,13 @@ func (s *Set) Join(u User, now time.Time) (first bool) {
 	e.sessions++
 	e.LastSeen, e.dirty = now, true
 	return first
+}
+
+// SameProfile reports whether a and b show the same person the same way:
+// author, name, colour, mode and app data (not cursors).
+func SameProfile(a, b User) bool {
+	return a.Author == b.Author && a.Name == b.Name && a.Color == b.Color && a.ReadOnly == b.ReadOnly &&
+		maps.EqualFunc(a.Data, b.Data, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
 }
 
 // Leave removes a session of user id; last reports whether the user is gone.

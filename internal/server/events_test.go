@@ -510,6 +510,12 @@ func TestAppDataIsSharedAndTokensFixIt(t *testing.T) {
 	if p := presence(); p["data"] != `{"avatar":"/a.png","status":"away"}` {
 		t.Fatalf("a refused change changed the data: %v", p)
 	}
+	// Ann's second session (another tab of one client) sets the data
+	// anew: the last to join wins, and everyone hears of it.
+	joinAs(t, base, doc.ID, "", "ann-0123456789abcdef", `"name":"Ann","data":{"status":"back"}`)
+	if m := bob.nextOf("user")["user"].(map[string]any); m["id"] != ann.user || m["data"].(map[string]any)["status"] != "back" {
+		t.Fatalf("Ann's second session: %v", m)
+	}
 	cat := dialRaw(t, base, doc.ID, "")
 	cat.send(`{"type":"join","data":{"x":"` + strings.Repeat("x", 200) + `"}}`)
 	if e := cat.nextOf("error"); e["code"] != "invalid" || !strings.Contains(e["message"].(string), "more than 200") {

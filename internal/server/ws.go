@@ -517,13 +517,15 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 		msg.Text = &text
 	}
 	now := r.srv.cfg.Now()
+	before, _ := r.users.Get(c.user)
 	first := r.users.Join(presence.User{ID: c.user, Name: prof.Name, Color: prof.Color, ReadOnly: c.readOnly, Data: prof.Data, LastSeen: now}, now)
 	msg.Users = r.users.List()
 	c.send(mustJSON(msg))
 	r.clients[c] = struct{}{}
 	c.room = r
-	if first {
-		u, _ := r.users.Get(c.user)
+	// A second session of a user sets its profile too (the last to join
+	// wins): the others hear of it when it changed.
+	if u, _ := r.users.Get(c.user); first || !presence.SameProfile(before, u) {
 		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), c)
 	}
 }
