@@ -7,6 +7,11 @@ package server
 // and a session that is far behind skips them (see sendUnlessBehind).
 //
 // Every event, whatever its source, is an appEvent given to room.emit.
+//
+// App data, each client's JSON object, lives in presence with its name
+// and colour (presence.User.Data), and reaches everyone in the same user
+// messages: in a cluster mode it crosses nodes with the rest of presence,
+// as events cross them through emit.
 
 import (
 	"bytes"
