@@ -217,10 +217,6 @@ func (t *blameText) author(a string) uint32 {
 	return i
 }
 
-// errBlameBase is the error of a revision whose operation does not apply
-// to the text the blame has: a damaged checkpoint, or a log that is.
-var errBlameBase = fmt.Errorf("docs: blame: an operation does not fit the text")
-
 // edit applies revision r. It gives what blameApply over every line
 // gives: it applies r to the lines r changes, with a line of margin
 // before and two after, and splices the result in, and blameApply starts
@@ -229,7 +225,7 @@ var errBlameBase = fmt.Errorf("docs: blame: an operation does not fit the text")
 func (t *blameText) edit(r Revision) error {
 	op := &r.Op
 	if op.BaseLen() != t.total {
-		return fmt.Errorf("%w: revision %d applies to %d code points, not %d", errBlameBase, r.Rev, op.BaseLen(), t.total)
+		return fmt.Errorf("docs: revision %d applies to %d code points, but the text before it has %d", r.Rev, op.BaseLen(), t.total)
 	}
 	t.comps = t.comps[:0]
 	for c := range op.Components() {

@@ -1,8 +1,11 @@
 package docs
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -94,7 +97,13 @@ func TestBlameHandMade(t *testing.T) {
 		authors[res.Rev], wants[res.Rev] = c.author, c.want
 		t.Run(c.name, func(t *testing.T) { check(res.Rev) })
 	}
-	m.Do(func(*bolt.Tx) error { return nil }) // checkpoints are written
+	// Again from the checkpoints, every 3 revisions.
+	if err := m.indexBlame(meta.ID, uint64(len(wants))); err != nil {
+		t.Fatal(err)
+	}
+	if n := blameCheckpoints(m, meta.ID); n != len(wants)/3 {
+		t.Errorf("%d blame checkpoints, want %d", n, len(wants)/3)
+	}
 	for rev := range wants {
 		check(rev)
 	}
@@ -162,7 +171,7 @@ func checkBlameApply(t *testing.T, text string, op ot.Operation) {
 		t.Fatalf("%q, edited by %v, gives %q; blame %v: %s", text, op, after, got, fmt.Sprintf(format, args...))
 	}
 	// blameText.edit gives the same, in chunks of any size.
-	for _, chunk := range []int{1, 4, 7, blameChunk} {
+	for _, chunk := range []int{1, 4, 8, 13, blameChunk} {
 		bt := chunkedBlame(slices.Clone(lines), []string{""}, chunk)
 		if err := bt.edit(Revision{Rev: newRev, Op: op, Author: "new"}); err != nil {
 			fail("edit: %v", err)
@@ -298,75 +307,6 @@ func FuzzBlameApply(f *testing.F) {
 	})
 }
 
-// TestBlameCheckpoints builds one random history in two databases, one
-// that keeps blame checkpoints every 7 revisions and one that never does,
-// and checks that blame agrees at every revision, asked in random order
-// while the checkpoints are being made and again once they all are.
-func TestBlameCheckpoints(t *testing.T) {
-	seed := newSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	with := openTest(t, Config{SnapshotEvery: 7})
-	without := openTest(t, Config{SnapshotEvery: 1 << 30})
-	const revs = 300
-	var ids [2]string
-	for i, m := range []*Manager{with, without} {
-		meta, err := m.Create(CreateParams{Name: "c.go", Text: "package c\n\nfunc f() {\n}\n", Author: "a0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = meta.ID
-	}
-	text := "package c\n\nfunc f() {\n}\n"
-	for rev := uint64(1); rev < revs; rev++ { // revision 1 is the creation
-		op := randomEdit(rng, text)
-		if rng.IntN(3) == 0 {
-			op = randomLineEdit(rng, text)
-		}
-		var err error
-		if text, err = op.Apply(text); err != nil {
-			t.Fatal(err)
-		}
-		author := fmt.Sprintf("a%d", rng.IntN(4))
-		for i, m := range []*Manager{with, without} {
-			d, err := m.Open(ids[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := d.Submit(Edit{Base: rev, Op: op, Author: author})
-			d.Release()
-			if err != nil || res.Rev != rev+1 {
-				t.Fatalf("Submit: %+v, %v", res, err)
-			}
-		}
-	}
-	compare := func() {
-		t.Helper()
-		for _, rev := range rng.Perm(revs + 1) { // 0 to revs
-			a, err := with.Blame(ids[0], uint64(rev))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := without.Blame(ids[1], uint64(rev))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(a, b) {
-				t.Fatalf("blame at revision %d: with checkpoints %v, without %v", rev, a, b)
-			}
-		}
-	}
-	compare()
-	with.Do(func(*bolt.Tx) error { return nil })
-	without.Do(func(*bolt.Tx) error { return nil })
-	if n, want := blameCheckpoints(with, ids[0]), revs/7; n != want {
-		t.Errorf("%d blame checkpoints, want %d", n, want)
-	}
-	if n := blameCheckpoints(without, ids[1]); n != 0 {
-		t.Errorf("%d blame checkpoints without checkpoints", n)
-	}
-	compare()
-}
-
 // blameCheckpoints counts the blame checkpoints stored for a document.
 func blameCheckpoints(m *Manager, id string) (n int) {
 	m.Store().DB().View(func(tx *bolt.Tx) error {
@@ -391,10 +331,482 @@ func TestBlameIndexer(t *testing.T) {
 	// The indexer runs in the background: wait for it (the test's own
 	// timeout bounds this).
 	for blameCheckpoints(m, meta.ID) < 4 {
-		m.Do(func(*bolt.Tx) error { return nil })
 		time.Sleep(5 * time.Millisecond)
 	}
 	if n := blameCheckpoints(m, meta.ID); n != 4 {
 		t.Fatalf("%d checkpoints after 23 revisions, want 4 (at 5, 10, 15, 20)", n)
 	}
+}
+
+// TestBlameTextChunks replays random edits into a blame kept in chunks of
+// eight lines, which they split and join again and again, and checks it
+// against blameApply over every line after each, and that a checkpoint of
+// it decodes to the same lines.
+func TestBlameTextChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(newSeed(t), 3))
+	text := ""
+	flat := []blameLine{{}}
+	bt := chunkedBlame([]blameLine{{}}, []string{""}, 8)
+	authors := []string{"", "ann", "bob", "cat"}
+	for rev := uint64(1); rev <= 3000; rev++ {
+		var op ot.Operation
+		switch k := rng.IntN(10); {
+		case text == "" || k == 0: // paste many lines
+			var b strings.Builder
+			for range rng.IntN(60) {
+				b.WriteString(randomText(rng) + "\n")
+			}
+			at := rng.IntN(utf8.RuneCountInString(text) + 1)
+			op = *new(ot.Operation).Retain(at).Insert(b.String() + "x").Retain(utf8.RuneCountInString(text) - at)
+		case k < 3 || utf8.RuneCountInString(text) > 4000:
+			op = randomLineEdit(rng, text)
+		default:
+			op = randomEdit(rng, text)
+		}
+		var err error
+		if text, err = op.Apply(text); err != nil {
+			t.Fatal(err)
+		}
+		who := 1 + rng.IntN(3)
+		flat = blameApply(flat, slices.Collect(op.Components()), rev, uint32(who))
+		r := Revision{Rev: rev, Op: op, Author: authors[who], Time: time.UnixMilli(int64(rev))}
+		if err := bt.edit(r); err != nil {
+			t.Fatal(err)
+		}
+		got := flatBlame(t, bt)
+		if len(got) != len(flat) {
+			t.Fatalf("revision %d: %d lines, want %d", rev, len(got), len(flat))
+		}
+		for i, l := range got {
+			if l.n != flat[i].n || l.rev != flat[i].rev || bt.authors[l.who] != authors[flat[i].who] {
+				t.Fatalf("revision %d, line %d: %+v by %q, want %+v by %q", rev, i+1, l, bt.authors[l.who], flat[i], authors[flat[i].who])
+			}
+		}
+		if rev%97 == 0 {
+			back, err := decodeBlame(encodeBlame(bt, r), r)
+			if err != nil {
+				t.Fatalf("revision %d: the checkpoint does not decode: %v", rev, err)
+			}
+			if a, b := back.blame(), bt.blame(); !slices.Equal(a, b) {
+				t.Fatalf("revision %d: the checkpoint decodes to\n%v, want\n%v", rev, a, b)
+			}
+		}
+	}
+}
+
+// replayAll is blame the plain way: every revision of revs, which are
+// 1..n, replayed over every line from the empty text. It returns the
+// blame at each revision, 0..n.
+func replayAll(t *testing.T, revs []Revision) [][]BlameLine {
+	t.Helper()
+	lines := []blameLine{{}}
+	authors := map[uint64]string{}
+	out := make([][]BlameLine, 0, len(revs)+1)
+	api := func() {
+		bl := make([]BlameLine, len(lines))
+		for i, l := range lines {
+			bl[i] = BlameLine{Line: i + 1, Rev: l.rev, Author: authors[l.rev]}
+		}
+		out = append(out, bl)
+	}
+	api()
+	for i, r := range revs {
+		if r.Rev != uint64(i+1) {
+			t.Fatalf("revision %d is numbered %d", i+1, r.Rev)
+		}
+		lines = blameApply(lines, slices.Collect(r.Op.Components()), r.Rev, 0)
+		authors[r.Rev] = r.Author
+		api()
+	}
+	return out
+}
+
+// checkBlames compares m's blame of document id at every revision with
+// replayAll's.
+func checkBlames(t *testing.T, m *Manager, id, when string) {
+	t.Helper()
+	revs, err := m.Revisions(id, 0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := replayAll(t, revs)
+	for rev := range want {
+		got, err := m.Blame(id, uint64(rev))
+		if err != nil {
+			t.Fatalf("%s: blame at revision %d: %v", when, rev, err)
+		}
+		if !slices.Equal(got, want[rev]) {
+			for i := range min(len(got), len(want[rev])) {
+				if got[i] != want[rev][i] {
+					t.Fatalf("%s: blame at revision %d, line %d: %+v, want %+v (%d lines, want %d)", when, rev, i+1, got[i], want[rev][i], len(got), len(want[rev]))
+				}
+			}
+			t.Fatalf("%s: blame at revision %d has %d lines, want %d", when, rev, len(got), len(want[rev]))
+		}
+	}
+}
+
+// getRev reads revision rev of document id from bbolt.
+func getRev(tx *bolt.Tx, id string, rev uint64) (Revision, error) {
+	log, err := logBucket(tx, id)
+	if err != nil {
+		return Revision{}, err
+	}
+	return decodeRecord(rev, log.Get(revKey(rev)))
+}
+
+// blameKeys returns the revisions of a document's blame checkpoints, and
+// whether each is sound (fits the revision it is stored under).
+func blameKeys(t *testing.T, m *Manager, id string) (keys []uint64, sound []bool) {
+	t.Helper()
+	err := m.store.view(id, func(v *view) error {
+		d, err := v.doc(id)
+		if err != nil {
+			return err
+		}
+		return v.tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame).ForEach(func(k, val []byte) error {
+			rev := binary.BigEndian.Uint64(k)
+			r, ok, err := d.revision(rev)
+			if err != nil {
+				return err
+			}
+			_, bad := decodeBlame(val, r)
+			keys, sound = append(keys, rev), append(sound, ok && bad == nil)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, sound
+}
+
+// TestBlameCold checks blame against replayAll at every revision of a
+// random history — typing, line edits, pastes and restores of old
+// revisions by several authors, on a text of hundreds of lines —
+// while it is written with the indexer at work, after a restart, after a
+// crash that left revisions only in the revision log (with checkpoints of
+// them), with its checkpoints damaged in every way below, and with none.
+// Blame of a damaged checkpoint falls back to replay, and the indexer
+// repairs it.
+func TestBlameCold(t *testing.T) {
+	seed := newSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	path := filepath.Join(t.TempDir(), "cold.db")
+	cfg := Config{SnapshotEvery: 4 + rng.IntN(8), CheckpointEvery: time.Hour}
+	t.Logf("checkpoints every %d revisions", cfg.SnapshotEvery)
+	m := openAt(t, path, cfg)
+	var b strings.Builder
+	for range 300 {
+		b.WriteString(randomText(rng) + "\n")
+	}
+	meta, err := m.Create(CreateParams{Name: "cold.go", Text: b.String(), Author: "a0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := meta.ID
+	// edit makes n random revisions of document id in m, and now and
+	// then brings its checkpoints up to one, as a blame that found them
+	// behind would have the indexer do.
+	edit := func(m *Manager, n int) {
+		t.Helper()
+		for range n {
+			author := fmt.Sprintf("a%d", rng.IntN(4))
+			d, err := m.Open(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, rev, _ := d.Text()
+			var op ot.Operation
+			switch k := rng.IntN(20); {
+			case k == 0:
+				_, err = m.Restore(id, 1+rng.Uint64N(rev), author)
+			case k < 3:
+				op = randomLineEdit(rng, text.String())
+			case k < 4:
+				var b strings.Builder
+				for range rng.IntN(100) {
+					b.WriteString(randomText(rng) + "\n")
+				}
+				at := rng.IntN(text.Len() + 1)
+				op = *new(ot.Operation).Retain(at).Insert(b.String()).Retain(text.Len() - at)
+			default:
+				op = randomEdit(rng, text.String())
+			}
+			if !op.IsNoop() {
+				_, err = d.Submit(Edit{Base: rev, Op: op, Author: author})
+			}
+			d.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rng.IntN(30) == 0 {
+				if err := m.indexBlame(id, 1+rng.Uint64N(rev+1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	edit(m, 200)
+	checkBlames(t, m, id, "live")
+
+	m.Close()
+	m = openAt(t, path, cfg)
+	checkBlames(t, m, id, "after a restart")
+	meta, err = m.Store().Meta(id) // all in bbolt, after a clean stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBolt := meta.Rev
+
+	// Revisions only in the log, with checkpoints of them.
+	edit(m, 100)
+	if pendingRevs(m) == 0 {
+		t.Fatal("no revision is pending in the log")
+	}
+	meta, err = m.Store().Meta(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.indexBlame(id, meta.Rev); err != nil {
+		t.Fatal(err)
+	}
+	checkBlames(t, m, id, "with revisions in the log")
+	m = openAt(t, crashCopy(t, m, path), cfg)
+	checkBlames(t, m, id, "after a crash")
+	keys, sound := blameKeys(t, m, id)
+	if len(keys) == 0 || keys[len(keys)-1] <= inBolt {
+		t.Errorf("checkpoints %v, none of a revision that was only in the log (after %d)", keys, inBolt)
+	}
+	if slices.Contains(sound, false) {
+		t.Errorf("checkpoints %v: sound %v after the crash", keys, sound)
+	}
+
+	// Damage: each checkpoint but the first two, in turn, deleted; a
+	// byte of it changed; cut short; replaced by the one before (intact,
+	// but of another revision, as one left behind by revisions a recovery
+	// lost and that were written again); marked with a format to come,
+	// with a CRC to match; replaced by an empty value; and replaced by a
+	// checkpoint of another history, intact and of a text of the same
+	// length, whose revision keys[i] was another edit.
+	keys, _ = blameKeys(t, m, id)
+	if len(keys) < 9 {
+		t.Fatalf("only %d checkpoints", len(keys))
+	}
+	var damaged []uint64
+	err = m.store.db.Update(func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame)
+		for i := 2; i < len(keys); i++ {
+			k, prev := revKey(keys[i]), slices.Clone(bucket.Get(revKey(keys[i-1])))
+			v := slices.Clone(bucket.Get(k))
+			switch i % 7 {
+			case 0:
+				v = nil
+			case 1:
+				v[rng.IntN(len(v))] ^= byte(1 + rng.IntN(255))
+			case 2:
+				v = v[:rng.IntN(len(v))]
+			case 3:
+				v = prev
+			case 4:
+				body := slices.Clone(v[:len(v)-4])
+				body[0] = blameFormat + 1
+				v = binary.BigEndian.AppendUint32(body, crc32.Checksum(body, crcTable))
+			case 5:
+				v = []byte{}
+			case 6:
+				// Of another history, in which revision keys[i] is another
+				// edit of the same lengths: every line blamed on revision
+				// 1, by someone else.
+				r, err := getRev(tx, id, keys[i])
+				if err != nil {
+					return err
+				}
+				bt, err := decodeBlame(v, r)
+				if err != nil {
+					return err
+				}
+				for _, c := range bt.chunks {
+					for j := range c {
+						c[j].rev, c[j].who = 1, bt.author("someone else")
+					}
+				}
+				r.Time = r.Time.Add(time.Second)
+				v = encodeBlame(bt, r)
+			}
+			damaged = append(damaged, keys[i])
+			if v == nil {
+				if err := bucket.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := bucket.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBlames(t, m, id, "with damaged checkpoints")
+	// The indexer repairs what a blame finds damaged.
+	for _, rev := range damaged {
+		if err := m.indexBlame(id, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, sound = blameKeys(t, m, id)
+	for i, rev := range keys {
+		if !sound[i] {
+			t.Errorf("checkpoint %d is still damaged after the indexer's pass", rev)
+		}
+	}
+	checkBlames(t, m, id, "with repaired checkpoints")
+
+	err = m.store.db.Update(func(tx *bolt.Tx) error {
+		doc := tx.Bucket(bucketDoc).Bucket([]byte(id))
+		if err := doc.DeleteBucket(subBlame); err != nil {
+			return err
+		}
+		_, err := doc.CreateBucket(subBlame)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBlames(t, m, id, "without checkpoints")
+}
+
+// TestBlameOldCheckpoints: checkpoints as blame kept them before they had
+// a format, a fingerprint, a CRC and authors (uvarint count, then each
+// line's code points and revision), at every third revision, are not
+// sound: blame replays past them, and the indexer deletes them as it
+// writes its own.
+func TestBlameOldCheckpoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(newSeed(t), 5))
+	m := openTest(t, Config{SnapshotEvery: 5, CheckpointEvery: time.Hour})
+	meta, d := createOpen(t, m, CreateParams{Name: "o.go", Text: "package o\n", Author: "a"})
+	for rev := uint64(1); rev <= 60; rev++ {
+		text, _, _ := d.Text()
+		if _, err := d.Submit(Edit{Base: rev, Op: randomEdit(rng, text.String()), Author: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revs, err := m.Revisions(meta.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the indexer wrote meanwhile goes; the old ones come.
+	want := replayAll(t, revs)
+	err = m.store.db.Update(func(tx *bolt.Tx) error {
+		doc := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID))
+		if err := doc.DeleteBucket(subBlame); err != nil {
+			return err
+		}
+		bucket, err := doc.CreateBucket(subBlame)
+		if err != nil {
+			return err
+		}
+		lines := []blameLine{{}}
+		for _, r := range revs {
+			lines = blameApply(lines, slices.Collect(r.Op.Components()), r.Rev, 0)
+			if r.Rev%3 != 0 {
+				continue
+			}
+			old := binary.AppendUvarint(nil, uint64(len(lines)))
+			for _, l := range lines {
+				old = binary.AppendUvarint(binary.AppendUvarint(old, uint64(l.n)), l.rev)
+			}
+			if err := bucket.Put(revKey(r.Rev), old); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBlames(t, m, meta.ID, "with old checkpoints")
+	if err := m.indexBlame(meta.ID, 61); err != nil {
+		t.Fatal(err)
+	}
+	keys, sound := blameKeys(t, m, meta.ID)
+	if !slices.Equal(keys, []uint64{5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60}) || slices.Contains(sound, false) {
+		t.Errorf("after the indexer, checkpoints %v, sound %v; want its own, every 5", keys, sound)
+	}
+	checkBlames(t, m, meta.ID, "with the indexer's checkpoints")
+	if got, _ := m.Blame(meta.ID, 61); !slices.Equal(got, want[61]) {
+		t.Errorf("blame at the head: %v, want %v", got, want[61])
+	}
+}
+
+// TestBlameAsksTheIndexer: a blame that replays far more than the
+// checkpoints allow (here a document whose checkpoints are gone, as one
+// written before they were kept) writes nothing itself, but has the
+// indexer write them.
+func TestBlameAsksTheIndexer(t *testing.T) {
+	m := openTest(t, Config{SnapshotEvery: 5})
+	meta, d := createOpen(t, m, CreateParams{Name: "n.go", Text: "a\n", Author: "a"})
+	for rev := uint64(1); rev <= 40; rev++ {
+		op := *new(ot.Operation).Insert("x\n").Retain(int(rev) * 2)
+		if _, err := d.Submit(Edit{Base: rev, Op: op, Author: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for blameCheckpoints(m, meta.ID) < 8 { // the indexer's, from the edit path
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := m.store.db.Update(func(tx *bolt.Tx) error {
+		doc := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID))
+		if err := doc.DeleteBucket(subBlame); err != nil {
+			return err
+		}
+		_, err := doc.CreateBucket(subBlame)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := pagesWritten(m)
+	if _, err := m.Blame(meta.ID, 41); err != nil {
+		t.Fatal(err)
+	}
+	for blameCheckpoints(m, meta.ID) < 8 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if pagesWritten(m) == pages {
+		t.Error("the checkpoints were written without a write")
+	}
+}
+
+// FuzzBlameCheckpoint decodes checkpoints of any lines under a valid
+// header and CRC: decodeBlame never panics, and what it accepts has as
+// many code points as its revision's text, and a '\n' ending every line
+// but the last.
+func FuzzBlameCheckpoint(f *testing.F) {
+	r := Revision{Rev: 9, Op: *new(ot.Operation).Insert("ab\nc"), Author: "a"}
+	good := encodeBlame(chunkedBlame([]blameLine{{n: 3, rev: 9, who: 1}, {n: 1, rev: 4, who: 0}}, []string{"", "a"}, 4), r)
+	f.Add(good[9:len(good)-4], uint16(4))
+	f.Add([]byte{1, 0, 1, 3, 0, 0}, uint16(3))
+	f.Fuzz(func(t *testing.T, body []byte, n uint16) {
+		r := Revision{Rev: 9, Op: *new(ot.Operation).Insert(strings.Repeat("x", int(n)))}
+		data := append([]byte{blameFormat}, binary.BigEndian.AppendUint64(nil, revFingerprint(r))...)
+		data = append(data, body...)
+		data = binary.BigEndian.AppendUint32(data, crc32.Checksum(data, crcTable))
+		bt, err := decodeBlame(data, r)
+		if err != nil {
+			return
+		}
+		lines := flatBlame(t, bt)
+		for i, l := range lines {
+			if l.n == 0 && i < len(lines)-1 || l.rev > r.Rev {
+				t.Fatalf("line %d of %d: %+v", i+1, len(lines), l)
+			}
+		}
+		if bt.total != int(n) {
+			t.Fatalf("%d code points, want %d", bt.total, n)
+		}
+	})
 }

@@ -29,12 +29,11 @@ import (
 //
 // A checkpoint is used only if it is sound: its CRC holds, it decodes,
 // and it fits its revision as the log has it (the same fingerprint, and
-// as many code points as that revision's text); and its replay must fit
-// too (each revision applies to as many code points as the blame has).
-// Otherwise blame falls back to the checkpoint before it, or to a replay
-// from the first revision: a missing or damaged checkpoint, or one left
-// behind by revisions lost to a recovery and written again, costs time,
-// never a wrong answer.
+// as many code points as that revision's text). Otherwise blame falls
+// back to the checkpoint before it, or to a replay from the first
+// revision: a missing or damaged checkpoint, or one left behind by
+// revisions lost to a recovery and written again, costs time, never a
+// wrong answer.
 
 const (
 	blameFormat = 1
@@ -232,20 +231,13 @@ func startBlame(d docView, bucket *bolt.Bucket, rev uint64) (*blameState, error)
 // from its newest sound checkpoint in bucket at or before rev. With index
 // set it is the indexer's replay instead: it encodes the checkpoints due
 // up to rev as it goes, and stops at the last of them (the blame it
-// returns is at that revision, not rev). Should a revision not fit the
-// blame a checkpoint gave, it replays from revision 0 instead.
+// returns is at that revision, not rev).
 func replayBlame(d docView, bucket *bolt.Bucket, rev uint64, every int, index bool) (*blameState, error) {
 	st, err := startBlame(d, bucket, rev)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err := st.replay(d, rev, every, index)
-		if !errors.Is(err, errBlameBase) || st.at == 0 {
-			return st, err
-		}
-		st = &blameState{t: newBlameText(), bad: append(st.bad, st.at)}
-	}
+	return st, st.replay(d, rev, every, index)
 }
 
 // replay replays d's revisions after st.at up to rev into st.t (see
