@@ -18,9 +18,10 @@ import (
 
 // BenchmarkEditUnderEventFlood measures one session's edit round trip
 // (insert, ack) while another client floods the document with app events
-// as fast as its socket takes them, reconnecting each time it is cut off:
-// "quiet" has no flood, "flood" the default limits (20 events a second,
-// and a session closed after 10 bursts refused in a row), and
+// as fast as its socket takes them: "quiet" has no flood; "flood" the
+// default limits (20 events a second, and a session closed after 10 bursts
+// refused in a row), so the flooder is cut off at once; "flood-reconnecting"
+// the same with a flooder that connects again each time it is cut off; and
 // "flood-unlimited" no effective limit, so every event reaches the
 // editor's session too, ahead of its acks. The flooder runs on the same
 // machine, so its own CPU counts against the editor too. handledEvents/s
@@ -31,13 +32,14 @@ import (
 //	go test -run '^$' -bench EditUnderEventFlood ./internal/server/
 func BenchmarkEditUnderEventFlood(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		flood bool
-		rate  float64
+		name             string
+		flood, reconnect bool
+		rate             float64
 	}{
-		{"quiet", false, 0},
-		{"flood", true, 0},
-		{"flood-unlimited", true, 1e9},
+		{"quiet", false, false, 0},
+		{"flood", true, false, 0},
+		{"flood-reconnecting", true, true, 0},
+		{"flood-unlimited", true, false, 1e9},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			_, base := testServer(b, Config{EventsPerSecond: bc.rate})
@@ -60,7 +62,7 @@ func BenchmarkEditUnderEventFlood(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					flood(base, id, stop, &reconnects)
+					flood(base, id, bc.reconnect, stop, &reconnects)
 				}()
 				defer func() {
 					close(stop)
@@ -93,9 +95,9 @@ func BenchmarkEditUnderEventFlood(b *testing.B) {
 	}
 }
 
-// flood sends events to everyone on document id until stop is closed,
-// connecting again whenever the server closes its session.
-func flood(base, id string, stop chan struct{}, reconnects *atomic.Int64) {
+// flood sends events to everyone on document id until stop is closed or,
+// unless reconnect is set, the server closes its session.
+func flood(base, id string, reconnect bool, stop chan struct{}, reconnects *atomic.Int64) {
 	u := "ws" + strings.TrimPrefix(base, "http") + "/api/docs/" + id + "/ws"
 	msg := []byte(`{"type":"event","name":"flood","data":{"text":"` + strings.Repeat("x", 200) + `"},"excludeSelf":true}`)
 	for {
@@ -124,6 +126,9 @@ func flood(base, id string, stop chan struct{}, reconnects *atomic.Int64) {
 			}
 		}
 		conn.Close()
+		if !reconnect {
+			return
+		}
 		reconnects.Add(1)
 	}
 }
