@@ -3,8 +3,10 @@
 //
 // An embed token lets a host site frame one document without cookies
 // (third-party cookies are blocked in most browsers): the host's server
-// mints a short-lived token scoped to one document, a mode, a user name and
-// app data (keys of the session's data it cannot change) with the API token, and puts it in the iframe's URL. The token is
+// mints a short-lived token scoped to one document, a mode, a user name, a
+// subject (who the user is on the host, the author of their edits) and app
+// data (keys of the session's data it cannot change) with the API token,
+// and puts it in the iframe's URL. The token is
 // base64url(nonce + AES-256-GCM(claims)): authenticated encryption, so it
 // can be neither forged nor read. It must not be readable: the claims name
 // the document by its internal id, and a document's first edit link is its
@@ -59,6 +61,9 @@ type Claims struct {
 	Doc  string `json:"doc"`  // the document's internal id
 	Mode string `json:"mode"` // "edit" or "view"
 	Name string `json:"name"` // the user name shown to others
+	// Sub is who the user is on the host site (its own user id): the
+	// author of the session's edits. Empty: the name is.
+	Sub string `json:"sub,omitempty"`
 	// Data is app data the session shows others under these keys, which
 	// it cannot change: a JSON object (see presence.ParseData), or empty.
 	Data json.RawMessage `json:"data,omitempty"`

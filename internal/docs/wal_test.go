@@ -405,6 +405,11 @@ func FuzzWALFile(f *testing.F) {
 // document gets a new revision in the log and is unloaded, so that the
 // read goes to the store.
 func TestReadsNeverCheckpoint(t *testing.T) {
+	// Each edit comes an hour after the one before it, so each closes an
+	// edit session, which the session indexer counts and writes down: a
+	// write of its own, at any time.
+	testHoldSessionJobs.Store(true)
+	defer testHoldSessionJobs.Store(false)
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	cfg := noCheckpoints
@@ -516,6 +521,21 @@ func TestReadsNeverCheckpoint(t *testing.T) {
 			if err == nil && (len(lines) < 2 || lines[len(lines)-2].Rev != head || lines[len(lines)-2].Author != "ann") {
 				err = fmt.Errorf("%+v, want the last line by ann at %d", lines, head)
 			}
+			return err
+		}},
+		{"Sessions", func(head uint64) error {
+			ss, err := m.Sessions(id, 0, 100)
+			if err == nil && (len(ss) == 0 || ss[0].Last != head || ss[0].Added != 1) {
+				err = fmt.Errorf("%+v, want the newest session at %d, adding a line", ss, head)
+			}
+			return err
+		}},
+		{"Labels", func(uint64) error {
+			_, err := m.Labels(id)
+			return err
+		}},
+		{"Authors", func(uint64) error {
+			_, err := m.Authors(id, []string{"ann"})
 			return err
 		}},
 		{"LookupOpID client", func(head uint64) error {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
@@ -110,6 +111,7 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		Mode       string          `json:"mode"`
 		Name       string          `json:"name"`
+		Subject    string          `json:"subject"`
 		Data       json.RawMessage `json:"data"`
 		TTLSeconds int             `json:"ttlSeconds"`
 	}
@@ -134,7 +136,11 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "invalid", `mode must be "edit" or "view"`)
 		return
 	}
-	claims := access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name}
+	if len(p.Subject) > maxSubject || !utf8.ValidString(p.Subject) {
+		s.problem(w, r, http.StatusBadRequest, "invalid", fmt.Sprintf("subject must be at most %d bytes of UTF-8", maxSubject))
+		return
+	}
+	claims := access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name, Sub: p.Subject}
 	if p.Data != nil {
 		// The keys the session will show and cannot change; kept compact.
 		data, err := presence.ParseData(p.Data, s.cfg.MaxUserDataBytes)

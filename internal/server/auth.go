@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -26,9 +27,12 @@ type grant struct {
 	link   string    // the link used, "" for the API or embed token
 	handle string    // the {id} used with an embed token
 	admin  bool
-	name   string                     // user name forced by an embed token
-	data   map[string]json.RawMessage // app data keys fixed by an embed token (a null: the key stays absent)
-	exp    time.Time                  // embed token expiry; zero for none
+	name   string // user name forced by an embed token
+	// subject names the user of an embed token (its subject, or else its
+	// user name): the author of the session's edits (see authors.go).
+	subject string
+	data    map[string]json.RawMessage // app data keys fixed by an embed token (a null: the key stays absent)
+	exp     time.Time                  // embed token expiry; zero for none
 }
 
 func (g grant) canEdit() bool { return g.mode == docs.ModeEdit }
@@ -101,7 +105,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 			s.problem(w, r, http.StatusForbidden, "forbidden", msg)
 			return g, false
 		}
-		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), handle: id, name: c.Name, exp: c.Expires()}
+		g = grant{doc: c.Doc, mode: docs.Mode(c.Mode), handle: id, name: c.Name, subject: cmp.Or(c.Sub, c.Name), exp: c.Expires()}
 		if len(c.Data) > 0 {
 			// Checked when it was minted: no limit but the token's own.
 			if g.data, err = presence.ParseData(c.Data, len(c.Data)); err != nil {

@@ -18,6 +18,7 @@ import (
 type inMsg struct {
 	Type        string           `json:"type"`
 	Client      string           `json:"client,omitempty"`      // join
+	Author      string           `json:"author,omitempty"`      // join: the author secret
 	Name        *string          `json:"name,omitempty"`        // join, profile; event (the event's name)
 	Color       *string          `json:"color,omitempty"`       // join, profile
 	Data        json.RawMessage  `json:"data,omitempty"`        // join, profile (app data); event (its payload)
@@ -86,6 +87,7 @@ type revView struct {
 type joinedMsg struct {
 	Type     string          `json:"type"`
 	User     string          `json:"user"`
+	Author   string          `json:"author"` // the session's public author id
 	ReadOnly bool            `json:"readOnly"`
 	Doc      docView         `json:"doc"`
 	Rev      uint64          `json:"rev"`
@@ -140,15 +142,16 @@ func appendOpMsg(dst []byte, r docs.Revision, id string) []byte {
 }
 
 // publicOpID is the id everyone may see of revision r's op: its sequence
-// number under its author's public user id ("<user>:<seq>"). The op id
-// itself starts with the client id, which a session must keep to itself
-// (see Server.userID); ops without a client id (REST) show none.
-func publicOpID(r docs.Revision) string {
+// number under the public user id of the client that made it
+// ("<user>:<seq>"). The op id itself starts with the client id, which a
+// session must keep to itself (see Server.userID); ops without a client
+// id (REST) show none.
+func (s *Server) publicOpID(r docs.Revision) string {
 	i := strings.LastIndexByte(r.OpID, ':')
-	if i <= 0 || r.Author == "" || !validID(r.OpID[:i]) || !validSeq(r.OpID[i+1:]) {
+	if i <= 0 || !validID(r.OpID[:i]) || !validSeq(r.OpID[i+1:]) {
 		return ""
 	}
-	return r.Author + r.OpID[i:]
+	return s.userID(r.OpID[:i]) + r.OpID[i:]
 }
 
 // appendAckMsg: {"type":"ack","rev":N,"id":"..."}.

@@ -118,10 +118,12 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	id := "/api/docs/" + doc.ID
 	check(id, "DocumentWithText")
 	check(id+"/revisions", "RevisionPage")
-	check(id+"/revisions/2", "Revision")
+	check(id+"/revisions/2", "RevisionWithAuthors")
 	check(id+"/diff?from=1&to=2", "Diff")
 	check(id+"/blame", "Blame")
 	check(id+"/presence", "Presence")
+	check(id+"/sessions", "SessionPage")
+	check(id+"/labels", "LabelPage")
 	check(id+"/nope", "Problem")
 	check("/api/docs/unknown", "Problem")
 	post := func(path, body, schema string) {
@@ -136,4 +138,29 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	post(id+"/events", `{"name":"x"}`, "Delivered")
 	post("/api/admin/events", `{"name":"x"}`, "Announced")
 	post(id+"/events", `{"name":""}`, "Problem")
+	post(id+"/labels", `{"rev":2,"name":"v1"}`, "Label")
+	check(id+"/sessions", "SessionPage")
+	var page struct {
+		Sessions []map[string]any
+	}
+	resp, err := http.Get(base + id + "/sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	for _, ss := range page.Sessions {
+		for _, f := range required("Session") {
+			if _, ok := ss[f]; !ok {
+				t.Errorf("a session lacks %q required by Session: %v", f, ss)
+			}
+		}
+		for _, l := range ss["labels"].([]any) {
+			for _, f := range required("Label") {
+				if _, ok := l.(map[string]any)[f]; !ok {
+					t.Errorf("a session's label lacks %q required by Label: %v", f, l)
+				}
+			}
+		}
+	}
 }

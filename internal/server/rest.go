@@ -170,8 +170,6 @@ func authorOf(r *http.Request) string {
 	return "api"
 }
 
-func etag(id string, rev uint64) string { return fmt.Sprintf("\"%s-%d\"", id, rev) }
-
 // docTag is the ETag of a document shown at v.Rev: its revision and a hash
 // of the metadata shown with it, so that a rename changes it too.
 func docTag(v docView) string {
@@ -324,7 +322,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		key = docs.Key{Scope: keyScope(g), Name: k}
 	}
 	id := g.doc
-	res, err := s.docs.Put(id, text, authorOf(r), key, ifRev)
+	res, err := s.docs.Put(id, text, s.restAuthor(r, g), key, ifRev)
 	if err != nil {
 		switch {
 		case errors.Is(err, docs.ErrConflict) && ifRev != nil:
@@ -446,10 +444,10 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 	return n, nil
 }
 
-func revViews(revs []docs.Revision) []revView {
+func (s *Server) revViews(revs []docs.Revision) []revView {
 	out := make([]revView, len(revs))
 	for i, r := range revs {
-		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: publicOpID(r), Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: s.publicOpID(r), Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	}
 	return out
 }
@@ -474,7 +472,16 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	out := map[string]any{"revisions": revViews(revs)}
+	ids := make([]string, len(revs))
+	for i, rv := range revs {
+		ids[i] = rv.Author
+	}
+	authors, err := s.authorNames(g.doc, ids)
+	if err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	out := map[string]any{"revisions": s.revViews(revs), "authors": authors}
 	if len(revs) == limit {
 		out["next"] = revs[len(revs)-1].Rev
 	}
@@ -497,10 +504,16 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, etag(g.publicID(), rev), true) {
+	authors, err := s.authorNames(id, []string{rv.Author})
+	if err != nil {
+		s.failFor(w, r, g, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, revViews([]docs.Revision{rv})[0])
+	// The revision never changes; its author's name may: revalidated.
+	if cacheHeaders(w, r, namesTag(fmt.Sprintf("%s-%d", g.publicID(), rev), authors), false) {
+		return
+	}
+	writeJSON(w, http.StatusOK, revisionBody{revView: s.revViews([]docs.Revision{rv})[0], Authors: authors})
 }
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
@@ -601,10 +614,20 @@ func (s *Server) handleBlame(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, fmt.Sprintf("\"%s-%d-blame\"", g.publicID(), rev), rev < meta.Rev) {
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.Author
+	}
+	authors, err := s.authorNames(id, ids)
+	if err != nil {
+		s.failFor(w, r, g, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "lines": lines})
+	// A past revision's blame never changes; its authors' names may.
+	if cacheHeaders(w, r, namesTag(fmt.Sprintf("%s-%d-blame", g.publicID(), rev), authors), false) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "lines": lines, "authors": authors})
 }
 
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
@@ -622,7 +645,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "rev"`)
 		return
 	}
-	res, err := s.docs.Restore(g.doc, *p.Rev, authorOf(r))
+	res, err := s.docs.Restore(g.doc, *p.Rev, s.restAuthor(r, g))
 	if err != nil {
 		s.failFor(w, r, g, err)
 		return

@@ -53,6 +53,7 @@ type session struct {
 	docID    string
 	grant    grant
 	user     string
+	author   string // the public author id of the session's edits (see authors.go)
 	clientID string
 	readOnly bool
 
@@ -225,7 +226,7 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 			continue // joined the document after it
 		}
 		r.pubRev = rev.Rev
-		shared[i] = appendOpMsg(nil, rev, publicOpID(rev))
+		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev))
 		r.users.Apply(rev.Op)
 	}
 	if r.pubRev == revs[len(revs)-1].Rev {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,8 +204,11 @@ func TestRotationClosesOldLinks(t *testing.T) {
 
 func TestEmbedTokens(t *testing.T) {
 	now := time.Now()
-	clock := func() time.Time { return now }
-	_, base := testServer(t, Config{APIToken: adminToken, Now: func() time.Time { return clock() }})
+	// The server reads the clock from its sessions' goroutines.
+	var at atomic.Int64
+	setClock := func(t time.Time) { at.Store(t.UnixNano()) }
+	setClock(now)
+	_, base := testServer(t, Config{APIToken: adminToken, Now: func() time.Time { return time.Unix(0, at.Load()) }})
 	doc := createFull(t, base, `{"name":"a","text":"hi"}`)
 	// mint returns the token and the {id} its URL names the document by.
 	mint := func(body string) (token, id string) {
@@ -288,15 +292,15 @@ func TestEmbedTokens(t *testing.T) {
 		}
 	}
 	// Expired: refused at join.
-	clock = func() time.Time { return now.Add(2 * time.Minute) }
+	setClock(now.Add(2 * time.Minute))
 	if resp := do(t, "GET", base+"/api/docs/"+id+"/ws?token="+view, "", "", ""); resp.StatusCode != 403 {
 		t.Errorf("expired token: %s", resp.Status)
 	}
 	// A live session is closed at expiry: join 300ms before it.
-	clock = func() time.Time { return now }
+	setClock(now)
 	short, _ := mint(`{"mode":"edit","ttlSeconds":60}`)
 	exp := time.Unix(now.Unix()+60, 0)
-	clock = func() time.Time { return exp.Add(-300 * time.Millisecond) }
+	setClock(exp.Add(-300 * time.Millisecond))
 	r2 := dialRaw(t, base, id, "?token="+short)
 	r2.send(`{"type":"join"}`)
 	r2.next("joined")

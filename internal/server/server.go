@@ -146,8 +146,9 @@ type Server struct {
 	handler   http.Handler
 	wsHandler http.Handler // GET /api/docs/{id}/ws, outside the router (see ServeHTTP)
 
-	embedKey []byte // signs embed tokens
-	userKey  []byte // derives public user ids from client ids (see userID)
+	embedKey  []byte // signs embed tokens
+	userKey   []byte // derives public user ids from client ids (see userID)
+	authorKey []byte // derives public author ids (see authorID)
 
 	mu       sync.Mutex // guards rooms, loading, conns and draining
 	rooms    map[string]*room
@@ -175,6 +176,8 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.openDoc = m.Open
 	uk := sha256.Sum256(append([]byte("collab user ids\x00"), key...))
 	s.userKey = uk[:]
+	ak := sha256.Sum256(append([]byte("collab author ids\x00"), key...))
+	s.authorKey = ak[:]
 	s.ws = melody.New()
 	s.ws.Config.MaxMessageSize = cfg.MaxMessageBytes
 	s.ws.Config.PingPeriod = cfg.PingPeriod

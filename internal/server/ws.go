@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -224,7 +225,21 @@ func (s *Server) join(c *session, m inMsg) {
 		c.sendError("invalid", "client must be 1-64 characters of A-Z a-z 0-9 _ -", "")
 		return
 	}
+	if m.Author != "" && !validID(m.Author) {
+		c.sendError("invalid", "author must be 1-64 characters of A-Z a-z 0-9 _ -", "")
+		return
+	}
+	user := s.userID(clientID)
+	author := s.authorOfJoin(c.grant, m.Author, user)
+	// What the join leaves out, the author's stored profile gives (read
+	// without any lock); then a colour of the client's own.
 	name, color := "Anonymous", palette[int(hashString(clientID)%uint32(len(palette)))]
+	stored, known := s.storedAuthor(c.docID, author)
+	if known {
+		name, color = cmp.Or(stored.Name, name), cmp.Or(stored.Color, color)
+	} else if author != user {
+		color = palette[int(hashString(author)%uint32(len(palette)))]
+	}
 	if m.Name != nil {
 		name = *m.Name
 	}
@@ -252,7 +267,7 @@ func (s *Server) join(c *session, m inMsg) {
 		return
 	}
 	prof := presence.User{Name: name, Color: color, Data: data}
-	c.clientID, c.user = clientID, s.userID(clientID)
+	c.clientID, c.user, c.author = clientID, user, author
 	if !c.grant.exp.IsZero() {
 		c.mu.Lock()
 		// Measured on the server's clock, which decided the token was valid.
@@ -260,6 +275,11 @@ func (s *Server) join(c *session, m inMsg) {
 			c.closeWith(closeForbidden, "the embed token expired")
 		})
 		c.mu.Unlock()
+	}
+	if m.Name != nil || m.Color != nil || c.grant.name != "" {
+		// The session says who it is: kept (see authors.go) before it
+		// joins, so that history read once it is there shows it.
+		s.saveAuthor(c.docID, author, name, color)
 	}
 	for {
 		r, err := s.room(c.docID)
@@ -490,7 +510,7 @@ func (c *session) opIDFor(rv docs.Revision) string {
 	if c.mayOwn(rv.OpID) {
 		return rv.OpID
 	}
-	return publicOpID(rv)
+	return c.srv.publicOpID(rv)
 }
 
 // admit sends c the joined message (ops when resumed, the text otherwise)
@@ -504,7 +524,7 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 	_, _, meta := r.doc.Text()
 	meta.Rev = r.pubRev
 	msg := joinedMsg{
-		Type: "joined", User: c.user, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
+		Type: "joined", User: c.user, Author: c.author, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
 		Resumed: resumed, Ops: ops,
 		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond,
 			EventsPerSecond: r.srv.cfg.EventsPerSecond, MaxEventBytes: r.srv.cfg.MaxEventBytes, MaxUserDataBytes: r.srv.cfg.MaxUserDataBytes},
@@ -518,7 +538,7 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 	}
 	now := r.srv.cfg.Now()
 	before, _ := r.users.Get(c.user)
-	first := r.users.Join(presence.User{ID: c.user, Name: prof.Name, Color: prof.Color, ReadOnly: c.readOnly, Data: prof.Data, LastSeen: now}, now)
+	first := r.users.Join(presence.User{ID: c.user, Author: c.author, Name: prof.Name, Color: prof.Color, ReadOnly: c.readOnly, Data: prof.Data, LastSeen: now}, now)
 	msg.Users = r.users.List()
 	c.send(mustJSON(msg))
 	r.clients[c] = struct{}{}
@@ -619,7 +639,7 @@ func (s *Server) submit(c *session, m inMsg) {
 	}
 	r := c.room
 	c.mine.Store(m.ID, time.Now())
-	res, err := r.doc.Submit(docs.Edit{Base: *m.Rev, Op: *m.Op, Author: c.user, OpID: m.ID})
+	res, err := r.doc.Submit(docs.Edit{Base: *m.Rev, Op: *m.Op, Author: c.author, OpID: m.ID})
 	if err != nil {
 		c.mine.Delete(m.ID)
 		code, _ := errorCode(err)
@@ -712,21 +732,21 @@ func (s *Server) profile(c *session, m inMsg) {
 		}
 	}
 	r := c.room
+	if m.Name != nil || m.Color != nil {
+		// A new name relabels the author's history: kept before anyone
+		// hears of it, so that history read on the news shows it (an
+		// invalid change is refused below, and not kept).
+		r.mu.Lock()
+		u, _ := r.users.Get(c.user)
+		r.mu.Unlock()
+		if name, color, err := c.profileChange(u, m); err == nil {
+			s.saveAuthor(r.id, c.author, name, color)
+		}
+	}
 	r.mu.Lock()
 	u, _ := r.users.Get(c.user)
-	name, color := u.Name, u.Color
-	if m.Name != nil {
-		if c.grant.name != "" && *m.Name != c.grant.name {
-			r.mu.Unlock()
-			c.sendError("invalid", "the name is set by the embed token", "")
-			return
-		}
-		name = *m.Name
-	}
-	if m.Color != nil {
-		color = *m.Color
-	}
-	if err := presence.CheckProfile(name, color); err != nil {
+	name, color, err := c.profileChange(u, m)
+	if err != nil {
 		r.mu.Unlock()
 		c.sendError("invalid", err.Error(), "")
 		return
@@ -742,6 +762,22 @@ func (s *Server) profile(c *session, m inMsg) {
 	}
 	r.mu.Unlock()
 	s.savePresence(r)
+}
+
+// profileChange returns the name and colour of user u after the profile
+// message m, checked.
+func (c *session) profileChange(u presence.User, m inMsg) (name, color string, err error) {
+	name, color = u.Name, u.Color
+	if m.Name != nil {
+		if c.grant.name != "" && *m.Name != c.grant.name {
+			return "", "", errors.New("the name is set by the embed token")
+		}
+		name = *m.Name
+	}
+	if m.Color != nil {
+		color = *m.Color
+	}
+	return name, color, presence.CheckProfile(name, color)
 }
 
 func (s *Server) chat(c *session, m inMsg) {
