@@ -52,6 +52,12 @@ type Config struct {
 	Doc string
 	// ClientID is the stable id of this client (default: random).
 	ClientID string
+	// Author is the author secret: who this client is across its runs,
+	// so that its edits keep one author, and its name, in history. Keep
+	// it secret, as ClientID; others see a public author id
+	// (Client.Author). Default: none, and the session's user id is the
+	// author (see docs/PROTOCOL.md, join).
+	Author string
 	// Name and Color are shown to others.
 	Name, Color string
 	// Data is this client's app data, shown to others (see SetData): each
@@ -78,10 +84,14 @@ type Config struct {
 
 // Remote is someone else's edit, as applied to the local text.
 type Remote struct {
-	Rev    uint64
+	Rev uint64
+	// Author is who made it: a public author id, or the user id of a
+	// client without an author secret, or a REST writer's name ("api").
 	Author string
-	ID     string
-	Op     ot.Operation // as applied locally (after our pending edits)
+	// ID is its op id as others see it: the user id of the client that
+	// made it and a sequence number.
+	ID string
+	Op ot.Operation // as applied locally (after our pending edits)
 }
 
 // Ack reports one of our edits durable at Rev.
@@ -124,6 +134,7 @@ type Client struct {
 	readOnly bool
 	maxMsg   int // the server's largest message (0: not known yet)
 	user     string
+	author   string
 	inflight *pendingOp   // sent, not acknowledged
 	buffer   ot.Operation // local edits after inflight, not sent
 	hasBuf   bool
@@ -235,6 +246,9 @@ func (c *Client) connect(ctx context.Context, resume bool) error {
 	}
 	conn.SetReadLimit(64 << 20)
 	join := map[string]any{"type": "join", "client": c.cfg.ClientID}
+	if c.cfg.Author != "" {
+		join["author"] = c.cfg.Author
+	}
 	if c.cfg.Name != "" {
 		join["name"] = c.cfg.Name
 	}
@@ -442,6 +456,14 @@ func (c *Client) User() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.user
+}
+
+// Author is the public author id of this client's edits (see
+// Config.Author): the Author others see of them in Remote and in history.
+func (c *Client) Author() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.author
 }
 
 // Len is the local text's length in code points.

@@ -54,7 +54,8 @@ type Target struct {
 
 // Peer is someone else present in the document.
 type Peer struct {
-	ID       string // public user id
+	ID       string // public user id: one client (a browser tab)
+	Author   string // public author id: the person behind it (see Config.Author)
 	Name     string
 	Color    string
 	ReadOnly bool
@@ -182,7 +183,7 @@ func (c *Client) Peers() []Peer {
 	defer c.mu.Unlock()
 	out := make([]Peer, 0, len(c.users))
 	for _, u := range c.users {
-		out = append(out, Peer{ID: u.ID, Name: u.Name, Color: u.Color, ReadOnly: u.ReadOnly, Data: maps.Clone(u.Data)})
+		out = append(out, Peer{ID: u.ID, Author: u.Author, Name: u.Name, Color: u.Color, ReadOnly: u.ReadOnly, Data: maps.Clone(u.Data)})
 	}
 	slices.SortFunc(out, func(a, b Peer) int {
 		switch {

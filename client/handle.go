@@ -161,6 +161,7 @@ func (c *Client) handle(m *serverMsg, calls *[]func()) error {
 
 func (c *Client) joinedMsg(m *serverMsg, calls *[]func()) error {
 	c.user = jsonString(m.User)
+	c.author = m.Author
 	c.readOnly = m.ReadOnly
 	c.maxMsg = m.Limits.MaxMessageBytes
 	if m.Resumed {

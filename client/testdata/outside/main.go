@@ -1,6 +1,7 @@
 // Command outside is a program of another module that uses the client's
-// app events and app data: api_test.go builds it, to prove they need no
-// type of collab's internal packages (which another module cannot name).
+// app events, app data and authors: api_test.go builds it, to prove they
+// need no type of collab's internal packages (which another module cannot
+// name).
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 func main() {
 	ctx := context.Background()
 	c, err := client.Dial(ctx, client.Config{
-		URL: os.Args[1], Doc: os.Args[2], Name: "outside",
+		URL: os.Args[1], Doc: os.Args[2], Name: "outside", Author: os.Getenv("OUTSIDE_AUTHOR_SECRET"),
 		Data:    map[string]any{"role": "bot"},
 		OnEvent: func(e client.Event) { fmt.Println(e.Name, string(e.Data), e.From) },
 	})
@@ -26,7 +27,7 @@ func main() {
 	defer c.Close()
 	var to []string
 	for _, p := range c.Peers() {
-		if _, ok := p.Data["status"]; ok || p.ReadOnly {
+		if _, ok := p.Data["status"]; ok || p.ReadOnly || p.Author == c.Author() {
 			to = append(to, p.ID)
 		}
 	}
