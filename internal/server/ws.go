@@ -126,6 +126,10 @@ func (s *Server) onError(ms *melody.Session, err error) {
 	s.log.Debug("websocket error", "err", err)
 }
 
+// pongMsg answers a ping, shared by every session as a broadcast is (a
+// queued message is never modified).
+var pongMsg = []byte(`{"type":"pong"}`)
+
 // sendError tells the client what went wrong with one of its messages.
 func (c *session) sendError(code, msg, id string) {
 	c.send(mustJSON(errorMsg{Type: "error", Code: code, Message: msg, ID: id}))
@@ -166,6 +170,11 @@ func (s *Server) onMessage(ms *melody.Session, data []byte) {
 		s.chat(c, m)
 	case "event":
 		s.event(c, m)
+	case "ping":
+		// The client's own heartbeat (docs/PROTOCOL.md, ping): the answer
+		// comes behind whatever is queued for it, so a pong says the
+		// whole way back is moving.
+		c.send(pongMsg)
 	default:
 		c.sendError("unknown_type", fmt.Sprintf("unknown message type %q", m.Type), m.ID)
 	}

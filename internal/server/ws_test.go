@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -412,6 +413,40 @@ func TestHeartbeatDropsSilentPeer(t *testing.T) {
 	}
 }
 
+// TestPingIsAnswered: the client's own heartbeat. Each ping after join is
+// answered with a pong and changes nothing; one before join is refused
+// like any other message.
+func TestPingIsAnswered(t *testing.T) {
+	_, base := testServer(t, Config{})
+	id := mkdoc(t, base, "x")
+	early := dialRaw(t, base, id, "")
+	early.send(`{"type":"ping"}`)
+	if m := early.next("error"); m["code"] != "not_joined" {
+		t.Fatalf("a ping before join: %v", m)
+	}
+	ann := joinRaw(t, base, id, "ann-heartbeat-client")
+	for range 3 {
+		ann.send(`{"type":"ping"}`)
+		ann.next("pong")
+	}
+	ann.send(`{"type":"op","rev":1,"id":"ann-heartbeat-client:1","op":[1,"y"]}`)
+	ann.send(`{"type":"ping"}`)
+	var seen []string
+	ann.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !slices.Contains(seen, "pong") || !slices.Contains(seen, "ack") {
+		msgs, err := ann.frame()
+		if err != nil {
+			t.Fatalf("after an op and a ping, got only %v: %v", seen, err)
+		}
+		for _, m := range msgs {
+			seen = append(seen, m["type"].(string))
+		}
+	}
+	if text, rev := restText(t, base, id); text != "xy" || rev != 2 {
+		t.Fatalf("after pings: %q at %d", text, rev)
+	}
+}
+
 func TestDrainClosesWithGoingAway(t *testing.T) {
 	srv, base := testServer(t, Config{})
 	id := mkdoc(t, base, "x")
@@ -477,7 +512,7 @@ func TestProtocolDocExamples(t *testing.T) {
 		rest = after
 	}
 
-	for _, typ := range []string{"join", "op", "cursor", "profile", "chat", "event"} {
+	for _, typ := range []string{"join", "op", "cursor", "profile", "chat", "event", "ping"} {
 		if len(examples[false][typ]) == 0 {
 			t.Errorf("docs/PROTOCOL.md has no example of the client's %q", typ)
 		}
@@ -526,6 +561,8 @@ func TestProtocolDocExamples(t *testing.T) {
 	got(bob, "user")
 	bob.send(`{"type":"chat","text":"hi"}`)
 	got(ann, "chat")
+	ann.send(`{"type":"ping"}`)
+	got(ann, "pong")
 	ann.send(`{"type":"profile","data":{"status":"away"}}`)
 	got(bob, "user") // with data
 	bob.send(`{"type":"event","name":"follow-me","data":{"line":3},"to":["` + annUser + `"],"id":"e1"}`)
