@@ -378,7 +378,7 @@ func (m *Manager) Blame(id string, rev uint64) ([]BlameLine, error) {
 		if err != nil {
 			return err
 		}
-		st, err := replayBlame(d, b.Bucket(subBlame), rev, m.cfg.SnapshotEvery, false)
+		st, err := replayBlame(d, b.Bucket(subBlame), rev, m.cfg.SnapshotEvery, 0)
 		if err != nil {
 			return err
 		}

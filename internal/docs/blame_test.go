@@ -665,17 +665,7 @@ func TestBlameCold(t *testing.T) {
 	}
 	checkBlames(t, m, id, "with repaired checkpoints")
 
-	err = m.store.db.Update(func(tx *bolt.Tx) error {
-		doc := tx.Bucket(bucketDoc).Bucket([]byte(id))
-		if err := doc.DeleteBucket(subBlame); err != nil {
-			return err
-		}
-		_, err := doc.CreateBucket(subBlame)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropBlame(t, m, id)
 	checkBlames(t, m, id, "without checkpoints")
 }
 
@@ -742,6 +732,60 @@ func TestBlameOldCheckpoints(t *testing.T) {
 	}
 }
 
+// TestBlameIndexerBatches: indexing a long history writes its checkpoints
+// in transactions of about a batch of bytes each (here one checkpoint
+// each), and gives what one transaction gives.
+func TestBlameIndexerBatches(t *testing.T) {
+	m := openTest(t, Config{SnapshotEvery: 5})
+	meta, d := createOpen(t, m, CreateParams{Name: "b.go", Text: "a\n", Author: "a"})
+	for rev := uint64(1); rev <= 40; rev++ {
+		op := *new(ot.Operation).Insert("x\n").Retain(int(rev) * 2)
+		if _, err := d.Submit(Edit{Base: rev, Op: op, Author: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for blameCheckpoints(m, meta.ID) < 8 { // the indexer's, from the edit path
+		time.Sleep(5 * time.Millisecond)
+	}
+	dropBlame(t, m, meta.ID)
+	for n := 1; ; n++ {
+		more, err := m.indexBlameOnce(meta.ID, 41, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := blameCheckpoints(m, meta.ID); got != n {
+			t.Fatalf("%d checkpoints after %d transactions", got, n)
+		}
+		if !more {
+			if n != 8 {
+				t.Errorf("%d transactions, want 8", n)
+			}
+			break
+		}
+	}
+	keys, sound := blameKeys(t, m, meta.ID)
+	if !slices.Equal(keys, []uint64{5, 10, 15, 20, 25, 30, 35, 40}) || slices.Contains(sound, false) {
+		t.Errorf("checkpoints %v, sound %v; want every 5", keys, sound)
+	}
+	checkBlames(t, m, meta.ID, "indexed in batches")
+}
+
+// dropBlame deletes every blame checkpoint of document id.
+func dropBlame(t *testing.T, m *Manager, id string) {
+	t.Helper()
+	err := m.store.db.Update(func(tx *bolt.Tx) error {
+		doc := tx.Bucket(bucketDoc).Bucket([]byte(id))
+		if err := doc.DeleteBucket(subBlame); err != nil {
+			return err
+		}
+		_, err := doc.CreateBucket(subBlame)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBlameAsksTheIndexer: a blame that replays far more than the
 // checkpoints allow (here a document whose checkpoints are gone, as one
 // written before they were kept) writes nothing itself, but has the
@@ -758,17 +802,7 @@ func TestBlameAsksTheIndexer(t *testing.T) {
 	for blameCheckpoints(m, meta.ID) < 8 { // the indexer's, from the edit path
 		time.Sleep(5 * time.Millisecond)
 	}
-	err := m.store.db.Update(func(tx *bolt.Tx) error {
-		doc := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID))
-		if err := doc.DeleteBucket(subBlame); err != nil {
-			return err
-		}
-		_, err := doc.CreateBucket(subBlame)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropBlame(t, m, meta.ID)
 	pages := pagesWritten(m)
 	if _, err := m.Blame(meta.ID, 41); err != nil {
 		t.Fatal(err)

@@ -185,11 +185,14 @@ type blameState struct {
 	at   uint64
 	size int
 	bad  []uint64
-	// For the indexer: the checkpoints due as it replays, and the newest
-	// checkpoint (at, then each saved one) and its size.
-	saves     []blameSave
-	last      uint64
-	lastBytes int
+	// For the indexer: the checkpoints due as it replays, their bytes,
+	// and the newest checkpoint (at, then each saved one) and its size;
+	// more is set when it stopped at its batch's bytes with more due.
+	saves      []blameSave
+	savedBytes int
+	last       uint64
+	lastBytes  int
+	more       bool
 }
 
 type blameSave struct {
@@ -228,21 +231,22 @@ func startBlame(d docView, bucket *bolt.Bucket, rev uint64) (*blameState, error)
 }
 
 // replayBlame returns the blame of document d at revision rev, replayed
-// from its newest sound checkpoint in bucket at or before rev. With index
+// from its newest sound checkpoint in bucket at or before rev. With batch
 // set it is the indexer's replay instead: it encodes the checkpoints due
-// up to rev as it goes, and stops at the last of them (the blame it
-// returns is at that revision, not rev).
-func replayBlame(d docView, bucket *bolt.Bucket, rev uint64, every int, index bool) (*blameState, error) {
+// up to rev as it goes, and stops at the last of them, or once they hold
+// batch bytes (the blame it returns is at that revision, not rev).
+func replayBlame(d docView, bucket *bolt.Bucket, rev uint64, every, batch int) (*blameState, error) {
 	st, err := startBlame(d, bucket, rev)
 	if err != nil {
 		return nil, err
 	}
-	return st, st.replay(d, rev, every, index)
+	return st, st.replay(d, rev, every, batch)
 }
 
 // replay replays d's revisions after st.at up to rev into st.t (see
 // replayBlame).
-func (st *blameState) replay(d docView, rev uint64, every int, index bool) error {
+func (st *blameState) replay(d docView, rev uint64, every, batch int) error {
+	index := batch > 0
 	due := func() uint64 { return st.last + blameInterval(every, st.lastBytes) }
 	if index && due() > rev {
 		return nil
@@ -257,8 +261,10 @@ func (st *blameState) replay(d docView, rev uint64, every int, index bool) error
 		}
 		data := encodeBlame(st.t, r)
 		st.saves = append(st.saves, blameSave{r.Rev, data})
+		st.savedBytes += len(data)
 		st.last, st.lastBytes = r.Rev, len(data)
-		return due() <= rev
+		st.more = due() <= rev && st.savedBytes >= batch
+		return due() <= rev && !st.more
 	})
 	if err != nil {
 		return fmt.Errorf("replaying the blame of %q: %w", d.id, err)
@@ -273,16 +279,44 @@ type blameJob struct {
 	rev uint64
 }
 
+// blameSaveBytes is about the most checkpoint bytes the indexer writes
+// in one transaction: a document indexed from its first revision (one
+// written before every document had checkpoints) is written in several.
+const blameSaveBytes = 4 << 20
+
 // indexBlame writes the blame checkpoints of document id due up to
 // revision rev (at most its head), replaying from its newest sound
 // checkpoint; and deletes, up to rev, those found not sound. It is the
 // blame indexer's job (see Manager.indexer), and the only writer of
-// checkpoints: one goroutine, off the edit path, with a bbolt transaction
-// of its own that no revision waits for.
+// checkpoints: one goroutine, off the edit path and the commit
+// goroutine, with bbolt transactions of its own. It gives up early when
+// the manager closes.
 func (m *Manager) indexBlame(id string, rev uint64) error {
+	return m.indexBlameBatches(id, rev, blameSaveBytes)
+}
+
+// indexBlameBatches is indexBlame writing about batch bytes of
+// checkpoints a transaction.
+func (m *Manager) indexBlameBatches(id string, rev uint64, batch int) error {
+	for {
+		more, err := m.indexBlameOnce(id, rev, batch)
+		if err != nil || !more {
+			return err
+		}
+		select {
+		case <-m.stop:
+			return nil
+		default:
+		}
+	}
+}
+
+// indexBlameOnce is one transaction of indexBlameBatches; it reports
+// whether more checkpoints are due.
+func (m *Manager) indexBlameOnce(id string, rev uint64, batch int) (more bool, err error) {
 	every := m.cfg.SnapshotEvery
 	var st *blameState
-	err := m.store.view(id, func(v *view) error {
+	err = m.store.view(id, func(v *view) error {
 		d, err := v.doc(id)
 		if err != nil {
 			return err
@@ -296,13 +330,13 @@ func (m *Manager) indexBlame(id string, rev uint64) error {
 		if blameCurrent(d, bucket, rev, every) {
 			return nil
 		}
-		st, err = replayBlame(d, bucket, rev, every, true)
+		st, err = replayBlame(d, bucket, rev, every, batch)
 		return err
 	})
 	if err != nil || st == nil || len(st.saves)+len(st.bad) == 0 {
-		return err
+		return false, err
 	}
-	return m.store.saveBlame(id, st.bad, st.saves)
+	return st.more, m.store.saveBlame(id, st.bad, st.saves)
 }
 
 // blameCurrent reports whether document d's newest checkpoint in bucket

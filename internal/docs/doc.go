@@ -51,8 +51,12 @@
 // revision; a snapshot of the text is written every SnapshotEvery revisions
 // (for a text of more than SnapshotEvery*256 bytes, every 256 bytes of it)
 // or SnapshotBytes of log, so opening a document or reading any revision
-// replays at most that much. Blame keeps checkpoints of per-line
-// attribution in the same way, computed on first use.
+// replays at most that much. Blame replays from checkpoints of each
+// line's revision and author, which the blame indexer writes off the edit
+// path as every document grows: every SnapshotEvery revisions (for a
+// checkpoint of more than SnapshotEvery*64 bytes, one revision per 64
+// bytes of it). Reads never write them, and a damaged or missing one
+// costs a longer replay, never a wrong answer (see blamecheckpoint.go).
 //
 // # People and history
 //

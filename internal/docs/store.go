@@ -32,7 +32,7 @@ import (
 //	                and each client's mark (see keyHead)
 //	doc/<id>/snap   rev -> the full text at rev
 //	doc/<id>/opid   op id -> rev                     (exactly-once)
-//	doc/<id>/blame  rev -> blame checkpoint          (see blame.go)
+//	doc/<id>/blame  rev -> blame checkpoint          (see blamecheckpoint.go)
 //	doc/<id>/chat   seq -> ChatMessage (JSON)
 //	doc/<id>/pres   user id -> Presence (JSON)
 //	doc/<id>/labels rev, label id -> Label (JSON)    (see labels.go)
