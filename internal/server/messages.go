@@ -145,13 +145,23 @@ func appendOpMsg(dst []byte, r docs.Revision, id string) []byte {
 // number under the public user id of the client that made it
 // ("<user>:<seq>"). The op id itself starts with the client id, which a
 // session must keep to itself (see Server.userID); ops without a client
-// id (REST) show none.
-func (s *Server) publicOpID(r docs.Revision) string {
+// id (REST) show none. users, when not nil, keeps the user ids derived so
+// far: a run of revisions has few clients, and a keyed hash for each of a
+// page of revisions would cost more than reading them.
+func (s *Server) publicOpID(r docs.Revision, users map[string]string) string {
 	i := strings.LastIndexByte(r.OpID, ':')
 	if i <= 0 || !validID(r.OpID[:i]) || !validSeq(r.OpID[i+1:]) {
 		return ""
 	}
-	return s.userID(r.OpID[:i]) + r.OpID[i:]
+	client := r.OpID[:i]
+	user, ok := users[client]
+	if !ok {
+		user = s.userID(client)
+		if users != nil {
+			users[client] = user
+		}
+	}
+	return user + r.OpID[i:]
 }
 
 // appendAckMsg: {"type":"ack","rev":N,"id":"..."}.

@@ -446,8 +446,9 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 
 func (s *Server) revViews(revs []docs.Revision) []revView {
 	out := make([]revView, len(revs))
+	users := map[string]string{}
 	for i, r := range revs {
-		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: s.publicOpID(r), Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+		out[i] = revView{Rev: r.Rev, Op: r.Op, Author: r.Author, ID: s.publicOpID(r, users), Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	}
 	return out
 }

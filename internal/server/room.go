@@ -226,7 +226,7 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 			continue // joined the document after it
 		}
 		r.pubRev = rev.Rev
-		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev))
+		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev, nil))
 		r.users.Apply(rev.Op)
 	}
 	if r.pubRev == revs[len(revs)-1].Rev {

@@ -467,11 +467,12 @@ func (r *room) resume(c *session, rev *uint64, disk []docs.Revision) (ops []revV
 	}
 	size := 0
 	ops = make([]revView, len(revs))
+	users := map[string]string{}
 	for i, rv := range revs {
 		if size += len(rv.OpJSON()); size > cfg.MaxResumeBytes {
 			return nil, false, false
 		}
-		ops[i] = revView{Rev: rv.Rev, Op: rv.Op, Author: rv.Author, ID: c.opIDFor(rv)}
+		ops[i] = revView{Rev: rv.Rev, Op: rv.Op, Author: rv.Author, ID: c.opIDFor(rv, users)}
 	}
 	return ops, true, false
 }
@@ -514,12 +515,13 @@ func opBytes(revs []docs.Revision) int {
 }
 
 // opIDFor is the id c sees of revision rv's op: the op id for ops of c's
-// own client id, the public op id for everyone else's.
-func (c *session) opIDFor(rv docs.Revision) string {
+// own client id, the public op id for everyone else's (users: see
+// publicOpID).
+func (c *session) opIDFor(rv docs.Revision, users map[string]string) string {
 	if c.mayOwn(rv.OpID) {
 		return rv.OpID
 	}
-	return c.srv.publicOpID(rv)
+	return c.srv.publicOpID(rv, users)
 }
 
 // admit sends c the joined message (ops when resumed, the text otherwise)
