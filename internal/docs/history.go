@@ -116,7 +116,14 @@ func edits(a string, es []udiff.Edit) ot.Operation {
 // are equal. A side whose last line has no newline gets "\ No newline at
 // end of file", as diff writes it, so that patch makes b exactly.
 func Unified(fromName, toName, a, b string) (string, error) {
-	return udiff.ToUnified(fromName, toName, a, udiff.Lines(a, b), udiff.DefaultContextLines)
+	return UnifiedContext(fromName, toName, a, b, udiff.DefaultContextLines)
+}
+
+// UnifiedContext is Unified with context lines of context around each
+// change (0 or more): with as many as the texts have lines, one hunk shows
+// the whole text.
+func UnifiedContext(fromName, toName, a, b string, context int) (string, error) {
+	return udiff.ToUnified(fromName, toName, a, udiff.Lines(a, b), context)
 }
 
 // Restore appends a revision that brings the text back to what it was at

@@ -108,6 +108,26 @@ func TestSessionsRoute(t *testing.T) {
 	if !strings.Contains(string(body), "+ccc\n+ddd\n") || plus != s4.Added {
 		t.Errorf("the session's diff (+%d lines, the session says %d):\n%s", plus, s4.Added, body)
 	}
+	// With the whole text as context, for a side-by-side view; without any.
+	for _, c := range []struct {
+		context string
+		has     []string
+		not     string
+	}{{"1000", []string{" package a\n", " aaa\n", " bbb\n", "+ccc\n"}, ""}, {"0", []string{"+ccc\n+ddd\n"}, " bbb\n"}} {
+		r := api.call("GET", fmt.Sprintf("/api/docs/%s/diff?from=%d&to=%d&format=unified&context=%s", id, s4.First-1, s4.Last, c.context), nil, nil, nil)
+		body, _ := io.ReadAll(r.Body)
+		for _, h := range c.has {
+			if !strings.Contains(string(body), h) {
+				t.Errorf("context=%s: no %q in\n%s", c.context, h, body)
+			}
+		}
+		if c.not != "" && strings.Contains(string(body), c.not) {
+			t.Errorf("context=%s: %q in\n%s", c.context, c.not, body)
+		}
+	}
+	if r := api.call("GET", "/api/docs/"+id+"/diff?format=unified&context=-1", nil, nil, nil); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("context=-1: %s", r.Status)
+	}
 	// Bad paging.
 	for _, q := range []string{"limit=0", "limit=201", "before=x"} {
 		if r := api.call("GET", "/api/docs/"+id+"/sessions?"+q, nil, nil, nil); r.StatusCode != http.StatusBadRequest {

@@ -558,13 +558,19 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 			s.failFor(w, r, g, err)
 			return
 		}
-		text, err := docs.Unified(fmt.Sprintf("a/%s@%d", meta.Name, from), fmt.Sprintf("b/%s@%d", meta.Name, to), a.String(), b.String())
+		context, err := contextParam(r)
+		if err != nil {
+			s.failFor(w, r, g, err)
+			return
+		}
+		text, err := docs.UnifiedContext(fmt.Sprintf("a/%s@%d", meta.Name, from), fmt.Sprintf("b/%s@%d", meta.Name, to), a.String(), b.String(), context)
 		if err != nil {
 			s.failFor(w, r, g, err)
 			return
 		}
 		h := fnv.New32a()
 		io.WriteString(h, meta.Name) // in the diff's header lines
+		fmt.Fprintf(h, "\x00%d", context)
 		if cacheHeaders(w, r, fmt.Sprintf("\"%s-%d-%d-unified.%08x\"", g.publicID(), from, to, h.Sum32()), immutable) {
 			return
 		}
@@ -582,6 +588,23 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "op": op})
 }
+
+// contextParam reads ?context=N, the lines of context of a unified diff
+// (default 3).
+func contextParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("context")
+	if v == "" {
+		return 3, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxContext {
+		return 0, fmt.Errorf("%w: context must be 0-%d lines", docs.ErrInvalid, maxContext)
+	}
+	return n, nil
+}
+
+// maxContext bounds ?context: more than any document has lines.
+const maxContext = 10_000_000
 
 // wantsUnified: ?format=unified, or an Accept header preferring text/x-diff.
 func wantsUnified(r *http.Request) bool {
