@@ -70,7 +70,7 @@ func readHistory(t *testing.T, base, id string) history {
 // one author secret) are one author, in presence and in history; a
 // client without an author secret is its own author, as before.
 func TestAuthorIsOneAcrossTabs(t *testing.T) {
-	_, base := testServer(t, Config{})
+	srv, base := testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	const secret = "ann-browser-5f0c1e9a2b7d4c3e"
 	tab1, j1 := joinWith(t, base, id, "", `"client":"tab1-0123456789abcdef","author":"`+secret+`","name":"Ann"`)
@@ -122,6 +122,11 @@ func TestAuthorIsOneAcrossTabs(t *testing.T) {
 	getJSON(t, base, "/api/docs/"+id+"/sessions", &ss)
 	if len(ss.Sessions) != 1 || strings.Join(ss.Sessions[0].Authors, " ") != ann+" "+bot.user {
 		t.Errorf("sessions: %+v", ss.Sessions)
+	}
+	// A viewer's name is not kept: it authors nothing.
+	_, jv := joinWith(t, base, id, "?readonly=1", `"client":"viewer-0123456789abcdef","author":"vera-secret-0123456789","name":"Vera"`)
+	if kept, err := srv.docs.Authors(id, []string{jv["author"].(string)}); err != nil || len(kept) != 0 {
+		t.Errorf("a viewer's profile was kept: %v %v", kept, err)
 	}
 	// An author secret is checked like a client id.
 	bad := dialRaw(t, base, id, "")

@@ -285,9 +285,11 @@ func (s *Server) join(c *session, m inMsg) {
 		})
 		c.mu.Unlock()
 	}
-	if m.Name != nil || m.Color != nil || c.grant.name != "" {
-		// The session says who it is: kept (see authors.go) before it
-		// joins, so that history read once it is there shows it.
+	if !c.readOnly && (m.Name != nil || m.Color != nil || c.grant.name != "") {
+		// An editor says who it is: kept (see authors.go) before it
+		// joins, so that history read once it is there shows it. (A
+		// viewer's edits are none: a page read by thousands is not
+		// thousands of writes.)
 		s.saveAuthor(c.docID, author, name, color)
 	}
 	for {
@@ -743,7 +745,7 @@ func (s *Server) profile(c *session, m inMsg) {
 		}
 	}
 	r := c.room
-	if m.Name != nil || m.Color != nil {
+	if !c.readOnly && (m.Name != nil || m.Color != nil) {
 		// A new name relabels the author's history: kept before anyone
 		// hears of it, so that history read on the news shows it (an
 		// invalid change is refused below, and not kept).
