@@ -1289,6 +1289,9 @@ func salvageBolt(path, aside string, out io.Writer) error {
 			t := &boltTree{}
 			err := guarded(func() error {
 				b := tx.Bucket(name)
+				if b == nil && bytes.Equal(name, bucketAuthors) {
+					return nil // a file older than author profiles
+				}
 				if b == nil {
 					return fmt.Errorf("missing")
 				}
