@@ -88,6 +88,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
 	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", "*", "CSP frame-ancestors for /embed pages, e.g. 'https://a.example https://b.example'")
 	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (prefer the variable: flags show in ps)")
+	fs.Float64Var(&o.server.ConnsPerSecond, "conn-rate", 100, "new WebSocket connections per second per client address (bursts of ten seconds' worth); more are refused with 429")
 	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", 1000, "WebSocket connections per client address, -1 for no limit")
 	fs.BoolVar(&o.server.Pprof, "pprof", false, "serve /debug/pprof for profiling")
 	fs.DurationVar(&o.requestWait, "request-timeout", 2*time.Minute, "longest time to receive one HTTP request, headers and body (WebSocket connections keep their own deadlines: -pong-wait)")

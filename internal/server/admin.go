@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"golang.org/x/time/rate"
 	"net"
 	"net/http"
 	"time"
@@ -166,7 +167,10 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // admitAddr counts a new WebSocket connection against its client address,
-// refusing it (429) beyond MaxConnsPerAddr.
+// refusing it (429) beyond MaxConnsPerAddr open at once or beyond
+// ConnsPerSecond new ones: every limit of a session starts afresh with a
+// new connection, so one that reconnects as fast as it can would escape
+// them.
 func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) bool {
 	if s.cfg.MaxConnsPerAddr <= 0 {
 		return true
@@ -179,9 +183,38 @@ func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) bool {
 		s.problem(w, r, http.StatusTooManyRequests, "too_many_connections", fmt.Sprintf("at most %d connections per client address", s.cfg.MaxConnsPerAddr))
 		return false
 	}
+	lim := s.connRate[host]
+	if lim == nil {
+		if len(s.connRate) >= 4096 {
+			s.forgetIdleRates()
+		}
+		lim = rate.NewLimiter(rate.Limit(s.cfg.ConnsPerSecond), connBurst(s.cfg.ConnsPerSecond))
+		s.connRate[host] = lim
+	}
+	if !lim.Allow() {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		s.problem(w, r, http.StatusTooManyRequests, "too_many_connections", fmt.Sprintf("more than %g new connections per second from one client address", s.cfg.ConnsPerSecond))
+		return false
+	}
 	s.conns[host] = n + 1
 	s.mu.Unlock()
 	return true
+}
+
+// connBurst is the burst of new connections an address may open at once:
+// ten seconds' worth, so that a classroom behind one address can open
+// the page together.
+func connBurst(perSecond float64) int { return max(1, int(10*perSecond)) }
+
+// forgetIdleRates drops the connection-rate limiters that are full again:
+// a new one would be the same. Called with mu held.
+func (s *Server) forgetIdleRates() {
+	for host, lim := range s.connRate {
+		if lim.Tokens() >= float64(lim.Burst()) {
+			delete(s.connRate, host)
+		}
+	}
 }
 
 // releaseAddr undoes admitAddr when a session ends.

@@ -314,3 +314,26 @@ func TestBadMessageNamesTheOp(t *testing.T) {
 		t.Fatalf("a rev of the wrong type: %v", m)
 	}
 }
+
+// TestReconnectingFloodIsLimitedByAddress: a client that opens new
+// connections as fast as it can, each with fresh per-session limits, is
+// held to ConnsPerSecond new connections from its address; connections
+// already open go on working.
+func TestReconnectingFloodIsLimitedByAddress(t *testing.T) {
+	_, base := testServer(t, Config{ConnsPerSecond: 0.1}) // a burst of one, then one every ten seconds
+	id := mkdoc(t, base, "x")
+	a := joinRaw(t, base, id, "a")
+	u := "ws" + strings.TrimPrefix(base, "http") + "/api/docs/" + id + "/ws"
+	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("a second new connection at once was accepted")
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a connection over the rate: %v %v", err, resp)
+	}
+	a.send(`{"type":"op","rev":1,"id":"a:1","op":[1,"!"]}`)
+	if m := a.next("ack"); m["rev"] != 2.0 {
+		t.Fatalf("the open session: %v", m)
+	}
+}

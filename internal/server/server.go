@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -55,6 +56,7 @@ type Config struct {
 	AllowedOrigins    []string      // WebSocket origins besides the server's own
 	APIToken          string        // administrator's token; administrative routes are refused without one
 	MaxConnsPerAddr   int           // WebSocket connections per client address (default 1000; <0 for no limit)
+	ConnsPerSecond    float64       // new WebSocket connections per second per client address (default 100, bursts of 10 s' worth)
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
@@ -118,6 +120,9 @@ func (c *Config) fill() {
 	if c.MaxUserDataBytes <= 0 {
 		c.MaxUserDataBytes = 1 << 10
 	}
+	if c.ConnsPerSecond <= 0 {
+		c.ConnsPerSecond = 100
+	}
 	if c.MaxConnsPerAddr == 0 {
 		c.MaxConnsPerAddr = 1000
 	}
@@ -150,10 +155,11 @@ type Server struct {
 	userKey   []byte // derives public user ids from client ids (see userID)
 	authorKey []byte // derives public author ids (see authorID)
 
-	mu       sync.Mutex // guards rooms, loading, conns and draining
+	mu       sync.Mutex // guards rooms, loading, conns, connRate and draining
 	rooms    map[string]*room
-	loading  map[string]*roomLoad // rooms being opened
-	conns    map[string]int       // WebSocket connections per client address
+	loading  map[string]*roomLoad     // rooms being opened
+	conns    map[string]int           // WebSocket connections per client address
+	connRate map[string]*rate.Limiter // new WebSocket connections per client address
 	draining bool
 
 	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
@@ -166,7 +172,7 @@ type Server struct {
 // the docs.Manager's commit hook (see NewMetrics).
 func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Server {
 	cfg.fill()
-	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, loading: map[string]*roomLoad{}, conns: map[string]int{}}
+	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, loading: map[string]*roomLoad{}, conns: map[string]int{}, connRate: map[string]*rate.Limiter{}}
 	key, err := m.Setting("embed-key", newEmbedKey)
 	if err != nil {
 		log.Error("loading the embed token key; tokens will not survive a restart", "err", err)
