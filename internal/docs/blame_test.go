@@ -684,11 +684,14 @@ func TestBlameOldCheckpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for blameCheckpoints(m, meta.ID) < 12 { // the indexer's, from the edit path
+		time.Sleep(5 * time.Millisecond)
+	}
 	revs, err := m.Revisions(meta.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the indexer wrote meanwhile goes; the old ones come.
+	// What the indexer wrote goes; the old ones come.
 	want := replayAll(t, revs)
 	err = m.store.db.Update(func(tx *bolt.Tx) error {
 		doc := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID))

@@ -209,24 +209,6 @@ func (m *Manager) every(d time.Duration, fn func()) {
 	}
 }
 
-// indexer writes blame checkpoints as documents grow, off the edit path:
-// each time a log reaches a multiple of SnapshotEvery, and when a blame
-// found a document's checkpoints missing or damaged, it brings them up to
-// that revision (see indexBlame).
-func (m *Manager) indexer() {
-	defer m.wg.Done()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case j := <-m.index:
-			// An error means the document is gone, or the disk refuses
-			// the write: the next job covers this one.
-			_ = m.indexBlame(j.id, j.rev)
-		}
-	}
-}
-
 // Sweep unloads the documents that have been idle for IdleTimeout: no
 // references, no subscribers, nothing on its way to disk. It returns how
 // many it unloaded. The sweeper calls it periodically.
