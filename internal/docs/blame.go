@@ -150,8 +150,8 @@ type blameText struct {
 	total  int           // code points in all
 	chunk  int           // blameChunk (tests make it small)
 
-	authors []string // by blameLine.who; authors[0] is ""
-	who     map[string]uint32
+	authors []string          // by blameLine.who
+	who     map[string]uint32 // the index of each of authors
 
 	// Buffers reused from edit to edit.
 	comps, sub []ot.Component
@@ -165,7 +165,7 @@ func newBlameText() *blameText {
 }
 
 // blameTextOf returns the blame of lines (at least one) whose who fields
-// index authors (at least one, "" first).
+// index authors.
 func blameTextOf(lines []blameLine, authors []string) *blameText {
 	return chunkedBlame(lines, authors, blameChunk)
 }

@@ -752,7 +752,13 @@ func TestBlameIndexerBatches(t *testing.T) {
 	}
 	dropBlame(t, m, meta.ID)
 	for n := 1; ; n++ {
-		more, err := m.indexBlameOnce(meta.ID, 41, 1)
+		w, more, err := m.planBlame(meta.ID, 41, 1)
+		if err == nil && w == nil {
+			err = fmt.Errorf("nothing to write")
+		}
+		if err == nil {
+			err = m.store.saveBlame([]blameWrite{*w})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 // Blame checkpoints: doc/<id>/blame maps a revision to the blame of the
 // text at it, so that blame replays the log from the newest one at or
 // before the revision asked for, not from the start. The blame indexer
-// (Manager.indexBlame) writes them, off the edit path and never from a
+// (Manager.indexer) writes them, off the edit path and never from a
 // read: every SnapshotEvery revisions after the one before, or, after a
 // checkpoint of more than SnapshotEvery*blameRevBytes bytes, one revision
 // per blameRevBytes of it, so that no document's checkpoints cost more
@@ -362,30 +362,18 @@ func (m *Manager) closing() bool {
 // indexBlame writes the blame checkpoints of document id due up to
 // revision rev (at most its head), replaying from its newest sound
 // checkpoint, and deletes, up to rev, those found not sound: the
-// indexer's job for one document, done at once.
+// indexer's work for one document, done at once (for tests, and for
+// benchmarks that write a log directly).
 func (m *Manager) indexBlame(id string, rev uint64) error {
-	return m.indexBlameBatches(id, rev, blameSaveBytes)
-}
-
-// indexBlameBatches is indexBlame writing about batch bytes of
-// checkpoints a transaction.
-func (m *Manager) indexBlameBatches(id string, rev uint64, batch int) error {
 	for {
-		more, err := m.indexBlameOnce(id, rev, batch)
+		w, more, err := m.planBlame(id, rev, blameSaveBytes)
+		if err == nil && w != nil {
+			err = m.store.saveBlame([]blameWrite{*w})
+		}
 		if err != nil || !more || m.closing() {
 			return err
 		}
 	}
-}
-
-// indexBlameOnce is one transaction of indexBlameBatches; it reports
-// whether more checkpoints are due.
-func (m *Manager) indexBlameOnce(id string, rev uint64, batch int) (more bool, err error) {
-	w, more, err := m.planBlame(id, rev, batch)
-	if err != nil || w == nil {
-		return false, err
-	}
-	return more, m.store.saveBlame([]blameWrite{*w})
 }
 
 // planBlame returns what the indexer is to write of document id's blame
