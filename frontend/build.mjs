@@ -5,12 +5,13 @@
 // the locked packages (chunk names carry a hash of their content, nothing
 // carries a time), so CI rebuilds it and compares with the committed copy.
 import * as esbuild from 'esbuild';
-import { rmSync, mkdirSync, copyFileSync } from 'node:fs';
+import { rmSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { languageChunks } from './languages.mjs';
 
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist', { recursive: true });
 
-await esbuild.build({
+const app = await esbuild.build({
   entryPoints: { app: 'src/main.js' },
   bundle: true,
   splitting: true,
@@ -23,7 +24,10 @@ await esbuild.build({
   target: ['es2022'],
   legalComments: 'none',
   logLevel: 'warning',
+  metafile: true,
 });
+// Which chunks each language needs (see languages.mjs).
+writeFileSync('dist/languages.json', JSON.stringify(languageChunks(app.metafile)) + '\n');
 
 await esbuild.build({
   entryPoints: ['src/style.css', 'src/embed-demo.css'],

@@ -10,7 +10,21 @@
 // While offline the same states hold: edits pile up in the buffer, and on
 // reconnect the client resumes from its last revision, resends the
 // in-flight operation under its original id (the server applies an id at
-// most once), then the buffer.
+// most once), then the buffer. When the server answers a resume with the
+// whole text instead (the client was away too long), the revisions it
+// missed are read over REST (handlers.fetchRevisions) to bring its edits
+// forward, so that they are not dropped.
+//
+// A connection that dies without closing (a dropped Wi-Fi) is noticed by
+// a heartbeat: after PING_AFTER without a message from the server the
+// client sends a ping, and after DEAD_AFTER more without any message it
+// takes the connection for dead, says "offline" and reconnects.
+//
+// pendingState() is everything needed to deliver the unsent edits later,
+// from another page (pending.js keeps it in IndexedDB): the client id, the
+// in-flight operation with its id and base revision, the buffer and the
+// sequence number. A Collab made with that state (opts.restore) resends
+// them exactly as this one would have.
 //
 // The class knows nothing of CodeMirror: positions are code points, and
 // the editor is reached through handlers.
@@ -31,6 +45,13 @@ const RESYNC = 4000;
  * without closing: reconnect, resume and resend it (ms).
  */
 const ACK_TIMEOUT = 20000;
+/** Heartbeat (ms): a ping after this long without a message from the server, */
+export const PING_AFTER = 3000;
+/** … and the connection is dead after this long more without any. */
+export const DEAD_AFTER = 5000;
+/** A connection not joined in this long is given up and tried again. */
+export const JOIN_TIMEOUT = 10000;
+const TICK = 500;
 
 const CLOSE_REASONS = {
   1008: 'the server refused this connection',
@@ -40,10 +61,11 @@ const CLOSE_REASONS = {
   4004: 'no such document',
 };
 
-function randomId() {
-  const a = new Uint8Array(10);
+/** 128 random bits in hex: a client id or an author secret (docs/PROTOCOL.md, join). */
+export function randomHex() {
+  const a = new Uint8Array(16);
   crypto.getRandomValues(a);
-  return Array.from(a, (b) => b.toString(36).padStart(2, '0')).join('');
+  return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A name the server accepts: no control characters, at most 64 bytes of UTF-8. */
@@ -96,31 +118,61 @@ export class Collab {
    * opts:
    *   url        the WebSocket URL (string)
    *   name, color
+   *   author     the author secret (docs/PROTOCOL.md, join), sent in every join
    *   data       this client's app data, a JSON object (optional; see setData)
+   *   restore    a pendingState() of another Collab: deliver its unsent edits
    *   handlers   { onJoined(msg, first), onRemote(op), onResync(text, lostEdits),
    *                onUsers(), onStatus(status, detail), onAck(rev), onSynced(),
    *                onMeta(doc), onChat(message), onEvent(msg), onData(data),
-   *                onError(msg), probe() }
+   *                onError(msg), onPending(), probe(), fetchRevisions(after, upTo) }
    *              all optional except onJoined, onRemote and onResync.
+   *              onPending is called whenever pendingState() may have changed.
    *              probe() may return a Promise of an error text when the
    *              document cannot be reached at all (then no more retries).
+   *              fetchRevisions returns a Promise of the revisions after
+   *              `after` up to `upTo` ({rev, op, author, id}, as the REST
+   *              history has them).
    *   WebSocket  the WebSocket class (default the browser's)
+   *   now        the clock (default Date.now)
    */
   constructor(opts) {
     this.wsURL = opts.url;
     this.name = cleanName(opts.name);
     this.color = cleanColor(opts.color);
-    this.h = { onUsers: noop, onStatus: noop, onAck: noop, onSynced: noop, onMeta: noop, onChat: noop, onEvent: noop, onData: noop, onError: noop, ...opts.handlers };
+    this.h = { onUsers: noop, onStatus: noop, onAck: noop, onSynced: noop, onMeta: noop, onChat: noop, onEvent: noop, onData: noop, onError: noop, onPending: noop, ...opts.handlers };
     this.WS = opts.WebSocket || globalThis.WebSocket;
+    this.now = opts.now || Date.now;
+    this.author = opts.author || '';
     // One client id per page: a reload starts a new one, so sequence
-    // numbers only ever grow under one id.
-    this.clientId = opts.clientId || randomId();
+    // numbers only ever grow under one id. (A restored state goes on with
+    // the id and sequence of the page that made it.)
+    this.clientId = opts.clientId || randomHex();
     this.seq = 0;
     this.rev = 0; // the last revision handled (op or ack)
     this.loaded = false; // the text of some revision is in the editor
     this.resume = false; // the next join may ask for the revisions after rev
     this.inflight = null; // {id, op}: sent, not acknowledged
     this.buffer = null; // TextOperation: not sent yet
+    const r = opts.restore;
+    if (r) {
+      this.clientId = r.client;
+      this.seq = r.seq;
+      this.rev = r.rev;
+      this.inflight = r.inflight ? { id: r.inflight.id, op: TextOperation.fromJSON(r.inflight.op) } : null;
+      this.buffer = r.buffer ? TextOperation.fromJSON(r.buffer) : null;
+      this.loaded = true; // the state at rev is known: the edits on it
+      this.resume = true;
+    }
+    this.askedResume = false; // the join in flight carries rev
+    this.holding = null; // messages held while revisions are fetched (bringForward)
+    this.fetchFailures = 0;
+    // Heartbeat: when the last message came, when the connection was
+    // opened, when our unanswered ping went out (0: none).
+    this.lastHeard = 0;
+    this.openedAt = 0;
+    this.pingSent = 0;
+    this.lastBuffered = 0;
+    this.beat = null;
     this.users = new Map(); // id -> {id, name, color, data, ranges (at rev)}
     // App data: what we ask for (sent at every join), and ours as the
     // server last said (with the keys an embed token fixes).
@@ -165,14 +217,27 @@ export class Collab {
     const ws = new this.WS(this.wsURL);
     this.ws = ws;
     this.user = '';
+    this.holding = null;
+    this.openedAt = this.lastHeard = this.now();
+    this.pingSent = 0;
+    this.lastBuffered = 0;
+    if (!this.beat) {
+      this.beat = setInterval(() => this.tick(), TICK);
+      // (Under node, in the tests, the heartbeat does not keep the process alive.)
+      if (typeof this.beat === 'object' && this.beat.unref) this.beat.unref();
+    }
     ws.onopen = () => {
       const join = { type: 'join', client: this.clientId, name: this.name, color: this.color };
+      if (this.author) join.author = this.author;
+      this.askedResume = this.resume;
       if (this.resume) join.rev = this.rev;
       if (Object.keys(this.data).length) join.data = this.data;
       ws.send(JSON.stringify(join));
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
+      this.lastHeard = this.now();
+      this.pingSent = 0;
       let data;
       try {
         data = JSON.parse(ev.data);
@@ -181,10 +246,58 @@ export class Collab {
       }
       for (const m of Array.isArray(data) ? data : [data]) {
         if (this.ws !== ws) break; // a message closed the session
-        this.handle(m);
+        if (this.holding) this.holding.push(m);
+        else this.handle(m);
       }
     };
     ws.onclose = (ev) => this.closed(ws, ev.code, ev.reason);
+  }
+
+  /**
+   * The heartbeat, every TICK: pings a quiet connection, and gives up one
+   * that stays silent (or a join that is not answered).
+   */
+  tick() {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    const t = this.now();
+    // A large message still going out is progress, not silence.
+    const buffered = ws.bufferedAmount || 0;
+    if (buffered !== this.lastBuffered) {
+      this.lastBuffered = buffered;
+      if (buffered > 0) {
+        this.lastHeard = t;
+        this.pingSent = 0;
+      }
+    }
+    if (!this.user && !this.holding) {
+      // Not joined yet (a join answered while revisions are read is).
+      if (t - this.openedAt >= JOIN_TIMEOUT && t - this.lastHeard >= JOIN_TIMEOUT) this.dead('the server does not answer');
+      return;
+    }
+    if (this.pingSent) {
+      if (t - this.pingSent >= DEAD_AFTER) this.dead('the connection is lost');
+    } else if (t - this.lastHeard >= PING_AFTER && ws.readyState === 1) {
+      this.pingSent = t;
+      ws.send(JSON.stringify({ type: 'ping' }));
+    }
+  }
+
+  /** Gives up the connection as dead: offline, then reconnect as after a network error. */
+  dead(why) {
+    const ws = this.ws;
+    if (!ws) return;
+    try {
+      ws.close(4000);
+    } catch {
+      // already closing
+    }
+    this.closed(ws, 1006, '', why);
+  }
+
+  /** The browser says the network is gone (its offline event). */
+  networkLost() {
+    this.dead('the network is down');
   }
 
   /** Reconnects now if waiting to (the browser came back online). */
@@ -192,10 +305,11 @@ export class Collab {
     if (this.retryTimer) this.connect();
   }
 
-  closed(ws, code, reason) {
+  closed(ws, code, reason, why = '') {
     if (this.ws !== ws) return;
     this.ws = null;
     this.user = '';
+    this.holding = null;
     this.failEvents();
     clearTimeout(this.ackTimer);
     clearTimeout(this.retryTimer);
@@ -206,7 +320,10 @@ export class Collab {
       this.stop(reason || CLOSE_REASONS[code] || `closed by the server (${code})`);
       return;
     }
-    this.setStatus('offline', code === 4008 ? 'too many edits: slowing down' : '');
+    let detail = why;
+    if (code === 4008) detail = 'too many edits: slowing down';
+    if (!this.synchronized) detail = detail ? `${detail}; edits are kept` : 'edits are kept';
+    this.setStatus('offline', detail);
     let delay = Math.min(10000, 250 * 2 ** Math.min(this.attempt++, 6)) * (0.5 + Math.random() / 2);
     if (code === 4008) delay = Math.max(delay, 2000);
     if (code === 4009) delay = Math.max(delay, 30000);
@@ -224,6 +341,8 @@ export class Collab {
   /** Stops for good. */
   stop(why) {
     this.stopped = true;
+    clearInterval(this.beat);
+    this.beat = null;
     this.failEvents();
     clearTimeout(this.retryTimer);
     clearTimeout(this.ackTimer);
@@ -262,6 +381,7 @@ export class Collab {
         return this.remote(m);
       case 'cursor': {
         const u = this.users.get(m.user);
+        if (u) u.activeAt = this.now();
         if (u && m.rev === this.rev) u.ranges = m.ranges || [];
         else if (u) u.ranges = []; // positions at another revision: wait for the next update
         return this.h.onUsers();
@@ -272,7 +392,7 @@ export class Collab {
           this.h.onData(this.ownData);
         } else if (m.user) {
           const old = this.users.get(m.user.id);
-          this.users.set(m.user.id, { ...m.user, ranges: old ? old.ranges : [] });
+          this.users.set(m.user.id, { ...m.user, ranges: old ? old.ranges : [], activeAt: this.now() });
           this.h.onUsers();
         }
         return;
@@ -283,6 +403,8 @@ export class Collab {
         return this.h.onMeta(m.doc);
       case 'chat':
         return this.h.onChat(m.message);
+      case 'pong':
+        return; // the heartbeat's answer: hearing it was the point
       case 'event':
         return this.h.onEvent(m);
       case 'eventAck':
@@ -332,6 +454,9 @@ export class Collab {
   }
 
   joined(m) {
+    if (!m.resumed && this.askedResume && !this.synchronized && this.h.fetchRevisions) {
+      return this.bringForward(m);
+    }
     this.user = m.user;
     this.readOnly = !!m.readOnly;
     if (m.limits) {
@@ -357,7 +482,7 @@ export class Collab {
     this.resume = true;
     this.users = new Map();
     for (const u of m.users || []) {
-      if (u.id !== this.user) this.users.set(u.id, { ...u, ranges: u.ranges || [] });
+      if (u.id !== this.user) this.users.set(u.id, { ...u, ranges: u.ranges || [], activeAt: this.now() });
       else this.ownData = u.data || {};
     }
     this.h.onJoined(m, first);
@@ -368,7 +493,51 @@ export class Collab {
     }
     this.setStatus(this.synchronized ? 'saved' : 'saving');
     this.h.onUsers();
+    this.h.onPending();
     if (this.synchronized) this.h.onSynced();
+  }
+
+  /**
+   * A join answered with the whole text while we hold unacknowledged
+   * edits made on revision rev (docs/PROTOCOL.md: "A join that carries
+   * text while you hold unacknowledged edits"): reads the revisions we
+   * missed over REST and handles the join as a resumed one with them, so
+   * the edits are transformed and sent, not dropped. Messages that come
+   * meanwhile wait. If the revisions cannot be read, it tries again on a
+   * new connection; after three failures, it gives the edits up as a
+   * resync would (onResync's lostEdits).
+   */
+  bringForward(m) {
+    const ws = this.ws;
+    const after = this.rev;
+    this.holding = [];
+    this.h.fetchRevisions(after, m.rev).then(
+      (revs) => {
+        if (this.ws !== ws) return;
+        const ops = revs.filter((r) => r.rev > after && r.rev <= m.rev).map((r) => ({ ...r, type: 'op' }));
+        if (ops.length !== m.rev - after || ops.some((r, i) => r.rev !== after + 1 + i)) throw new Error('collab: the revisions read do not follow on');
+        const held = this.holding;
+        this.holding = null;
+        this.fetchFailures = 0;
+        const { text: _text, ...rest } = m;
+        this.joined({ ...rest, resumed: true, ops });
+        for (const x of held) {
+          if (this.ws !== ws) break;
+          this.handle(x);
+        }
+      },
+    ).catch((e) => {
+      if (this.ws !== ws) return;
+      console.warn('collab: reading the revisions missed', e);
+      this.holding = null;
+      if (++this.fetchFailures >= 3) {
+        this.fetchFailures = 0;
+        this.askedResume = false;
+        this.joined(m); // gives the edits up: onResync(text, true)
+      } else {
+        this.reconnect();
+      }
+    });
   }
 
   /** A local edit (code points, on the local text), already in the editor. */
@@ -376,7 +545,26 @@ export class Collab {
     if (op.isNoop()) return;
     this.buffer = this.buffer ? this.buffer.compose(op) : op;
     if (!this.inflight && this.connected) this.flush();
-    this.setStatus(this.connected ? 'saving' : 'offline', this.connected ? '' : 'edits are kept');
+    if (this.connected) this.setStatus('saving');
+    else if (this.status !== 'closed') this.setStatus(this.status === 'connecting' ? 'connecting' : 'offline', 'edits are kept');
+    this.h.onPending();
+  }
+
+  /**
+   * What delivers the unsent edits from another page, or null when there
+   * are none: {client, seq, rev, inflight: {id, op} | null, buffer}, the
+   * operations in JSON. The in-flight operation and the buffer are based
+   * on revision rev.
+   */
+  pendingState() {
+    if (this.synchronized) return null;
+    return {
+      client: this.clientId,
+      seq: this.seq,
+      rev: this.rev,
+      inflight: this.inflight ? { id: this.inflight.id, op: this.inflight.op.toJSON() } : null,
+      buffer: this.buffer ? this.buffer.toJSON() : null,
+    };
   }
 
   /**
@@ -413,8 +601,16 @@ export class Collab {
     }, ACK_TIMEOUT);
   }
 
+  /** Whether op id id is our in-flight operation's: ours, or as others (and REST) see it. */
+  isInflight(id) {
+    if (!this.inflight || !id) return false;
+    if (id === this.inflight.id) return true;
+    const seq = this.inflight.id.slice(this.inflight.id.lastIndexOf(':'));
+    return this.user !== '' && id === this.user + seq;
+  }
+
   ack(rev, id) {
-    if (!this.inflight || this.inflight.id !== id) return;
+    if (!this.isInflight(id)) return;
     // Our operation is revision rev: move the others' cursors over it.
     this.moveCursors(this.inflight.op);
     this.rev = Math.max(this.rev, rev);
@@ -422,6 +618,7 @@ export class Collab {
     clearTimeout(this.ackTimer);
     if (this.buffer && this.connected) this.flush();
     this.h.onAck(this.rev);
+    this.h.onPending();
     if (this.synchronized) {
       this.setStatus('saved');
       this.h.onSynced();
@@ -431,7 +628,7 @@ export class Collab {
   }
 
   remote(m) {
-    if (this.inflight && m.id === this.inflight.id) return this.ack(m.rev, m.id);
+    if (this.isInflight(m.id)) return this.ack(m.rev, m.id);
     if (m.rev <= this.rev) return; // seen already
     if (m.rev !== this.rev + 1) {
       // A revision is missing: resume from the last one we have.
@@ -449,6 +646,7 @@ export class Collab {
       // The editor's text and ours disagree: start again from the server's.
       return this.resync(String(e));
     }
+    if (!this.synchronized) this.h.onPending();
     this.h.onUsers();
   }
 

@@ -2,14 +2,19 @@
 // operations in code points; remote operations become CodeMirror changes
 // marked remote, which stay out of the undo history (so undo undoes only
 // our own edits, remapped over everyone else's); the others' selections
-// are drawn with their names and colours.
-import { EditorState, EditorSelection, Compartment, StateField, StateEffect, Transaction } from '@codemirror/state';
+// are drawn with their names and colours, a name shown for a few seconds
+// after its owner moves or types (and on hover), placed so that names
+// never cover each other. The indentation follows the file's (indent.js),
+// and invisible characters are shown (invisibles.js).
+import { EditorState, EditorSelection, Compartment, StateField, StateEffect, Transaction, countColumn } from '@codemirror/state';
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
-  highlightSpecialChars, Decoration, WidgetType, dropCursor, rectangularSelection, crosshairCursor,
+  Decoration, WidgetType, dropCursor, rectangularSelection, crosshairCursor,
 } from '@codemirror/view';
-import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
-import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput, foldGutter, foldKeymap, LanguageDescription } from '@codemirror/language';
+import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from '@codemirror/commands';
+import {
+  syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput, foldGutter, foldKeymap, LanguageDescription, indentUnit,
+} from '@codemirror/language';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { oneDark } from '@codemirror/theme-one-dark';
@@ -19,12 +24,9 @@ import { bytesText, utf8Length } from './collab.js';
 import { Walker, astralField, componentChanges, cpDocLength, manyToCp, manyToUtf16 } from './positions.js';
 import { lineEndings } from './lineendings.js';
 import { remoteEdit, isRemote } from './remote.js';
-
-// Control characters CodeMirror shows as placeholders: its default set
-// without "\r", which lineendings.js draws itself. CodeMirror matches it
-// with a MatchDecorator, which needs the g flag (without it the plugin
-// crashes at the first document and shows nothing).
-const specialChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028\u2029\u202d\u202e\u2066\u2067\u2069\ufeff\ufff9-\ufffc]/gu;
+import { showInvisibles } from './invisibles.js';
+import { detectIndent, tabInsert } from './indent.js';
+import { LABEL_SHOWN, labelWidth, placeLabels } from './labels.js';
 
 // Edits inserting fewer UTF-16 units than this are not measured against
 // the server's limits (typing); the Collab still checks what it sends.
@@ -35,24 +37,37 @@ const SMALL_INSERT = 4096;
 const setCursors = StateEffect.define();
 
 class CursorWidget extends WidgetType {
-  constructor(name, color, below) {
+  /** place: {side: 'above' | 'below', row}; activeAt: when its owner last moved (ms). */
+  constructor(user, name, color, place, activeAt) {
     super();
+    this.user = user;
     this.name = name;
     this.color = color;
-    this.below = below;
+    this.place = place;
+    this.activeAt = activeAt;
   }
   eq(o) {
-    return o.name === this.name && o.color === this.color && o.below === this.below;
+    return o.user === this.user && o.name === this.name && o.color === this.color &&
+      o.place.side === this.place.side && o.place.row === this.place.row && o.activeAt === this.activeAt;
   }
-  toDOM() {
+  toDOM(view) {
     const caret = document.createElement('span');
     caret.className = 'cm-remote-cursor';
     caret.style.borderLeftColor = this.color;
+    caret.dataset.user = this.user;
     const label = document.createElement('span');
-    label.className = this.below ? 'cm-remote-label cm-remote-label-below' : 'cm-remote-label';
+    label.className = this.place.side === 'below' ? 'cm-remote-label cm-remote-label-below' : 'cm-remote-label';
     label.style.backgroundColor = this.color;
     label.style.color = labelTextColor(this.color);
     label.textContent = this.name; // a name is text, never HTML
+    if (this.place.row > 0) {
+      label.style[this.place.side === 'below' ? 'top' : 'bottom'] = `calc(100% + ${Math.round(this.place.row * view.defaultLineHeight)}px)`;
+    }
+    // Shown for LABEL_SHOWN after its owner's last move, then faded out
+    // by CSS (and shown again on hover).
+    const age = Date.now() - this.activeAt;
+    if (age >= LABEL_SHOWN) label.classList.add('cm-remote-label-idle');
+    else label.style.animationDelay = `${LABEL_SHOWN - age}ms`;
     caret.appendChild(label);
     return caret;
   }
@@ -80,10 +95,11 @@ const cursorField = StateField.define({
   provide: (f) => EditorView.decorations.from(f),
 });
 
-/** users: [{name, color, ranges: [{anchor, head}] in UTF-16 offsets}] */
-function cursorDecorations(state, users) {
+/** users: [{id, name, color, activeAt, ranges: [{anchor, head}] in UTF-16 offsets}] */
+function cursorDecorations(state, users, now) {
   const len = state.doc.length;
   const out = [];
+  const carets = [];
   for (const u of users) {
     for (const r of u.ranges) {
       const head = Math.min(r.head, len);
@@ -93,10 +109,16 @@ function cursorDecorations(state, users) {
       if (from < to) {
         out.push(Decoration.mark({ class: 'cm-remote-selection', attributes: { style: `background-color: ${u.color}40` } }).range(from, to));
       }
-      const below = state.doc.lineAt(head).number === 1;
-      out.push(Decoration.widget({ widget: new CursorWidget(u.name, u.color, below), side: 1 }).range(head));
+      const line = state.doc.lineAt(head);
+      carets.push({ u, head, line: line.number, col: countColumn(line.text, state.tabSize, head - line.from) });
     }
   }
+  const places = placeLabels(carets.map((c) => ({
+    line: c.line, col: c.col, width: labelWidth(c.u.name), shown: now - c.u.activeAt < LABEL_SHOWN,
+  })));
+  carets.forEach((c, i) => {
+    out.push(Decoration.widget({ widget: new CursorWidget(c.u.id, c.u.name, c.u.color, places[i], c.u.activeAt), side: 1 }).range(c.head));
+  });
   return Decoration.set(out, true);
 }
 
@@ -136,10 +158,67 @@ function findLanguage(fileName, langName) {
   return LanguageDescription.matchFilename(languages, fileName || '');
 }
 
+// A language whose code failed to load (the network dropped) is asked for
+// again: sooner at first, then every 30 s, and at once when the browser
+// comes back online.
+const RETRY_DELAYS = [1000, 2000, 5000, 10000, 30000];
+
 function loadLanguage(desc) {
-  if (!loading.has(desc.name)) loading.set(desc.name, desc.load());
+  if (!loading.has(desc.name)) {
+    const p = preflight(desc.name).then(() => desc.load());
+    loading.set(desc.name, p);
+    p.catch(() => loading.delete(desc.name)); // the next call tries again
+  }
   return loading.get(desc.name);
 }
+
+// A module whose fetch failed is remembered as failed by the browser for
+// the life of the page: importing it again fails at once. So the files a
+// language needs (dist/languages.json, made by languages.mjs) are fetched
+// first, which leaves them in the HTTP cache (chunks are immutable), and
+// the import is tried only once they all arrived.
+let manifest = null;
+
+async function preflight(name) {
+  if (!manifest) {
+    manifest = fetch('/assets/languages.json').then((r) => {
+      if (r.status === 404) return {}; // an older server: import directly
+      if (!r.ok) throw new Error(`languages.json: ${r.status}`);
+      return r.json();
+    });
+    manifest.catch(() => (manifest = null));
+  }
+  const files = (await manifest)[name] || [];
+  await Promise.all(files.map(async (f) => {
+    const r = await fetch('/assets/' + f);
+    if (!r.ok) throw new Error(`${f}: ${r.status}`);
+    await r.arrayBuffer();
+  }));
+}
+
+// ---- indentation
+
+/**
+ * Tab as editors have it: with a selection over several lines, indents
+ * them; else inserts at each cursor (replacing a selection within a line)
+ * a tab, or spaces up to the next multiple of the indent unit.
+ */
+export function indentAtCursor({ state, dispatch }) {
+  if (state.readOnly) return false;
+  if (state.selection.ranges.some((r) => state.doc.lineAt(r.from).number !== state.doc.lineAt(r.to).number)) {
+    return indentMore({ state, dispatch });
+  }
+  const unit = state.facet(indentUnit);
+  dispatch(state.update(state.changeByRange((r) => {
+    const line = state.doc.lineAt(r.from);
+    const text = tabInsert(unit, countColumn(line.text, state.tabSize, r.from - line.from));
+    return { changes: { from: r.from, to: r.to, insert: text }, range: EditorSelection.cursor(r.from + text.length) };
+  }), { scrollIntoView: true, userEvent: 'input' }));
+  return true;
+}
+
+/** The indent unit and tab size of detectIndent's answer. */
+const indentExt = (d) => [indentUnit.of(d.unit), EditorState.tabSize.of(d.tabSize)];
 
 // ---- the editor
 
@@ -155,9 +234,18 @@ export class CollabEditor {
     this.theme = new Compartment();
     this.ro = new Compartment();
     this.gutters = new Compartment();
+    this.indent = new Compartment();
+    this.indentation = { unit: '  ', tabSize: 4, from: 'language' };
+    this.indentTimer = null;
     this.langDesc = null;
+    this.langName = '';
+    this.langRetry = null;
+    this.langAttempt = 0;
     this.view = null;
     this.cursorTimer = null;
+    addEventListener('online', () => {
+      if (this.langRetry) this.retryLanguage(0);
+    });
   }
 
   extensions() {
@@ -166,7 +254,8 @@ export class CollabEditor {
       lineEndings(),
       astralField,
       this.gutters.of(o.lineNumbers === false ? [] : [lineNumbers(), highlightActiveLineGutter(), foldGutter()]),
-      highlightSpecialChars({ specialChars }),
+      showInvisibles(),
+      this.indent.of(indentExt(this.indentation)),
       history(),
       drawSelection(),
       dropCursor(),
@@ -178,7 +267,8 @@ export class CollabEditor {
       highlightActiveLine(),
       highlightSelectionMatches(),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-      keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, indentWithTab]),
+      // Tab indents (Escape, then Tab, leaves the editor: CodeMirror's).
+      keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, { key: 'Tab', run: indentAtCursor, shift: indentLess }]),
       EditorState.transactionFilter.of((tr) => this.admit(tr)),
       cursorField,
       this.lang.of([]),
@@ -191,9 +281,36 @@ export class CollabEditor {
 
   /** Shows text as the document, with a fresh undo history. */
   load(text) {
+    this.indentation = detectIndent(text, this.langName);
     const state = EditorState.create({ doc: text, extensions: this.extensions() });
     if (this.view) this.view.setState(state);
     else this.view = new EditorView({ state, parent: this.opts.parent });
+  }
+
+  /** The indentation in use: {unit, tabSize, from: 'file' | 'language'}. */
+  indentUnit() {
+    return { ...this.indentation };
+  }
+
+  /**
+   * Looks at the text's indentation again (after it changed, or its
+   * language did) and switches to it if it differs.
+   */
+  detectIndentation() {
+    if (!this.view) return;
+    const d = detectIndent(this.view.state.doc.sliceString(0, 256 * 1024), this.langName);
+    const o = this.indentation;
+    if (d.unit === o.unit && d.tabSize === o.tabSize && d.from === o.from) return;
+    this.indentation = d;
+    this.view.dispatch({ effects: this.indent.reconfigure(indentExt(d)) });
+  }
+
+  scheduleIndentation() {
+    if (this.indentTimer) return;
+    this.indentTimer = setTimeout(() => {
+      this.indentTimer = null;
+      this.detectIndentation();
+    }, 1000);
   }
 
   /** Replaces the text after a resync, keeping the cursor near where it was. */
@@ -219,8 +336,13 @@ export class CollabEditor {
   /** Picks syntax highlighting from the file name (or a language name), loading it lazily. */
   async setLanguage(fileName, langName) {
     const desc = findLanguage(fileName, langName);
+    if (desc !== this.langDesc) this.langAttempt = 0;
     this.langDesc = desc;
+    this.langName = desc ? desc.name : langName || '';
+    this.detectIndentation();
     if (!desc) {
+      clearTimeout(this.langRetry);
+      this.langRetry = null;
       this.view.dispatch({ effects: this.lang.reconfigure([]) });
       return null;
     }
@@ -229,14 +351,28 @@ export class CollabEditor {
   }
 
   async applyLanguage(desc) {
+    clearTimeout(this.langRetry);
+    this.langRetry = null;
     let support;
     try {
       support = await loadLanguage(desc);
     } catch (e) {
-      console.warn('loading the language', desc.name, e);
+      if (this.langDesc !== desc) return;
+      const delay = RETRY_DELAYS[Math.min(this.langAttempt++, RETRY_DELAYS.length - 1)];
+      console.warn(`collab: loading the language ${desc.name} failed; trying again in ${delay / 1000} s:`, e);
+      this.retryLanguage(delay);
       return;
     }
+    this.langAttempt = 0;
     if (this.langDesc === desc) this.view.dispatch({ effects: this.lang.reconfigure(support) });
+  }
+
+  retryLanguage(delay) {
+    clearTimeout(this.langRetry);
+    this.langRetry = setTimeout(() => {
+      this.langRetry = null;
+      if (this.langDesc) this.applyLanguage(this.langDesc);
+    }, delay);
   }
 
   /**
@@ -270,6 +406,7 @@ export class CollabEditor {
       local = true;
     }
     if (local && this.opts.onLocalChange) this.opts.onLocalChange();
+    if (u.docChanged) this.scheduleIndentation();
     if (u.docChanged || u.selectionSet) this.scheduleCursor();
   }
 
@@ -290,11 +427,13 @@ export class CollabEditor {
     const users = [...this.collab.users.values()].map((u) => ({ u, ranges: this.collab.localRanges(u) }));
     const conv = manyToUtf16(state, users.flatMap(({ ranges }) => ranges.flatMap((r) => [r.anchor, r.head])));
     const drawn = users.map(({ u, ranges }) => ({
+      id: u.id,
       name: u.name || 'Anonymous',
       color: /^#[0-9a-fA-F]{6}$/.test(u.color) ? u.color : '#888888',
+      activeAt: u.activeAt || 0,
       ranges: ranges.map((r) => ({ anchor: conv.get(r.anchor), head: conv.get(r.head) })),
     }));
-    this.view.dispatch({ effects: setCursors.of(cursorDecorations(state, drawn)) });
+    this.view.dispatch({ effects: setCursors.of(cursorDecorations(state, drawn, Date.now())) });
   }
 
   scheduleCursor() {

@@ -7,10 +7,12 @@
 // token), origin (the only host origin to talk to; default any).
 //
 // Posted to the host (window.parent), each with source: "collab":
-//   {type: "ready", rev, readOnly, name, language, settings, user, data}  once the text is shown
+//   {type: "ready", rev, readOnly, name, language, settings, user, data, unsent}  once the text is shown
 //   {type: "change", rev}                            after each revision (ours or others')
 //   {type: "presence", users: [{id, name, color, readOnly, data}]}  when people come, go or change
-//   {type: "status", status}                         connection state
+//   {type: "status", status, detail}                 connection state
+//   {type: "connection", online}                     the connection went down (within ~10 s of it), or back up
+//   {type: "unsent", unsent}                         edits not on the server yet appeared, or are all saved
 //   {type: "text", text, rev}                        the answer to getText
 //   {type: "refused", reason}                        an edit too large for the server was not made
 //   {type: "meta", name, language, settings}         the document was renamed or its settings changed
@@ -42,12 +44,13 @@ export function main({ doc: docId }) {
   let ready = false;
   let wantFocus = false;
   let lastPresence = '';
+  let online = false; // as last told the host (ready says online)
 
   // toHost(m)(ev) answers the host's command ev with m.
   const toHost = (m) => (ev) => ev.source.postMessage({ source: 'collab', ...m }, ev.origin === 'null' ? '*' : ev.origin);
   const peers = () => [...collab.users.values()].map((u) => ({ id: u.id, name: u.name, color: u.color, readOnly: !!u.readOnly, data: u.data || {} }));
 
-  const { collab, editor } = openSession({
+  const { collab, editor, unsent } = openSession({
     docId,
     token: q.get('token') || '',
     readOnly,
@@ -67,9 +70,10 @@ export function main({ doc: docId }) {
         ready = true;
         if (wantFocus) editor.focus();
         const viewOnly = readOnly || m.readOnly;
+        online = true;
         post({
           type: 'ready', rev: collab.rev, readOnly: viewOnly, name: m.doc.name, language: m.doc.language,
-          settings: m.doc.settings, user: m.user, data: collab.ownData,
+          settings: m.doc.settings, user: m.user, data: collab.ownData, unsent: unsent(),
         });
       },
       remote: () => post({ type: 'change', rev: collab.rev }),
@@ -91,6 +95,15 @@ export function main({ doc: docId }) {
       status: (status, detail) => {
         document.body.dataset.status = status;
         post({ type: 'status', status, detail: detail || '' });
+        const now = status === 'saved' || status === 'saving';
+        if (ready && now !== online) {
+          online = now;
+          post({ type: 'connection', online });
+        }
+      },
+      unsent: (u) => {
+        document.body.dataset.unsent = String(u);
+        post({ type: 'unsent', unsent: u });
       },
     },
   });

@@ -9,13 +9,14 @@
 // pages of PAGE revisions around it (cached), so a document with 100,000
 // revisions costs what one with ten does.
 import { EditorState, StateField, StateEffect, RangeSet, Compartment } from '@codemirror/state';
-import { EditorView, Decoration, WidgetType, gutter, GutterMarker, lineNumbers, highlightSpecialChars } from '@codemirror/view';
+import { EditorView, Decoration, WidgetType, gutter, GutterMarker, lineNumbers } from '@codemirror/view';
 import { syntaxHighlighting, defaultHighlightStyle, LanguageDescription } from '@codemirror/language';
 import { oneDark } from '@codemirror/theme-one-dark';
 import { languages } from '@codemirror/language-data';
 import { api, docPath, el, store, theme, applyTheme, ago } from './ui.js';
 import { lineEndings } from './lineendings.js';
 import { astralField, componentChanges } from './positions.js';
+import { showInvisibles, visibleNodes } from './invisibles.js';
 
 const PAGE = 50;
 const MAX_SHOWN_INSERT = 2000; // code units of an added text drawn inline
@@ -33,7 +34,7 @@ class Added extends WidgetType {
     // revision and line numbers and blame stay beside their lines.
     let t = this.text.length > MAX_SHOWN_INSERT ? this.text.slice(0, MAX_SHOWN_INSERT) + '…' : this.text;
     t = t.replace(/\r?\n/g, '⏎');
-    return el('span', { class: 'hist-ins', title: 'added since: ' + this.text.slice(0, 500), text: t });
+    return el('span', { class: 'hist-ins', title: 'added since: ' + this.text.slice(0, 500) }, ...visibleNodes(t));
   }
 }
 
@@ -101,7 +102,7 @@ export async function main({ doc: docId }) {
         astralField,
         EditorState.readOnly.of(true),
         EditorView.editable.of(false),
-        highlightSpecialChars(),
+        showInvisibles(),
         gutter({ class: 'cm-blame-gutter', markers: (v) => v.state.field(blameField) }),
         lineNumbers(),
         diffField,

@@ -1,6 +1,6 @@
 // The start page: create a file or a workspace; the documents and
 // workspaces opened in this browser, kept in localStorage.
-import { el, api, store, remember, forget, theme, applyTheme, ago } from './ui.js';
+import { el, api, store, remember, rememberWorkspaceOf, forget, theme, applyTheme, ago } from './ui.js';
 
 export function main() {
   applyTheme(theme());
@@ -14,7 +14,10 @@ export function main() {
     try {
       const doc = await api('POST', '/api/docs', { name: name.value.trim() || 'untitled.txt', text: '' });
       remember({ kind: 'doc', id: doc.id, name: doc.name });
-      if (doc.workspaceLinks && doc.workspaceLinks.edit) remember({ kind: 'workspace', id: doc.workspaceLinks.edit, name: 'Workspace of ' + doc.name });
+      if (doc.workspaceLinks && doc.workspaceLinks.edit) {
+        remember({ kind: 'workspace', id: doc.workspaceLinks.edit, name: 'Workspace of ' + doc.name });
+        rememberWorkspaceOf(doc.id, doc.workspaceLinks.edit);
+      }
       location.href = '/d/' + encodeURIComponent(doc.id);
     } catch (e) {
       fail(e);

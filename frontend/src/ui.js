@@ -65,6 +65,69 @@ export const store = {
   },
 };
 
+/**
+ * This browser's author secret (docs/PROTOCOL.md, join's author): 128
+ * random bits in hex, made once and shared by every tab through
+ * localStorage, so the server knows one person across reloads and tabs.
+ * A secret: sent in joins, never shown. Without storage, one per page.
+ */
+export function authorSecret() {
+  let a = store.get('author', null);
+  if (typeof a !== 'string' || !/^[0-9a-f]{32}$/.test(a)) {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    a = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    store.set('author', a);
+  }
+  return a;
+}
+
+/**
+ * The workspace a document link was opened from in this browser (its
+ * workspace link), or ''. The server tells nobody a document's workspace
+ * (a file's link must not open its siblings), so the way back is what this
+ * browser saw: the workspace page and the start page record it.
+ */
+export function workspaceOf(doc) {
+  const hit = store.get('workspaceOf', []).find((e) => Array.isArray(e) && e[0] === doc);
+  return hit ? String(hit[1]) : '';
+}
+
+export function rememberWorkspaceOf(doc, ws) {
+  if (!doc || !ws) return;
+  const all = store.get('workspaceOf', []).filter((e) => Array.isArray(e) && e[0] !== doc);
+  all.unshift([doc, ws]);
+  store.set('workspaceOf', all.slice(0, 500));
+}
+
+/**
+ * Puts text on the clipboard: the Clipboard API where the page may use
+ * it, else a selected textarea and the copy command. Resolves to whether
+ * it worked.
+ */
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // fall back below
+  }
+  const ta = el('textarea', { readonly: true, style: 'position:fixed;top:-1000px;opacity:0' });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  ta.remove();
+  return ok;
+}
+
 export const palette = ['#e06c75', '#61afef', '#98c379', '#c678dd', '#d19a66', '#56b6c2', '#e5c07b', '#be5046'];
 
 const adjectives = ['Quick', 'Calm', 'Brave', 'Bright', 'Keen', 'Witty', 'Gentle', 'Bold'];

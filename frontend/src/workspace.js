@@ -2,7 +2,7 @@
 // from the "/" in file names), who is in which file, and creating,
 // renaming and deleting files. Deleting is an administrative route on the
 // server, so it asks for the API token (kept for this tab only).
-import { el, api, docPath, remember, theme, applyTheme, APIError } from './ui.js';
+import { el, api, docPath, remember, rememberWorkspaceOf, theme, applyTheme, APIError } from './ui.js';
 
 const PAGE = 1000; // files per request, the server's largest page
 const MAX_FILES = 20000;
@@ -85,7 +85,8 @@ export function main({ workspace: ws }) {
     who.set(f.id, users);
     const li = el('li', { class: 'file', 'data-file': f.name });
     const show = () => li.replaceChildren(
-      el('a', { href: '/d/' + encodeURIComponent(f.id), text: base, title: f.name }),
+      // Opening a file remembers where it came from: its page links back here.
+      el('a', { href: '/d/' + encodeURIComponent(f.id), text: base, title: f.name, onclick: () => rememberWorkspaceOf(f.id, ws), onauxclick: () => rememberWorkspaceOf(f.id, ws) }),
       users,
       el('span', { class: 'actions' },
         el('button', { class: 'link', text: 'rename', onclick: rename }),
@@ -182,6 +183,7 @@ export function main({ workspace: ws }) {
       const doc = await api('POST', '/api/docs', { name, text: '', workspace: ws });
       input.value = '';
       remember({ kind: 'doc', id: doc.id, name: doc.name });
+      rememberWorkspaceOf(doc.id, ws);
       await refresh();
     } catch (e) {
       fail(e);

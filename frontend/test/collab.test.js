@@ -5,109 +5,10 @@
 // and every operation a client made was applied exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Collab, utf8Length } from '../src/collab.js';
+import { Collab, utf8Length, PING_AFTER, DEAD_AFTER, JOIN_TIMEOUT } from '../src/collab.js';
 import { TextOperation } from '../src/ot.js';
 import { seeded, randomText, randomOp } from './rand.js';
-
-const publicID = (client) => 'u-' + client;
-// opIDFor is the id a session of client `to` sees of op id `id`.
-const opIDFor = (id, to) => {
-  const [client, seq] = id.split(':');
-  return client === to ? id : `${publicID(client)}:${seq}`;
-};
-
-class FakeServer {
-  constructor(text, r) {
-    this.r = r;
-    this.text = text;
-    this.revs = [null]; // revs[n] is revision n: {op, id, author}
-    this.applied = new Map(); // op id -> {rev, json}
-    this.newest = new Map(); // client id -> newest applied sequence
-    this.sessions = new Map(); // socket -> {client}
-    this.refuseResume = 0; // probability of answering a resume with the whole text
-  }
-
-  get head() {
-    return this.revs.length - 1;
-  }
-
-  receive(sock, data) {
-    const m = JSON.parse(data);
-    const s = this.sessions.get(sock);
-    if (!s) return;
-    if (m.type === 'join') {
-      s.client = m.client;
-      const resume = m.rev !== undefined && m.rev <= this.head && this.r.next() >= this.refuseResume;
-      // As the server does, others see a public user id, never the
-      // client id, and op ids under it; a client's own ops keep its id.
-      const joined = { type: 'joined', user: publicID(m.client), readOnly: false, doc: { id: 'd', name: 'f.txt', language: '' }, rev: this.head, users: [], ops: [] };
-      if (resume) {
-        joined.resumed = true;
-        joined.ops = this.revs.slice(m.rev + 1).map((v, i) => ({ rev: m.rev + 1 + i, op: v.op.toJSON(), author: v.author, id: opIDFor(v.id, m.client) }));
-      } else {
-        joined.resumed = false;
-        joined.text = this.text;
-      }
-      sock.deliver(joined);
-      return;
-    }
-    if (!s.client) return sock.deliver({ type: 'error', code: 'not_joined' });
-    if (m.type !== 'op') return;
-    // A resend carries the id of the first send (its operation may have
-    // been transformed since, and its rev moved on).
-    const seen = this.applied.get(m.id);
-    if (seen) return sock.deliver({ type: 'ack', rev: seen.rev, id: m.id, duplicate: true });
-    const [client, seqText] = m.id.split(':');
-    const seq = Number(seqText);
-    assert.equal(client, s.client);
-    if (seq <= (this.newest.get(client) || 0)) return sock.deliver({ type: 'error', code: 'stale_op', id: m.id });
-    if (m.rev > this.head) return sock.deliver({ type: 'error', code: 'future_revision', id: m.id });
-    let op = TextOperation.fromJSON(m.op);
-    for (let n = m.rev + 1; n <= this.head; n++) [op] = TextOperation.transform(op, this.revs[n].op);
-    this.text = op.apply(this.text);
-    this.revs.push({ op, id: m.id, author: publicID(client) });
-    this.applied.set(m.id, { rev: this.head });
-    this.newest.set(client, seq);
-    for (const [other] of this.sessions) {
-      if (other === sock) other.deliver({ type: 'ack', rev: this.head, id: m.id });
-      else other.deliver({ type: 'op', rev: this.head, op: op.toJSON(), author: publicID(client), id: opIDFor(m.id, this.sessions.get(other).client) });
-    }
-  }
-}
-
-// A WebSocket whose traffic the test moves by hand.
-function network(server) {
-  const sockets = [];
-  class FakeWS {
-    constructor(url) {
-      this.url = url;
-      this.readyState = 0;
-      this.up = []; // client -> server
-      this.down = []; // server -> client (messages, framed on delivery)
-      this.closeCode = null; // a close event not yet delivered
-      sockets.push(this);
-    }
-    send(data) {
-      if (this.readyState !== 1) throw new Error('send on a socket that is not open');
-      this.up.push(data);
-    }
-    close(code = 1005) {
-      if (this.readyState >= 2) return;
-      this.drop(code);
-    }
-    drop(code) {
-      this.readyState = 3;
-      this.up = [];
-      this.down = [];
-      this.closeCode = code;
-      server.sessions.delete(this);
-    }
-    deliver(m) {
-      if (this.readyState === 1) this.down.push(m);
-    }
-  }
-  return { sockets, FakeWS };
-}
+import { FakeServer, network } from './fakeserver.js';
 
 function run(seedName, { clients: nClients, steps, dropRate, refuseResume }) {
   const r = seeded(seedName);
@@ -221,7 +122,7 @@ test('utf8Length counts the bytes of UTF-8', () => {
 });
 
 // A Collab on one socket the test drives by hand.
-function manual(limits) {
+function manual(limits, opts = {}) {
   const sockets = [];
   class WS {
     constructor() {
@@ -242,6 +143,7 @@ function manual(limits) {
     clientId: 'c',
     WebSocket: WS,
     handlers: { onJoined() {}, onRemote() {}, onResync: (text, lost) => resyncs.push({ text, lost }) },
+    ...opts,
   });
   const open = (joined) => {
     const ws = sockets[sockets.length - 1];
@@ -414,4 +316,96 @@ test('app data: sent at every join, changed key by key, ours as the server says'
   } finally {
     c.stop();
   }
+});
+
+test('the heartbeat pings a quiet connection and gives up a silent one: offline, edits kept, reconnect', () => {
+  let t = 1000;
+  const { c, open, sockets } = manual({ maxMessageBytes: 1000, maxDocBytes: 1 << 20 }, { now: () => t });
+  const ws = open({ rev: 1, text: 'ab' });
+  const pings = () => ws.sent.filter((m) => m.type === 'ping').length;
+  try {
+    t += PING_AFTER - 1;
+    c.tick();
+    assert.equal(pings(), 0, 'not before PING_AFTER of silence');
+    t += 1;
+    c.tick();
+    assert.equal(pings(), 1);
+    c.tick();
+    assert.equal(pings(), 1, 'one ping at a time');
+    // The pong (any message) says the connection lives.
+    t += 1000;
+    ws.onmessage({ data: JSON.stringify({ type: 'pong' }) });
+    t += DEAD_AFTER;
+    c.tick();
+    assert.ok(c.connected);
+    assert.equal(pings(), 2, 'quiet again: another ping');
+    c.applyLocal(new TextOperation().retain(2).insert('!'));
+    t += DEAD_AFTER - 1;
+    c.tick();
+    assert.ok(c.connected, 'not dead before DEAD_AFTER');
+    t += 1;
+    c.tick();
+    assert.ok(!c.connected, 'dead');
+    assert.equal(ws.readyState, 3, 'the dead socket is closed');
+    assert.equal(c.status, 'offline');
+    assert.ok(c.retryTimer, 'it reconnects');
+    assert.ok(!c.synchronized, 'the edit is kept');
+    c.retryNow();
+    const again = open({ rev: 1, text: 'ab', resumed: true, ops: [] });
+    assert.equal(sockets.length, 2);
+    assert.deepEqual(again.sent.filter((m) => m.type === 'op').map((m) => m.id), ['c:1'], 'and resent');
+  } finally {
+    c.stop();
+  }
+});
+
+test('a join never answered is given up after JOIN_TIMEOUT', () => {
+  let t = 1000;
+  const { c, sockets } = manual({}, { now: () => t });
+  try {
+    const ws = sockets[0];
+    ws.readyState = 1;
+    ws.onopen();
+    t += JOIN_TIMEOUT - 1;
+    c.tick();
+    assert.equal(c.status, 'connecting');
+    t += 1;
+    c.tick();
+    assert.equal(c.status, 'offline');
+    assert.equal(ws.readyState, 3);
+  } finally {
+    c.stop();
+  }
+});
+
+test('the browser going offline is believed at once', () => {
+  const { c, open } = manual({});
+  open({ rev: 1, text: 'ab' });
+  try {
+    c.networkLost();
+    assert.equal(c.status, 'offline');
+    assert.ok(!c.connected);
+  } finally {
+    c.stop();
+  }
+});
+
+test('every join carries the author secret and the client id', () => {
+  const { c, open, sockets } = manual({}, { author: 'f3a9c1d07b6e4f2a9c8d1e0b7a6f5c4d' });
+  try {
+    open({ rev: 1, text: 'ab' });
+    c.reconnect();
+    c.retryNow();
+    open({ rev: 1, resumed: true, ops: [] });
+    for (const ws of sockets) assert.deepEqual([ws.sent[0].author, ws.sent[0].client], ['f3a9c1d07b6e4f2a9c8d1e0b7a6f5c4d', 'c']);
+  } finally {
+    c.stop();
+  }
+});
+
+test('a client id is 128 random bits in hex', () => {
+  const a = new Collab({ url: 'ws://x', handlers: { onJoined() {}, onRemote() {}, onResync() {} } });
+  const b = new Collab({ url: 'ws://x', handlers: { onJoined() {}, onRemote() {}, onResync() {} } });
+  assert.match(a.clientId, /^[0-9a-f]{32}$/);
+  assert.notEqual(a.clientId, b.clientId);
 });

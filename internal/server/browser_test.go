@@ -48,8 +48,11 @@ type browserEnv struct {
 	base    string          // the server's URL
 	browser context.Context // the browser; tabs are made from it
 
-	mu       sync.Mutex // guards requests
+	mu       sync.Mutex // guards requests and intercept
 	requests []string   // the path and query of every API request, in order
+	// intercept, when set, may answer a request itself (reporting true):
+	// a test's failing server.
+	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func chromiumPath(t *testing.T) string {
@@ -81,10 +84,14 @@ func newBrowserEnvWith(t *testing.T, cfg Config) *browserEnv {
 
 	_, env.base = serveTest(t, cfg, docs.Config{}, func(srv http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			env.mu.Lock()
 			if strings.HasPrefix(r.URL.Path, "/api/") {
-				env.mu.Lock()
 				env.requests = append(env.requests, r.URL.RequestURI())
-				env.mu.Unlock()
+			}
+			intercept := env.intercept
+			env.mu.Unlock()
+			if intercept != nil && intercept(w, r) {
+				return
 			}
 			srv.ServeHTTP(w, r)
 		})
@@ -243,6 +250,13 @@ func (env *browserEnv) openTab(url string, strict bool) *browserPage {
 // error of the tab of ctx.
 func (env *browserEnv) failOnConsoleErrors(ctx context.Context, url string) {
 	env.t.Helper()
+	env.failOnConsoleErrorsBut(ctx, url, nil)
+}
+
+// failOnConsoleErrorsBut is failOnConsoleErrors, except for the errors
+// ignore accepts (nil: none).
+func (env *browserEnv) failOnConsoleErrorsBut(ctx context.Context, url string, ignore func(msg string) bool) {
+	env.t.Helper()
 	var mu sync.Mutex
 	var errs []string
 	err := chromedp.Listen(ctx, func(ev any) {
@@ -267,6 +281,9 @@ func (env *browserEnv) failOnConsoleErrors(ctx context.Context, url string) {
 			}
 			msg = "browser log: " + ev.Entry.Text + " " + ev.Entry.URL
 		default:
+			return
+		}
+		if ignore != nil && ignore(msg) {
 			return
 		}
 		mu.Lock()
