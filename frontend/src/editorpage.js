@@ -200,6 +200,8 @@ function sharePanel(doc, readOnly) {
   const setOpen = (open) => {
     panel.hidden = !open;
     button.setAttribute('aria-expanded', String(open));
+    // On a narrow screen the panel spans the window, under its button.
+    if (open) panel.style.top = getComputedStyle(panel).position === 'fixed' ? `${button.getBoundingClientRect().bottom + 6}px` : '';
   };
   button.addEventListener('click', () => setOpen(panel.hidden));
   document.addEventListener('keydown', (ev) => {

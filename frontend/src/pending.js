@@ -171,10 +171,13 @@ export async function orphans(store, doc, own, locks, now = Date.now()) {
  * added (not connected yet). onState({delivering, delivered, failed}) is
  * called as it goes; failed are records that cannot be delivered (the
  * document is gone, or they no longer fit it), which are deleted.
- * Resolves when every record found was tried.
+ * Resolves when every record found was tried, with the state and skipped,
+ * the number of records a live page held (a page being replaced by a
+ * reload may still hold its own for a moment: ask again later).
  */
 export async function deliverOrphans({ store, doc, own, locks, open, onState = () => {}, now = Date.now }) {
   const state = { delivering: 0, delivered: 0, failed: 0 };
+  let skipped = 0;
   for (const rec of await orphans(store, doc, own, locks, now())) {
     const result = await locks.tryWith(lockName(rec.client), () => deliverOne(store, doc, rec, open, () => {
       state.delivering = 1;
@@ -184,8 +187,9 @@ export async function deliverOrphans({ store, doc, own, locks, open, onState = (
     if (result === 'delivered') state.delivered++;
     if (result === 'failed') state.failed++;
     if (result) onState({ ...state });
+    else skipped++;
   }
-  return state;
+  return { ...state, skipped };
 }
 
 // Delivers one record while its lock is held: resolves 'delivered' or

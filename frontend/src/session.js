@@ -159,7 +159,11 @@ export function openSession(opts) {
         unsentChanged();
         on.delivery && on.delivery(st);
       },
-    }).finally(() => (delivering = false));
+    }).then((st) => {
+      // Records a live page held: ask again in a while (the page they
+      // belong to may be the one this one replaced).
+      if (st.skipped) setTimeout(deliverLeftovers, 15000);
+    }, (e) => console.warn('collab: delivering unsent edits:', e)).finally(() => (delivering = false));
   }
 
   addEventListener('online', () => collab.retryNow());

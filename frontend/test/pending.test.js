@@ -180,7 +180,7 @@ for (const [name, refuseResume] of [['resumed', 0], ['read over REST when the se
     let result = null;
     run.then((r) => (result = r));
     await pump(sockets, server, () => result !== null);
-    assert.deepEqual(result, { delivering: 0, delivered: 1, failed: 0 });
+    assert.deepEqual(result, { delivering: 0, delivered: 1, failed: 0, skipped: 0 });
     assert.deepEqual(states.map((s) => s.delivering), [1, 0]);
     assert.equal(server.text, '> hello world!');
     const ids = server.revs.slice(1).map((r) => r.id);
@@ -203,7 +203,7 @@ test('a record a live page holds, or this page’s own, is not taken; without We
   assert.deepEqual((await orphans(store, 'doc1', 'mine', noLocks, now)).map((r) => r.client), ['older', 'gone', 'live']);
   // deliverOrphans skips the held one: it opens the others only.
   const opened = [];
-  await deliverOrphans({
+  const st = await deliverOrphans({
     store,
     doc: 'doc1',
     own: 'mine',
@@ -214,6 +214,7 @@ test('a record a live page holds, or this page’s own, is not taken; without We
     },
   });
   assert.deepEqual(opened, ['older', 'gone', 'recent']);
+  assert.deepEqual(st, { delivering: 0, delivered: 0, failed: 3, skipped: 1 }, 'the live one is left for later');
   assert.deepEqual([...store.m.keys()].sort(), ['live', 'mine', 'other-doc'], 'records that cannot be delivered are deleted');
 });
 
