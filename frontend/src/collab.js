@@ -41,8 +41,8 @@ const REJOIN = new Set([4000, 4010]);
 /** Our own close code: the local state is unsure, rejoin from scratch. */
 const RESYNC = 4000;
 /**
- * An operation not acknowledged in this long means a connection that died
- * without closing: reconnect, resume and resend it (ms).
+ * An operation not acknowledged in this long (by a server that answers
+ * pings) is resent on a new connection, resuming (ms).
  */
 const ACK_TIMEOUT = 20000;
 /** Heartbeat (ms): a ping after this long without a message from the server, */
@@ -288,7 +288,7 @@ export class Collab {
     const ws = this.ws;
     if (!ws) return;
     try {
-      ws.close(4000);
+      ws.close();
     } catch {
       // already closing
     }

@@ -51,3 +51,28 @@ test('Tab inserts a tab, or spaces up to the next stop', () => {
   assert.equal(tabInsert('    ', 4), '    ');
   assert.equal(tabInsert('  ', 3), ' ');
 });
+
+test('the Tab command: at each cursor a tab or spaces to the next stop; over several lines it indents them', async () => {
+  const { EditorState, EditorSelection } = await import('@codemirror/state');
+  const { indentUnit } = await import('@codemirror/language');
+  const { indentAtCursor } = await import('../src/editor.js');
+  const run = (doc, ranges, unit) => {
+    let state = EditorState.create({
+      doc,
+      selection: EditorSelection.create(ranges.map(([a, h]) => EditorSelection.range(a, h ?? a))),
+      extensions: [EditorState.allowMultipleSelections.of(true), indentUnit.of(unit), EditorState.tabSize.of(4)],
+    });
+    assert.ok(indentAtCursor({ state, dispatch: (tr) => (state = tr.state) }));
+    return state;
+  };
+  assert.equal(run('ab', [[1]], '\t').doc.toString(), 'a\tb');
+  assert.equal(run('ab', [[1]], '    ').doc.toString(), 'a   b', 'to column 4');
+  assert.equal(run('\tx', [[1]], '    ').doc.toString(), '\t    x', 'a tab counts as its width');
+  const two = run('ab\ncd', [[0], [4]], '  ');
+  assert.equal(two.doc.toString(), '  ab\nc d', 'every cursor');
+  assert.deepEqual(two.selection.ranges.map((r) => r.head), [2, 7]);
+  assert.equal(run('abc', [[0, 2]], '  ').doc.toString(), '  c', 'a selection within a line is replaced');
+  assert.equal(run('ab\ncd\n', [[1, 4]], '  ').doc.toString(), '  ab\n  cd\n', 'over lines: indents them');
+  const ro = EditorState.create({ doc: 'x', extensions: [EditorState.readOnly.of(true)] });
+  assert.equal(indentAtCursor({ state: ro, dispatch: () => assert.fail('read-only') }), false, 'read-only: Tab leaves the editor');
+});
