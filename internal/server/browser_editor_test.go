@@ -780,3 +780,45 @@ func TestBrowserHighlightingRetriesAFailedLanguage(t *testing.T) {
 	}
 	t.Logf("%d chunks failed once", n)
 }
+
+// TestBrowserEditsBroughtForwardBeyondTheResumeWindow: a page comes back
+// after more revisions than the server resumes with, holding an edit the
+// server applied (its ack lost) and one it never saw. The server answers
+// with the whole text; the page reads the revisions it missed over REST,
+// recognises its own edit among them by its public op id, and sends only
+// the other: each applied once, nothing offered for download.
+func TestBrowserEditsBroughtForwardBeyondTheResumeWindow(t *testing.T) {
+	env := newBrowserEnvWith(t, Config{MaxResume: 2})
+	id := env.create("far.txt", "start\n")
+	proxy := newStallProxy(t, env.base)
+	p := env.openOnFlakyNetwork(proxy.url() + "/d/" + id)
+	p.waitSaved()
+	proxy.stall(false, true)
+	p.do(atLineEnd(1), typeText(" mine"))
+	eventually(t, "the first edit on the server", func() (bool, string) {
+		s, _ := env.text(id)
+		return s == "start mine\n", s
+	})
+	proxy.setCut(true)
+	proxy.stall(false, false)
+	p.wait(`document.getElementById('status').dataset.state === 'offline'`)
+	p.do(typeText(" too"))
+	for i := range 5 {
+		s, _ := env.text(id)
+		env.put(id, s+fmt.Sprintf("line %d\n", i))
+	}
+	proxy.setCut(false)
+	p.do(chromedp.Evaluate[chromedp.Void](`dispatchEvent(new Event('online'))`))
+	want := "start mine too\nline 0\nline 1\nline 2\nline 3\nline 4\n"
+	env.converged(id, func(s string) bool { return s == want }, p)
+	p.waitSaved()
+	if _, rev := env.text(id); rev != 8 {
+		t.Errorf("revision %d, want 8: creation, two edits of the page, five of the API", rev)
+	}
+	if n := len(env.apiRequests("/revisions?after=1&")); n == 0 {
+		t.Error("the page did not read the revisions it missed")
+	}
+	if !evalIn[bool](p, `document.getElementById('notice').hidden`) {
+		t.Errorf("a notice: %s", evalIn[string](p, `document.getElementById('notice').textContent`))
+	}
+}
