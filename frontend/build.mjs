@@ -4,6 +4,7 @@
 // and the embed demo's files. The output depends only on the sources and
 // the locked packages (chunk names carry a hash of their content, nothing
 // carries a time), so CI rebuilds it and compares with the committed copy.
+// The history page has a stylesheet of its own (history.css), after style.css.
 import * as esbuild from 'esbuild';
 import { rmSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { languageChunks } from './languages.mjs';
@@ -30,7 +31,7 @@ const app = await esbuild.build({
 writeFileSync('dist/languages.json', JSON.stringify(languageChunks(app.metafile)) + '\n');
 
 await esbuild.build({
-  entryPoints: ['src/style.css', 'src/embed-demo.css'],
+  entryPoints: ['src/style.css', 'src/history.css', 'src/embed-demo.css'],
   bundle: true,
   outdir: 'dist',
   minify: true,

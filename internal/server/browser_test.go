@@ -79,10 +79,17 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 // newBrowserEnvWith is newBrowserEnv with the server's configuration.
 func newBrowserEnvWith(t *testing.T, cfg Config) *browserEnv {
 	t.Helper()
+	return newBrowserEnvDocs(t, cfg, docs.Config{})
+}
+
+// newBrowserEnvDocs is newBrowserEnvWith with the documents'
+// configuration too (a test's clock: docs.Config.Now).
+func newBrowserEnvDocs(t *testing.T, cfg Config, dcfg docs.Config) *browserEnv {
+	t.Helper()
 	path := chromiumPath(t)
 	env := &browserEnv{t: t}
 
-	_, env.base = serveTest(t, cfg, docs.Config{}, func(srv http.Handler) http.Handler {
+	_, env.base = serveTest(t, cfg, dcfg, func(srv http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			env.mu.Lock()
 			if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -697,10 +704,10 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if head != 122 {
 		t.Fatalf("head %d, want 122", head)
 	}
-	h := env.open(env.base + "/d/" + id + "/history")
+	h := env.open(env.base + "/d/" + id + "/history#rev=122")
 	h.wait(`document.body.dataset.shown === '122'`)
 	h.wait(`document.getElementById('rev-info').textContent.startsWith('revision 122 of 122 — by API')`)
-	h.wait(`document.querySelector('#revisions li.current')?.dataset.rev === '122'`)
+	h.wait(`document.querySelector('#sessions .session.contains')?.dataset.first === '1'`)
 
 	// Move the slider to revision 1, as the keyboard or mouse would.
 	h.do(chromedp.Evaluate[chromedp.Void](`(() => {
@@ -708,13 +715,11 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 		s.value = '1';
 		s.dispatchEvent(new Event('input', {bubbles: true}));
 	})()`))
-	h.wait(`document.body.dataset.shown === '1'`)
+	h.wait(`document.body.dataset.shown === '1' && location.hash === '#rev=1'`)
 	if got := evalIn[string](h, `window.collabHistory.state.doc.toString()`); got != "first version\n" {
 		t.Fatalf("revision 1 shows %q", got)
 	}
-	h.wait(`document.querySelectorAll('.hist-del').length > 0 && document.querySelectorAll('.hist-ins').length > 0`)
 	h.wait(`document.querySelector('.blame')?.textContent.startsWith('r1 ')`)
-	h.wait(`document.querySelector('#revisions li.current')?.dataset.rev === '1'`)
 	h.wait(`document.getElementById('rev-info').textContent.startsWith('revision 1 of 122')`)
 
 	// Authors and times came in pages around the slider, never the whole log.
@@ -733,6 +738,8 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if got, rev := env.text(id); got != "first version\n" || rev != 123 {
 		t.Fatalf("after restore: %q at %d", got, rev)
 	}
+	// The restore is the newest session's last revision.
+	h.wait(`document.querySelector('#sessions .session')?.dataset.last === '123'`)
 }
 
 // flakyProxy forwards TCP connections to the server until it is cut; then

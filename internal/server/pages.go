@@ -96,6 +96,9 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <title>{{if .Missing}}not found — {{end}}collab</title>
 <link rel="icon" href="/assets/favicon.svg">
 <link rel="stylesheet" href="/assets/style.css">
+{{- if eq .Kind "history"}}
+<link rel="stylesheet" href="/assets/history.css">
+{{- end}}
 {{- if not .Missing}}
 <script type="module" src="/assets/app.js"></script>
 {{- end}}
@@ -145,17 +148,55 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <header class="bar">
   <a id="back" href="#">← editor</a>
   <h1 id="title">History</h1>
-  <button id="older" title="Older revision">‹</button>
-  <input id="slider" type="range" min="0" max="0" step="1" aria-label="Revision">
-  <button id="newer" title="Newer revision">›</button>
-  <span id="rev-info" role="status"></span>
-  <button id="restore">Restore this revision</button>
+  <span class="spacer"></span>
+  <button id="side-toggle" class="hist-narrow" aria-controls="hist-side" aria-expanded="false">Sessions ▾</button>
   <button id="theme" title="Light or dark">◐</button>
 </header>
 <p id="error" class="error" role="alert"></p>
-<div class="history-body">
-  <div id="editor"></div>
-  <aside id="revlist"><h2 id="page-info"></h2><ol id="revisions"></ol></aside>
+<div class="hist-body">
+  <aside id="hist-side" aria-label="Edit sessions and named versions">
+    <section id="labels-section" hidden>
+      <h2>Named versions</h2>
+      <ul id="labels"></ul>
+    </section>
+    <section>
+      <h2>Edit sessions</h2>
+      <ol id="sessions"></ol>
+      <button id="more-sessions" class="link" hidden>Older sessions</button>
+      <p id="no-sessions" class="muted" hidden>No edits yet.</p>
+    </section>
+  </aside>
+  <main id="hist-main">
+    <div class="hist-timeline">
+      <button id="older" title="Older revision" aria-label="Older revision">‹</button>
+      <div id="track"><div id="band" hidden></div><input id="slider" type="range" min="0" max="0" step="1" aria-label="Revision"><div id="marks"></div></div>
+      <button id="newer" title="Newer revision" aria-label="Newer revision">›</button>
+    </div>
+    <div class="hist-toolbar">
+      <span class="seg" role="group" aria-label="Show">
+        <button id="tab-diff" aria-pressed="false" title="What changed">Changes</button><button id="tab-text" aria-pressed="false" title="The whole text at this revision, with who wrote each line">Text</button>
+      </span>
+      <span id="layout" class="seg hist-wide" role="group" aria-label="Diff layout">
+        <button id="layout-unified" aria-pressed="true">Unified</button><button id="layout-split" aria-pressed="false">Side by side</button>
+      </span>
+      <button id="label-add" hidden>Name this version…</button>
+      <button id="restore" hidden>Restore</button>
+      <form id="compare" class="hist-compare">
+        <label>Compare r<input id="cmp-from" inputmode="numeric" pattern="[0-9]*" autocomplete="off" aria-label="From revision"></label>
+        <label>→ r<input id="cmp-to" inputmode="numeric" pattern="[0-9]*" autocomplete="off" aria-label="To revision"></label>
+        <button>Compare</button>
+      </form>
+    </div>
+    <form id="label-form" class="hist-label-form" hidden>
+      <label id="label-for" for="label-name">Name this revision:</label>
+      <input id="label-name" maxlength="200" required placeholder="v1.2 sent to review" autocomplete="off">
+      <button>Save</button>
+      <button type="button" id="label-cancel" class="link">Cancel</button>
+    </form>
+    <p id="rev-info" role="status"></p>
+    <div id="editor"></div>
+    <div id="diff" hidden></div>
+  </main>
 </div>
 {{- else if eq .Kind "workspace"}}
 <main class="workspace">
