@@ -416,7 +416,9 @@ function send(m) { document.getElementById('f').contentWindow.postMessage(m, '*'
 	if took := time.Since(stalled); took > 10*time.Second {
 		t.Errorf("the host heard of the stall after %v, want at most 10 s", took)
 	}
-	h.do(chromedp.Evaluate[chromedp.Void](`send({type: 'focus'})`), typeText("# offline\n"))
+	h.do(chromedp.Evaluate[chromedp.Void](`send({type: 'focus'})`))
+	h.wait(`document.activeElement === document.getElementById('f')`)
+	h.do(typeText("# offline\n"))
 	h.wait(`window.msgs.some(m => m.type === 'unsent' && m.unsent === true)`)
 	proxy.stall(false, false)
 	h.wait(`window.msgs.some(m => m.type === 'connection' && m.online === true)`)
