@@ -119,7 +119,7 @@ func TestBrowserHistoryAuthorsAndSessions(t *testing.T) {
 	carol.do(chromedp.Click(chromedp.CSS(`.blame[data-rev="1"]`)))
 	carol.wait(`document.body.dataset.diff === '0:1'`)
 	carol.do(chromedp.Evaluate[chromedp.Void](`history.back()`))
-	carol.wait(`document.body.dataset.shown === '3'`)
+	carol.wait(`document.body.dataset.shown === document.querySelector('#sessions .session:nth-child(2)').dataset.last`)
 	carol.do(chromedp.Click(chromedp.CSS(`#newer`)))
 	for range 8 {
 		if evalIn[bool](carol, `document.getElementById('newer').disabled`) {
@@ -180,6 +180,11 @@ func TestBrowserHistoryDiffs(t *testing.T) {
 	}
 	// The zero width space and the right-to-left override are placeholders.
 	h.wait(`[...document.querySelectorAll('#diff .cm-invisible')].map(e => e.getAttribute('aria-label')).join() === 'zero width space,right-to-left override'`)
+	// So are they in the text of r2.
+	h.do(chromedp.Click(chromedp.CSS(`#tab-text`)))
+	h.wait(`document.body.dataset.shown === '2' && [...document.querySelectorAll('#editor .cm-invisible')].map(e => e.getAttribute('aria-label')).join() === 'zero width space,right-to-left override'`)
+	h.do(chromedp.Click(chromedp.CSS(`#tab-diff`)))
+	h.wait(`document.body.dataset.diff === '1:2'`)
 	// Highlighted as Go.
 	h.wait(`[...document.querySelectorAll('#diff .cm-line span')].some(s => s.textContent === 'func' &&
 		getComputedStyle(s).color !== getComputedStyle(document.querySelector('#diff .cm-content')).color)`)
@@ -307,9 +312,11 @@ func TestBrowserHistoryLabels(t *testing.T) {
 	other.wait(`document.body.dataset.shown === '6' && location.hash === '#label=' + ` + jsString(label))
 
 	// The view link: labels shown, nothing offered that it may not do.
-	env.call("POST", "/api/docs/"+id+"/labels", "application/json", []byte(`{"rev":9,"name":"second"}`), http.StatusCreated, nil)
+	env.call("POST", "/api/docs/"+id+"/labels", "application/json", []byte(`{"rev":9,"name":"second\u202e"}`), http.StatusCreated, nil)
 	v := env.open(env.base + "/d/" + d.Links.View + "/history#rev=3")
 	v.wait(`document.querySelectorAll('#labels .label').length === 2 && document.body.dataset.shown === '3'`)
+	// A name's right-to-left override is a placeholder, not a reordering.
+	v.wait(`document.querySelector('#labels .label[data-rev="9"] .label-name .cm-invisible')?.getAttribute('aria-label') === 'right-to-left override'`)
 	if got := evalIn[string](v, `[...document.querySelectorAll('#label-add, #restore, .label-remove')].filter(e => e.offsetParent !== null).map(e => e.id || e.className).join()`); got != "" {
 		t.Errorf("the view link is offered %s", got)
 	}
@@ -324,7 +331,7 @@ func TestBrowserHistoryLabels(t *testing.T) {
 	h.do(chromedp.Click(chromedp.CSS(remove)))
 	h.wait(`document.querySelectorAll('#labels .label').length === 1 && !document.querySelector('#marks .mark[data-rev="6"]')`)
 	env.call("GET", "/api/docs/"+id+"/labels", "", nil, http.StatusOK, &labels)
-	if len(labels.Labels) != 1 || labels.Labels[0].Name != "second" {
+	if len(labels.Labels) != 1 || labels.Labels[0].Name != "second\u202e" {
 		t.Errorf("labels after the removal: %+v", labels)
 	}
 }
