@@ -45,6 +45,9 @@ export function main({ doc: docId }) {
     theme: t,
     on: {
       joined(m, first) {
+        // This person's public author id, which the history page sends
+        // with the labels and restores made there.
+        if (m.author) store.set('authorId', m.author);
         showDoc(m.doc);
         document.body.classList.toggle('readonly', m.readOnly);
         if (first) links.replaceChildren(...docLinks(docId, m.doc, m.readOnly));
