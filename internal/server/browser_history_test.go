@@ -31,7 +31,7 @@ func newTestClock() *testClock {
 	return c
 }
 
-func (c *testClock) Now() time.Time       { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // historyEnv is a browser test's server on a clock the test moves.
