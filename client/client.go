@@ -6,7 +6,17 @@
 // resuming from its last revision and resending its unacknowledged edit
 // with the same id, so every edit is applied exactly once.
 //
-// Bots, tools, the tests and the load generator use it.
+// The package speaks its own types, so a program of any module can use
+// all of it: an Op is one edit of the whole text, built from Retain,
+// Insert and Delete components (positions are Unicode code points) and
+// sent with Client.Edit or Client.EditFunc, or made for you by
+// Client.Insert and Client.Delete; a Remote carries someone else's Op as
+// applied locally; a Range is a selection, sent with Client.SetCursor; a
+// Cursor is another Peer's selections, read with Client.Users. App events
+// and app data are Event, Target and Client.SetData.
+//
+// Bots, tools, the tests and the load generator use it;
+// testdata/outside is a program of another module that does.
 package client
 
 import (
@@ -21,6 +31,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +102,7 @@ type Remote struct {
 	// ID is its op id as others see it: the user id of the client that
 	// made it and a sequence number.
 	ID string
-	Op ot.Operation // as applied locally (after our pending edits)
+	Op Op // as applied locally (after our pending edits)
 }
 
 // Ack reports one of our edits durable at Rev.
@@ -111,12 +122,6 @@ type Chat struct {
 	Name string    `json:"name"`
 	Text string    `json:"text"`
 	Time time.Time `json:"time"`
-}
-
-// Cursor is a remote user's selection, in the local text.
-type Cursor struct {
-	User   presence.User
-	Ranges []presence.Range
 }
 
 // Client is one session on one document. Its methods are safe for
@@ -487,7 +492,9 @@ func (c *Client) Err() error {
 	return c.err
 }
 
-// Users returns the other users present, with cursors in the local text.
+// Users returns the others present, ordered by id as Peers does, with
+// their selections in the local text (the server's positions moved over
+// our edits not yet acknowledged).
 func (c *Client) Users() []Cursor {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -500,8 +507,13 @@ func (c *Client) Users() []Cursor {
 		if c.hasBuf {
 			ranges = presence.Transform(ranges, c.buffer)
 		}
-		out = append(out, Cursor{User: u, Ranges: ranges})
+		cur := Cursor{Peer: peerOf(u), Ranges: make([]Range, len(ranges))}
+		for i, r := range ranges {
+			cur.Ranges[i] = Range(r)
+		}
+		out = append(out, cur)
 	}
+	slices.SortFunc(out, func(a, b Cursor) int { return strings.Compare(a.Peer.ID, b.Peer.ID) })
 	return out
 }
 
@@ -547,8 +559,8 @@ func (c *Client) wait(ctx context.Context, ok func() bool) error {
 // Edit applies op (made against the local text) locally and sends it when
 // the state machine allows: at once when synchronized, otherwise it joins
 // the buffer.
-func (c *Client) Edit(op ot.Operation) error {
-	return c.edit(func(int) (ot.Operation, error) { return op, nil })
+func (c *Client) Edit(op Op) error {
+	return c.edit(func(int) (ot.Operation, error) { return op.op, nil })
 }
 
 // Insert inserts s at code point pos of the local text.
@@ -574,7 +586,12 @@ func (c *Client) Delete(pos, k int) error {
 // EditFunc builds an edit from the local text's length and applies it
 // atomically, so no remote edit slips in between. make may pick positions
 // at random, as a load generator does.
-func (c *Client) EditFunc(make func(n int) (ot.Operation, error)) error { return c.edit(make) }
+func (c *Client) EditFunc(make func(n int) (Op, error)) error {
+	return c.edit(func(n int) (ot.Operation, error) {
+		op, err := make(n)
+		return op.op, err
+	})
+}
 
 func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 	c.mu.Lock()
@@ -626,7 +643,7 @@ func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 // SetCursor sends our selections (positions in the local text). They are
 // sent when no edit of ours is awaiting an ack (positions must be in the
 // server's text); otherwise nothing is sent and false is returned.
-func (c *Client) SetCursor(ranges []presence.Range) bool {
+func (c *Client) SetCursor(ranges []Range) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.joined || c.inflight != nil || c.hasBuf {

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/collab-editor/collab/internal/presence"
 )
 
 // App events and app data (docs/PROTOCOL.md, "event" and "profile"). These
@@ -60,6 +62,10 @@ type Peer struct {
 	Color    string
 	ReadOnly bool
 	Data     map[string]json.RawMessage // app data; nil when none
+}
+
+func peerOf(u presence.User) Peer {
+	return Peer{ID: u.ID, Author: u.Author, Name: u.Name, Color: u.Color, ReadOnly: u.ReadOnly, Data: maps.Clone(u.Data)}
 }
 
 type eventAnswer struct {
@@ -183,7 +189,7 @@ func (c *Client) Peers() []Peer {
 	defer c.mu.Unlock()
 	out := make([]Peer, 0, len(c.users))
 	for _, u := range c.users {
-		out = append(out, Peer{ID: u.ID, Author: u.Author, Name: u.Name, Color: u.Color, ReadOnly: u.ReadOnly, Data: maps.Clone(u.Data)})
+		out = append(out, peerOf(u))
 	}
 	slices.SortFunc(out, func(a, b Peer) int {
 		switch {

@@ -218,6 +218,14 @@ func (c *Client) ack(rev uint64, id string, dup bool, calls *[]func()) {
 	c.stats.Acked++
 	a := Ack{Rev: rev, ID: id, Public: c.user + id[len(c.cfg.ClientID):], Latency: time.Since(c.inflight.sent)}
 	c.rev = rev
+	// The others' selections are at the revision before ours: move them
+	// over it, as the server did (it does not send them again).
+	for uid, u := range c.users {
+		if len(u.Ranges) > 0 {
+			u.Ranges = presence.Transform(u.Ranges, c.inflight.op)
+			c.users[uid] = u
+		}
+	}
 	c.inflight = nil
 	if c.hasBuf {
 		c.seq++
@@ -269,7 +277,7 @@ func (c *Client) remote(rev uint64, op ot.Operation, author, id string, calls *[
 	}
 	c.stats.Remote++
 	if f := c.cfg.OnRemote; f != nil {
-		r := Remote{Rev: rev, Author: author, ID: id, Op: op}
+		r := Remote{Rev: rev, Author: author, ID: id, Op: Op{op}}
 		*calls = append(*calls, func() { f(r) })
 	}
 	return nil

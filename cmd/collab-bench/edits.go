@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/client"
 )
 
 // codeText makes about size bytes (never more) of code-like text, with
@@ -53,8 +53,8 @@ type editGen struct {
 
 // next makes one edit of the mix against a text of n code points. The
 // operation's base length is always n.
-func (g *editGen) next(n int) ot.Operation {
-	var op ot.Operation
+func (g *editGen) next(n int) client.Op {
+	var op client.Op
 	k := g.rng.IntN(g.mix.Typing + g.mix.Delete + g.mix.Paste)
 	switch {
 	case k >= g.mix.Typing && k < g.mix.Typing+g.mix.Delete && n > 0:

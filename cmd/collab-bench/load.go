@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
-	"github.com/collab-editor/collab/internal/ot"
-	"github.com/collab-editor/collab/internal/presence"
 )
 
 // benchDoc is one document under load.
@@ -332,7 +330,7 @@ func (w *worker) edit() bool {
 		return false
 	}
 	at := w.clk.now()
-	if err := w.cl.EditFunc(func(n int) (ot.Operation, error) { return w.gen.next(n), nil }); err != nil {
+	if err := w.cl.EditFunc(func(n int) (client.Op, error) { return w.gen.next(n), nil }); err != nil {
 		w.err = err
 		return false
 	}
@@ -362,7 +360,7 @@ func (w *worker) cursorLoop(rng *rand.Rand, stop <-chan struct{}) {
 		n := w.cl.Len()
 		p := rng.IntN(max(n-cursorMargin, 0) + 1)
 		head := p + rng.IntN(min(n-p, 10)+1)
-		if w.cl.SetCursor([]presence.Range{{Anchor: p, Head: head}}) {
+		if w.cl.SetCursor([]client.Range{{Anchor: p, Head: head}}) {
 			w.cursorsSent++
 		} else {
 			w.cursorsSkipped++

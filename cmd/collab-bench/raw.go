@@ -14,18 +14,16 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
-	"github.com/collab-editor/collab/internal/ot"
-	"github.com/collab-editor/collab/internal/presence"
 	"github.com/gorilla/websocket"
 )
 
 // session is what the load needs of one connected client: a real
 // client.Client, or with -raw a rawClient.
 type session interface {
-	EditFunc(make func(n int) (ot.Operation, error)) error
+	EditFunc(make func(n int) (client.Op, error)) error
 	WaitSynced(ctx context.Context) error
 	Len() int
-	SetCursor(ranges []presence.Range) bool
+	SetCursor(ranges []client.Range) bool
 	Stats() client.Stats
 	Err() error
 	Close() error
@@ -188,7 +186,7 @@ func (c *rawClient) fail(err error) {
 // EditFunc makes an edit of our text and sends it at once (a real client
 // holds it while another is in flight; at the rates of a relay baseline
 // that is rare, and the relay does not mind).
-func (c *rawClient) EditFunc(gen func(n int) (ot.Operation, error)) error {
+func (c *rawClient) EditFunc(gen func(n int) (client.Op, error)) error {
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -243,7 +241,7 @@ func (c *rawClient) Len() int {
 }
 
 // SetCursor sends a cursor when no edit is in flight, as a real client does.
-func (c *rawClient) SetCursor(ranges []presence.Range) bool {
+func (c *rawClient) SetCursor(ranges []client.Range) bool {
 	c.mu.Lock()
 	if len(c.sent) > 0 {
 		c.mu.Unlock()

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
-	"github.com/collab-editor/collab/internal/ot"
 	"github.com/gorilla/websocket"
 )
 
@@ -190,14 +189,14 @@ func seedOf(t *testing.T) uint64 {
 // CJK), some deletes.
 func randomEdit(rng *rand.Rand, c *client.Client) error {
 	words := []string{"a", "bc", "😀", "日本", "x\n", " ", "é", "\r\n", "func"}
-	return c.EditFunc(func(n int) (ot.Operation, error) {
+	return c.EditFunc(func(n int) (client.Op, error) {
 		if n > 0 && rng.IntN(4) == 0 {
 			p := rng.IntN(n)
 			k := 1 + rng.IntN(min(3, n-p))
-			return *new(ot.Operation).Retain(p).Delete(k).Retain(n - p - k), nil
+			return *new(client.Op).Retain(p).Delete(k).Retain(n - p - k), nil
 		}
 		p := rng.IntN(n + 1)
-		return *new(ot.Operation).Retain(p).Insert(words[rng.IntN(len(words))]).Retain(n - p), nil
+		return *new(client.Op).Retain(p).Insert(words[rng.IntN(len(words))]).Retain(n - p), nil
 	})
 }
 
