@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,6 +46,8 @@ type options struct {
 	server                          server.Config
 	docs                            docs.Config
 	origins                         string
+	corsOrigins, trustedProxies     string
+	tlsCert, tlsKey                 string
 	shutdownWait                    time.Duration
 	requestWait, keepAlive          time.Duration
 }
@@ -86,6 +90,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.server.MaxUserDataBytes, "max-user-data-bytes", 1<<10, "largest app data of one client, in bytes of JSON")
 	fs.Int64Var(&o.server.MaxRequestBytes, "max-request-bytes", 10<<20, "largest REST request body")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
+	fs.StringVar(&o.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call /api/* (CORS), '*' for any; they may also open WebSockets; default none: no CORS headers")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose -proxy-header names the client address (for the per-address limits and logs); default none")
+	fs.StringVar(&o.server.ProxyHeader, "proxy-header", server.HeaderXForwardedFor, "the header the trusted proxies set: X-Forwarded-For or Forwarded (only this one is read)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS (with -tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
 	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", "*", "CSP frame-ancestors for /embed pages, e.g. 'https://a.example https://b.example'")
 	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (prefer the variable: flags show in ps)")
 	fs.Float64Var(&o.server.ConnsPerSecond, "conn-rate", 100, "new WebSocket connections per second per client address (bursts of ten seconds' worth); more are refused with 429")
@@ -123,6 +132,33 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 			o.server.AllowedOrigins = append(o.server.AllowedOrigins, origin)
 		}
 	}
+	for _, origin := range strings.Split(o.corsOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.server.CORSOrigins = append(o.server.CORSOrigins, origin)
+		}
+	}
+	for _, cidr := range strings.Split(o.trustedProxies, ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			a, aerr := netip.ParseAddr(cidr)
+			if aerr != nil {
+				return nil, fmt.Errorf("-trusted-proxies: %q is not a CIDR or an address", cidr)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.server.TrustedProxies = append(o.server.TrustedProxies, p.Masked())
+	}
+	switch o.server.ProxyHeader {
+	case server.HeaderXForwardedFor, server.HeaderForwarded:
+	default:
+		return nil, fmt.Errorf("-proxy-header must be %s or %s, not %q", server.HeaderXForwardedFor, server.HeaderForwarded, o.server.ProxyHeader)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
 	return o, nil
 }
 
@@ -143,7 +179,7 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 
 // run serves until ctx is done, then shuts down gracefully: stop accepting,
 // close WebSocket sessions with 1001 (going away), finish in-flight
-// commits, close the database. It prints "listening on http://ADDR" to
+// commits, close the database. It prints "listening on http://ADDR" (https:// with -tls-cert) to
 // stdout once it accepts connections.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "recover" {
@@ -164,6 +200,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			mgr.Close()
+			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	srv := server.New(o.server, mgr, metrics, log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -173,12 +218,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// A request's headers and body must arrive in time and an idle
 	// keep-alive connection is let go; WebSocket connections, hijacked,
 	// keep their own deadlines (ping and pong).
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("collab serving", "addr", ln.Addr().String(), "data", o.data)
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- hs.ServeTLS(ln, "", "") // the certificate is in hs.TLSConfig
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"golang.org/x/time/rate"
-	"net"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -175,7 +174,7 @@ func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) bool {
 	if s.cfg.MaxConnsPerAddr <= 0 {
 		return true
 	}
-	host := addrOf(r)
+	host := s.clientAddr(r)
 	s.mu.Lock()
 	n := s.conns[host]
 	if n >= s.cfg.MaxConnsPerAddr {
@@ -222,18 +221,10 @@ func (s *Server) releaseAddr(r *http.Request) {
 	if s.cfg.MaxConnsPerAddr <= 0 || r == nil {
 		return
 	}
-	host := addrOf(r)
+	host := s.clientAddr(r)
 	s.mu.Lock()
 	if s.conns[host]--; s.conns[host] <= 0 {
 		delete(s.conns, host)
 	}
 	s.mu.Unlock()
-}
-
-func addrOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -59,7 +59,9 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 }
 
 // checkOrigin accepts WebSocket upgrades from the server's own origin, from
-// the configured allow-list, and from non-browser clients (no Origin).
+// the configured allow-list, from the origins allowed to call the REST API
+// (a browser app that may call the API may also edit live), and from
+// non-browser clients (no Origin).
 func (s *Server) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -72,7 +74,12 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	return slices.Contains(s.cfg.AllowedOrigins, origin) || slices.Contains(s.cfg.AllowedOrigins, "*")
+	for _, allowed := range [][]string{s.cfg.AllowedOrigins, s.cfg.CORSOrigins} {
+		if slices.Contains(allowed, origin) || slices.Contains(allowed, "*") {
+			return true
+		}
+	}
+	return false
 }
 
 // readOnlyFrom reports whether the request asked for a view-only session.

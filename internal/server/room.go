@@ -173,7 +173,7 @@ func (c *session) takeFrame() []byte {
 // resumes from its last revision when it reconnects.
 func (c *session) dropSlow() {
 	c.srv.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
-	c.srv.log.Info("closing a slow consumer", "doc", c.docID, "user", c.user, "addr", c.s.Request.RemoteAddr, "sendBuffer", c.srv.cfg.SendBuffer)
+	c.srv.log.Info("closing a slow consumer", "doc", c.docID, "user", c.user, "addr", c.srv.clientAddr(c.s.Request), "sendBuffer", c.srv.cfg.SendBuffer)
 	c.closeWith(closeSlowConsumer, "slow consumer: send buffer full; resume from your last revision")
 }
 

@@ -28,7 +28,7 @@ func (s *Server) routes() http.Handler {
 	s.pageRoutes(r)
 
 	r.Route("/api", func(r chi.Router) {
-		r.Use(s.limitBody)
+		r.Use(s.cors, s.limitBody)
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/docs", s.handleCreate)
 		r.Get("/docs", s.handleListAll)

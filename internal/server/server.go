@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,13 +54,18 @@ type Config struct {
 	EventsPerSecond   float64       // app events per session, and per document over REST (default 20, burst 40); more are refused
 	MaxEventBytes     int           // an app event's data, in JSON (default 8 KiB)
 	MaxUserDataBytes  int           // a client's app data, in JSON (default 1 KiB)
-	AllowedOrigins    []string      // WebSocket origins besides the server's own
+	AllowedOrigins    []string      // WebSocket origins besides the server's own (CORSOrigins are allowed too)
 	APIToken          string        // administrator's token; administrative routes are refused without one
 	MaxConnsPerAddr   int           // WebSocket connections per client address (default 1000; <0 for no limit)
 	ConnsPerSecond    float64       // new WebSocket connections per second per client address (default 100, bursts of 10 s' worth)
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
+
+	// Behind proxies and in browser apps (see docs/OPERATIONS.md).
+	CORSOrigins    []string       // browser origins that may call /api/* (CORS; "*" for any); default none: no CORS headers
+	TrustedProxies []netip.Prefix // peers whose ProxyHeader names the client (default none: the peer is the client)
+	ProxyHeader    string         // the header trusted proxies set: "X-Forwarded-For" (default) or "Forwarded"
 }
 
 func (c *Config) fill() {
@@ -125,6 +131,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxConnsPerAddr == 0 {
 		c.MaxConnsPerAddr = 1000
+	}
+	if c.ProxyHeader == "" {
+		c.ProxyHeader = HeaderXForwardedFor
 	}
 	if c.FrameAncestors == "" {
 		c.FrameAncestors = "*"
