@@ -54,6 +54,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/docs/{id}/presence", s.handlePresence)
 		r.Post("/docs/{id}/events", s.handleDocEvents)
 		r.Post("/admin/events", s.handleAdminEvents)
+		r.Get("/admin/backup", s.handleBackup)
 		r.Get("/docs/{id}/ws", s.handleWS) // ServeHTTP takes it before the router: see there
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
 	})
