@@ -33,6 +33,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/docs", s.handleCreate)
 		r.Get("/docs", s.handleListAll)
 		r.Post("/workspaces", s.handleCreateWorkspace)
+		r.Post("/workspaces/import", s.handleImport)
 		r.Post("/workspaces/{ws}/rotate", s.handleRotateWorkspace)
 		r.Post("/docs/{id}/rotate", s.handleRotate)
 		r.Post("/docs/{id}/embed-tokens", s.handleEmbedToken)
@@ -57,6 +58,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/admin/backup", s.handleBackup)
 		r.Get("/docs/{id}/ws", s.handleWS) // ServeHTTP takes it before the router: see there
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
+		r.Get("/workspaces/{ws}/export", s.handleExport)
 	})
 	return r
 }

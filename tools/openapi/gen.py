@@ -113,6 +113,7 @@ schemas = {
     "documents": {"type": "integer", "minimum": 0, "description": "Documents with at least one of them."}}},
   "Presence": {"type": "object", "required": ["rev", "users"], "properties": {"rev": {"type": "integer"}, "users": {"type": "array", "items": ref("PresenceUser")}}},
   "Workspace": {"type": "object", "required": ["id", "links", "created"], "properties": {"id": {"type": "string", "description": "The workspace's edit link."}, "links": ref("Links"), "created": {"type": "string", "format": "date-time"}}},
+  "ImportedWorkspace": {"allOf": [ref("Workspace"), {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document"), "description": "The documents made, one per file of the archive; each `id` is its edit link."}}}]},
   "FilePage": {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document")}, "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
   "DocPage": {"type": "object", "required": ["docs"], "properties": {"docs": {"type": "array", "items": ref("Document")}, "next": {"type": "string"}}},
   "Rotated": {"type": "object", "required": ["links"], "properties": {"links": ref("Links")}},
@@ -138,6 +139,21 @@ paths = {
     "get": {"summary": "Enumerate every document (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [qp("after", "Return documents after this internal id."), LIMIT],
       "responses": {"200": js("A page of documents.", ref("DocPage")), "400": E400, "401": E401, "403": E403}}},
   "/api/workspaces": {"post": {"summary": "Create a workspace", "tags": ["workspaces"], "responses": {"201": js("Created; `id` is its edit link.", ref("Workspace"))}}},
+  "/api/workspaces/import": {"post": {"summary": "Import an archive as a new workspace", "tags": ["workspaces"],
+    "description": "A zip (`application/zip`) or tar.gz (`application/gzip`) becomes a new workspace with one document per regular file, at its path in the archive (directories make nothing). "
+      "The whole archive is checked before anything is created, so a refused archive creates nothing: every path is cleaned as a document name; `..`, absolute paths, duplicate paths (`invalid_path`, `duplicate_path`), "
+      "symbolic and hard links and devices (`not_regular`), binary or non-UTF-8 files (`not_text`) answer 422 naming the entry; more than 1000 files (`too_many_files`), a file over the document size limit, "
+      "more than 64 MiB uncompressed in all, or a body over the request limit (`too_large`) answer 413. Sizes are counted while decompressing, never taken from the archive's headers; "
+      "an entry that inflates past its declared size (a zip bomb) answers 400 `invalid_archive`, like a damaged archive.",
+    "requestBody": {"required": True, "content": {"application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}, "application/gzip": {"schema": {"type": "string", "contentMediaType": "application/gzip"}}}},
+    "responses": {"201": js("Created; `id` is its edit link, as `POST /api/workspaces` answers, with the files made.", ref("ImportedWorkspace"), {"Location": {"description": "The new workspace's file list.", "schema": {"type": "string"}}}),
+      "400": E400, "413": E413, "415": E415, "422": prob("An entry is refused (its path, type or content); `detail` names it."), "507": E507}}},
+  "/api/workspaces/{ws}/export": {"get": {"summary": "Download a workspace as an archive", "tags": ["workspaces"],
+    "description": "Streams a zip or tar.gz of the workspace's files at their paths, the current text of each. An edit or view link may export. A body cut short (no zip central directory, or no gzip trailer) means the export failed halfway.",
+    "parameters": [WS, qp("format", "`zip` (the default) or `tar.gz`.", {"type": "string", "enum": ["zip", "tar.gz"], "default": "zip"})],
+    "responses": {"200": {"description": "The archive.", "headers": {"Content-Disposition": {"description": "`attachment; filename=workspace.zip` (or `workspace.tar.gz`).", "schema": {"type": "string"}}},
+      "content": {"application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}, "application/gzip": {"schema": {"type": "string", "contentMediaType": "application/gzip"}}}},
+      "400": E400, "404": E404}}},
   "/api/workspaces/{ws}/files": {"get": {"summary": "List a workspace's files", "tags": ["workspaces"], "description": "By path prefix, paged by name. Each file's `id` is its link of the workspace link's mode.",
     "parameters": [WS, qp("prefix", "Only names starting with this."), qp("after", "Names after this one (paging)."), LIMIT], "responses": {"200": js("A page of files.", ref("FilePage")), "400": E400, "404": E404}}},
   "/api/workspaces/{ws}/rotate": {"post": {"summary": "Rotate a workspace's links (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [WS],
