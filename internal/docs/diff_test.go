@@ -3,54 +3,12 @@ package docs
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/collab-editor/collab/internal/ot"
+	"github.com/collab-editor/collab/internal/patchtest"
 )
-
-// patchTool returns the path of GNU patch. Without it the test skips, or
-// fails when CI is set: CI installs it (.ci/run).
-func patchTool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("patch")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("patch is needed to check unified diffs: %v", err)
-		}
-		t.Skip("patch is not installed")
-	}
-	return p
-}
-
-// applyPatch applies a unified diff to text with the patch command and
-// returns what it makes.
-func applyPatch(t *testing.T, text, diff string) string {
-	t.Helper()
-	if diff == "" {
-		return text
-	}
-	dir := t.TempDir()
-	old, out, pf := filepath.Join(dir, "old"), filepath.Join(dir, "out"), filepath.Join(dir, "diff")
-	if err := os.WriteFile(old, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pf, []byte(diff), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(patchTool(t), "--batch", "--silent", "--no-backup-if-mismatch", "-o", out, old, pf)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("patch: %v: %s\nthe diff:\n%s", err, msg, diff)
-	}
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(got)
-}
 
 // checkUnified makes the unified diff of a and b, applies it to a with
 // patch, and checks that it makes b; and that Diff and DiffLines make
@@ -64,7 +22,7 @@ func checkUnified(t *testing.T, a, b string) {
 	if (diff == "") != (a == b) {
 		t.Errorf("Unified(%q, %q) = %q", a, b, diff)
 	}
-	if got := applyPatch(t, a, diff); got != b {
+	if got := patchtest.Apply(t, a, diff); got != b {
 		t.Errorf("the diff of %q and %q makes %q; the diff:\n%s", a, b, got, diff)
 	}
 	for name, op := range map[string]ot.Operation{"Diff": Diff(a, b), "DiffLines": DiffLines(a, b)} {
@@ -79,7 +37,7 @@ func checkUnified(t *testing.T, a, b string) {
 // no final newline on either side, CRLF, code points of every width, many
 // hunks.
 func TestUnifiedDiffAppliesWithPatch(t *testing.T) {
-	patchTool(t)
+	patchtest.Tool(t)
 	var long, longer strings.Builder
 	for i := range 60 {
 		fmt.Fprintf(&long, "line %d\n", i)
@@ -121,7 +79,7 @@ func TestUnifiedDiffAppliesWithPatch(t *testing.T) {
 // edits of them (lines, newlines at the end or not, CRLF, wide code
 // points), patch applied to the unified diff makes the edited text.
 func TestUnifiedDiffRandomEdits(t *testing.T) {
-	patchTool(t)
+	patchtest.Tool(t)
 	rng := rand.New(rand.NewPCG(newSeed(t), 3))
 	n := 150
 	if testing.Short() {
