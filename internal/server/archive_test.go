@@ -279,25 +279,7 @@ func TestWorkspaceImportRefusals(t *testing.T) {
 // OpenAPI document requires of it.
 func checkImportFields(t *testing.T, base string, body []byte, ctype string) {
 	t.Helper()
-	var spec struct {
-		Components struct {
-			Schemas map[string]struct {
-				Required []string `json:"required"`
-				AllOf    []struct {
-					Ref      string   `json:"$ref"`
-					Required []string `json:"required"`
-				} `json:"allOf"`
-			} `json:"schemas"`
-		} `json:"components"`
-	}
-	json.Unmarshal(openAPI, &spec)
-	var required []string
-	for _, a := range spec.Components.Schemas["ImportedWorkspace"].AllOf {
-		required = append(required, a.Required...)
-		if a.Ref != "" {
-			required = append(required, spec.Components.Schemas[strings.TrimPrefix(a.Ref, "#/components/schemas/")].Required...)
-		}
-	}
+	required := schemaRequired("ImportedWorkspace")
 	if !slices.Contains(required, "files") || !slices.Contains(required, "links") {
 		t.Fatalf("ImportedWorkspace requires %q", required)
 	}

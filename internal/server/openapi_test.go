@@ -68,9 +68,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// TestOpenAPIResponsesHaveTheirFields checks real responses against the
-// required fields of the schemas the document gives them.
-func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
+// schemaRequired returns the fields the OpenAPI document requires of a
+// schema, its allOf parts and the schemas they refer to included.
+func schemaRequired(name string) []string {
 	var spec struct {
 		Components struct {
 			Schemas map[string]struct {
@@ -95,6 +95,12 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 		}
 		return out
 	}
+	return required(name)
+}
+
+// TestOpenAPIResponsesHaveTheirFields checks real responses against the
+// required fields of the schemas the document gives them.
+func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	_, base := testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
 	putText(t, base, doc.ID, "package b\n")
@@ -109,7 +115,7 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		for _, f := range required(schema) {
+		for _, f := range schemaRequired(schema) {
 			if _, ok := body[f]; !ok {
 				t.Errorf("%s lacks %q required by %s", path, f, schema)
 			}
@@ -129,7 +135,7 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	post := func(path, body, schema string) {
 		t.Helper()
 		_, got := postJSON(t, "POST", base+path, adminToken, body)
-		for _, f := range required(schema) {
+		for _, f := range schemaRequired(schema) {
 			if _, ok := got[f]; !ok {
 				t.Errorf("POST %s lacks %q required by %s", path, f, schema)
 			}
@@ -150,13 +156,13 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&page)
 	resp.Body.Close()
 	for _, ss := range page.Sessions {
-		for _, f := range required("Session") {
+		for _, f := range schemaRequired("Session") {
 			if _, ok := ss[f]; !ok {
 				t.Errorf("a session lacks %q required by Session: %v", f, ss)
 			}
 		}
 		for _, l := range ss["labels"].([]any) {
-			for _, f := range required("Label") {
+			for _, f := range schemaRequired("Label") {
 				if _, ok := l.(map[string]any)[f]; !ok {
 					t.Errorf("a session's label lacks %q required by Label: %v", f, l)
 				}
