@@ -24,9 +24,6 @@ type Config struct {
 	// Window is how many recent revisions a live document keeps in memory
 	// to transform late edits and resume clients (default 1024).
 	Window int
-	// MaxResume is how many revisions a resuming subscriber may catch up
-	// on from disk before it is sent the whole text instead (default 100,000).
-	MaxResume int
 	// SnapshotEvery and SnapshotBytes: a snapshot of the text is written
 	// every SnapshotEvery revisions (default 1,000, as ShareDB's milestone
 	// snapshots) or SnapshotBytes bytes of log (default 1 MiB), so reading
@@ -75,7 +72,6 @@ func (c *Config) fill() {
 	}
 	def(&c.MaxBytes, 8<<20)
 	def(&c.Window, 1024)
-	def(&c.MaxResume, 100_000)
 	def(&c.SnapshotEvery, 1000)
 	def(&c.SnapshotBytes, 1<<20)
 	def(&c.MaxBatch, 4096)
@@ -527,12 +523,7 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 	if err := checkLanguage(language); err != nil {
 		return Meta{}, err
 	}
-	var out Meta
-	w := &write{fn: func(tx *bolt.Tx) error {
-		meta, err := getMeta(tx, id)
-		if err != nil {
-			return err
-		}
+	return m.updateMeta(id, "the new name or language", func(tx *bolt.Tx, meta *Meta) error {
 		if name != "" && name != meta.Name {
 			files := tx.Bucket(bucketFiles)
 			if files.Get(fileKey(meta.Workspace, name)) != nil {
@@ -552,9 +543,27 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 		if language != "" {
 			meta.Language = language
 		}
+		return nil
+	})
+}
+
+// updateMeta changes a document's metadata with change, inside one
+// commit, made durable before it returns; a live document's subscribers
+// get the new metadata (a Meta event). what names the change should the
+// disk refuse it.
+func (m *Manager) updateMeta(id, what string, change func(tx *bolt.Tx, meta *Meta) error) (Meta, error) {
+	var out Meta
+	w := &write{fn: func(tx *bolt.Tx) error {
+		meta, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, &meta); err != nil {
+			return err
+		}
 		out = meta
 		return putMeta(tx, meta)
-	}, what: "the new name or language"}
+	}, what: what}
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {

@@ -13,23 +13,8 @@ type Settings struct {
 // UpdateSettings changes a document's settings with change, made durable
 // before it returns; subscribers get the new metadata (a Meta event).
 func (m *Manager) UpdateSettings(id string, change func(*Settings)) (Meta, error) {
-	var out Meta
-	w := &write{fn: func(tx *bolt.Tx) error {
-		meta, err := getMeta(tx, id)
-		if err != nil {
-			return err
-		}
+	return m.updateMeta(id, "the settings", func(_ *bolt.Tx, meta *Meta) error {
 		change(&meta.Settings)
-		out = meta
-		return putMeta(tx, meta)
-	}}
-	w.then = func(err error) {
-		if err == nil {
-			if d := m.loaded(id); d != nil {
-				d.setMeta(out)
-			}
-		}
-	}
-	err := m.commit.wait(w)
-	return out, err
+		return nil
+	})
 }
