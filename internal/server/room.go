@@ -17,7 +17,7 @@ import (
 // per document with at least one session; fan-out walks only that room's
 // sessions.
 //
-// Concurrency: mu guards clients, users and pubRev, and orders everything
+// Concurrency: mu guards clients, users, userIDs and pubRev, and orders everything
 // the room sends: published revisions, cursors, joins and leaves. Sending
 // only queues (client.send never blocks), so holding mu while sending
 // never waits on a socket.
@@ -29,6 +29,9 @@ type room struct {
 	mu      sync.Mutex
 	clients map[*session]struct{}
 	users   *presence.Set
+	// userIDs caches Server.userID of the client ids whose revisions the
+	// room published, so that a broadcast does not hash one per revision.
+	userIDs map[string]string
 	// pubRev is the newest revision sent to every client, and text the
 	// text at pubRev: a client joins at pubRev, and cursors are kept and
 	// broadcast at pubRev, so every client of the room is always at pubRev
@@ -226,7 +229,7 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 			continue // joined the document after it
 		}
 		r.pubRev = rev.Rev
-		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev, nil))
+		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev, r.userIDs))
 		r.users.Apply(rev.Op)
 	}
 	if r.pubRev == revs[len(revs)-1].Rev {

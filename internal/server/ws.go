@@ -390,7 +390,7 @@ func (s *Server) openRoom(id string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet(),
+	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet(), userIDs: map[string]string{},
 		apiEvents: rate.NewLimiter(rate.Limit(s.cfg.EventsPerSecond), int(2*s.cfg.EventsPerSecond))}
 	r.mu.Lock() // events wait until the room is set up
 	defer r.mu.Unlock()
