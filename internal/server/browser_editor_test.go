@@ -57,22 +57,7 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 	}
 	p := &stallProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]bool{}}
 	p.cond = sync.NewCond(&p.mu)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.serve(c)
-			}()
-		}
-	}()
+	wait := acceptLoop(ln, p.serve)
 	t.Cleanup(func() {
 		ln.Close()
 		p.mu.Lock()
@@ -82,7 +67,7 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 		}
 		p.cond.Broadcast()
 		p.mu.Unlock()
-		wg.Wait()
+		wait()
 	})
 	return p
 }

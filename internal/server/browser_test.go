@@ -753,12 +753,9 @@ type flakyProxy struct {
 	conns map[net.Conn]bool
 }
 
-func newFlakyProxy(t *testing.T, target string) *flakyProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flakyProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]bool{}}
+// acceptLoop serves each connection ln accepts with serve, until ln is
+// closed; wait returns once every connection's serve has returned.
+func acceptLoop(ln net.Listener, serve func(net.Conn)) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -771,14 +768,24 @@ func newFlakyProxy(t *testing.T, target string) *flakyProxy {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.serve(c)
+				serve(c)
 			}()
 		}
 	}()
+	return wg.Wait
+}
+
+func newFlakyProxy(t *testing.T, target string) *flakyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]bool{}}
+	wait := acceptLoop(ln, p.serve)
 	t.Cleanup(func() {
 		ln.Close()
 		p.setCut(true)
-		wg.Wait()
+		wait()
 	})
 	return p
 }
