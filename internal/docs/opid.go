@@ -46,16 +46,19 @@ type Key struct {
 
 // check reports a key that is not of the accepted form (ErrInvalid).
 func (k Key) check() error {
-	if !keyChars(k.Name, 255) {
+	if !ValidID(k.Name, 255) {
 		return fmt.Errorf("%w: an idempotency key is 1-255 of A-Z a-z 0-9 _ -", ErrInvalid)
 	}
-	if !keyChars(k.Scope, 64) {
+	if !ValidID(k.Scope, 64) {
 		return fmt.Errorf("%w: an idempotency key's scope is 1-64 of A-Z a-z 0-9 _ -", ErrInvalid)
 	}
 	return nil
 }
 
-func keyChars(s string, max int) bool {
+// ValidID accepts ids that clients choose (client ids, idempotency keys):
+// 1 to max of [A-Za-z0-9_-], so that they never hold the separators of the
+// op ids made of them.
+func ValidID(s string, max int) bool {
 	if len(s) == 0 || len(s) > max {
 		return false
 	}

@@ -194,18 +194,7 @@ func idOf(data []byte) string {
 }
 
 // validID accepts ids clients choose: 1-64 of [A-Za-z0-9_-].
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		b := id[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validID(id string) bool { return docs.ValidID(id, 64) }
 
 // validSeq accepts a decimal sequence number of 1-19 digits.
 func validSeq(s string) bool {
