@@ -14,6 +14,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -244,11 +245,17 @@ func (s *Server) handleDocStream(w http.ResponseWriter, r *http.Request) {
 		q.Audience = hooks.Edit
 	}
 	// The link still grants what it did: a rotation ends the stream.
+	// A deleted document's link still shows its events, up to its
+	// deletion, which ends the stream.
 	still := func() bool {
 		if g.link == "" {
 			return true
 		}
 		l, err := s.docs.ResolveLink(g.link)
+		if errors.Is(err, docs.ErrNotFound) {
+			_, err := s.docs.Store().Meta(g.doc)
+			return errors.Is(err, docs.ErrNotFound)
+		}
 		return err == nil && l.Kind == "doc" && l.Target == g.doc && l.Mode == g.mode
 	}
 	s.stream(w, r, q, still)
