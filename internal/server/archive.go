@@ -194,7 +194,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/workspaces/"+wsp.EditLink+"/files")
 	writeJSON(w, http.StatusCreated, map[string]any{"id": wsp.EditLink, "links": linksView{Edit: wsp.EditLink, View: wsp.ViewLink},
-		"created": wsp.Created.UTC().Format(timeLayout), "files": views})
+		"handle": s.handles.Workspace(wsp.ID), "created": wsp.Created.UTC().Format(timeLayout), "files": views})
 }
 
 // archiveChecker checks the entries of one archive as they are read.

@@ -236,8 +236,10 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, cred credent
 			return grant{}, false
 		}
 	}
+	// The session ends when the token stops verifying: at exp, give or
+	// take the leeway.
 	return grant{doc: doc, mode: roleMode(c.Role), owner: c.Role == access.RoleOwner, handle: id,
-		name: c.Name, subject: cmp.Or(c.Subject, c.Name), data: cred.data, exp: c.Expires}, true
+		name: c.Name, subject: cmp.Or(c.Subject, c.Name), data: cred.data, exp: c.Expires.Add(s.cfg.JWTLeeway)}, true
 }
 
 // roleMode is the mode of a token's role: edit for editors and owners.
