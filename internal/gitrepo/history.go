@@ -163,7 +163,7 @@ func (h *eventHeap) Less(i, j int) bool {
 	return a.doc < b.doc
 }
 func (h *eventHeap) Swap(i, j int) { h.qs[i], h.qs[j] = h.qs[j], h.qs[i] }
-func (h *eventHeap) Push(x any)   { h.qs = append(h.qs, x.([]event)) }
+func (h *eventHeap) Push(x any)    { h.qs = append(h.qs, x.([]event)) }
 func (h *eventHeap) Pop() any {
 	x := h.qs[len(h.qs)-1]
 	h.qs = h.qs[:len(h.qs)-1]
@@ -345,7 +345,6 @@ func (s *snapshot) recentOpen(c plumbing.Hash) *openCommit {
 	}
 	return nil
 }
-
 
 // head is the commit the history ends with: the open session's, or the
 // last closed one's (zero for a workspace without revisions).

@@ -78,9 +78,9 @@ const maxOpens = 32
 // openCommit is a commit of an open session, as one request made it.
 type openCommit struct {
 	info   commitInfo
-	parent plumbing.Hash // the closed session's commit it follows (zero: none)
-	files map[string]file // the documents as of it
-	objs  *objects        // the objects it added to its history's
+	parent plumbing.Hash   // the closed session's commit it follows (zero: none)
+	files  map[string]file // the documents as of it
+	objs   *objects        // the objects it added to its history's
 }
 
 // New returns the repositories of m's workspaces.
