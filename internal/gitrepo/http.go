@@ -101,3 +101,31 @@ func tooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
 }
+
+// band writes to one channel of side-band-64k: each write in packets of
+// at most 65516 bytes of payload, the channel's byte first. (go-git's
+// Muxer makes packets one byte too long.)
+type band struct {
+	enc *pktline.Encoder
+	ch  byte
+}
+
+// The channels of side-band-64k.
+const (
+	bandData     = 1
+	bandProgress = 2
+)
+
+func (b band) Write(p []byte) (int, error) {
+	const max = pktline.MaxPayloadSize - 1
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), max)
+		if err := b.enc.Encode(append([]byte{b.ch}, p[:k]...)); err != nil {
+			return n, err
+		}
+		n += k
+		p = p[k:]
+	}
+	return n, nil
+}

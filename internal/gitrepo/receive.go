@@ -18,7 +18,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 )
 
 // Receive-pack: a push. The pushed commits are applied to the live
@@ -80,10 +79,7 @@ func (r *Repos) ServeReceivePack(w http.ResponseWriter, req *http.Request, a Acc
 		pktline.NewEncoder(w).EncodeString("ERR " + fmt.Errorf("%w: %w", ErrProtocol, err).Error() + "\n")
 		return
 	}
-	rep := &reporter{w: w}
-	if upd.Capabilities.Supports(capability.Sideband64k) {
-		rep.mux = sideband.NewMuxer(sideband.Sideband64k, w)
-	}
+	rep := &reporter{w: w, band: upd.Capabilities.Supports(capability.Sideband64k)}
 	status := packp.NewReportStatus()
 	status.UnpackStatus = "ok"
 	fail := func(err error) {
@@ -176,25 +172,26 @@ func readPack(pack io.Reader, objs *layer) error {
 // reporter writes receive-pack's answer: messages for the git client's
 // terminal ("remote: ..."), when it asked for side-band, and the report.
 type reporter struct {
-	w   io.Writer
-	mux *sideband.Muxer
+	w    io.Writer
+	band bool // side-band-64k
 }
 
 func (rp *reporter) say(msg string) {
-	if rp.mux != nil && msg != "" {
-		rp.mux.WriteChannel(sideband.ProgressMessage, []byte(msg+"\n"))
+	if rp.band && msg != "" {
+		band{enc: pktline.NewEncoder(rp.w), ch: bandProgress}.Write([]byte(msg + "\n"))
 	}
 }
 
 func (rp *reporter) report(s *packp.ReportStatus) {
-	if rp.mux == nil {
+	if !rp.band {
 		s.Encode(rp.w)
 		return
 	}
 	var b bytes.Buffer
 	s.Encode(&b)
-	rp.mux.Write(b.Bytes())
-	pktline.NewEncoder(rp.w).Flush()
+	enc := pktline.NewEncoder(rp.w)
+	band{enc: enc, ch: bandData}.Write(b.Bytes())
+	enc.Flush()
 }
 
 // push checks the update of main from old to tip, then applies it.

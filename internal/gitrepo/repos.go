@@ -109,3 +109,19 @@ func (r *Repos) entry(ws string) *entry {
 	}
 	return e
 }
+
+// cachedBytes is the bytes of the objects kept for workspace ws.
+func (r *Repos) cachedBytes(ws string) int64 {
+	r.mu.Lock()
+	e := r.cache[ws]
+	r.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hist == nil {
+		return 0
+	}
+	return e.hist.objs.size()
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 )
 
 // Upload-pack: clone and fetch. Over smart HTTP each request stands alone
@@ -127,21 +126,17 @@ func (r *Repos) ServeUploadPack(w http.ResponseWriter, req *http.Request, a Acce
 		return
 	}
 	var out io.Writer = w
-	var mux *sideband.Muxer
 	if u.sideband {
-		mux = sideband.NewMuxer(sideband.Sideband64k, w)
-		out = mux
+		out = band{enc: enc, ch: bandData}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	if _, err := packfile.NewEncoder(bw, snap.objs, false).Encode(hashes, packWindow); err != nil {
+		// The client sees a pack cut short and fails.
 		r.cfg.Logger.Warn("git: writing a pack", "err", err)
-		if mux != nil {
-			mux.WriteChannel(sideband.ErrorMessage, []byte("collab: "+err.Error()+"\n"))
-		}
 		return
 	}
 	bw.Flush()
-	if mux != nil {
+	if u.sideband {
 		enc.Flush()
 	}
 }
