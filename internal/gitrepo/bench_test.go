@@ -169,13 +169,17 @@ func BenchmarkGit(b *testing.B) {
 
 func benchClone(b *testing.B, bw *benchWorkspace) {
 	warm := New(bw.m, Config{})
-	for _, mode := range []string{"cold", "warm"} {
+	deltas := New(bw.m, Config{PackWindow: 10})
+	for _, mode := range []string{"cold", "warm", "warm-deltas"} {
 		b.Run(mode, func(b *testing.B) {
 			var size int64
 			for i := 0; i < b.N; i++ {
 				r := warm
-				if mode == "cold" {
+				switch mode {
+				case "cold":
 					r = New(bw.m, Config{})
+				case "warm-deltas":
+					r = deltas
 				}
 				url := bw.serve(b, r)
 				dir := b.TempDir()

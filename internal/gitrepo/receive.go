@@ -515,6 +515,9 @@ func (r *Repos) apply(snap *snapshot, ws string, base map[string]fileAt, steps [
 					r.cfg.Logger.Warn("git: saving a pushing author's name", "err", err)
 				}
 			}
+			if ch.old == ch.new {
+				continue // an empty file where none was: the document is all it needs
+			}
 			op := docs.Diff(ch.old, ch.new)
 			if touched[doc] {
 				// The text at the revision an earlier step made may hold

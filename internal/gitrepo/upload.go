@@ -130,7 +130,7 @@ func (r *Repos) ServeUploadPack(w http.ResponseWriter, req *http.Request, a Acce
 		out = band{enc: enc, ch: bandData}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
-	if _, err := packfile.NewEncoder(bw, snap.objs, false).Encode(hashes, packWindow); err != nil {
+	if _, err := packfile.NewEncoder(bw, snap.objs, false).Encode(hashes, uint(r.cfg.PackWindow)); err != nil {
 		// The client sees a pack cut short and fails.
 		r.cfg.Logger.Warn("git: writing a pack", "err", err)
 		return
@@ -140,10 +140,6 @@ func (r *Repos) ServeUploadPack(w http.ResponseWriter, req *http.Request, a Acce
 		enc.Flush()
 	}
 }
-
-// packWindow is how many objects of a pack each one is tried as a delta
-// against.
-const packWindow = 10
 
 // missing lists the objects the client lacks: the commits from each want
 // back to a common commit (or the root), their trees and blobs, less
