@@ -6,7 +6,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
+	"io"
 	"strings"
+	"sync"
 )
 
 // Handles name documents and workspaces where a name must grant nothing
@@ -25,7 +28,7 @@ type Handles struct {
 type handleKind struct {
 	prefix string
 	aead   cipher.AEAD
-	nonce  []byte // HMAC key of the nonces
+	macs   *sync.Pool // of HMAC-SHA-256 under the nonces' key: a handle is made for every answer
 }
 
 // maxHandle bounds what Open decodes: ids are at most 128 bytes.
@@ -46,7 +49,8 @@ func newHandleKind(key []byte, prefix, kind string) handleKind {
 	if err != nil {
 		panic("access: " + err.Error())
 	}
-	return handleKind{prefix: prefix, aead: g, nonce: subkey(key, kind+" handle nonce")}
+	nonceKey := subkey(key, kind+" handle nonce")
+	return handleKind{prefix: prefix, aead: g, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, nonceKey) }}}
 }
 
 // subkey derives a key for one purpose from the server's key, so that no
@@ -57,15 +61,25 @@ func subkey(key []byte, purpose string) []byte {
 	return h.Sum(nil)
 }
 
-func (k handleKind) nonceOf(id string) []byte {
-	h := hmac.New(sha256.New, k.nonce)
-	h.Write([]byte(id))
-	return h.Sum(nil)[:k.aead.NonceSize()]
+// nonceOf appends the nonce of id to dst.
+func (k handleKind) nonceOf(dst []byte, id string) []byte {
+	h := k.macs.Get().(hash.Hash)
+	h.Reset()
+	io.WriteString(h, id)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	k.macs.Put(h)
+	return append(dst, sum[:k.aead.NonceSize()]...)
 }
 
 func (k handleKind) seal(id string) string {
-	nonce := k.nonceOf(id)
-	return k.prefix + base64.RawURLEncoding.EncodeToString(k.aead.Seal(nonce, nonce, []byte(id), []byte(k.prefix)))
+	n := k.aead.NonceSize()
+	buf := k.nonceOf(make([]byte, 0, n+len(id)+k.aead.Overhead()), id)
+	sealed := k.aead.Seal(buf, buf[:n], []byte(id), []byte(k.prefix))
+	out := make([]byte, len(k.prefix)+base64.RawURLEncoding.EncodedLen(len(sealed)))
+	copy(out, k.prefix)
+	base64.RawURLEncoding.Encode(out[len(k.prefix):], sealed)
+	return string(out)
 }
 
 func (k handleKind) open(handle string) (string, bool) {
@@ -80,7 +94,7 @@ func (k handleKind) open(handle string) (string, bool) {
 	}
 	id, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(k.prefix))
 	// Only the nonce of the id makes a handle: one name per id.
-	if err != nil || !hmac.Equal(sealed[:n], k.nonceOf(string(id))) {
+	if err != nil || !hmac.Equal(sealed[:n], k.nonceOf(nil, string(id))) {
 		return "", false
 	}
 	return string(id), true
