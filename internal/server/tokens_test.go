@@ -749,6 +749,12 @@ addEventListener('message', (e) => { if (e.data && e.data.source === 'collab') w
 	q := framed(mint(exp))
 	q.wait(`window.msgs.some(m => m.type === 'ready')`)
 	q.wait(closedExpired)
-	// An expired token: the embed says why instead of retrying.
-	framed(mint(exp)).wait(closedExpired)
+	// An expired token: refused at the door, and the embed says why
+	// instead of retrying.
+	clock.ns.Store(exp.Add(time.Second).UnixNano())
+	r := framed(mint(exp))
+	r.wait(closedExpired)
+	if evalIn[bool](r, `window.msgs.some(m => m.type === 'ready')`) {
+		t.Error("an embed with an expired token got ready")
+	}
 }
