@@ -85,15 +85,19 @@ func (s *Server) hookScope(w http.ResponseWriter, r *http.Request) (string, bool
 	if r.PathValue("ws") == "" {
 		return "", s.requireAdmin(w, r)
 	}
-	ws, mode, ok := s.workspaceAccess(w, r)
-	if !ok {
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	switch {
+	case !ok:
 		return "", false
-	}
-	if mode != docs.ModeEdit {
+	case wg.token != nil:
+		// Its endpoints receive edit links, which a token never shows.
+		s.problem(w, r, http.StatusForbidden, "forbidden", "webhooks are managed with the workspace's edit link or the API token, not a token")
+		return "", false
+	case wg.mode != docs.ModeEdit:
 		s.problem(w, r, http.StatusForbidden, "forbidden", "this workspace link is view-only: webhooks are managed with its edit link")
 		return "", false
 	}
-	return ws, true
+	return wg.ws, true
 }
 
 // hookParams is the body of a create or an update.
@@ -262,25 +266,27 @@ func (s *Server) handleDocStream(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWorkspaceStream(w http.ResponseWriter, r *http.Request) {
-	ws, mode, ok := s.workspaceAccess(w, r)
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
 	if !ok {
 		return
 	}
-	q := hooks.Query{Workspace: ws, Audience: hooks.View}
-	admin := s.isAdmin(r)
+	q := hooks.Query{Workspace: wg.ws, Audience: hooks.View}
 	switch {
-	case admin:
+	case wg.admin:
 		q.Audience = hooks.Admin
-	case mode == docs.ModeEdit:
+	case wg.token != nil:
+		s.problem(w, r, http.StatusForbidden, "forbidden", "an event stream needs the workspace's link or the API token")
+		return
+	case wg.mode == docs.ModeEdit:
 		q.Audience = hooks.Edit
 	}
 	link := r.PathValue("ws")
 	still := func() bool {
-		if admin {
+		if wg.admin {
 			return true
 		}
 		l, err := s.docs.ResolveLink(link)
-		return err == nil && l.Kind == "workspace" && l.Target == ws && l.Mode == mode
+		return err == nil && l.Kind == "workspace" && l.Target == wg.ws && l.Mode == wg.mode
 	}
 	s.stream(w, r, q, still)
 }

@@ -26,28 +26,28 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// fakeClock is a clock the test moves: After's channels fire when Advance
+// timerClock is a clock the test moves: After's channels fire when Advance
 // passes their time.
-type fakeClock struct {
+type timerClock struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers []fakeTimer
+	timers []clockTimer
 }
 
-type fakeTimer struct {
+type clockTimer struct {
 	at time.Time
 	ch chan time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now().UTC().Truncate(time.Second)} }
+func newTimerClock() *timerClock { return &timerClock{now: time.Now().UTC().Truncate(time.Second)} }
 
-func (c *fakeClock) Now() time.Time {
+func (c *timerClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+func (c *timerClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
@@ -55,15 +55,15 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 		ch <- c.now
 		return ch
 	}
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
+	c.timers = append(c.timers, clockTimer{c.now.Add(d), ch})
 	return ch
 }
 
 // Advance moves the clock by d and fires the timers due.
-func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+func (c *timerClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // Set moves the clock to t (if later) and fires the timers due.
-func (c *fakeClock) Set(t time.Time) {
+func (c *timerClock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t.After(c.now) {
@@ -165,7 +165,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // hooksConfig is a server config for webhook tests: loopback receivers
 // allowed, the clock given.
-func hooksConfig(clock *fakeClock) Config {
+func hooksConfig(clock *timerClock) Config {
 	cfg := Config{APIToken: adminToken, Hooks: hooks.Config{AllowPrivate: true}}
 	if clock != nil {
 		cfg.Now, cfg.Hooks.After = clock.Now, clock.After
@@ -380,7 +380,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 // test's), with the same webhook-id, then the events after it in order;
 // the log shows both attempts.
 func TestWebhookRetriesAfterDowntime(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	_, base := testServer(t, hooksConfig(clock))
 	rcv := newReceiver(t, http.StatusServiceUnavailable)
 	ws, _ := mkws(t, base)
@@ -433,7 +433,7 @@ func TestWebhookRetriesAfterDowntime(t *testing.T) {
 // enabled again, the endpoint goes on with the next event; the failed
 // one is sent again on request.
 func TestWebhookGivesUp(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	cfg := hooksConfig(clock)
 	cfg.Hooks.GiveUpAfter = time.Hour
 	_, base := testServer(t, cfg)
@@ -528,7 +528,7 @@ func startAt(t *testing.T, path string, cfg Config) (base string, stop func()) {
 // counted after the first; an edit summary due at the stop is delivered
 // too.
 func TestWebhookRestartMidRetry(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	path := filepath.Join(t.TempDir(), "restart.db")
 	base, stop := startAt(t, path, hooksConfig(clock))
 	rcv := newReceiver(t, http.StatusBadGateway)
@@ -577,7 +577,7 @@ func TestWebhookRestartMidRetry(t *testing.T) {
 // delivery, edits go on at once and another endpoint gets its events;
 // the hanging attempt times out and is retried.
 func TestWebhookHangingReceiverBlocksNothing(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	cfg := hooksConfig(clock)
 	cfg.Hooks.Timeout = 2 * time.Second
 	_, base := testServer(t, cfg)
@@ -644,7 +644,10 @@ type sseEvent struct{ id, typ, data string }
 
 func openSSE(t *testing.T, url, token, last string) *sse {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	// A test that waits for an event that never comes fails, not hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -698,21 +701,33 @@ func (s *sse) next(t *testing.T, comments *[]string) sseEvent {
 // view link never sees an edit link; a deletion ends the document's
 // stream; an id older than the journal keeps gets 410.
 func TestEventStreamResume(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	cfg := hooksConfig(clock)
 	srv, base := serveTest(t, cfg, docs.Config{MaxBytes: 1 << 20, JournalMax: 5}, nil)
 	wsEdit, wsView := mkws(t, base)
 	docEdit, docView := mkdocIn(t, base, wsEdit, "a.txt", "")
 	docStream := openSSE(t, base+"/api/docs/"+docView+"/events", "", "")
 	wsStream := openSSE(t, base+"/api/workspaces/"+wsView+"/events", "", "")
+	l, err := srv.docs.ResolveLink(docEdit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// put edits the document and waits for the edit's summary, moving
+	// the clock on (the summary is due a second after the server hears
+	// of the edit, which may be just after the PUT's answer).
 	put := func(text string) {
 		t.Helper()
 		if st, body := postJSON(t, "PUT", base+"/api/docs/"+docEdit, "", `{"text":"`+text+`"}`); st != 200 {
 			t.Fatalf("PUT: %d %v", st, body)
 		}
+		waitFor(t, "the edit's summary", func() bool {
+			clock.Advance(time.Second)
+			es, _ := srv.docs.Journal(docs.JournalQuery{Doc: l.Target})
+			meta, _ := srv.docs.Store().Meta(l.Target)
+			return len(es) > 0 && es[len(es)-1].ToRev == meta.Rev && es[len(es)-1].Kind == docs.JournalChanged
+		})
 	}
 	put("one")
-	clock.Advance(time.Second)
 	if st, _ := postJSON(t, "PATCH", base+"/api/docs/"+docEdit, "", `{"name":"b.txt"}`); st != 200 {
 		t.Fatal("rename refused")
 	}
@@ -731,9 +746,7 @@ func TestEventStreamResume(t *testing.T) {
 	}
 	docStream.resp.Body.Close()
 	put("two")
-	clock.Advance(time.Second)
 	put("three")
-	clock.Advance(time.Second)
 	// Resume after e1: e2, then the two summaries, nothing else.
 	again := openSSE(t, base+"/api/docs/"+docView+"/events", "", e1.id)
 	if g := again.next(t, nil); g.id != e2.id {
@@ -847,7 +860,7 @@ func TestEventStreamHeartbeatAndAccess(t *testing.T) {
 // document.changed event with their range and their authors (ids and
 // names); later edits, another.
 func TestWebhookDebounce(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTimerClock()
 	_, base := testServer(t, hooksConfig(clock))
 	rcv := newReceiver(t, 200)
 	mkhook(t, base, "/api/admin/hooks", adminToken, rcv.URL, `,"types":["document.changed"]`)

@@ -145,6 +145,9 @@ func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
 	post("/api/admin/events", `{"name":"x"}`, "Announced")
 	post(id+"/events", `{"name":""}`, "Problem")
 	post(id+"/labels", `{"rev":2,"name":"v1"}`, "Label")
+	post(id+"/embed-tokens", `{"role":"view"}`, "EmbedToken")
+	post("/api/workspaces", ``, "Workspace")
+	check("/api/workspaces/"+doc.WorkspaceLinks.View+"/files", "FilePage")
 	check(id+"/sessions", "SessionPage")
 	var page struct {
 		Sessions []map[string]any

@@ -16,15 +16,16 @@ def js(desc, schema, headers=None):
 def qp(name, desc, schema=None, required=False):
     return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema or {"type": "string"}}
 
-LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with the API token, also its internal id; with `token`, the id in the `url` the token was minted with.", "schema": {"type": "string"}}
-WS = {"name": "ws", "in": "path", "required": True, "description": "The workspace's edit or view link.", "schema": {"type": "string"}}
-TOKEN = qp("token", "A signed embed token for this document (grants its mode and name until it expires).")
+LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with a token, its `handle` (and nothing else); with the API token, any of them or its internal id.", "schema": {"type": "string"}}
+WS = {"name": "ws", "in": "path", "required": True, "description": "The workspace's edit or view link; with a token, its `handle`.", "schema": {"type": "string"}}
+FILE = {"name": "file", "in": "path", "required": True, "description": "A file of the workspace: its edit or view link, or its handle.", "schema": {"type": "string"}}
+TOKEN = qp("token", "A token (a JWT, docs/EMBED.md) for this document or its workspace, when it is not in `Authorization: Bearer`: grants its role, under its user name, until it expires.")
 REV = qp("rev", "A revision number; the head when absent.", {"type": "integer", "minimum": 0})
 AFTER = qp("after", "Return revisions after this one.", {"type": "integer", "minimum": 0})
 LIMIT = qp("limit", "Page size (1-1000, default 100).", {"type": "integer", "minimum": 1, "maximum": 1000})
 ETAG = {"ETag": {"description": "Entity tag of this revision of the resource.", "schema": {"type": "string"}}}
 CACHE = {"Cache-Control": {"description": "`immutable` for past revisions.", "schema": {"type": "string"}}}
-E400, E401, E403, E404, E405 = prob("Bad request: a malformed parameter or body."), prob("Missing or wrong API token."), prob("Forbidden: a view-only link, an invalid embed token, or administrative routes without a configured token."), prob("No such document or link (or it was rotated)."), prob("Method not allowed.")
+E400, E401, E403, E404, E405 = prob("Bad request: a malformed parameter or body."), prob("`unauthorized`: missing or wrong API token; `invalid_token`, `token_expired`, `token_not_yet_valid`: a token that does not verify (with `WWW-Authenticate: Bearer error=\"invalid_token\"`)."), prob("`forbidden`: a view-only link or token, a token for another document or workspace (or a link instead of the handle with one), a rename or delete without an owner, or administrative routes without a configured token."), prob("No such document or link (or it was rotated)."), prob("Method not allowed.")
 E507 = prob("`storage_full`: the disk refused the write (full or failing); nothing was changed. Reads are still served; retry later.")
 E409, E412, E413, E415, E422 = prob("Conflict."), prob("The document changed since the If-Match revision."), prob("The body or the document would be too large."), prob("Unsupported content type."), prob("The operation does not fit the document.")
 REPLAYED = {"Idempotent-Replayed": {"description": "`true` when the answer is the first answer to an earlier request with this Idempotency-Key; nothing was applied now.", "schema": {"type": "string", "enum": ["true"]}}}
@@ -32,6 +33,8 @@ NOTMOD = {"description": "Not modified (If-None-Match matched the ETag)."}
 ADMIN = [{"apiToken": []}]
 
 def docop(summary, desc, params, responses, body=None, security=None, tags=("documents",)):
+    if TOKEN in params and "401" not in responses:
+        responses = {**responses, "401": E401}  # a token that does not verify
     o = {"summary": summary, "description": desc, "tags": list(tags), "parameters": params, "responses": responses}
     if body: o["requestBody"] = body
     if security: o["security"] = security
@@ -44,17 +47,20 @@ schemas = {
   "Links": {"type": "object", "required": ["view"], "properties": {"edit": {"type": "string", "description": "Grants editing; shown to editors only."}, "view": {"type": "string"}}},
   "Operation": {"type": "array", "description": "ot.js TextOperation JSON: positive integers retain, negative integers delete, strings insert; lengths in Unicode code points.",
     "items": {"oneOf": [{"type": "integer", "not": {"const": 0}}, {"type": "string", "minLength": 1}]}, "examples": [[3, "abc", -2, 5]]},
-  "Document": {"type": "object", "required": ["id", "name", "language", "created", "updated", "rev", "mode", "settings"], "properties": {
-    "id": {"type": "string", "description": "The id the caller knows the document by (the link used)."}, "name": {"type": "string", "description": "A path such as src/main.go."},
+  "Document": {"type": "object", "required": ["id", "name", "language", "handle", "workspaceHandle", "created", "updated", "rev", "mode", "role", "settings"], "properties": {
+    "id": {"type": "string", "description": "The id the caller knows the document by (the link used; the handle with a token)."}, "name": {"type": "string", "description": "A path such as src/main.go."},
     "language": {"type": "string"}, "workspace": {"type": "string", "description": "Internal workspace id (administrators only)."},
+    "handle": {"type": "string", "description": "Names the document in tokens (`doc` claim) and in URLs used with one: grants nothing, reveals nothing, never changes."},
+    "workspaceHandle": {"type": "string", "description": "Names the document's workspace in tokens (`workspace` claim)."},
+    "role": {"type": "string", "enum": ["view", "edit", "owner"], "description": "What the caller may do: `owner` also renames, moves and deletes it."},
     "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"},
     "rev": {"type": "integer", "minimum": 0}, "mode": {"type": "string", "enum": ["edit", "view"]}, "links": ref("Links"), "settings": ref("Settings")}},
   "Settings": {"type": "object", "required": ["viewerEvents"], "description": "The document's settings; change them with PATCH.", "properties": {
     "viewerEvents": {"type": "boolean", "description": "View-only sessions may send app events (default false: they only receive them)."}}},
   "DocumentWithText": {"allOf": [ref("Document"), {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
-  "CreatedDocument": {"allOf": [ref("DocumentWithText"), {"type": "object", "required": ["workspaceLinks"], "properties": {"workspaceLinks": ref("Links")}}]},
+  "CreatedDocument": {"allOf": [ref("DocumentWithText"), {"type": "object", "properties": {"workspaceLinks": {"allOf": [ref("Links")], "description": "The workspace's links; absent when the document was made with a token."}}}]},
   "CreateDocument": {"type": "object", "required": ["name", "text"], "properties": {"name": {"type": "string"}, "text": {"type": "string"},
-    "language": {"type": "string", "maxLength": 64, "description": "At most 64 bytes; from the name's extension when absent."}, "workspace": {"type": "string", "description": "A workspace's edit link; a new workspace when absent."}}},
+    "language": {"type": "string", "maxLength": 64, "description": "At most 64 bytes; from the name's extension when absent."}, "workspace": {"type": "string", "description": "A workspace's edit link, or, with an edit or owner token of it, its handle; a new workspace when absent."}}},
   "PutText": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
   "PutResult": {"type": "object", "required": ["doc", "rev", "op"], "properties": {"doc": ref("Document"),
     "rev": {"type": "integer", "description": "The revision the write became (for a replayed answer, the first request's)."}, "op": ref("Operation")}},
@@ -112,16 +118,20 @@ schemas = {
   "Announced": {"type": "object", "required": ["delivered", "documents"], "properties": {"delivered": {"type": "integer", "minimum": 0, "description": "Sessions the event was queued for."},
     "documents": {"type": "integer", "minimum": 0, "description": "Documents with at least one of them."}}},
   "Presence": {"type": "object", "required": ["rev", "users"], "properties": {"rev": {"type": "integer"}, "users": {"type": "array", "items": ref("PresenceUser")}}},
-  "Workspace": {"type": "object", "required": ["id", "links", "created"], "properties": {"id": {"type": "string", "description": "The workspace's edit link."}, "links": ref("Links"), "created": {"type": "string", "format": "date-time"}}},
+  "Workspace": {"type": "object", "required": ["id", "links", "handle", "created"], "properties": {"id": {"type": "string", "description": "The workspace's edit link."}, "links": ref("Links"),
+    "handle": {"type": "string", "description": "Names the workspace in tokens (`workspace` claim)."}, "created": {"type": "string", "format": "date-time"}}},
   "ImportedWorkspace": {"allOf": [ref("Workspace"), {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document"), "description": "The documents made, one per file of the archive; each `id` is its edit link."}}}]},
-  "FilePage": {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document")}, "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
+  "FilePage": {"type": "object", "required": ["files", "handle"], "properties": {"files": {"type": "array", "items": ref("Document")}, "handle": {"type": "string", "description": "The workspace's handle."},
+    "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
+  "RenameFile": {"type": "object", "additionalProperties": False, "properties": {"name": {"type": "string", "description": "The new path: a rename, or a move to another folder."}, "language": {"type": "string", "maxLength": 64}}},
   "DocPage": {"type": "object", "required": ["docs"], "properties": {"docs": {"type": "array", "items": ref("Document")}, "next": {"type": "string"}}},
   "Rotated": {"type": "object", "required": ["links"], "properties": {"links": ref("Links")}},
-  "EmbedTokenRequest": {"type": "object", "required": ["mode"], "properties": {"mode": {"type": "string", "enum": ["edit", "view"]}, "name": {"type": "string"},
+  "EmbedTokenRequest": {"type": "object", "properties": {"role": {"type": "string", "enum": ["view", "edit", "owner"], "description": "Required (or `mode`)."}, "mode": {"type": "string", "enum": ["view", "edit", "owner"], "description": "The older name of `role`."}, "name": {"type": "string"},
     "subject": {"type": "string", "maxLength": 256, "description": "Who the user is on your site (your user id for them): the author of the session's edits, the same for every token with this subject, so that history keeps one person as one author. Absent: the token's `name` is."},
     "data": {"allOf": [ref("AppData")], "description": "App data keys the session shows and cannot change (a key set to null stays absent); the session's own data fills the other keys."},
     "ttlSeconds": {"type": "integer", "minimum": 1, "maximum": 604800}}, "additionalProperties": False},
-  "EmbedToken": {"type": "object", "required": ["token", "expires", "url"], "properties": {"token": {"type": "string"}, "expires": {"type": "string", "format": "date-time"}, "url": {"type": "string"}}},
+  "EmbedToken": {"type": "object", "required": ["token", "expires", "handle"], "properties": {"token": {"type": "string", "description": "A JWT (HS256), as a host would mint it (docs/EMBED.md)."}, "expires": {"type": "string", "format": "date-time"},
+    "handle": {"type": "string", "description": "The handle of the document or workspace it grants."}, "url": {"type": "string", "description": "For a document: the embed's address, `/embed/{handle}?token=...`."}}},
   "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}, "storage": {"type": "string", "enum": ["ok", "failing"], "description": "Readiness only: `failing` while the disk refuses writes (edits get `storage_full`; reads are served)."}}},
 }
 
@@ -133,9 +143,9 @@ paths = {
   "/api/openapi.json": {"get": {"summary": "This document", "tags": ["operations"], "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
   "/api/docs": {
     "post": {"summary": "Create a document", "tags": ["documents"], "description": "JSON, or a raw file body (text/plain or application/octet-stream) with `name`, `language` and `workspace` as query parameters. The answer's `id` is the document's edit link.",
-      "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body (at most 64 bytes).", {"type": "string", "maxLength": 64}), qp("workspace", "Workspace edit link, for a raw body.")],
+      "parameters": [qp("name", "File name, for a raw body."), qp("language", "Language, for a raw body (at most 64 bytes).", {"type": "string", "maxLength": 64}), qp("workspace", "Workspace edit link (or, with a token, handle), for a raw body.")],
       "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateDocument")}, "text/plain": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string"}}}},
-      "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415, "507": E507}},
+      "responses": {"201": js("Created.", ref("CreatedDocument"), {"Location": {"description": "The document's URL.", "schema": {"type": "string"}}, **ETAG}), "400": E400, "401": E401, "403": E403, "404": E404, "409": E409, "413": E413, "415": E415, "507": E507}},
     "get": {"summary": "Enumerate every document (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [qp("after", "Return documents after this internal id."), LIMIT],
       "responses": {"200": js("A page of documents.", ref("DocPage")), "400": E400, "401": E401, "403": E403}}},
   "/api/workspaces": {"post": {"summary": "Create a workspace", "tags": ["workspaces"], "responses": {"201": js("Created; `id` is its edit link.", ref("Workspace"))}}},
@@ -154,8 +164,17 @@ paths = {
     "responses": {"200": {"description": "The archive.", "headers": {"Content-Disposition": {"description": "`attachment; filename=workspace.zip` (or `workspace.tar.gz`).", "schema": {"type": "string"}}},
       "content": {"application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}, "application/gzip": {"schema": {"type": "string", "contentMediaType": "application/gzip"}}}},
       "400": E400, "404": E404}}},
-  "/api/workspaces/{ws}/files": {"get": {"summary": "List a workspace's files", "tags": ["workspaces"], "description": "By path prefix, paged by name. Each file's `id` is its link of the workspace link's mode.",
-    "parameters": [WS, qp("prefix", "Only names starting with this."), qp("after", "Names after this one (paging)."), LIMIT], "responses": {"200": js("A page of files.", ref("FilePage")), "400": E400, "404": E404}}},
+  "/api/workspaces/{ws}/files": {"get": {"summary": "List a workspace's files", "tags": ["workspaces"], "description": "By path prefix, paged by name. Each file's `id` is its link of the workspace link's mode, or its handle with a workspace token.",
+    "parameters": [WS, qp("prefix", "Only names starting with this."), qp("after", "Names after this one (paging)."), LIMIT, TOKEN], "responses": {"200": js("A page of files.", ref("FilePage")), "400": E400, "401": E401, "403": E403, "404": E404}}},
+  "/api/workspaces/{ws}/files/{file}": {
+    "patch": {"summary": "Rename or move a file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. Live sessions get a `meta` message.",
+      "parameters": [WS, FILE, TOKEN], "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RenameFile")}}},
+      "responses": {"200": js("Renamed.", ref("Document")), "400": E400, "401": E401, "403": E403, "404": prob("No such workspace, or no such file in it."), "409": prob("Another file has that name."), "415": E415, "507": E507}},
+    "delete": {"summary": "Delete a file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. Every revision goes; live sessions are closed with code 4002.",
+      "parameters": [WS, FILE, TOKEN], "responses": {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": prob("No such workspace, or no such file in it."), "507": E507}}},
+  "/api/workspaces/{ws}/embed-tokens": {"post": {"summary": "Mint a workspace token (administrators)", "tags": ["admin"], "security": ADMIN, "description": "A token for every document of the workspace, in one role, as `POST /api/docs/{id}/embed-tokens` mints one for a document.",
+    "parameters": [WS], "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}},
+    "responses": {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}}},
   "/api/workspaces/{ws}/rotate": {"post": {"summary": "Rotate a workspace's links (administrators)", "tags": ["admin"], "security": ADMIN, "parameters": [WS],
     "responses": {"200": js("The new links; the old ones stop working.", ref("Rotated")), "401": E401, "403": E403, "404": E404}}},
   "/api/docs/{id}": {
@@ -164,16 +183,16 @@ paths = {
     "put": docop("Replace the text", "Diffs the new text against the current one and submits the minimal operation as an edit, transformed over concurrent edits like any other. `If-Match: \"<rev>\"` makes it conditional. `Idempotency-Key` makes a retry safe: "
       "a retry with the same key, text and If-Match within 24 hours of the write answers 200 with the write's own `rev` and `op` (and `Idempotent-Replayed: true`), however the document moved on since, and before If-Match is checked; "
       "the same key with another text or If-Match answers 422 `idempotency_key_reused`. A retry that arrives while the first request is still being written waits for it and gets its answer (never 409). "
-      "Keys are opaque and independent (no order); they are scoped to the document and the caller's credential: the API token, an embed token's user name, or, for everyone holding the document's edit link, the link holders together. "
+      "Keys are opaque and independent (no order); they are scoped to the document and the caller's credential: the API token, a token's subject (or else its user name), or, for everyone holding the document's edit link, the link holders together. "
       "A keyed PUT whose text is the current text still records a revision (an operation that retains everything), so that its retry is answered too.",
       [LINK, TOKEN, {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "\"<rev>\" or an ETag of this API."},
        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}, "description": "Names this write for 24 hours (for example a UUID): 1-255 of A-Z a-z 0-9 _ -."},
        {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string"}, "description": "Author recorded in the history (default \"api\")."}],
       {"200": js("Applied, or the first answer to this Idempotency-Key's request.", ref("PutResult"), {**ETAG, **REPLAYED}), "400": E400, "403": E403, "404": E404, "412": E412, "413": E413, "415": E415,
        "422": prob("`idempotency_key_reused`: the Idempotency-Key was used for another request (another text or If-Match) in the last 24 hours."), "507": E507}, text_body),
-    "patch": docop("Rename, change the language or the settings", "Live sessions get a `meta` message. `settings.viewerEvents` says whether view-only sessions may send app events.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "507": E507, "415": E415},
+    "patch": docop("Rename, change the language or the settings", "Live sessions get a `meta` message. `settings.viewerEvents` says whether view-only sessions may send app events. Renaming (or moving: the name is a path) takes the edit link or, with a token, an owner token.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "507": E507, "415": E415},
       {"required": True, "content": {"application/json": {"schema": ref("Patch")}}}),
-    "delete": docop("Delete a document (administrators)", "Every revision and entry goes; live sessions are closed with code 4002.", [LINK], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
+    "delete": docop("Delete a document (owners)", "For its owners: an owner token (of the document or its workspace) or the API token; a workspace's edit link deletes its files with `DELETE /api/workspaces/{ws}/files/{file}`. Every revision and entry goes; live sessions are closed with code 4002.", [LINK, TOKEN], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=[{"apiToken": []}, {"token": []}])},
   "/api/docs/{id}/raw": {"get": docop("Download the text", "text/plain with the file name in Content-Disposition; `?rev=N` for a past revision.", [LINK, REV, TOKEN],
     {"200": {"description": "The text.", "headers": {**ETAG, **CACHE, "Content-Disposition": {"schema": {"type": "string"}}}, "content": {"text/plain": {"schema": {"type": "string"}}}}, "304": NOTMOD, "404": E404})},
   "/api/docs/{id}/revisions": {"get": docop("List revisions", "Paged; each with its time, author and operation, and the authors' names (`authors`).", [LINK, AFTER, LIMIT, TOKEN], {"200": js("A page.", ref("RevisionPage")), "400": E400, "404": E404})},
@@ -192,7 +211,7 @@ paths = {
     {"200": js("A page of sessions.", ref("SessionPage")), "400": E400, "404": E404})},
   "/api/docs/{id}/labels": {
     "get": docop("Labels (named versions)", "Every label of the document, in revision order, with their authors' names.", [LINK, TOKEN], {"200": js("The labels.", ref("LabelPage")), "404": E404}),
-    "post": docop("Name a revision", "Labels revision `rev` (\"v1.2 sent to review\"). Needs edit access: the edit link, an edit embed token or the API token. Its author is the embed token's, or the `X-Collab-Author` header (the browser editor sends its `joined.author`), or `api`. At most 1000 labels a document (`413`).",
+    "post": docop("Name a revision", "Labels revision `rev` (\"v1.2 sent to review\"). Needs edit access: the edit link, an edit token or the API token. Its author is the token's, or the `X-Collab-Author` header (the browser editor sends its `joined.author`), or `api`. At most 1000 labels a document (`413`).",
       [LINK, TOKEN, {"name": "X-Collab-Author", "in": "header", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": "The label's author (default \"api\")."}],
       {"201": js("The new label.", ref("Label")), "400": E400, "403": E403, "404": prob("No such document, or no such revision."), "413": prob("The document has 1000 labels."), "415": E415, "507": E507},
       {"required": True, "content": {"application/json": {"schema": ref("CreateLabel")}}})},
@@ -204,9 +223,9 @@ paths = {
     {"200": js("Messages.", {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": ref("ChatMessage")}}}), "400": E400, "404": E404})},
   "/api/docs/{id}/presence": {"get": docop("Who is here", "Users present now, with names, colours and selections (code points at `rev`).", [LINK, TOKEN], {"200": js("Presence.", ref("Presence")), "404": E404})},
   "/api/docs/{id}/ws": {"get": docop("Open the realtime session (WebSocket)", "Upgrades to the collaboration protocol described in docs/PROTOCOL.md.",
-    [LINK, TOKEN, qp("readonly", "`1` for a view-only session.")], {"101": {"description": "Switching protocols to WebSocket."}, "400": E400, "403": E403, "404": E404, "429": prob("Too many connections from this address.")}, tags=("realtime",))},
+    [LINK, TOKEN, qp("readonly", "`1` for a view-only session.")], {"101": {"description": "Switching protocols to WebSocket."}, "400": E400, "401": E401, "403": E403, "404": E404, "429": prob("Too many connections from this address.")}, tags=("realtime",))},
   "/api/docs/{id}/events": {"post": docop("Send an app event to the document's sessions", "Delivers an app event (docs/PROTOCOL.md, `event`) at once to every session of the document, or to the sessions of the users in `to`. Receivers get it with `from` `\"api\"`, or `\"admin\"` with the API token. Ephemeral: sessions not connected miss it. "
-      "Needs edit access: the edit link, an edit embed token or the API token. Without the API token a document takes `-events-per-second` events (default 20, bursts of twice that); beyond, `429 rate_limited`.",
+      "Needs edit access: the edit link, an edit token or the API token. Without the API token a document takes `-events-per-second` events (default 20, bursts of twice that); beyond, `429 rate_limited`.",
     [LINK, TOKEN], {"200": js("Delivered (`0` when nobody it was for is connected).", ref("Delivered")), "400": E400, "403": E403, "404": E404, "413": E413, "415": E415,
      "429": prob("`rate_limited`: more events to this document than `-events-per-second`; retry after `Retry-After` seconds.")},
     {"required": True, "content": {"application/json": {"schema": ref("EventRequest")}}}, tags=("realtime",))},
@@ -222,19 +241,20 @@ paths = {
       "401": E401, "403": E403, "507": E507}}},
   "/api/docs/{id}/rotate": {"post": docop("Rotate a document's links (administrators)", "New edit and view links; the old ones stop working and their live sessions are closed with 4003.", [LINK],
     {"200": js("The new links.", ref("Rotated")), "401": E401, "403": E403, "404": E404}, security=ADMIN, tags=("admin",))},
-  "/api/docs/{id}/embed-tokens": {"post": docop("Mint an embed token (administrators)", "A short-lived token scoped to this document, a mode and a user name, sealed so that it shows none of them. The answer's `url` (`/embed/{handle}?token=...`) is the iframe's address; its handle names the document without revealing any link.", [LINK],
+  "/api/docs/{id}/embed-tokens": {"post": docop("Mint a token (administrators)", "A short-lived token (a JWT, HS256) for this document, one role and one user: the same token a host mints itself with the shared secret (docs/EMBED.md). It names the document by its handle, never by a link. The answer's `url` (`/embed/{handle}?token=...`) is the iframe's address.", [LINK],
     {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}}, security=ADMIN, tags=("admin",))},
 }
 
 doc = {
   "openapi": "3.1.0",
   "info": {"title": "collab", "version": "1.0.0", "summary": "Collaborative code editing: documents, their full history, and realtime sessions.",
-    "description": "Documents are files edited live over WebSockets (docs/PROTOCOL.md). Access is by capability link: the `{id}` of a document route is the caller's edit or view link. Administrative routes need `Authorization: Bearer <API token>`. Errors are RFC 9457 problem documents with a stable `code`.",
+    "description": "Documents are files edited live over WebSockets (docs/PROTOCOL.md). Access is by capability link: the `{id}` of a document route is the caller's edit or view link; or by a token (a JWT minted by a host application for its own users, docs/EMBED.md) in `Authorization: Bearer` or `?token=`, with the document's handle as `{id}`. Administrative routes need `Authorization: Bearer <API token>`. Errors are RFC 9457 problem documents with a stable `code`.",
     "license": {"name": "MIT", "identifier": "MIT"}},
   "servers": [{"url": "/"}],
   "tags": [{"name": n} for n in ["documents", "workspaces", "realtime", "admin", "operations"]],
   "paths": paths,
-  "components": {"schemas": schemas, "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer", "description": "The server's COLLAB_API_TOKEN."}}},
+  "components": {"schemas": schemas, "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer", "description": "The server's COLLAB_API_TOKEN."},
+    "token": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A token for a document or workspace (docs/EMBED.md); also accepted as `?token=`."}}},
 }
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 with open(os.path.join(root, "internal", "server", "openapi.json"), "w") as f:
