@@ -245,6 +245,72 @@ paths = {
     {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}, {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}}, security=ADMIN, tags=("admin",))},
 }
 
+# Webhooks and event streams (docs/WEBHOOKS.md).
+schemas.update({
+  "HookParams": {"type": "object", "additionalProperties": False, "description": "An endpoint's settings; on PATCH, absent fields stay as they are.", "properties": {
+    "url": {"type": "string", "format": "uri", "maxLength": 2048, "description": "http or https, no user name or password. Without `-webhook-allow-private`, only public addresses (checked when saved and at every connection)."},
+    "types": {"type": "array", "items": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed"]}, "description": "The event types it receives; empty or absent for all."},
+    "description": {"type": "string", "maxLength": 512}, "enabled": {"type": "boolean", "description": "Default true. Enabling an endpoint the server disabled goes on with the events after the one that failed."}}},
+  "Attempt": {"type": "object", "required": ["time", "durationMs"], "properties": {
+    "time": {"type": "string", "format": "date-time"}, "status": {"type": "integer", "description": "The answer's HTTP status; absent when none came."},
+    "error": {"type": "string", "description": "Why it failed: a status other than 2xx, a timeout, a refused connection, an address that is not public."},
+    "durationMs": {"type": "integer"}, "response": {"type": "string", "description": "The first 512 bytes of the answer's body."}}},
+  "Delivery": {"type": "object", "required": ["event", "type", "status", "attempts", "log"], "description": "One event's way to one endpoint.", "properties": {
+    "event": {"type": "string", "description": "The event id: the `webhook-id` of every attempt."}, "type": {"type": "string"},
+    "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer", "description": "Attempts made."},
+    "firstAttempt": {"type": "string", "format": "date-time"}, "nextAttempt": {"type": "string", "format": "date-time", "description": "Pending: when the next attempt is due."},
+    "log": {"type": "array", "items": ref("Attempt"), "description": "The newest 20 attempts."}}},
+  "Hook": {"type": "object", "required": ["id", "url", "types", "enabled", "created", "updated"], "properties": {
+    "id": {"type": "string"}, "url": {"type": "string"}, "types": {"type": "array", "items": {"type": "string"}}, "description": {"type": "string"},
+    "enabled": {"type": "boolean"}, "disabledReason": {"type": "string", "description": "Why the server disabled it: an event that failed for `-webhook-give-up`."},
+    "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"},
+    "pending": ref("Delivery")}},
+  "HookCreated": {"allOf": [ref("Hook"), {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "description": "`whsec_` and base64: the Standard Webhooks signing secret. Shown only here."}}}]},
+  "HookList": {"type": "object", "required": ["hooks"], "properties": {"hooks": {"type": "array", "items": ref("Hook")}}},
+  "DeliveryPage": {"type": "object", "required": ["deliveries"], "properties": {"deliveries": {"type": "array", "items": ref("Delivery")},
+    "next": {"type": "string", "description": "The `before` of the next page, when there may be one."}}},
+  "DocumentEvent": {"type": "object", "required": ["id", "type", "timestamp", "data"], "description": "The body of a webhook and the `data` of a stream message.", "properties": {
+    "id": {"type": "string"}, "type": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed"]},
+    "timestamp": {"type": "string", "format": "date-time"},
+    "data": {"type": "object", "required": ["document", "fromRev", "toRev"], "properties": {
+      "document": {"type": "object", "required": ["id", "name", "links"], "properties": {
+        "id": {"type": "string", "description": "The document as the receiver knows it: its edit link (edit links, workspace endpoints), its view link (view links), its internal id (the API token)."},
+        "name": {"type": "string"}, "workspace": {"type": "string", "description": "Internal workspace id (API token only)."}, "links": ref("Links")}},
+      "oldName": {"type": "string"}, "newName": {"type": "string"},
+      "fromRev": {"type": "integer"}, "toRev": {"type": "integer"},
+      "authors": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}}}}}},
+})
+HOOK = {"name": "hook", "in": "path", "required": True, "schema": {"type": "string"}}
+EVENT = {"name": "event", "in": "path", "required": True, "description": "An event id (`evt_…`).", "schema": {"type": "string"}}
+LAST = [{"name": "Last-Event-ID", "in": "header", "required": False, "description": "Resume after this event id: the events after it, none twice.", "schema": {"type": "string"}},
+        qp("lastEventId", "The same as the `Last-Event-ID` header, for clients that cannot set it.")]
+STREAM = {"200": {"description": "`text/event-stream`: each event as `id: <event id>`, `event: <type>`, `data: <DocumentEvent JSON>`; a comment every `-events-heartbeat`.",
+  "content": {"text/event-stream": {"schema": {"type": "string"}}}}, "400": E400, "401": E401, "403": E403, "404": E404,
+  "410": prob("`events_expired`: the Last-Event-ID is older than the events kept (`-event-retention`); start again without it.")}
+paths["/api/docs/{id}/events"]["get"] = docop("Follow the document's events (Server-Sent Events)", "document.renamed, document.changed (one per `-change-debounce`), document.deleted (which ends the stream) of this document, from now on or after `Last-Event-ID`. With a view link, never an edit link. Not with a token.",
+  [LINK] + LAST, STREAM, tags=("realtime",))
+paths["/api/workspaces/{ws}/events"] = {"get": {"summary": "Follow the workspace's events (Server-Sent Events)", "tags": ["workspaces", "realtime"], "description": "Every event of the workspace's documents; with its view link, never an edit link. Not with a token.", "parameters": [WS] + LAST, "responses": STREAM}}
+paths["/api/admin/events"]["get"] = {"summary": "Follow every document's events (administrators)", "tags": ["admin", "realtime"], "security": ADMIN, "parameters": LAST, "responses": STREAM}
+def hookops(prefix, params, who, security=None, tags=("workspaces",)):
+    def op(summary, desc, extra, responses, body=None):
+        o = {"summary": summary, "description": desc + " " + who, "tags": list(tags), "parameters": params + extra, "responses": responses}
+        if body: o["requestBody"] = body
+        if security: o["security"] = security
+        return o
+    body = {"required": True, "content": {"application/json": {"schema": ref("HookParams")}}}
+    errs = {"400": E400, "401": E401, "403": E403, "404": E404}
+    paths[prefix] = {
+      "get": op("List webhook endpoints", "", [], {"200": js("The endpoints.", ref("HookList")), **errs}),
+      "post": op("Add a webhook endpoint", "It receives the events from now on, signed with its secret, which only this answer shows.", [], {"201": js("Created.", ref("HookCreated")), **errs, "409": prob("`too_many`: `-webhooks-per-scope` endpoints already."), "415": E415}, body)}
+    paths[prefix + "/{hook}"] = {
+      "get": op("A webhook endpoint", "With the delivery under way, if any.", [HOOK], {"200": js("The endpoint.", ref("Hook")), **errs}),
+      "patch": op("Change a webhook endpoint", "", [HOOK], {"200": js("The endpoint.", ref("Hook")), **errs, "415": E415}, body),
+      "delete": op("Remove a webhook endpoint", "With its delivery log.", [HOOK], {"204": {"description": "Removed."}, **errs})}
+    paths[prefix + "/{hook}/deliveries"] = {"get": op("Delivery log", "The newest event first: status, attempts (time, status, error, the start of the answer), the next attempt.", [HOOK, qp("before", "An event id: the page before it."), LIMIT], {"200": js("A page.", ref("DeliveryPage")), **errs})}
+    paths[prefix + "/{hook}/deliveries/{event}/redeliver"] = {"post": op("Send an event again", "Now, out of turn, with the same webhook-id; for the event under way, its next attempt is brought forward.", [HOOK, EVENT], {"202": js("Queued.", ref("Delivery")), **errs, "409": prob("`too_many`: 100 redeliveries queued already.")})}
+hookops("/api/workspaces/{ws}/hooks", [WS], "Needs the workspace's edit link (or the API token); endpoints get the workspace's documents' events with their edit links.")
+hookops("/api/admin/hooks", [], "Server-wide endpoints get every document's events with internal ids (administrators).", security=ADMIN, tags=("admin",))
+
 doc = {
   "openapi": "3.1.0",
   "info": {"title": "collab", "version": "1.0.0", "summary": "Collaborative code editing: documents, their full history, and realtime sessions.",
