@@ -38,6 +38,7 @@ import (
 //	doc/<id>/labels rev, label id -> Label (JSON)    (see labels.go)
 //	doc/<id>/sesslines first rev -> an edit session's line counts
 //	authors         scope, author id -> AuthorProfile (see authors.go)
+//	journal, journal-ws, journal-doc  what happened to documents (see journal.go)
 var (
 	bucketMeta  = []byte("meta")
 	bucketFiles = []byte("files")
