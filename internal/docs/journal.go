@@ -401,6 +401,23 @@ const trimBatch = 10_000
 // The Manager calls it every minute.
 func (m *Manager) TrimJournal() (int, error) {
 	cutoff := m.cfg.Now().Add(-m.cfg.JournalKeep)
+	// Most minutes there is nothing to forget: no commit then.
+	due := false
+	if err := m.store.view("", func(v *view) error {
+		j := v.tx.Bucket(bucketJournal)
+		k, raw := j.Cursor().First()
+		if k == nil || len(k) != 8 {
+			return nil
+		}
+		var e JournalEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("docs: corrupt journal entry %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		due = e.Time.Before(cutoff) || j.Sequence()-binary.BigEndian.Uint64(k) >= uint64(m.cfg.JournalMax)
+		return nil
+	}); err != nil || !due {
+		return 0, err
+	}
 	n := 0
 	err := m.commit.do("the journal's trim", func(tx *bolt.Tx) error {
 		n = 0
