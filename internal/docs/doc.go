@@ -62,7 +62,12 @@
 //
 // A revision's Author is an id the caller chooses (the server's public
 // author ids); AuthorProfile keeps each author's name and colour per
-// workspace, looked up when history is read. Edit sessions (sessions.go)
+// workspace, looked up when history is read, and AuthorNames every name
+// each one took, with its time. A document's names (names.go) are every
+// change of its path with its time and revision. Deleting a document
+// (trash.go) takes it out of its workspace but keeps its history, in the
+// workspace's trash, until it is restored or purged; a purge removes a
+// document and its history for good. Edit sessions (sessions.go)
 // group the history into runs of revisions without a pause longer than
 // SessionGap, indexed in the same commit as the revisions, so a page of
 // them costs the same at any length of history. Labels (labels.go) name
@@ -71,8 +76,8 @@
 // # The journal
 //
 // The journal (journal.go) is what happened to documents, in one order,
-// durable: each creation, rename and deletion appends an entry in the
-// transaction that makes it, and NoteChanges summarises a document's edits
+// durable: each creation, rename, deletion, restoration and purge appends
+// an entry in the transaction that makes it, and NoteChanges summarises a document's edits
 // (their range and authors) after the fact, from its durable cursor, so
 // nothing on the edit path waits for it. A Watcher hears of new entries
 // and durable revisions; readers page through entries by workspace or

@@ -70,6 +70,9 @@ type Document struct {
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
 	err    error             // set when the document is closed; every call fails with it
+	// halted is set while the document is being deleted or purged (see
+	// Manager.withoutEdits): edits are refused.
+	halted int
 	// snapRev, snapLog and snapSize follow the head record's snapshot
 	// bookkeeping (the last snapshot's revision, log bytes since, the
 	// text's bytes at it), so that a snapshot is encoded before its commit
@@ -159,6 +162,9 @@ type diskReads struct {
 func (d *Document) apply(e Edit, strict bool, rd *diskReads) (r Revision, w *write, dup bool, err error) {
 	if d.err != nil {
 		return r, nil, false, d.err
+	}
+	if d.halted > 0 {
+		return r, nil, false, fmt.Errorf("%w: document %q is being deleted", ErrClosed, d.id)
 	}
 	if e.OpID != "" {
 		rev, dup, err := d.applied(e.OpID, rd)

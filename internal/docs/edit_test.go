@@ -367,14 +367,14 @@ func TestJoinThenEveryRevisionOnce(t *testing.T) {
 	}
 }
 
-// TestDeleteRemovesEverything deletes a document with history, op ids,
+// TestPurgeRemovesEverything purges a document with history, op ids,
 // blame checkpoints, chat, presence and rotated links, and checks that no
 // key or value in any bucket still names it, that its subscribers were
 // told, and that its neighbour in the workspace is untouched. The journal
 // is the exception: it tells what happened to the document, its deletion
 // last, by the ids its readers know it by (links that no longer grant
 // anything), until it forgets its entries (see journal.go).
-func TestDeleteRemovesEverything(t *testing.T) {
+func TestPurgeRemovesEverything(t *testing.T) {
 	m := openTest(t, Config{SnapshotEvery: 4})
 	ws, err := m.CreateWorkspace()
 	if err != nil {
@@ -427,13 +427,30 @@ func TestDeleteRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := m.Delete(gone.ID); err != nil {
+	// A document deleted first (in the trash, renamed before) is purged
+	// from the trash as completely.
+	trashed, err := m.Create(CreateParams{Name: "src/trashed.go", Text: "package trashed\n", Workspace: ws.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Update(trashed.ID, "src/trashed2.go", "", By{Author: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(trashed.ID, By{Author: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Purge(trashed.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := m.Purge(gone.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait(t, closed); !errors.Is(err, ErrDeleted) || !errors.Is(err, ErrClosed) {
 		t.Errorf("subscriber was told %v", err)
 	}
-	names := map[string]string{"id": gone.ID, "old edit link": oldEdit, "old view link": oldView, "edit link": newEdit, "view link": newView}
+	names := map[string]string{"id": gone.ID, "old edit link": oldEdit, "old view link": oldView, "edit link": newEdit, "view link": newView,
+		"trashed id": trashed.ID, "trashed view link": trashed.ViewLink}
 	err = m.Store().DB().View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			if bytes.HasPrefix(name, bucketJournal) {
@@ -453,16 +470,16 @@ func TestDeleteRemovesEverything(t *testing.T) {
 	}
 
 	if _, err := m.Open(gone.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Open after Delete: %v", err)
+		t.Errorf("Open after Purge: %v", err)
 	}
 	if _, err := m.Revisions(gone.ID, 0, 10); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Revisions after Delete: %v", err)
+		t.Errorf("Revisions after Purge: %v", err)
 	}
 	if _, err := d.Submit(Edit{Base: 13, Op: *new(ot.Operation).Retain(1)}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit to a deleted document: %v", err)
 	}
-	if err := m.Delete(gone.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second Delete: %v", err)
+	if err := m.Purge(gone.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Purge: %v", err)
 	}
 	if l, err := m.ResolveLink(newView); !errors.Is(err, ErrNotFound) {
 		t.Errorf("view link of a deleted document resolves to %+v, %v", l, err)
@@ -476,6 +493,9 @@ func TestDeleteRemovesEverything(t *testing.T) {
 	}
 	if list, err := m.Store().List(ws.ID, "", "", 10); err != nil || len(list) != 1 || list[0].ID != kept.ID {
 		t.Errorf("workspace lists %+v, %v", list, err)
+	}
+	if list, err := m.Store().Deleted(ws.ID, 0, 10); err != nil || len(list) != 0 {
+		t.Errorf("the workspace's trash lists %+v, %v", list, err)
 	}
 	if _, err := m.Create(CreateParams{Name: "src/gone.go", Workspace: ws.ID}); err != nil {
 		t.Errorf("reusing the deleted document's name: %v", err)
@@ -521,7 +541,7 @@ func TestUpdateNotifies(t *testing.T) {
 	}
 	defer cancel()
 
-	got, err := m.Update(meta.ID, "b/z.py", "")
+	got, err := m.Update(meta.ID, "b/z.py", "", By{})
 	if err != nil || got.Name != "b/z.py" || got.Language != "python" {
 		t.Fatalf("rename: %+v, %v", got, err)
 	}
@@ -529,10 +549,10 @@ func TestUpdateNotifies(t *testing.T) {
 		t.Fatalf("event after rename: %+v", e)
 	}
 	// Renaming onto another document fails and tells no one.
-	if _, err := m.Update(meta.ID, "a/y.go", ""); !errors.Is(err, ErrConflict) {
+	if _, err := m.Update(meta.ID, "a/y.go", "", By{}); !errors.Is(err, ErrConflict) {
 		t.Errorf("rename onto a/y.go: %v", err)
 	}
-	if got, err := m.Update(meta.ID, "", "rust"); err != nil || got.Name != "b/z.py" || got.Language != "rust" {
+	if got, err := m.Update(meta.ID, "", "rust", By{}); err != nil || got.Name != "b/z.py" || got.Language != "rust" {
 		t.Fatalf("language: %+v, %v", got, err)
 	}
 	if e := wait(t, events); e.Meta == nil || e.Meta.Name != "b/z.py" || e.Meta.Language != "rust" {

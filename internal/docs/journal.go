@@ -13,8 +13,9 @@ import (
 
 // The journal: what happened to documents, in one order, durable.
 //
-// Every creation, rename and deletion of a document appends an entry to
-// the journal in the same transaction as the change itself, so an
+// Every creation, rename, deletion, restoration and purge of a document
+// appends an entry to the journal in the same transaction as the change
+// itself, so an
 // acknowledged change always has its entry and a refused one never does.
 // Edits are journaled after the fact, in summaries: NoteChanges appends one
 // "changed" entry per document for the revisions since its last one (their
@@ -22,8 +23,8 @@ import (
 // Journaled, the newest revision an entry covers) in the same transaction.
 // Revisions are durable on their own, so nothing is lost between an edit
 // and its summary: after a crash, Unjournaled names the documents whose
-// revisions no entry covers yet. A rename or a deletion first summarises
-// the revisions before it, in its own transaction, so a document's
+// revisions no entry covers yet. A rename, a deletion or a purge first
+// summarises the revisions before it, in its own transaction, so a document's
 // entries keep the order of what happened to it.
 //
 // Who calls NoteChanges, and how often, is the caller's choice (the
@@ -48,10 +49,12 @@ var (
 
 // The kinds of journal entries.
 const (
-	JournalCreated = "created"
-	JournalRenamed = "renamed"
-	JournalDeleted = "deleted"
-	JournalChanged = "changed"
+	JournalCreated  = "created"
+	JournalRenamed  = "renamed"
+	JournalDeleted  = "deleted"
+	JournalChanged  = "changed"
+	JournalRestored = "restored" // a deleted document brought back (see trash.go)
+	JournalPurged   = "purged"   // a document and its history removed for good
 )
 
 // JournalEntry is one thing that happened to a document. Links are the
@@ -68,7 +71,8 @@ type JournalEntry struct {
 	ViewLink  string    `json:"viewLink"`
 	// FromRev and ToRev: changed: the first and last revision summarised;
 	// created: both the revision the document starts at (0, or 1 with a
-	// text); renamed and deleted: both its revision then.
+	// text); renamed, deleted, restored and purged: both its revision
+	// then.
 	FromRev uint64 `json:"fromRev"`
 	ToRev   uint64 `json:"toRev"`
 	// Authors: changed: the authors of the revisions FromRev-ToRev, in
@@ -300,11 +304,11 @@ func (m *Manager) NoteChanges(ids []string) ([]JournalEntry, error) {
 func (m *Manager) Unjournaled() (ids []string, err error) {
 	err = m.store.viewAll(func(v *view) error {
 		return v.tx.Bucket(bucketMeta).ForEach(func(k, _ []byte) error {
-			meta, _, err := v.meta(string(k))
+			meta, _, err := v.metaOf(string(k), true)
 			if err != nil {
 				return err
 			}
-			if meta.Rev > meta.Journaled {
+			if meta.Deleted.IsZero() && meta.Rev > meta.Journaled {
 				ids = append(ids, meta.ID)
 			}
 			return nil
@@ -476,7 +480,7 @@ func initJournal(db *bolt.DB) error {
 			return err
 		}
 		for _, id := range ids {
-			meta, err := getMeta(tx, id)
+			meta, err := getMetaAny(tx, id)
 			if err != nil {
 				return err
 			}

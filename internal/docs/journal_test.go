@@ -61,11 +61,11 @@ func TestJournalOrder(t *testing.T) {
 		t.Fatalf("NoteChanges again: %v %v", es, err)
 	}
 	insertEnd(t, d, "a1", "5")
-	if _, err := m.Update(meta.ID, "c.txt", ""); err != nil {
+	if _, err := m.Update(meta.ID, "c.txt", "", By{}); err != nil {
 		t.Fatal(err)
 	}
 	insertEnd(t, d, "a1", "6")
-	if err := m.Delete(meta.ID); err != nil {
+	if err := m.Delete(meta.ID, By{Author: "a1"}); err != nil {
 		t.Fatal(err)
 	}
 	all, err := m.Journal(JournalQuery{})

@@ -27,6 +27,9 @@ type Link struct {
 	Kind   string `json:"kind"` // "doc" or "workspace"
 	Target string `json:"target"`
 	Mode   Mode   `json:"mode"`
+	// Deleted marks a link of a deleted document, which grants nothing
+	// (ResolveLink does not find it) until the document is restored.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Workspace groups documents edited together.
@@ -57,8 +60,37 @@ func putLink(tx *bolt.Tx, key string, l Link) error {
 	return tx.Bucket(bucketLinks).Put([]byte(key), v)
 }
 
-// ResolveLink returns what a link grants.
-func (m *Manager) ResolveLink(key string) (l Link, err error) {
+// putDocLinks writes the links of document m: granting, or marked
+// deleted with it.
+func putDocLinks(tx *bolt.Tx, m Meta) error {
+	del := !m.Deleted.IsZero()
+	if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: m.ID, Mode: ModeEdit, Deleted: del}); err != nil {
+		return err
+	}
+	return putLink(tx, m.ViewLink, Link{Kind: "doc", Target: m.ID, Mode: ModeView, Deleted: del})
+}
+
+// ResolveLink returns what a link grants. The links of a deleted document
+// are not found.
+func (m *Manager) ResolveLink(key string) (Link, error) {
+	l, err := m.resolve(key)
+	if err == nil && l.Deleted {
+		return Link{}, fmt.Errorf("%w: no such link", ErrNotFound)
+	}
+	return l, err
+}
+
+// ResolveDeletedLink returns the document a link of a deleted document
+// names (its Deleted set); any other link is not found.
+func (m *Manager) ResolveDeletedLink(key string) (Link, error) {
+	l, err := m.resolve(key)
+	if err == nil && !l.Deleted {
+		return Link{}, fmt.Errorf("%w: no deleted document has this link", ErrNotFound)
+	}
+	return l, err
+}
+
+func (m *Manager) resolve(key string) (l Link, err error) {
 	err = m.store.view("", func(v *view) error {
 		b := v.tx.Bucket(bucketLinks).Get([]byte(key))
 		if b == nil {

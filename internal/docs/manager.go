@@ -106,8 +106,11 @@ type Manager struct {
 	cfg    Config
 	commit *committer
 
-	mu   sync.Mutex // guards live and closed
+	mu   sync.Mutex // guards live, stopped and closed
 	live map[string]*entry
+	// stopped counts, per document, the deletions or purges under way
+	// (see withoutEdits): such a document is not loaded.
+	stopped map[string]int
 	// closed is set by Close.
 	closed bool
 
@@ -144,12 +147,13 @@ func Open(path string, cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		store:  st,
-		cfg:    cfg,
-		commit: newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
-		live:   make(map[string]*entry),
-		index:  make(chan blameJob, 256),
-		stop:   make(chan struct{}),
+		store:   st,
+		cfg:     cfg,
+		commit:  newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
+		live:    make(map[string]*entry),
+		stopped: make(map[string]int),
+		index:   make(chan blameJob, 256),
+		stop:    make(chan struct{}),
 
 		sessionJobs: make(chan sessionJob, 256),
 	}
@@ -259,6 +263,10 @@ func (m *Manager) Open(id string) (*Document, error) {
 	}
 	e := m.live[id]
 	load := e == nil
+	if load && m.stopped[id] > 0 {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: document %q is being deleted", ErrNotFound, id)
+	}
 	if load {
 		e = &entry{ready: make(chan struct{})}
 		m.live[id] = e
@@ -541,8 +549,9 @@ func checkLanguage(language string) error {
 }
 
 // Update renames a document and/or changes its language; empty fields stay.
+// A rename is recorded among the document's names (see names.go), by by.
 // Live subscribers get a Meta event.
-func (m *Manager) Update(id, name, language string) (Meta, error) {
+func (m *Manager) Update(id, name, language string, by By) (Meta, error) {
 	if name != "" {
 		var err error
 		if name, err = CleanName(name); err != nil {
@@ -569,6 +578,9 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 				return err
 			}
 			if err := files.Put(fileKey(meta.Workspace, name), []byte(id)); err != nil {
+				return err
+			}
+			if err := appendName(tx, meta, name, now, by); err != nil {
 				return err
 			}
 			e := entryOf(JournalRenamed, *meta, now)
@@ -632,48 +644,6 @@ func (m *Manager) loaded(id string) *Document {
 		}
 	}
 	return nil
-}
-
-// Delete removes a document and all its history. Live subscribers get a
-// Closed event with ErrDeleted.
-func (m *Manager) Delete(id string) error {
-	var entries []JournalEntry
-	w := &write{fn: func(tx *bolt.Tx) error {
-		entries = entries[:0]
-		meta, err := getMeta(tx, id)
-		if err != nil {
-			return err
-		}
-		// The edits before the deletion are summarised first.
-		now := m.cfg.Now().UTC()
-		if err := noteIn(tx, &meta, now, &entries); err != nil {
-			return err
-		}
-		if err := deleteDoc(tx, id); err != nil {
-			return err
-		}
-		e := entryOf(JournalDeleted, meta, now)
-		if err := appendJournal(tx, &e); err != nil {
-			return err
-		}
-		entries = append(entries, e)
-		return nil
-	}, drops: id, what: "the deletion"}
-	w.then = func(err error) {
-		if err == nil {
-			if d := m.loaded(id); d != nil {
-				// Forgotten first: whoever hears of the close and opens
-				// the document again must find it gone.
-				m.drop(d)
-				d.close(ErrDeleted)
-			}
-		}
-	}
-	err := m.commit.wait(w)
-	if err == nil {
-		m.watchJournal(entries)
-	}
-	return err
 }
 
 // Do runs fn in the next group commit and waits for it to be durable. It is

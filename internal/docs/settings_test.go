@@ -36,7 +36,7 @@ func TestSettingsAreKeptAndPublished(t *testing.T) {
 	if _, err := d.Submit(Edit{Base: 1, Op: insertAt(1, 1, "y"), OpID: "c:1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Update(meta.ID, "b.txt", ""); err != nil {
+	if _, err := m.Update(meta.ID, "b.txt", "", By{}); err != nil {
 		t.Fatal(err)
 	}
 	if e := <-metas; !e.Settings.ViewerEvents || e.Name != "b.txt" {

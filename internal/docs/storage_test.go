@@ -638,7 +638,7 @@ func TestDiskFullOtherData(t *testing.T) {
 			return err
 		}},
 		{"Update", "the new name or language", func() error {
-			_, err := m.Update(id, "renamed.txt", "")
+			_, err := m.Update(id, "renamed.txt", "", By{})
 			return err
 		}},
 		{"Create", "the new document", func() error {
@@ -646,7 +646,10 @@ func TestDiskFullOtherData(t *testing.T) {
 			return err
 		}},
 		{"Delete", "the deletion", func() error {
-			return m.Delete(other.ID)
+			return m.Delete(other.ID, By{})
+		}},
+		{"Purge", "the purge", func() error {
+			return m.Purge(other.ID)
 		}},
 	}
 	for _, w := range writes {

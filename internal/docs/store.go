@@ -37,7 +37,10 @@ import (
 //	doc/<id>/pres   user id -> Presence (JSON)
 //	doc/<id>/labels rev, label id -> Label (JSON)    (see labels.go)
 //	doc/<id>/sesslines first rev -> an edit session's line counts
+//	doc/<id>/names  seq -> a change of the document's path (see names.go)
+//	trash           workspace, seq -> id            (its deleted documents; see trash.go)
 //	authors         scope, author id -> AuthorProfile (see authors.go)
+//	author-names    scope, author id, time, seq -> name (see authors.go)
 //	journal, journal-ws, journal-doc  what happened to documents (see journal.go)
 var (
 	bucketMeta  = []byte("meta")
@@ -82,6 +85,18 @@ type Meta struct {
 	// Journaled is the newest revision a journal entry covers (see
 	// journal.go), not part of the public view.
 	Journaled uint64 `json:"journaled,omitempty"`
+
+	// Names is how many changes of its path the document has recorded
+	// (see names.go); 0 for one that kept the name it was created with.
+	Names uint64 `json:"names,omitempty"`
+
+	// Deleted is when the document was deleted (see trash.go), zero for
+	// a live one; DeletedBy who deleted it, and DeletedSeq its place in
+	// its workspace's trash. A deleted document is not found by any read
+	// but those of the trash and of the workspace's history.
+	Deleted    time.Time `json:"deleted,omitzero"`
+	DeletedBy  string    `json:"deletedBy,omitempty"`
+	DeletedSeq uint64    `json:"deletedSeq,omitempty"`
 }
 
 // Revision is one entry of a document's log.
@@ -198,7 +213,7 @@ func OpenStore(path string, cfg Config) (*Store, error) {
 	var compress bool
 	var gen uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors} {
+		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors, bucketTrash, bucketAuthorNames} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -515,7 +530,17 @@ func writeHead(b *bolt.Bucket, h head) error {
 	return b.Put(keyHead, v)
 }
 
+// getMeta reads a live document's metadata: a deleted one is not found.
 func getMeta(tx *bolt.Tx, id string) (Meta, error) {
+	m, err := getMetaAny(tx, id)
+	if err == nil && !m.Deleted.IsZero() {
+		return Meta{}, fmt.Errorf("%w: document %q (deleted)", ErrNotFound, id)
+	}
+	return m, err
+}
+
+// getMetaAny reads a document's metadata, deleted or not.
+func getMetaAny(tx *bolt.Tx, id string) (Meta, error) {
 	var m Meta
 	v := tx.Bucket(bucketMeta).Get([]byte(id))
 	if v == nil {
@@ -604,10 +629,7 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 	if err := ensureWorkspace(tx, m.Workspace, m.Created); err != nil {
 		return err
 	}
-	if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: m.ID, Mode: ModeEdit}); err != nil {
-		return err
-	}
-	if err := putLink(tx, m.ViewLink, Link{Kind: "doc", Target: m.ID, Mode: ModeView}); err != nil {
+	if err := putDocLinks(tx, m); err != nil {
 		return err
 	}
 	return putMeta(tx, m)
@@ -791,9 +813,9 @@ func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 	return text, nil
 }
 
-// deleteDoc removes every entry of a document.
+// deleteDoc removes every entry of a document, deleted or not.
 func deleteDoc(tx *bolt.Tx, id string) error {
-	m, err := getMeta(tx, id)
+	m, err := getMetaAny(tx, id)
 	if err != nil {
 		return err
 	}
@@ -802,7 +824,11 @@ func deleteDoc(tx *bolt.Tx, id string) error {
 			return err
 		}
 	}
-	if err := tx.Bucket(bucketFiles).Delete(fileKey(m.Workspace, m.Name)); err != nil {
+	if m.Deleted.IsZero() {
+		if err := tx.Bucket(bucketFiles).Delete(fileKey(m.Workspace, m.Name)); err != nil {
+			return err
+		}
+	} else if err := tx.Bucket(bucketTrash).Delete(trashKey(m.Workspace, m.DeletedSeq)); err != nil {
 		return err
 	}
 	for _, l := range []string{m.EditLink, m.ViewLink} {
@@ -1393,7 +1419,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 			}
 		}
 		err = dst.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors} {
+			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors, bucketTrash, bucketAuthorNames} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -1401,8 +1427,10 @@ func salvageBolt(path, aside string, out io.Writer) error {
 			if err := tx.Bucket(bucketMeta).Put([]byte(id), metaJSON); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketFiles).Put(fileKey(m.Workspace, m.Name), []byte(id)); err != nil {
-				return err
+			if m.Deleted.IsZero() {
+				if err := tx.Bucket(bucketFiles).Put(fileKey(m.Workspace, m.Name), []byte(id)); err != nil {
+					return err
+				}
 			}
 			for _, parent := range []struct {
 				name []byte
@@ -1416,10 +1444,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 					return err
 				}
 			}
-			if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: id, Mode: ModeEdit}); err != nil {
-				return err
-			}
-			if err := putLink(tx, m.ViewLink, Link{Kind: "doc", Target: id, Mode: ModeView}); err != nil {
+			if err := putDocLinks(tx, m); err != nil {
 				return err
 			}
 			return ensureWorkspace(tx, m.Workspace, m.Created)
@@ -1469,8 +1494,8 @@ func salvageBolt(path, aside string, out io.Writer) error {
 		return err
 	}
 	for _, id := range idOrder {
-		m, err := st.Meta(id)
-		if err != nil {
+		var m Meta
+		if err := st.db.View(func(tx *bolt.Tx) (err error) { m, err = getMetaAny(tx, id); return err }); err != nil {
 			continue
 		}
 		if _, err := st.TextAt(id, m.Rev); err != nil {

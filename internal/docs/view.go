@@ -110,8 +110,15 @@ func overlay(ws []*write, h head) []*write {
 // meta returns document id's metadata as v sees it: bbolt's, moved over
 // the pending revisions as their checkpoint will move it; and the
 // document.
-func (v *view) meta(id string) (Meta, docView, error) {
-	m, err := getMeta(v.tx, id)
+func (v *view) meta(id string) (Meta, docView, error) { return v.metaOf(id, false) }
+
+// metaOf is meta, of a deleted document too with deleted set.
+func (v *view) metaOf(id string, deleted bool) (Meta, docView, error) {
+	get := getMeta
+	if deleted {
+		get = getMetaAny
+	}
+	m, err := get(v.tx, id)
 	if err != nil {
 		return m, docView{}, err
 	}
@@ -300,7 +307,8 @@ func (s *Store) List(workspace, prefix, after string, limit int) (out []Meta, er
 	return out, err
 }
 
-// ListAll returns every document's metadata ordered by id, after id after.
+// ListAll returns every live document's metadata ordered by id, after id
+// after (deleted documents are in their workspaces' trash).
 func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
 	err = s.viewAll(func(v *view) error {
 		c := v.tx.Bucket(bucketMeta).Cursor()
@@ -309,11 +317,13 @@ func (s *Store) ListAll(after string, limit int) (out []Meta, err error) {
 			k, _ = c.Seek(append([]byte(after), 0))
 		}
 		for ; k != nil && len(out) < limit; k, _ = c.Next() {
-			m, _, err := v.meta(string(k))
+			m, _, err := v.metaOf(string(k), true)
 			if err != nil {
 				return err
 			}
-			out = append(out, m)
+			if m.Deleted.IsZero() {
+				out = append(out, m)
+			}
 		}
 		return nil
 	})

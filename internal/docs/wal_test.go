@@ -67,7 +67,7 @@ func pendingRevs(m *Manager) int {
 
 // TestLogRecovers: revisions acknowledged while only in the log are in
 // bbolt after a crash, once each, with their op ids, snapshots and text;
-// those of a document deleted meanwhile are skipped.
+// those of a document purged meanwhile are skipped.
 func TestLogRecovers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
 	m := openAt(t, path, noCheckpoints)
@@ -75,7 +75,7 @@ func TestLogRecovers(t *testing.T) {
 	metaB, b := createOpen(t, m, CreateParams{Name: "b.txt", Text: "xyz"})
 	typeInto(t, a, "ca", 30)
 	typeInto(t, b, "cb", 5)
-	if err := m.Delete(metaB.ID); err != nil {
+	if err := m.Purge(metaB.ID); err != nil {
 		t.Fatal(err)
 	}
 	typeInto(t, a, "ca2", 10)
