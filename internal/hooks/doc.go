@@ -8,7 +8,9 @@
 //
 // An event is an entry of the documents' journal (docs.JournalEntry),
 // shown to an Audience: document.created, document.renamed (old and new
-// name), document.deleted, and document.changed, which summarises a
+// name), document.deleted (into its workspace's trash),
+// document.restored (out of it), document.purged (gone for good, its
+// history too), and document.changed, which summarises a
 // document's revisions over Debounce (one per document per second by
 // default, however busy it is) with their range (fromRev, toRev) and their
 // authors (public author ids, and names where known). Its id,

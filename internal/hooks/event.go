@@ -12,14 +12,16 @@ import (
 
 // The event types.
 const (
-	TypeCreated = "document.created"
-	TypeRenamed = "document.renamed"
-	TypeDeleted = "document.deleted"
-	TypeChanged = "document.changed"
+	TypeCreated  = "document.created"
+	TypeRenamed  = "document.renamed"
+	TypeDeleted  = "document.deleted"
+	TypeChanged  = "document.changed"
+	TypeRestored = "document.restored"
+	TypePurged   = "document.purged"
 )
 
 // Types lists every event type.
-var Types = []string{TypeCreated, TypeRenamed, TypeDeleted, TypeChanged}
+var Types = []string{TypeCreated, TypeRenamed, TypeDeleted, TypeChanged, TypeRestored, TypePurged}
 
 // typeOf is the event type of a journal entry's kind.
 func typeOf(kind string) string { return "document." + kind }
@@ -62,8 +64,8 @@ type data struct {
 	// renamed
 	OldName string `json:"oldName,omitempty"`
 	NewName string `json:"newName,omitempty"`
-	// changed: the revisions summarised; created and deleted: the
-	// document's revision then (in both).
+	// changed: the revisions summarised; the others: the document's
+	// revision then (in both).
 	FromRev uint64 `json:"fromRev"`
 	ToRev   uint64 `json:"toRev"`
 	// changed: the authors of the revisions; created: its author.

@@ -184,7 +184,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			// Checked above, so only the store can fail here: take back
 			// what was made, leaving an empty workspace nobody knows of.
 			for _, id := range made {
-				s.docs.Delete(id)
+				s.docs.Purge(id)
 			}
 			s.fail(w, r, err)
 			return

@@ -188,6 +188,9 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 		} else if doc, ok := s.handles.OpenDoc(id); ok {
 			g.doc = doc
 		}
+		if !s.live(w, r, g) {
+			return g, false
+		}
 	case cred.token != nil:
 		if g, ok = s.tokenGrant(w, r, cred, id); !ok {
 			return g, false
@@ -224,6 +227,9 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, cred credent
 			s.problem(w, r, http.StatusForbidden, "forbidden", "the token grants another document")
 			return grant{}, false
 		}
+		if !s.live(w, r, grant{doc: doc, handle: id}) {
+			return grant{}, false
+		}
 	} else {
 		ws, ok := s.handles.OpenWorkspace(c.Workspace)
 		meta, err := s.docs.Store().Meta(doc)
@@ -240,6 +246,18 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, cred credent
 	// take the leeway.
 	return grant{doc: doc, mode: roleMode(c.Role), owner: c.Role == access.RoleOwner, handle: id,
 		name: c.Name, subject: cmp.Or(c.Subject, c.Name), data: cred.data, exp: c.Expires.Add(s.cfg.JWTLeeway)}, true
+}
+
+// live answers 404 unless g's document exists and is not deleted: a
+// deleted document's links resolve to nothing, and its handle and
+// internal id must not either (its history stays in the store; see
+// trash.go).
+func (s *Server) live(w http.ResponseWriter, r *http.Request, g grant) bool {
+	if _, err := s.docs.Store().Meta(g.doc); err != nil {
+		s.failFor(w, r, g, err)
+		return false
+	}
+	return true
 }
 
 // roleMode is the mode of a token's role: edit for editors and owners.

@@ -393,7 +393,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	var meta docs.Meta
 	var err error
 	if p.Settings == nil || p.Name != "" || p.Language != "" {
-		if meta, err = s.docs.Update(g.doc, p.Name, p.Language); err != nil {
+		if meta, err = s.docs.Update(g.doc, p.Name, p.Language, docs.By{Author: s.restAuthor(r, g)}); err != nil {
 			s.failFor(w, r, g, err)
 			return
 		}
@@ -432,9 +432,16 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	return true
 }
 
-// handleDelete deletes a document: the API token or an owner token (a
-// workspace's edit link deletes its files on the workspace's own route).
+// handleDelete deletes a document (see trash.go): the API token or an
+// owner token (a workspace's edit link deletes its files on the
+// workspace's own route). With ?purge=true, the API token purges it.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if purge, ok := s.purgeParam(w, r); !ok || purge {
+		if ok {
+			s.purge(w, r, r.PathValue("id"), "")
+		}
+		return
+	}
 	g, ok := s.access(w, r, true)
 	if !ok {
 		return
@@ -443,7 +450,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusForbidden, "forbidden", "deleting a document takes an owner token, the API token, or its workspace's edit link (DELETE /api/workspaces/{ws}/files/{id})")
 		return
 	}
-	if err := s.docs.Delete(g.doc); err != nil {
+	if err := s.docs.Delete(g.doc, docs.By{Author: s.restAuthor(r, g)}); err != nil {
 		s.failFor(w, r, g, err)
 		return
 	}
@@ -812,7 +819,7 @@ func (s *Server) workspaceFile(w http.ResponseWriter, r *http.Request) (wsGrant,
 // handleRenameFile renames or moves a file of a workspace: PATCH with
 // {"name": "new/path.go"} (and optionally "language").
 func (s *Server) handleRenameFile(w http.ResponseWriter, r *http.Request) {
-	_, g, ok := s.workspaceFile(w, r)
+	wg, g, ok := s.workspaceFile(w, r)
 	if !ok {
 		return
 	}
@@ -827,7 +834,7 @@ func (s *Server) handleRenameFile(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "name" or "language"`)
 		return
 	}
-	meta, err := s.docs.Update(g.doc, p.Name, p.Language)
+	meta, err := s.docs.Update(g.doc, p.Name, p.Language, docs.By{Author: s.wsAuthor(r, wg)})
 	if err != nil {
 		s.failFor(w, r, g, err)
 		return
@@ -835,14 +842,20 @@ func (s *Server) handleRenameFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.viewFor(meta, g))
 }
 
-// handleDeleteFile deletes a file of a workspace; its sessions are closed
-// (4002).
+// handleDeleteFile deletes a file of a workspace (see trash.go); its
+// sessions are closed (4002). With ?purge=true, the API token purges it.
 func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
-	_, g, ok := s.workspaceFile(w, r)
+	if purge, ok := s.purgeParam(w, r); !ok || purge {
+		if ok {
+			s.purgeFile(w, r)
+		}
+		return
+	}
+	wg, g, ok := s.workspaceFile(w, r)
 	if !ok {
 		return
 	}
-	if err := s.docs.Delete(g.doc); err != nil {
+	if err := s.docs.Delete(g.doc, docs.By{Author: s.wsAuthor(r, wg)}); err != nil {
 		s.failFor(w, r, g, err)
 		return
 	}

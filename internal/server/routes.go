@@ -79,6 +79,9 @@ func (s *Server) routes() http.Handler {
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
 		r.Patch("/workspaces/{ws}/files/{file}", s.handleRenameFile)
 		r.Delete("/workspaces/{ws}/files/{file}", s.handleDeleteFile)
+		r.Get("/workspaces/{ws}/deleted", s.handleDeletedFiles)
+		r.Post("/workspaces/{ws}/deleted/{file}/restore", s.handleRestoreFile)
+		r.Delete("/workspaces/{ws}/deleted/{file}", s.handlePurgeDeleted)
 		r.Get("/workspaces/{ws}/export", s.handleExport)
 	})
 	return r

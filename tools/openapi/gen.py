@@ -18,6 +18,8 @@ def qp(name, desc, schema=None, required=False):
 
 LINK = {"name": "id", "in": "path", "required": True, "description": "The document's edit link or view link (its `id` from `POST /api/docs`); with a token, its `handle` (and nothing else); with the API token, any of them or its internal id.", "schema": {"type": "string"}}
 WS = {"name": "ws", "in": "path", "required": True, "description": "The workspace's edit or view link; with a token, its `handle`.", "schema": {"type": "string"}}
+DELETED = {"name": "file", "in": "path", "required": True, "description": "A deleted file of the workspace, as its trash lists it: its edit link, its handle with a token, its internal id with the API token.", "schema": {"type": "string"}}
+PURGE = {"name": "purge", "in": "query", "required": False, "description": "`true`: remove it and its history for good (the API token only).", "schema": {"type": "boolean"}}
 FILE = {"name": "file", "in": "path", "required": True, "description": "A file of the workspace: its edit or view link, or its handle.", "schema": {"type": "string"}}
 TOKEN = qp("token", "A token (a JWT, docs/EMBED.md) for this document or its workspace, when it is not in `Authorization: Bearer`: grants its role, under its user name, until it expires.")
 REV = qp("rev", "A revision number; the head when absent.", {"type": "integer", "minimum": 0})
@@ -123,6 +125,12 @@ schemas = {
   "ImportedWorkspace": {"allOf": [ref("Workspace"), {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": ref("Document"), "description": "The documents made, one per file of the archive; each `id` is its edit link."}}}]},
   "FilePage": {"type": "object", "required": ["files", "handle"], "properties": {"files": {"type": "array", "items": ref("Document")}, "handle": {"type": "string", "description": "The workspace's handle."},
     "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
+  "DeletedFile": {"allOf": [ref("Document"), {"type": "object", "required": ["deleted"], "properties": {
+    "deleted": {"type": "string", "format": "date-time", "description": "When it was deleted."}, "deletedBy": {"type": "string", "description": "Who deleted it (an author id, as the history shows authors)."}}}],
+    "description": "A deleted file, named as the workspace's file list named it (`id`: its edit link, or its handle with a token): these name it to restore it, but grant nothing until it is restored."},
+  "DeletedPage": {"type": "object", "required": ["files", "handle"], "properties": {"files": {"type": "array", "items": ref("DeletedFile"), "description": "The most recently deleted first."},
+    "handle": {"type": "string", "description": "The workspace's handle."}, "next": {"type": "string", "description": "Pass as `after` for the next page."}}},
+  "RestoreFile": {"type": "object", "additionalProperties": False, "properties": {"name": {"type": "string", "description": "Restore it at this path instead of its own (which another file may have taken since)."}}},
   "RenameFile": {"type": "object", "additionalProperties": False, "properties": {"name": {"type": "string", "description": "The new path: a rename, or a move to another folder."}, "language": {"type": "string", "maxLength": 64}}},
   "DocPage": {"type": "object", "required": ["docs"], "properties": {"docs": {"type": "array", "items": ref("Document")}, "next": {"type": "string"}}},
   "Rotated": {"type": "object", "required": ["links"], "properties": {"links": ref("Links")}},
@@ -170,8 +178,17 @@ paths = {
     "patch": {"summary": "Rename or move a file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. Live sessions get a `meta` message.",
       "parameters": [WS, FILE, TOKEN], "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RenameFile")}}},
       "responses": {"200": js("Renamed.", ref("Document")), "400": E400, "401": E401, "403": E403, "404": prob("No such workspace, or no such file in it."), "409": prob("Another file has that name."), "415": E415, "507": E507}},
-    "delete": {"summary": "Delete a file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. Every revision goes; live sessions are closed with code 4002.",
-      "parameters": [WS, FILE, TOKEN], "responses": {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": prob("No such workspace, or no such file in it."), "507": E507}}},
+    "delete": {"summary": "Delete a file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. The file leaves the workspace (its path is free, its links and handle answer 404, live sessions are closed with code 4002) "
+      "and goes to the workspace's trash with its whole history (`GET /api/workspaces/{ws}/deleted`), from which the owners restore it. With `?purge=true` (the API token only) it is removed for good, with its history.",
+      "parameters": [WS, FILE, TOKEN, PURGE], "responses": {"204": {"description": "Deleted."}, "400": E400, "401": E401, "403": E403, "404": prob("No such workspace, or no such file in it."), "507": E507}}},
+  "/api/workspaces/{ws}/deleted": {"get": {"summary": "List a workspace's deleted files (owners)", "tags": ["workspaces"], "description": "For the workspace's owners: its edit link, an owner token of it, or the API token. The most recently deleted first, with when and by whom.",
+    "parameters": [WS, qp("after", "The previous page's `next`."), LIMIT, TOKEN], "responses": {"200": js("A page of deleted files.", ref("DeletedPage")), "400": E400, "401": E401, "403": E403, "404": E404}}},
+  "/api/workspaces/{ws}/deleted/{file}/restore": {"post": {"summary": "Restore a deleted file (owners)", "tags": ["workspaces"], "description": "For the workspace's owners. The file comes back whole (its history, links and handle), at its own path or at `name`; "
+      "the next revisions follow its last. 409 when another file has the path. The body is optional.",
+    "parameters": [WS, DELETED, TOKEN], "requestBody": {"required": False, "content": {"application/json": {"schema": ref("RestoreFile")}}},
+    "responses": {"200": js("Restored.", ref("Document")), "400": E400, "401": E401, "403": E403, "404": prob("No such workspace, or no such deleted file in it."), "409": prob("Another file has that path: restore it under another `name`."), "415": E415, "507": E507}}},
+  "/api/workspaces/{ws}/deleted/{file}": {"delete": {"summary": "Purge a deleted file (administrators)", "tags": ["admin"], "security": ADMIN, "description": "Removes the file and its history for good: the workspace's git history is then made again without it (its commit ids after its creation change).",
+    "parameters": [WS, DELETED], "responses": {"204": {"description": "Purged."}, "401": E401, "403": E403, "404": prob("No such workspace, or no such deleted file in it."), "507": E507}}},
   "/api/workspaces/{ws}/embed-tokens": {"post": {"summary": "Mint a workspace token (administrators)", "tags": ["admin"], "security": ADMIN, "description": "A token for every document of the workspace, in one role, as `POST /api/docs/{id}/embed-tokens` mints one for a document.",
     "parameters": [WS], "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EmbedTokenRequest")}}},
     "responses": {"201": js("The token.", ref("EmbedToken")), "400": E400, "401": E401, "403": E403, "404": E404, "415": E415}}},
@@ -192,7 +209,9 @@ paths = {
        "422": prob("`idempotency_key_reused`: the Idempotency-Key was used for another request (another text or If-Match) in the last 24 hours."), "507": E507}, text_body),
     "patch": docop("Rename, change the language or the settings", "Live sessions get a `meta` message. `settings.viewerEvents` says whether view-only sessions may send app events. Renaming (or moving: the name is a path) takes the edit link or, with a token, an owner token.", [LINK, TOKEN], {"200": js("Updated.", ref("Document")), "400": E400, "403": E403, "404": E404, "409": E409, "507": E507, "415": E415},
       {"required": True, "content": {"application/json": {"schema": ref("Patch")}}}),
-    "delete": docop("Delete a document (owners)", "For its owners: an owner token (of the document or its workspace) or the API token; a workspace's edit link deletes its files with `DELETE /api/workspaces/{ws}/files/{file}`. Every revision and entry goes; live sessions are closed with code 4002.", [LINK, TOKEN], {"204": {"description": "Deleted."}, "401": E401, "403": E403, "404": E404}, security=[{"apiToken": []}, {"token": []}])},
+    "delete": docop("Delete a document (owners)", "For its owners: an owner token (of the document or its workspace) or the API token; a workspace's edit link deletes its files with `DELETE /api/workspaces/{ws}/files/{file}`. "
+      "The document leaves its workspace into the workspace's trash with its history (see `GET /api/workspaces/{ws}/deleted`); its links and handle answer 404; live sessions are closed with code 4002. "
+      "With `?purge=true` (the API token only, which may then name a deleted document by its internal id) it is removed for good, with its history.", [LINK, TOKEN, PURGE], {"204": {"description": "Deleted."}, "400": E400, "401": E401, "403": E403, "404": E404, "507": E507}, security=[{"apiToken": []}, {"token": []}])},
   "/api/docs/{id}/raw": {"get": docop("Download the text", "text/plain with the file name in Content-Disposition; `?rev=N` for a past revision.", [LINK, REV, TOKEN],
     {"200": {"description": "The text.", "headers": {**ETAG, **CACHE, "Content-Disposition": {"schema": {"type": "string"}}}, "content": {"text/plain": {"schema": {"type": "string"}}}}, "304": NOTMOD, "404": E404})},
   "/api/docs/{id}/revisions": {"get": docop("List revisions", "Paged; each with its time, author and operation, and the authors' names (`authors`).", [LINK, AFTER, LIMIT, TOKEN], {"200": js("A page.", ref("RevisionPage")), "400": E400, "404": E404})},
@@ -249,7 +268,7 @@ paths = {
 schemas.update({
   "HookParams": {"type": "object", "additionalProperties": False, "description": "An endpoint's settings; on PATCH, absent fields stay as they are.", "properties": {
     "url": {"type": "string", "format": "uri", "maxLength": 2048, "description": "http or https, no user name or password. Without `-webhook-allow-private`, only public addresses (checked when saved and at every connection)."},
-    "types": {"type": "array", "items": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed"]}, "description": "The event types it receives; empty or absent for all."},
+    "types": {"type": "array", "items": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed", "document.restored", "document.purged"]}, "description": "The event types it receives; empty or absent for all."},
     "description": {"type": "string", "maxLength": 512}, "enabled": {"type": "boolean", "description": "Default true. Enabling an endpoint the server disabled goes on with the events after the one that failed."}}},
   "Attempt": {"type": "object", "required": ["time", "durationMs"], "properties": {
     "time": {"type": "string", "format": "date-time"}, "status": {"type": "integer", "description": "The answer's HTTP status; absent when none came."},
@@ -270,7 +289,7 @@ schemas.update({
   "DeliveryPage": {"type": "object", "required": ["deliveries"], "properties": {"deliveries": {"type": "array", "items": ref("Delivery")},
     "next": {"type": "string", "description": "The `before` of the next page, when there may be one."}}},
   "DocumentEvent": {"type": "object", "required": ["id", "type", "timestamp", "data"], "description": "The body of a webhook and the `data` of a stream message.", "properties": {
-    "id": {"type": "string"}, "type": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed"]},
+    "id": {"type": "string"}, "type": {"type": "string", "enum": ["document.created", "document.renamed", "document.deleted", "document.changed", "document.restored", "document.purged"]},
     "timestamp": {"type": "string", "format": "date-time"},
     "data": {"type": "object", "required": ["document", "fromRev", "toRev"], "properties": {
       "document": {"type": "object", "required": ["id", "name", "links"], "properties": {
