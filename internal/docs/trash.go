@@ -274,3 +274,34 @@ func (s *Store) DeletedMeta(id string) (m Meta, err error) {
 	})
 	return m, err
 }
+
+// Documents returns every document of workspace ws as of one moment: the
+// live ones by path, then the deleted ones in the order of their
+// deletion. For a view of the workspace's whole history.
+func (s *Store) Documents(ws string) (out []Meta, err error) {
+	err = s.viewAll(func(v *view) error {
+		files := v.tx.Bucket(bucketFiles).Cursor()
+		prefix := fileKey(ws, "")
+		for k, id := files.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = files.Next() {
+			m, _, err := v.meta(string(id))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		trash := v.tx.Bucket(bucketTrash).Cursor()
+		prefix = append([]byte(ws), 0)
+		for k, id := trash.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = trash.Next() {
+			if len(k) != len(prefix)+8 {
+				continue
+			}
+			m, _, err := v.metaOf(string(id), true)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -3,7 +3,6 @@ package gitrepo
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +21,11 @@ const (
 	// trailerRevisions names, in a commit's message, the revisions of one
 	// file that the commit's session holds: "path@first..last".
 	trailerRevisions = "Collab-Revisions: "
+	// The changes of a file's path in a session: "old -> new", and the
+	// paths of files deleted and restored.
+	trailerRenamed  = "Collab-Renamed: "
+	trailerDeleted  = "Collab-Deleted: "
+	trailerRestored = "Collab-Restored: "
 )
 
 // person is an author as a commit shows them.
@@ -68,13 +72,27 @@ type fileRange struct {
 	first, last uint64
 }
 
-// session is what a commit records: its files' revision ranges, its
-// authors in the order of their first revision, its time span.
+// session is what a commit records: its files' revision ranges, the
+// changes of files' paths, its authors in the order of their first event,
+// its time span, and how many events of each kind it holds.
 type session struct {
 	ranges     []fileRange // by path
-	revisions  int
+	renamed    [][2]string // old and new path, by old path
+	deleted    []string    // by path
+	restored   []string    // by path
 	authors    []person
 	start, end int64 // Unix milliseconds
+
+	revisions, renames, deletions, restorations int
+}
+
+// sort puts a session's lists in their order, so that the same session
+// always makes the same commit.
+func (s *session) sort() {
+	slices.SortFunc(s.ranges, func(a, b fileRange) int { return strings.Compare(a.path, b.path) })
+	slices.SortFunc(s.renamed, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	slices.Sort(s.deleted)
+	slices.Sort(s.restored)
 }
 
 // encodeCommit writes the commit object of s on parent (zero: none)
@@ -91,27 +109,64 @@ func encodeCommit(tree, parent plumbing.Hash, s session) []byte {
 	return []byte(b.String())
 }
 
-// message is a session's commit message: a subject naming the files, the
-// revisions and times, then trailers: the revisions of each file, and the
-// co-authors.
+// message is a session's commit message: a subject naming what changed,
+// a line counting its events with their times, then trailers: the
+// revisions of each file, each change of a file's path, the co-authors.
+// A session of edits only says "Edit <files>" and "<n> revisions from
+// <start> to <end>."
 func message(s session) string {
 	var b strings.Builder
-	b.WriteString("Edit ")
-	switch len(s.ranges) {
-	case 1:
-		b.WriteString(s.ranges[0].path)
-	case 2:
-		b.WriteString(s.ranges[0].path + " and " + s.ranges[1].path)
-	default:
-		fmt.Fprintf(&b, "%s and %d other files", s.ranges[0].path, len(s.ranges)-1)
+	var parts []string
+	var edited []string
+	for _, r := range s.ranges {
+		if !slices.Contains(s.deleted, r.path) {
+			edited = append(edited, r.path)
+		}
 	}
-	noun := "revisions"
-	if s.revisions == 1 {
-		noun = "revision"
+	if len(edited) > 0 {
+		parts = append(parts, "Edit "+files(edited))
 	}
-	fmt.Fprintf(&b, "\n\n%d %s from %s to %s.\n\n", s.revisions, noun, stamp(s.start), stamp(s.end))
+	if len(s.renamed) > 0 {
+		renamed := make([]string, len(s.renamed))
+		for i, r := range s.renamed {
+			renamed[i] = r[0] + " to " + r[1]
+		}
+		parts = append(parts, "Rename "+files(renamed))
+	}
+	if len(s.deleted) > 0 {
+		parts = append(parts, "Delete "+files(s.deleted))
+	}
+	if len(s.restored) > 0 {
+		parts = append(parts, "Restore "+files(s.restored))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "Rename files") // and back, within the session
+	}
+	b.WriteString(strings.Join(parts, "; "))
+	var counts []string
+	for _, c := range []struct {
+		n          int
+		one, other string
+	}{{s.revisions, "revision", "revisions"}, {s.renames, "rename", "renames"}, {s.deletions, "deletion", "deletions"}, {s.restorations, "restoration", "restorations"}} {
+		switch {
+		case c.n == 1:
+			counts = append(counts, "1 "+c.one)
+		case c.n > 1:
+			counts = append(counts, fmt.Sprintf("%d %s", c.n, c.other))
+		}
+	}
+	fmt.Fprintf(&b, "\n\n%s from %s to %s.\n\n", and(counts), stamp(s.start), stamp(s.end))
 	for _, r := range s.ranges {
 		fmt.Fprintf(&b, "%s%s@%d..%d\n", trailerRevisions, r.path, r.first, r.last)
+	}
+	for _, r := range s.renamed {
+		fmt.Fprintf(&b, "%s%s -> %s\n", trailerRenamed, r[0], r[1])
+	}
+	for _, p := range s.deleted {
+		fmt.Fprintf(&b, "%s%s\n", trailerDeleted, p)
+	}
+	for _, p := range s.restored {
+		fmt.Fprintf(&b, "%s%s\n", trailerRestored, p)
 	}
 	for _, p := range s.authors[1:] {
 		fmt.Fprintf(&b, "Co-authored-by: %s <%s>\n", p.name, p.email)
@@ -119,30 +174,29 @@ func message(s session) string {
 	return b.String()
 }
 
-func stamp(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
-
-// parseRanges reads the revision trailers of a commit collab made.
-func parseRanges(msg string) ([]fileRange, bool) {
-	var out []fileRange
-	for _, line := range strings.Split(msg, "\n") {
-		v, ok := strings.CutPrefix(line, trailerRevisions)
-		if !ok {
-			continue
-		}
-		at := strings.LastIndexByte(v, '@')
-		if at <= 0 {
-			return nil, false
-		}
-		a, z, ok := strings.Cut(v[at+1:], "..")
-		first, err1 := strconv.ParseUint(a, 10, 64)
-		last, err2 := strconv.ParseUint(z, 10, 64)
-		if !ok || err1 != nil || err2 != nil || first == 0 || last < first {
-			return nil, false
-		}
-		out = append(out, fileRange{path: v[:at], first: first, last: last})
+// files names files in a subject: "a", "a and b", "a and 3 other files".
+func files(items []string) string {
+	switch len(items) {
+	case 1:
+		return items[0]
+	case 2:
+		return items[0] + " and " + items[1]
 	}
-	return out, len(out) > 0 && slices.IsSortedFunc(out, func(a, b fileRange) int { return strings.Compare(a.path, b.path) })
+	return fmt.Sprintf("%s and %d other files", items[0], len(items)-1)
 }
+
+// and joins items: "a", "a and b", "a, b and c".
+func and(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// stampLayout is the layout of times in commit messages.
+const stampLayout = "2006-01-02T15:04:05.000Z"
+
+func stamp(ms int64) string { return time.UnixMilli(ms).UTC().Format(stampLayout) }
 
 // commitHeader is what receive needs of a commit: its tree, parents,
 // committer and message.

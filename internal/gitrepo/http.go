@@ -15,7 +15,25 @@ import (
 // resolved its credential.
 type Access struct {
 	Workspace string // the workspace's id
-	Push      bool   // the credential may push (the workspace's edit link)
+	// Push: the credential may push edits and new files (the workspace's
+	// edit link, an edit or owner token); Owner: deletions and renames
+	// too (the edit link, an owner token).
+	Push, Owner bool
+	// Author, when set, is the author of every edit a push makes (a
+	// token's user), shown by AuthorName (when set); without it, each
+	// commit's author is, by an author id made from its e-mail address
+	// (Config.PushAuthor) and shown by its name.
+	Author, AuthorName string
+	// Credential names the credential in refusals ("the workspace's view
+	// link", "a view token").
+	Credential string
+}
+
+func (a Access) who() string {
+	if a.Credential == "" {
+		return "this credential"
+	}
+	return a.Credential
 }
 
 // The two services of git's smart HTTP protocol.
@@ -45,7 +63,7 @@ func (r *Repos) ServeInfoRefs(w http.ResponseWriter, req *http.Request, a Access
 	enc.EncodeString("# service=" + service + "\n")
 	enc.Flush()
 	if service == serviceReceive && !a.Push {
-		enc.EncodeString("ERR this is the workspace's view link: it clones and fetches; push with its edit link\n")
+		enc.EncodeString("ERR " + a.who() + " clones and fetches only: push with the workspace's edit link or an edit token\n")
 		return
 	}
 	snap, err := r.current(a.Workspace)

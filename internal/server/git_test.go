@@ -149,40 +149,101 @@ func (g *gitWorld) looseObjects(dir string) int {
 	return 0
 }
 
-// restRevision is a revision as the REST history shows it.
+// restRevision is an event of the workspace's history: a revision as
+// the REST history shows it, or a change of a file's path (rename set).
 type restRevision struct {
 	doc, path string
 	rev       uint64
 	author    string
 	ms        int64
+	rename    bool
+	name      string // the path from then on ("" once deleted)
 }
 
-// restHistory reads every revision of every file of the workspace, and
-// the authors' names, through the REST API.
+// restHistory reads every revision of every file of the workspace
+// through the REST API (its deleted files', which no link reads any
+// more, from the store), and every change of their paths from the store
+// (no route shows them); and the authors' names as they are now.
 func (g *gitWorld) restHistory() ([]restRevision, map[string]string) {
 	g.t.Helper()
 	names := map[string]string{}
 	var all []restRevision
-	var files struct{ Files []docView }
-	g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
+	var files, deleted struct{ Files []docView }
+	g.api().call("GET", "/api/workspaces/"+g.edit+"/files?limit=1000", nil, nil, &files)
+	g.api().call("GET", "/api/workspaces/"+g.edit+"/deleted?limit=1000", nil, nil, &deleted)
+	type docRef struct{ id, link string }
+	var refs []docRef
 	for _, f := range files.Files {
+		l, err := g.mgr.ResolveLink(f.ID)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		refs = append(refs, docRef{l.Target, f.ID})
+	}
+	for _, f := range deleted.Files {
+		l, err := g.mgr.ResolveDeletedLink(f.ID)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		refs = append(refs, docRef{l.Target, ""})
+	}
+	for _, d := range refs {
+		var revs []restRevision
 		for after := uint64(0); ; {
 			var page struct {
 				Revisions []revView
 				Authors   map[string]docs.AuthorProfile
 			}
-			g.api().call("GET", fmt.Sprintf("/api/docs/%s/revisions?after=%d&limit=1000", f.ID, after), nil, nil, &page)
+			if d.link != "" {
+				g.api().call("GET", fmt.Sprintf("/api/docs/%s/revisions?after=%d&limit=1000", d.link, after), nil, nil, &page)
+			} else {
+				rs, err := g.mgr.Revisions(d.id, after, 1000)
+				if err != nil {
+					g.t.Fatal(err)
+				}
+				for _, r := range rs {
+					page.Revisions = append(page.Revisions, revView{Rev: r.Rev, Author: r.Author, Time: r.Time.UTC().Format(time.RFC3339Nano)})
+				}
+			}
 			for id, p := range page.Authors {
 				names[id] = p.Name
 			}
 			for _, r := range page.Revisions {
 				tm, _ := time.Parse(time.RFC3339Nano, r.Time)
-				all = append(all, restRevision{doc: f.ID, path: f.Name, rev: r.Rev, author: r.Author, ms: tm.UnixMilli()})
+				revs = append(revs, restRevision{doc: d.id, rev: r.Rev, author: r.Author, ms: tm.UnixMilli()})
 				after = r.Rev
 			}
 			if len(page.Revisions) < 1000 {
 				break
 			}
+		}
+		changes, err := g.mgr.Store().Names(d.id, 0)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		// The document's own order: a change of path after the revision
+		// it follows.
+		path := changes[0].Name
+		var evs []restRevision
+		for _, c := range changes[1:] {
+			for len(revs) > 0 && revs[0].rev <= c.Rev {
+				revs[0].path = path
+				evs, revs = append(evs, revs[0]), revs[1:]
+			}
+			evs = append(evs, restRevision{doc: d.id, path: path, rev: c.Rev, author: c.Author, ms: c.Time.UnixMilli(), rename: true, name: c.Name})
+			if c.Name != "" {
+				path = c.Name
+			}
+		}
+		for _, r := range revs {
+			r.path = path
+			evs = append(evs, r)
+		}
+		all = append(all, evs...)
+	}
+	for _, id := range []string{"api", "unknown"} {
+		if _, ok := names[id]; !ok {
+			names[id] = ""
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool {
@@ -235,17 +296,32 @@ func (g *gitWorld) log(dir, ref string) []gitCommit {
 }
 
 // checkAgainstREST compares the clone's history with the REST history:
-// one commit per edit session, its authors, date and files.
+// one commit per edit session, its authors (by the names they had at the
+// session's end), date and files (at the paths they had then; a deleted
+// file is in no commit after its deletion).
 func (g *gitWorld) checkAgainstREST(dir, ref string) []gitCommit {
 	g.t.Helper()
-	all, names := g.restHistory()
+	all, _ := g.restHistory()
 	sessions := restSessions(all)
 	commits := g.log(dir, ref)
 	if len(commits) != len(sessions) {
 		g.t.Fatalf("%d commits for %d edit sessions", len(commits), len(sessions))
 	}
-	person := func(id string) string {
-		n := names[id]
+	ws, err := g.mgr.ResolveLink(g.edit)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	authorNames, err := g.mgr.AuthorNames(ws.Target)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	person := func(id string, ms int64) string {
+		n := ""
+		for _, an := range authorNames[id] {
+			if an.Time.UnixMilli() <= ms {
+				n = an.Name
+			}
+		}
 		if n == "" {
 			n = id
 		}
@@ -253,24 +329,25 @@ func (g *gitWorld) checkAgainstREST(dir, ref string) []gitCommit {
 	}
 	for i, s := range sessions {
 		c := commits[i]
+		end := s[len(s)-1].ms
 		var authors []string
 		for _, r := range s {
 			if !slices.Contains(authors, r.author) {
 				authors = append(authors, r.author)
 			}
 		}
-		if got := c.author + " <" + c.email + ">"; got != person(authors[0]) {
-			g.t.Errorf("commit %d: author %q, want %q", i, got, person(authors[0]))
+		if got := c.author + " <" + c.email + ">"; got != person(authors[0], end) {
+			g.t.Errorf("commit %d: author %q, want %q", i, got, person(authors[0], end))
 		}
 		var want []string
 		for _, a := range authors[1:] {
-			want = append(want, person(a))
+			want = append(want, person(a, end))
 		}
 		if !slices.Equal(c.coauthors, want) {
 			g.t.Errorf("commit %d: co-authors %q, want %q", i, c.coauthors, want)
 		}
-		if end := s[len(s)-1].ms / 1000; c.date != end {
-			g.t.Errorf("commit %d: date %d, want the session's end %d", i, c.date, end)
+		if c.date != end/1000 {
+			g.t.Errorf("commit %d: date %d, want the session's end %d", i, c.date, end/1000)
 		}
 		if c.committer != "collab <collab@collab>" {
 			g.t.Errorf("commit %d: committer %q", i, c.committer)
@@ -279,23 +356,39 @@ func (g *gitWorld) checkAgainstREST(dir, ref string) []gitCommit {
 	// The files at the first, a middle and the last commit.
 	for _, i := range []int{0, len(sessions) / 2, len(sessions) - 1} {
 		end := sessions[i][len(sessions[i])-1].ms
-		revAt := map[string]restRevision{}
+		type at struct {
+			path string
+			rev  uint64
+		}
+		docAt := map[string]at{}
 		for _, r := range all {
-			if r.ms <= end {
-				revAt[r.doc] = r
+			if r.ms > end {
+				break
 			}
+			a := docAt[r.doc]
+			if r.rename {
+				a.path = r.name
+			} else {
+				a.path, a.rev = r.path, r.rev
+			}
+			docAt[r.doc] = a
 		}
 		listed := strings.Fields(g.git(dir, "ls-tree", "-r", "--name-only", commits[i].hash))
 		var want []string
-		for _, r := range revAt {
-			var d docBody
-			g.api().call("GET", fmt.Sprintf("/api/docs/%s?rev=%d", r.doc, r.rev), nil, nil, &d)
-			if d.Text == "" {
+		for doc, a := range docAt {
+			if a.path == "" {
 				continue
 			}
-			want = append(want, r.path)
-			if got := g.git(dir, "show", commits[i].hash+":"+r.path); got != d.Text {
-				g.t.Errorf("commit %d: %s is %q, REST says %q at revision %d", i, r.path, got, d.Text, r.rev)
+			text, err := g.mgr.TextAt(doc, a.rev)
+			if err != nil {
+				g.t.Fatal(err)
+			}
+			if text.Len() == 0 {
+				continue
+			}
+			want = append(want, a.path)
+			if got := g.git(dir, "show", commits[i].hash+":"+a.path); got != text.String() {
+				g.t.Errorf("commit %d: %s is %q, the history says %q at revision %d", i, a.path, got, text.String(), a.rev)
 			}
 		}
 		slices.Sort(want)
@@ -504,8 +597,13 @@ func TestGitPushIntoLiveSession(t *testing.T) {
 	if got, _ := restText(t, g.base, g.docs["other.txt"]); got != "keep me\n" {
 		t.Fatalf("other.txt: %q", got)
 	}
-	if got, _ := restText(t, g.base, g.docs["gone.txt"]); got != "" {
-		t.Fatalf("gone.txt was not emptied: %q", got)
+	if st, _, _ := call(t, "GET", g.base+"/api/docs/"+g.docs["gone.txt"], "", "", ""); st != 404 {
+		t.Fatalf("gone.txt was not deleted: %d", st)
+	}
+	var trash struct{ Files []deletedView }
+	g.api().call("GET", "/api/workspaces/"+g.edit+"/deleted", nil, nil, &trash)
+	if len(trash.Files) != 1 || trash.Files[0].Name != "gone.txt" || !strings.HasPrefix(trash.Files[0].DeletedBy, "a") {
+		t.Fatalf("the trash after the push: %+v", trash.Files)
 	}
 	var files struct{ Files []docView }
 	g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
