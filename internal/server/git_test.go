@@ -77,7 +77,7 @@ func newGitWorld(t *testing.T, dcfg docs.Config) *gitWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, base := serveManager(t, Config{Now: clk.now}, mgr, nil)
+	_, base := serveManager(t, Config{Now: clk.now, APIToken: adminToken}, mgr, nil)
 	g := &gitWorld{t: t, base: base, mgr: mgr, clk: clk, home: t.TempDir(), docs: map[string]string{}}
 	var ws struct{ Links linksView }
 	g.api().call("POST", "/api/workspaces", nil, nil, &ws)
@@ -119,11 +119,17 @@ func (g *gitWorld) git(dir string, args ...string) string {
 }
 
 func (g *gitWorld) gitErr(dir string, args ...string) (string, error) {
+	return g.gitErrEnv(dir, nil, args...)
+}
+
+// gitErrEnv is gitErr with more environment (which wins).
+func (g *gitWorld) gitErrEnv(dir string, env []string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+g.home, "XDG_CONFIG_HOME="+g.home, "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_AUTHOR_NAME=Pat Pusher", "GIT_AUTHOR_EMAIL=pat@example.com",
 		"GIT_COMMITTER_NAME=Pat Pusher", "GIT_COMMITTER_EMAIL=pat@example.com")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
