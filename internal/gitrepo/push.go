@@ -22,8 +22,9 @@ import (
 //
 // The commits are followed file by file (ident): a file keeps its
 // identity through a commit that changes its text, and through one that
-// removes it from one path and adds the same content at another (a
-// rename); a file removed and added again at its path is the same file.
+// removes it from one path and adds it at another with the same content
+// or mostly the same (a rename; see similar); a file removed and added
+// again at its path is the same file.
 // What the push does to each document is the change from the commit it
 // builds on to the push's last commit (its tip):
 //
@@ -246,8 +247,10 @@ func (r *Repos) plan(snap *snapshot, objs *layer, a Access, base map[string]file
 		}
 		slices.Sort(removed)
 		slices.Sort(added)
-		// A removed file whose content is at an added path moved there.
+		// A removed file whose content is at an added path moved there;
+		// or, failing that, whose content is mostly there (see similar).
 		moved := map[string]bool{}
+		var left []*ident
 		for _, p := range removed {
 			it := cur[p]
 			delete(cur, p)
@@ -259,8 +262,22 @@ func (r *Repos) plan(snap *snapshot, objs *layer, a Access, base map[string]file
 				}
 			}
 			if it.path == "" {
+				left = append(left, it)
 				gone[p] = it
 			}
+		}
+		pairs, err := similar(objs, left, added, moved, tree)
+		if err != nil {
+			return nil, err
+		}
+		for _, pr := range pairs {
+			it := pr.it
+			for p, g := range gone {
+				if g == it {
+					delete(gone, p)
+				}
+			}
+			moved[pr.to], it.path, it.blob, cur[pr.to] = true, pr.to, tree[pr.to].hash, it
 		}
 		for _, q := range added {
 			if moved[q] {
@@ -383,6 +400,83 @@ func (r *Repos) plan(snap *snapshot, objs *layer, a Access, base map[string]file
 		}
 	}
 	return p, nil
+}
+
+// A move with changes, as git tells renames: among the files one commit
+// removes and those it adds (that no exact move explains), a pair whose
+// texts share at least half their lines, the most alike first. Only for
+// commits that move a few files at a time (maxSimilar pairs to compare).
+const maxSimilar = 256
+
+type move struct {
+	it    *ident
+	to    string
+	score float64
+}
+
+// similar pairs removed files with added paths as moves with changes.
+func similar(objs *layer, removed []*ident, added []string, moved map[string]bool, tree map[string]treeEntry) ([]move, error) {
+	var free []string
+	for _, q := range added {
+		if !moved[q] {
+			free = append(free, q)
+		}
+	}
+	if len(removed) == 0 || len(free) == 0 || len(removed)*len(free) > maxSimilar {
+		return nil, nil
+	}
+	linesOf := func(h plumbing.Hash) (map[string]int, int, error) {
+		text, err := textOf(objs, h)
+		if err != nil {
+			return nil, 0, err
+		}
+		out := map[string]int{}
+		n := 0
+		for l := range strings.Lines(text) {
+			out[l]++
+			n++
+		}
+		return out, n, nil
+	}
+	var cands []move
+	for _, it := range removed {
+		a, na, err := linesOf(it.blob)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range free {
+			b, nb, err := linesOf(tree[q].hash)
+			if err != nil {
+				return nil, err
+			}
+			common := 0
+			for l, k := range a {
+				common += min(k, b[l])
+			}
+			if score := float64(common) / float64(max(na, nb, 1)); score >= 0.5 {
+				cands = append(cands, move{it, q, score})
+			}
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y move) int {
+		switch {
+		case x.score > y.score:
+			return -1
+		case x.score < y.score:
+			return 1
+		}
+		return strings.Compare(x.to, y.to)
+	})
+	var out []move
+	taken := map[string]bool{}
+	done := map[*ident]bool{}
+	for _, c := range cands {
+		if !taken[c.to] && !done[c.it] {
+			taken[c.to], done[c.it] = true, true
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // opID is the id of the changes of pushed commit c.

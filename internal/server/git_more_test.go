@@ -421,21 +421,32 @@ func TestGitTokens(t *testing.T) {
 	if last := revs.Revisions[len(revs.Revisions)-1]; revs.Authors[last.Author].Name != "Ed" {
 		t.Fatalf("the pushed edit's author: %+v", revs)
 	}
-	// The owner token deletes, and renames (git mv): the renamed file
-	// keeps its document, links and history.
+	// The owner token deletes, and renames (git mv; and a move with a
+	// change, which git tells by the lines the two texts share): the
+	// renamed files keep their documents, links and history.
 	dir = filepath.Join(t.TempDir(), "owner")
 	g.git(g.home, "clone", "-q", repo(owner), dir)
 	g.git(dir, "rm", "-q", "c.txt")
 	os.Mkdir(filepath.Join(dir, "docs"), 0o755)
 	g.git(dir, "mv", "b.txt", "docs/b.txt")
-	g.git(dir, "commit", "-qm", "tidy")
-	if out := g.git(dir, "push", "origin", "main"); !strings.Contains(out, "deleted c.txt") || !strings.Contains(out, "renamed b.txt to docs/b.txt") {
-		t.Fatalf("the owner token's push: %s", out)
+	os.Mkdir(filepath.Join(dir, "lib"), 0o755)
+	g.git(dir, "mv", "a.txt", "lib/a.txt")
+	os.WriteFile(filepath.Join(dir, "lib/a.txt"), []byte("alpha\nfrom Ed\nand from Olga\n"), 0o644)
+	g.git(dir, "commit", "-qam", "tidy")
+	out := g.git(dir, "push", "origin", "main")
+	for _, says := range []string{"deleted c.txt", "renamed a.txt to lib/a.txt", "renamed b.txt to docs/b.txt", "1 edits to lib/a.txt"} {
+		if !strings.Contains(out, says) {
+			t.Fatalf("the owner token's push says %s, not %q", out, says)
+		}
 	}
 	var b docBody
 	g.api().call("GET", "/api/docs/"+g.docs["b.txt"], nil, nil, &b)
 	if b.Name != "docs/b.txt" || b.Text != "beta\n" || b.Rev != 1 {
 		t.Fatalf("the renamed file: %+v", b)
+	}
+	g.api().call("GET", "/api/docs/"+g.docs["a.txt"], nil, nil, &b)
+	if b.Name != "lib/a.txt" || b.Text != "alpha\nfrom Ed\nand from Olga\n" || b.Rev != 3 {
+		t.Fatalf("the file moved with a change: %+v", b)
 	}
 	var trash struct{ Files []deletedView }
 	g.api().call("GET", "/api/workspaces/"+g.edit+"/deleted", nil, nil, &trash)
