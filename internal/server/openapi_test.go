@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,47 @@ import (
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/go-chi/chi/v5"
 )
+
+// TestOpenAPIDocumentIsValid checks openapi.yaml against the OpenAPI 3.1
+// schema, and each schema's examples against the schema; and that the
+// JSON the server serves is the same document.
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	c, err := apiChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateDocument(); err != nil {
+		t.Fatal(err)
+	}
+	_, base := testServer(t, Config{})
+	var fromJSON, fromYAML map[string]any
+	for path, into := range map[string]*map[string]any{"/api/openapi.json": &fromJSON, "/api/openapi.yaml": &fromYAML} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		if path == "/api/openapi.yaml" {
+			if !bytes.Equal(body, openAPIYAML) {
+				t.Fatalf("GET %s is not openapi.yaml", path)
+			}
+			body = yamlToJSON(body)
+		}
+		if err := json.Unmarshal(body, into); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	if !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Fatal("/api/openapi.json and /api/openapi.yaml differ")
+	}
+	if fromJSON["openapi"] != "3.1.0" {
+		t.Fatalf("openapi = %v, want 3.1.0", fromJSON["openapi"])
+	}
+}
 
 // TestOpenAPIMatchesRoutes walks every route of the router and checks that
 // the OpenAPI document describes exactly those (API and operations routes;
@@ -22,8 +65,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(openAPI, &spec); err != nil {
-		t.Fatalf("openapi.json: %v", err)
+	if err := json.Unmarshal(openAPIJSON, &spec); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
 	}
 	if spec.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi = %q, want 3.1.0", spec.OpenAPI)
@@ -55,12 +98,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	for r := range routed {
 		if !documented[r] {
-			t.Errorf("route %s is not in openapi.json", r)
+			t.Errorf("route %s is not in openapi.yaml", r)
 		}
 	}
 	for d := range documented {
 		if !routed[d] {
-			t.Errorf("openapi.json describes %s, which the server does not route", d)
+			t.Errorf("openapi.yaml describes %s, which the server does not route", d)
 		}
 	}
 	if len(routed) < 20 {
@@ -82,7 +125,7 @@ func schemaRequired(name string) []string {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	json.Unmarshal(openAPI, &spec)
+	json.Unmarshal(openAPIJSON, &spec)
 	var required func(name string) []string
 	required = func(name string) []string {
 		sc := spec.Components.Schemas[name]

@@ -1,0 +1,160 @@
+package apitest
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// keepBytes caps the JSON bodies kept for checking: a larger one is
+// checked by status, content type and headers only.
+const keepBytes = 64 << 20
+
+// Handler wraps next so that every API exchange it serves is checked
+// (Check), and a mismatch fails t, naming the request. Put it right around
+// the server's handler, inside any test middleware that answers requests
+// itself.
+func (c *Checker) Handler(t testing.TB, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !c.Covers(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		orig := r.Clone(r.Context())
+		body := &teeBody{rc: r.Body}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = body
+		}
+		rec := &recorder{w: w}
+		next.ServeHTTP(rec, r)
+
+		ex := rec.exchange()
+		if !rec.wrote && r.Context().Err() != nil {
+			return // the client left before any answer
+		}
+		ex.Request = orig
+		ex.RequestBody = body.bytes()
+		if err := c.Check(ex); err != nil {
+			t.Errorf("apitest: %v", err)
+		}
+	})
+}
+
+// teeBody keeps what the handler reads of a request body.
+type teeBody struct {
+	rc  io.ReadCloser
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *teeBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	if b.buf.Len() < keepBytes {
+		b.buf.Write(p[:n])
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *teeBody) Close() error { return b.rc.Close() }
+
+func (b *teeBody) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// recorder passes an answer through to the client and keeps what the
+// checker needs of it. A handler's streaming (Flush) and the WebSocket
+// upgrade (Hijack) go through to the real writer.
+type recorder struct {
+	w        http.ResponseWriter
+	wrote    bool // the status was written
+	status   int
+	header   http.Header
+	keep     bool // the body is JSON and kept
+	body     bytes.Buffer
+	n        int64
+	hijacked bool
+}
+
+func (rec *recorder) Header() http.Header { return rec.w.Header() }
+
+func (rec *recorder) WriteHeader(status int) {
+	if rec.wrote {
+		rec.w.WriteHeader(status) // net/http logs the superfluous call
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		rec.w.WriteHeader(status) // an informational answer; the real one follows
+		return
+	}
+	rec.wrote = true
+	rec.status = status
+	rec.header = rec.w.Header().Clone()
+	mt, _, _ := mime.ParseMediaType(rec.header.Get("Content-Type"))
+	rec.keep = mt == "application/json" || strings.HasSuffix(mt, "+json")
+	rec.w.WriteHeader(status)
+}
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if !rec.wrote {
+		if rec.w.Header().Get("Content-Type") == "" {
+			rec.w.Header().Set("Content-Type", http.DetectContentType(p))
+		}
+		rec.WriteHeader(http.StatusOK)
+	}
+	n, err := rec.w.Write(p)
+	rec.n += int64(n)
+	if rec.keep {
+		if rec.body.Len()+n > keepBytes {
+			rec.keep = false
+			rec.body = bytes.Buffer{}
+		} else {
+			rec.body.Write(p[:n])
+		}
+	}
+	return n, err
+}
+
+func (rec *recorder) Flush() {
+	if !rec.wrote {
+		rec.WriteHeader(http.StatusOK)
+	}
+	http.NewResponseController(rec.w).Flush()
+}
+
+func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(rec.w).Hijack()
+	if err == nil && !rec.wrote {
+		// The WebSocket handshake writes its 101 to the connection itself.
+		rec.wrote, rec.hijacked, rec.status = true, true, http.StatusSwitchingProtocols
+		rec.header = http.Header{}
+	}
+	return conn, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.w }
+
+func (rec *recorder) exchange() Exchange {
+	if !rec.wrote {
+		// The handler returned without writing: net/http answers 200.
+		rec.status, rec.header, rec.keep = http.StatusOK, rec.w.Header().Clone(), true
+	}
+	return Exchange{
+		Status:   rec.status,
+		Header:   rec.header,
+		Body:     rec.body.Bytes(),
+		BodyLen:  rec.n,
+		BodyKept: rec.keep,
+		Hijacked: rec.hijacked,
+	}
+}
