@@ -158,3 +158,55 @@ func (rec *recorder) exchange() Exchange {
 		Hijacked: rec.hijacked,
 	}
 }
+
+// Transport returns a RoundTripper that sends requests through next
+// (http.DefaultTransport when nil) and checks every API exchange, failing t
+// on a mismatch: for servers a test cannot wrap with Handler, such as the
+// real entry point listening on a port. It reads a JSON answer whole to
+// check it (the caller reads it from memory); other answers stream through,
+// checked by status, content type and headers.
+func (c *Checker) Transport(t testing.TB, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if !c.Covers(r) {
+			return next.RoundTrip(r)
+		}
+		var reqBody []byte
+		if r.Body != nil && r.Body != http.NoBody {
+			b, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			reqBody = b
+			r = r.Clone(r.Context())
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		resp, err := next.RoundTrip(r)
+		if err != nil {
+			return resp, err
+		}
+		ex := Exchange{Request: r, RequestBody: reqBody, Status: resp.StatusCode, Header: resp.Header.Clone(), BodyLen: max(resp.ContentLength, 0)}
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" || strings.HasSuffix(mt, "+json") {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			ex.Body, ex.BodyLen, ex.BodyKept = b, int64(len(b)), true
+		}
+		// The transport's own headers are not the server's.
+		ex.Header.Del("Date")
+		if err := c.Check(ex); err != nil {
+			t.Errorf("apitest: %v", err)
+		}
+		return resp, nil
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
