@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -111,105 +110,48 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// schemaRequired returns the fields the OpenAPI document requires of a
-// schema, its allOf parts and the schemas they refer to included.
-func schemaRequired(name string) []string {
-	var spec struct {
-		Components struct {
-			Schemas map[string]struct {
-				Required []string `json:"required"`
-				AllOf    []struct {
-					Ref      string   `json:"$ref"`
-					Required []string `json:"required"`
-				} `json:"allOf"`
-			} `json:"schemas"`
-		} `json:"components"`
-	}
-	json.Unmarshal(openAPIJSON, &spec)
-	var required func(name string) []string
-	required = func(name string) []string {
-		sc := spec.Components.Schemas[name]
-		out := slices.Clone(sc.Required)
-		for _, a := range sc.AllOf {
-			if a.Ref != "" {
-				out = append(out, required(strings.TrimPrefix(a.Ref, "#/components/schemas/"))...)
-			}
-			out = append(out, a.Required...)
-		}
-		return out
-	}
-	return required(name)
-}
-
-// TestOpenAPIResponsesHaveTheirFields checks real responses against the
-// required fields of the schemas the document gives them.
-func TestOpenAPIResponsesHaveTheirFields(t *testing.T) {
+// TestOpenAPIResponsesMatch asks every read route, and a few writes and
+// refusals, once: the check of every exchange (checkAPI) holds each answer
+// to its schema, so that a route no other test reads is still checked.
+func TestOpenAPIResponsesMatch(t *testing.T) {
 	_, base := testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
 	putText(t, base, doc.ID, "package b\n")
-	check := func(path, schema string) {
+	get := func(path string, want int) {
 		t.Helper()
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var body map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, f := range schemaRequired(schema) {
-			if _, ok := body[f]; !ok {
-				t.Errorf("%s lacks %q required by %s", path, f, schema)
-			}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, want)
 		}
 	}
 	id := "/api/docs/" + doc.ID
-	check(id, "DocumentWithText")
-	check(id+"/revisions", "RevisionPage")
-	check(id+"/revisions/2", "RevisionWithAuthors")
-	check(id+"/diff?from=1&to=2", "Diff")
-	check(id+"/blame", "Blame")
-	check(id+"/presence", "Presence")
-	check(id+"/sessions", "SessionPage")
-	check(id+"/labels", "LabelPage")
-	check(id+"/nope", "Problem")
-	check("/api/docs/unknown", "Problem")
-	post := func(path, body, schema string) {
-		t.Helper()
-		_, got := postJSON(t, "POST", base+path, adminToken, body)
-		for _, f := range schemaRequired(schema) {
-			if _, ok := got[f]; !ok {
-				t.Errorf("POST %s lacks %q required by %s", path, f, schema)
-			}
-		}
+	for _, path := range []string{id, id + "/raw", id + "/revisions", id + "/revisions/2", id + "/diff?from=1&to=2",
+		id + "/diff?from=1&to=2&format=unified", id + "/blame", id + "/presence", id + "/sessions", id + "/labels", id + "/chat",
+		"/api/workspaces/" + doc.WorkspaceLinks.Edit + "/files", "/healthz", "/readyz"} {
+		get(path, http.StatusOK)
 	}
-	post(id+"/events", `{"name":"x"}`, "Delivered")
-	post("/api/admin/events", `{"name":"x"}`, "Announced")
-	post(id+"/events", `{"name":""}`, "Problem")
-	post(id+"/labels", `{"rev":2,"name":"v1"}`, "Label")
-	check(id+"/sessions", "SessionPage")
-	var page struct {
-		Sessions []map[string]any
-	}
-	resp, err := http.Get(base + id + "/sessions")
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&page)
-	resp.Body.Close()
-	for _, ss := range page.Sessions {
-		for _, f := range schemaRequired("Session") {
-			if _, ok := ss[f]; !ok {
-				t.Errorf("a session lacks %q required by Session: %v", f, ss)
-			}
-		}
-		for _, l := range ss["labels"].([]any) {
-			for _, f := range schemaRequired("Label") {
-				if _, ok := l.(map[string]any)[f]; !ok {
-					t.Errorf("a session's label lacks %q required by Label: %v", f, l)
-				}
-			}
+	get(id+"/nope", http.StatusNotFound)
+	get("/api/docs/unknown", http.StatusNotFound)
+	get(id+"/revisions/9", http.StatusNotFound)
+	get(id+"?rev=x", http.StatusBadRequest)
+	for _, c := range []struct {
+		path, body string
+		want       int
+	}{
+		{id + "/events", `{"name":"x"}`, http.StatusOK},
+		{"/api/admin/events", `{"name":"x"}`, http.StatusOK},
+		{id + "/events", `{"name":""}`, http.StatusBadRequest},
+		{id + "/labels", `{"rev":2,"name":"v1"}`, http.StatusCreated},
+		{id + "/restore", `{"rev":1}`, http.StatusOK},
+	} {
+		status, _ := postJSON(t, "POST", base+c.path, adminToken, c.body)
+		if status != c.want {
+			t.Errorf("POST %s %s: %d, want %d", c.path, c.body, status, c.want)
 		}
 	}
 }
