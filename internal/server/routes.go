@@ -27,6 +27,11 @@ func (s *Server) routes() http.Handler {
 
 	s.pageRoutes(r)
 
+	// A workspace as a git repository (smart HTTP; see git.go).
+	r.Get("/git/{repo}/info/refs", s.handleGitInfoRefs)
+	r.Post("/git/{repo}/git-upload-pack", s.handleGitUploadPack)
+	r.Post("/git/{repo}/git-receive-pack", s.handleGitReceivePack)
+
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.cors, s.limitBody)
 		r.Get("/openapi.json", s.handleOpenAPI)

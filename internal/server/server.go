@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/gitrepo"
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 )
@@ -154,6 +155,7 @@ const (
 type Server struct {
 	cfg       Config
 	docs      *docs.Manager
+	git       *gitrepo.Repos // the workspaces as git repositories
 	log       *slog.Logger
 	metrics   *Metrics
 	ws        *melody.Melody
@@ -193,6 +195,12 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s.userKey = uk[:]
 	ak := sha256.Sum256(append([]byte("collab author ids\x00"), key...))
 	s.authorKey = ak[:]
+	s.git = gitrepo.New(m, gitrepo.Config{
+		// A pushed commit's author, from its e-mail: an author id of its
+		// own kind, as an embed token's subject has.
+		PushAuthor: func(email string) string { return s.authorID("git", email) },
+		Logger:     log,
+	})
 	s.ws = melody.New()
 	s.ws.Config.MaxMessageSize = cfg.MaxMessageBytes
 	s.ws.Config.PingPeriod = cfg.PingPeriod
