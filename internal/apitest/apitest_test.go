@@ -140,15 +140,6 @@ var exchanges = []struct {
 			io.WriteString(w, `{"id":"a","n":1}`)
 		},
 		want: "answered 201 to a request the document forbids"},
-	{name: "a body with an undeclared member, accepted", method: "POST", url: "/api/things", body: `{"name":"a","size":3}`,
-		serve: func(w http.ResponseWriter, r *http.Request) {
-			io.ReadAll(r.Body)
-			w.Header().Set("Location", "/api/things/a")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			io.WriteString(w, `{"id":"a","n":1}`)
-		},
-		want: "$.size, which its schema does not declare"},
 	{name: "a good body, accepted", method: "POST", url: "/api/things", body: `{"name":"a"}`,
 		serve: func(w http.ResponseWriter, r *http.Request) {
 			io.ReadAll(r.Body)
