@@ -144,7 +144,7 @@ func eventMessage(name string, data any, to Target, id string) (map[string]any, 
 // is set to its value (encoded by encoding/json), and a key whose value is
 // nil is removed; other keys stay. Everyone present sees the result. The
 // change is kept for reconnects; the server's refusal, if any (too much
-// data, a key an embed token fixes), reaches Config.OnError.
+// data, a key a token fixes), reaches Config.OnError.
 func (c *Client) SetData(change map[string]any) error {
 	enc, err := encodeData(change)
 	if err != nil {
@@ -176,7 +176,7 @@ func encodeData(data map[string]any) (map[string]json.RawMessage, error) {
 }
 
 // Data is this client's app data as everyone else sees it: what the
-// server last said, with the keys an embed token fixes.
+// server last said, with the keys a token fixes.
 func (c *Client) Data() map[string]json.RawMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()

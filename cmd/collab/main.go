@@ -97,6 +97,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
 	fs.StringVar(&o.server.FrameAncestors, "frame-ancestors", "*", "CSP frame-ancestors for /embed pages, e.g. 'https://a.example https://b.example'")
 	fs.StringVar(&o.server.APIToken, "api-token", "", "administrator's API token; administrative routes are refused without one (prefer the variable: flags show in ps)")
+	fs.StringVar(&o.server.JWTSecret, "jwt-secret", "", "HS256 secret, at least 32 bytes, with which hosts sign tokens (JWTs) for their users; default: a key of the server's own, and only the server mints HS256 tokens (prefer the variable)")
+	fs.StringVar(&o.server.JWKSURL, "jwt-jwks-url", "", "http(s) URL of a JWK Set whose RS256, ES256 and EdDSA keys sign tokens; fetched at start, cached, fetched again every -jwt-jwks-refresh and on an unknown kid (at most once a minute)")
+	fs.DurationVar(&o.server.JWKSRefresh, "jwt-jwks-refresh", time.Hour, "how often the JWK Set of -jwt-jwks-url is fetched again")
+	fs.StringVar(&o.server.JWTIssuer, "jwt-issuer", "", "when set, tokens must carry this iss claim (the server's own tokens get it)")
+	fs.StringVar(&o.server.JWTAudience, "jwt-audience", "", "when set, the aud claim of tokens must name it (the server's own tokens get it)")
+	fs.DurationVar(&o.server.JWTLeeway, "jwt-leeway", 0, "clock skew allowed when checking the exp, nbf and iat claims of tokens")
 	fs.Float64Var(&o.server.ConnsPerSecond, "conn-rate", 100, "new WebSocket connections per second per client address (bursts of ten seconds' worth); more are refused with 429")
 	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", 1000, "WebSocket connections per client address, -1 for no limit")
 	fs.BoolVar(&o.server.Pprof, "pprof", false, "serve /debug/pprof for profiling")
@@ -158,6 +164,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	if err := o.server.Check(); err != nil {
+		return nil, fmt.Errorf("%w (see -jwt-secret, -jwt-jwks-url)", err)
 	}
 	return o, nil
 }
@@ -246,6 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	shutdownErr := hs.Shutdown(sctx)
 	srv.Drain(sctx)
+	srv.Close()
 	closeErr := mgr.Close()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -57,7 +57,7 @@ const CLOSE_REASONS = {
   1008: 'the server refused this connection',
   1009: 'a message was too large',
   4002: 'the document was deleted',
-  4003: 'this link no longer grants access',
+  4003: 'this link or token no longer grants access',
   4004: 'no such document',
 };
 
@@ -175,7 +175,7 @@ export class Collab {
     this.beat = null;
     this.users = new Map(); // id -> {id, name, color, data, ranges (at rev)}
     // App data: what we ask for (sent at every join), and ours as the
-    // server last said (with the keys an embed token fixes).
+    // server last said (with the keys a token fixes).
     this.data = isObject(opts.data) ? { ...opts.data } : {};
     this.ownData = {};
     this.eventSeq = 0;
@@ -328,7 +328,7 @@ export class Collab {
     if (code === 4008) delay = Math.max(delay, 2000);
     if (code === 4009) delay = Math.max(delay, 30000);
     if (code === RESYNC) delay = 0;
-    // A connection refused before the upgrade (404, 403) looks like 1006:
+    // A connection refused before the upgrade (404, 403, 401) looks like 1006:
     // ask over HTTP whether the document is there at all.
     if (code === 1006 && !this.everJoined && this.h.probe) {
       Promise.resolve(this.h.probe()).then((why) => {

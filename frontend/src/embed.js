@@ -3,8 +3,8 @@
 //
 // URL parameters: readonly (1|true), theme (light|dark), lineNumbers
 // (0|false to hide), name, color (#rrggbb), data (app data, a JSON
-// object), lang (a language name), line (scroll to it), token (an embed
-// token), origin (the only host origin to talk to; default any).
+// object), lang (a language name), line (scroll to it), token (a token,
+// see docs/EMBED.md), origin (the only host origin to talk to; default any).
 //
 // Posted to the host (window.parent), each with source: "collab":
 //   {type: "ready", rev, readOnly, name, language, settings, user, data, unsent}  once the text is shown

@@ -19,7 +19,7 @@ export function wsURL(docId, { readOnly = false, token = '' } = {}) {
   return `${proto}//${location.host}${docPath(docId)}/ws${qs ? '?' + qs : ''}`;
 }
 
-/** The query string of REST calls: the embed token, if any. */
+/** The query string of REST calls: the token, if any. */
 const tokenQuery = (token) => (token ? '&token=' + encodeURIComponent(token) : '');
 
 /** The revisions of a document after `after` up to `upTo`, over REST (paged). */
@@ -117,7 +117,9 @@ export function openSession(opts) {
           await api('GET', docPath(opts.docId) + '/presence' + q);
           return '';
         } catch (e) {
-          if (e instanceof APIError && (e.status === 404 || e.status === 403)) return e.message;
+          // Gone for good: no such document, no access, or a token that
+          // expired or does not verify.
+          if (e instanceof APIError && (e.status === 404 || e.status === 403 || e.status === 401)) return e.message;
           return '';
         }
       },

@@ -1,7 +1,7 @@
 // The workspace page, /w/{workspace}: its files as a tree (folders come
 // from the "/" in file names), who is in which file, and creating,
-// renaming and deleting files. Deleting is an administrative route on the
-// server, so it asks for the API token (kept for this tab only).
+// renaming (moving) and deleting files. The workspace's edit link is its
+// owner: renames and deletions go to the workspace's own file routes.
 import { el, api, docPath, remember, rememberWorkspaceOf, theme, applyTheme, APIError } from './ui.js';
 
 const PAGE = 1000; // files per request, the server's largest page
@@ -15,6 +15,7 @@ export function main({ workspace: ws }) {
   const tree = $('tree');
   const err = $('error');
   const wsPath = '/api/workspaces/' + encodeURIComponent(ws) + '/files';
+  const filePath = (id) => wsPath + '/' + encodeURIComponent(id);
   let files = []; // [{id, name, ...}]
   const who = new Map(); // doc id -> element listing its users
   const fail = (e) => {
@@ -98,7 +99,7 @@ export function main({ workspace: ws }) {
         const name = input.value.trim();
         if (!name || name === f.name) return show();
         try {
-          await api('PATCH', docPath(f.id), { name });
+          await api('PATCH', filePath(f.id), { name });
           refresh();
         } catch (e) {
           fail(e);
@@ -121,15 +122,8 @@ export function main({ workspace: ws }) {
       );
     };
     const remove = async () => {
-      const token = $('admin-token').value.trim();
-      if (!token) {
-        $('admin').open = true;
-        fail(new Error('Deleting a file needs the server’s API token: enter it below.'));
-        return show();
-      }
-      sessionStorage.setItem('collab.token', token);
       try {
-        await api('DELETE', docPath(f.id), undefined, { Authorization: 'Bearer ' + token });
+        await api('DELETE', filePath(f.id));
         refresh();
       } catch (e) {
         fail(e);
@@ -173,7 +167,6 @@ export function main({ workspace: ws }) {
   setInterval(presence, PRESENCE_EVERY);
   document.addEventListener('visibilitychange', presence);
 
-  $('admin-token').value = sessionStorage.getItem('collab.token') || '';
   $('new-file-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const input = $('new-file-name');

@@ -1,39 +1,49 @@
 // Package access holds collab's credentials other than links: the
-// administrator's API token and sealed embed tokens.
+// administrator's API token, JSON Web Tokens, and the handles tokens name
+// documents and workspaces by.
 //
-// An embed token lets a host site frame one document without cookies
-// (third-party cookies are blocked in most browsers): the host's server
-// mints a short-lived token scoped to one document, a mode, a user name, a
-// subject (who the user is on the host, the author of their edits) and app
-// data (keys of the session's data it cannot change) with the API token,
-// and puts it in the iframe's URL. The token is
-// base64url(nonce + AES-256-GCM(claims)): authenticated encryption, so it
-// can be neither forged nor read. It must not be readable: the claims name
-// the document by its internal id, and a document's first edit link is its
-// id, so a view token that showed its claims would hand out the edit link.
-// For the same reason the iframe URL names the document by Handle, which
-// grants nothing and reveals nothing.
+// # Tokens
+//
+// A host application with users of its own says "this user, with this
+// name, may edit this document (or workspace) until then" with a JSON Web
+// Token (RFC 7519), minted with any JWT library in any language. Tokens
+// reads one (Verify) and mints the server's own (Mint). A token is signed
+// with
+//
+//   - HS256 and a secret shared with the host (Config.Secret; collab
+//     keeps one of its own when none is configured, and then only collab
+//     mints tokens), or
+//   - RS256, ES256 or EdDSA and a private key of the host's, whose public
+//     key is in a JWK Set at Config.JWKSURL: fetched at start, cached,
+//     fetched again every Config.JWKSRefresh, and at once (at most once
+//     a minute) when a token names a key id ("kid") the set does not
+//     have, so that keys rotate without a restart; a key gone from the set
+//     is refused from the next fetch on.
+//
+// Only those four algorithms are accepted, each with its own kind of key:
+// "alg": "none" is refused, and so is an HS256 token whose secret is a
+// public key of the set (HS256 is checked with the secret only).
+//
+// The claims (see Claims): "sub" (who the user is on the host: the author
+// of their edits), "name" (the name others see), "doc" or "workspace" (the
+// handle of the document or workspace the token grants), "role" ("view",
+// "edit" or "owner"), "data" (app data keys the session cannot change),
+// "exp" (required), "nbf" and "iat" (checked when present), and "iss" and
+// "aud" (required when Config.Issuer and Config.Audience are set).
+//
+// # Handles
+//
+// A token is readable by whoever holds it (it travels in an iframe's URL),
+// so it must not name a document by anything that grants access: not by a
+// link, and not by the internal id, which is a document's first edit link.
+// It names it by a handle (see Handles), which grants nothing and reveals
+// nothing.
 package access
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
-	"time"
-)
-
-// Errors.
-var (
-	ErrBadToken = errors.New("access: invalid token")
-	ErrExpired  = errors.New("access: token expired")
 )
 
 // TokenEqual compares a presented token with the configured one in
@@ -56,94 +66,24 @@ func Bearer(header string) string {
 	return ""
 }
 
-// Claims are what an embed token grants.
-type Claims struct {
-	Doc  string `json:"doc"`  // the document's internal id
-	Mode string `json:"mode"` // "edit" or "view"
-	Name string `json:"name"` // the user name shown to others
-	// Sub is who the user is on the host site (its own user id): the
-	// author of the session's edits. Empty: the name is.
-	Sub string `json:"sub,omitempty"`
-	// Data is app data the session shows others under these keys, which
-	// it cannot change: a JSON object (see presence.ParseData), or empty.
-	Data json.RawMessage `json:"data,omitempty"`
-	Exp  int64           `json:"exp"` // expiry, Unix seconds
+// IsJWT reports whether s has the shape of a JSON Web Token: three
+// base64url parts separated by dots (RFC 7515's compact form), the first
+// two not empty (an unsigned token's third part is). It is how an
+// Authorization: Bearer header tells a token from the API token; it says
+// nothing of the token's validity.
+func IsJWT(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		if strings.IndexFunc(p, notBase64URL) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
-// Expires is the expiry as a time.
-func (c Claims) Expires() time.Time { return time.Unix(c.Exp, 0) }
-
-// subkey derives a key for one purpose from the server's key, so that
-// sealing tokens and making handles never share a key.
-func subkey(key []byte, purpose string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte("collab access: " + purpose))
-	return h.Sum(nil)
-}
-
-func aead(key []byte) cipher.AEAD {
-	block, err := aes.NewCipher(subkey(key, "embed token"))
-	if err != nil {
-		panic("access: " + err.Error()) // a 32-byte key always makes a cipher
-	}
-	g, err := cipher.NewGCM(block)
-	if err != nil {
-		panic("access: " + err.Error())
-	}
-	return g
-}
-
-// maxToken bounds what Verify decodes.
-const maxToken = 4096
-
-// Mint seals claims with key.
-func Mint(key []byte, c Claims) (string, error) {
-	if c.Mode != "edit" && c.Mode != "view" {
-		return "", fmt.Errorf("%w: mode must be edit or view", ErrBadToken)
-	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", err
-	}
-	g := aead(key)
-	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(payload)+g.Overhead())
-	rand.Read(nonce)
-	tok := base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, payload, nil))
-	if len(tok) > maxToken {
-		return "", fmt.Errorf("%w: claims too long", ErrBadToken)
-	}
-	return tok, nil
-}
-
-// Verify opens a token, checks its expiry and returns its claims.
-func Verify(key []byte, token string, now time.Time) (Claims, error) {
-	var c Claims
-	if len(token) > maxToken {
-		return c, ErrBadToken
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(token)
-	g := aead(key)
-	if err != nil || len(sealed) < g.NonceSize()+g.Overhead() {
-		return c, ErrBadToken
-	}
-	payload, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], nil)
-	if err != nil {
-		return c, ErrBadToken
-	}
-	if err := json.Unmarshal(payload, &c); err != nil || c.Doc == "" || (c.Mode != "edit" && c.Mode != "view") {
-		return c, ErrBadToken
-	}
-	if !now.Before(c.Expires()) {
-		return c, ErrExpired
-	}
-	return c, nil
-}
-
-// Handle names document doc in embed URLs: stable, unguessable without
-// key, and of no use without a token (it is neither a link nor derived
-// from one that a caller could reverse).
-func Handle(key []byte, doc string) string {
-	h := hmac.New(sha256.New, subkey(key, "embed handle"))
-	h.Write([]byte(doc))
-	return "e-" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+func notBase64URL(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
 }

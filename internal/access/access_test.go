@@ -2,72 +2,9 @@ package access
 
 import (
 	"encoding/base64"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestEmbedTokens(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	now := time.Unix(1_800_000_000, 0)
-	tok, err := Mint(key, Claims{Doc: "d1", Mode: "view", Name: "Guest", Exp: now.Add(time.Minute).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Verify(key, tok, now)
-	if err != nil || c.Doc != "d1" || c.Mode != "view" || c.Name != "Guest" {
-		t.Fatalf("Verify = %+v, %v", c, err)
-	}
-	if _, err := Verify(key, tok, now.Add(time.Minute)); !errors.Is(err, ErrExpired) {
-		t.Errorf("expired token: %v", err)
-	}
-	if _, err := Verify([]byte("other key"), tok, now); !errors.Is(err, ErrBadToken) {
-		t.Errorf("wrong key: %v", err)
-	}
-	raw, _ := base64.RawURLEncoding.DecodeString(tok)
-	var flipped []string
-	for i := range raw {
-		b := []byte(string(raw))
-		b[i] ^= 1
-		flipped = append(flipped, base64.RawURLEncoding.EncodeToString(b))
-	}
-	for _, bad := range append([]string{"", ".", "x.y", tok[:len(tok)-1], tok + "x", strings.Repeat("a", 5000)}, flipped...) {
-		if _, err := Verify(key, bad, now); !errors.Is(err, ErrBadToken) {
-			t.Errorf("Verify(%.20q) = %v", bad, err)
-		}
-	}
-	if _, err := Mint(key, Claims{Doc: "d", Mode: "admin"}); err == nil {
-		t.Error("minted a token with an unknown mode")
-	}
-}
-
-// TestEmbedTokensRevealNothing: a token and a handle must not show the
-// document's id (a document's first edit link is its id).
-func TestEmbedTokensRevealNothing(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	const doc = "3f2b9c1e-7d4a-4f6b-9a8e-1c2d3e4f5a6b"
-	tok, err := Mint(key, Claims{Doc: doc, Mode: "view", Name: "Guest", Exp: time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := Mint(key, Claims{Doc: doc, Mode: "view", Name: "Guest", Exp: time.Now().Add(time.Hour).Unix()})
-	raw, _ := base64.RawURLEncoding.DecodeString(tok)
-	for _, s := range []string{tok, string(raw)} {
-		for _, secret := range []string{doc, "Guest", `"view"`} {
-			if strings.Contains(s, secret) {
-				t.Errorf("the token shows %q", secret)
-			}
-		}
-	}
-	if tok == again {
-		t.Error("two tokens of the same claims are equal: the nonce is not random")
-	}
-	h := Handle(key, doc)
-	if strings.Contains(h, doc) || h != Handle(key, doc) || h == Handle(key, doc+"x") || h == Handle([]byte("other key"), doc) {
-		t.Errorf("Handle = %q", h)
-	}
-}
 
 func TestTokenEqual(t *testing.T) {
 	if TokenEqual("", "") || TokenEqual("x", "") {
@@ -79,4 +16,88 @@ func TestTokenEqual(t *testing.T) {
 	if Bearer("Bearer abc") != "abc" || Bearer("bearer  abc ") != "abc" || Bearer("Basic abc") != "" {
 		t.Error("Bearer parsing")
 	}
+}
+
+func TestIsJWT(t *testing.T) {
+	for s, want := range map[string]bool{
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln": true,
+		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.":      true, // unsigned: refused by Verify, not here
+		"an-api-token":                              false,
+		"a.b":                                       false,
+		"a.b.c.d":                                   false,
+		".b.c":                                      false,
+		"a..c":                                      false,
+		"a.b+c.d":                                   false,
+		"a.b/.c":                                    false,
+		"a.b=.c":                                    false,
+	} {
+		if IsJWT(s) != want {
+			t.Errorf("IsJWT(%q) = %v", s, !want)
+		}
+	}
+}
+
+func TestHandles(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := NewHandles(key)
+	const doc = "3f2b9c1e-7d4a-4f6b-9a8e-1c2d3e4f5a6b"
+	d, w := h.Doc(doc), h.Workspace(doc)
+	if !strings.HasPrefix(d, "d-") || !strings.HasPrefix(w, "w-") || d == w {
+		t.Fatalf("handles %q, %q", d, w)
+	}
+	// Stable, for this key only; one handle per id.
+	if d != h.Doc(doc) || d != NewHandles(key).Doc(doc) || d == h.Doc(doc+"x") || d == NewHandles([]byte("another key, 32 bytes long......")).Doc(doc) {
+		t.Error("handles are not one per id and key")
+	}
+	if id, ok := h.OpenDoc(d); !ok || id != doc {
+		t.Errorf("OpenDoc = %q, %v", id, ok)
+	}
+	if id, ok := h.OpenWorkspace(w); !ok || id != doc {
+		t.Errorf("OpenWorkspace = %q, %v", id, ok)
+	}
+	// A document's handle is no workspace's, and the other way round.
+	if _, ok := h.OpenWorkspace(d); ok {
+		t.Error("a document handle opened as a workspace's")
+	}
+	if _, ok := h.OpenWorkspace("w-" + strings.TrimPrefix(d, "d-")); ok {
+		t.Error("a document handle with a workspace prefix opened")
+	}
+	if _, ok := h.OpenDoc(w); ok {
+		t.Error("a workspace handle opened as a document's")
+	}
+	// It reveals nothing: not the id, not in base64 either.
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(d, "d-"))
+	if strings.Contains(d, doc) || strings.Contains(string(raw), doc) || strings.Contains(string(raw), doc[:8]) {
+		t.Errorf("the handle %q shows the id", d)
+	}
+	// Nobody else makes one: every changed byte, other keys, garbage.
+	bad := []string{"", "d-", "d-x", d + "A", d[:len(d)-1], "e-" + d[2:], NewHandles([]byte("another key, 32 bytes long......")).Doc(doc), "d-" + strings.Repeat("A", 300)}
+	for i := range raw {
+		b := []byte(string(raw))
+		b[i] ^= 1
+		bad = append(bad, "d-"+base64.RawURLEncoding.EncodeToString(b))
+	}
+	for _, b := range bad {
+		if id, ok := h.OpenDoc(b); ok {
+			t.Errorf("OpenDoc(%.30q) = %q", b, id)
+		}
+	}
+}
+
+// BenchmarkHandles: a document's JSON carries two handles (its own and its
+// workspace's), made afresh for every answer.
+func BenchmarkHandles(b *testing.B) {
+	h := NewHandles([]byte("0123456789abcdef0123456789abcdef"))
+	const id = "3f2b9c1e-7d4a-4f6b-9a8e-1c2d3e4f5a6b"
+	d := h.Doc(id)
+	b.Run("seal", func(b *testing.B) {
+		for b.Loop() {
+			h.Doc(id)
+		}
+	})
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			h.OpenDoc(d)
+		}
+	})
 }

@@ -230,7 +230,7 @@ func (c *Checker) Check(ex Exchange) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s %s (%s %s): %w", ex.Request.Method, ex.Request.URL.RequestURI(), ex.Request.Method, route.Path, errors.Join(errs...))
+	return fmt.Errorf("%s %s (%s %s): %w", ex.Request.Method, shortURI(ex.Request), ex.Request.Method, route.Path, errors.Join(errs...))
 }
 
 // documentedResponse returns the response the document gives op for
@@ -306,7 +306,7 @@ func (c *Checker) checkUndocumented(ex Exchange, routeErr error) error {
 		what = "method"
 	}
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%s %s: the document has no such %s, and the server answered %s", ex.Request.Method, ex.Request.URL.RequestURI(), what, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s %s: the document has no such %s, and the server answered %s", ex.Request.Method, shortURI(ex.Request), what, fmt.Sprintf(format, args...))
 	}
 	if ex.Status != http.StatusNotFound && ex.Status != http.StatusMethodNotAllowed {
 		return fail("%d (undocumented routes must answer 404 or 405)", ex.Status)
@@ -360,6 +360,15 @@ func explain(what string, verrs []*verrors.ValidationError) error {
 		}
 	}
 	return errors.New(b.String())
+}
+
+// shortURI is a request's URI for a message, tokens and all, cut short.
+func shortURI(r *http.Request) string {
+	u := r.URL.RequestURI()
+	if len(u) > 160 {
+		u = u[:160] + "..."
+	}
+	return u
 }
 
 type readCloser struct{ *bytes.Reader }

@@ -31,18 +31,25 @@ func (c *Checker) Handler(t testing.TB, next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = body
 		}
-		rec := &recorder{w: w}
+		check := func(ex Exchange) {
+			ex.Request = orig
+			ex.RequestBody = body.bytes()
+			if err := c.Check(ex); err != nil {
+				t.Errorf("apitest: %v", err)
+			}
+		}
+		// A WebSocket is checked when it is taken over, before its 101
+		// reaches the client: its handler runs for as long as the
+		// connection lives, past the server's Close, maybe past the test.
+		rec := &recorder{w: w, onHijack: check}
 		next.ServeHTTP(rec, r)
-
-		ex := rec.exchange()
+		if rec.hijacked {
+			return
+		}
 		if !rec.wrote && r.Context().Err() != nil {
 			return // the client left before any answer
 		}
-		ex.Request = orig
-		ex.RequestBody = body.bytes()
-		if err := c.Check(ex); err != nil {
-			t.Errorf("apitest: %v", err)
-		}
+		check(rec.exchange())
 	})
 }
 
@@ -83,6 +90,7 @@ type recorder struct {
 	body     bytes.Buffer
 	n        int64
 	hijacked bool
+	onHijack func(Exchange)
 }
 
 func (rec *recorder) Header() http.Header { return rec.w.Header() }
@@ -137,6 +145,7 @@ func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// The WebSocket handshake writes its 101 to the connection itself.
 		rec.wrote, rec.hijacked, rec.status = true, true, http.StatusSwitchingProtocols
 		rec.header = http.Header{}
+		rec.onHijack(rec.exchange())
 	}
 	return conn, rw, err
 }

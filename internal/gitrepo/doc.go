@@ -34,7 +34,7 @@
 //
 // What rewrites the history: renaming a document (its path changes in
 // every commit), an author changing their name, deleting a document (an
-// administrator's act, which takes its history with it). The commits are
+// owner's act, which takes its history with it). The commits are
 // then made again from the start and a fetch sees a forced update.
 //
 // # Push

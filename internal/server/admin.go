@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"golang.org/x/time/rate"
@@ -30,7 +31,7 @@ func (s *Server) handleListAll(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]docView, len(metas))
 	for i, m := range metas {
-		out[i] = viewFor(m, grant{doc: m.ID, mode: docs.ModeEdit, admin: true})
+		out[i] = s.viewFor(m, grant{doc: m.ID, mode: docs.ModeEdit, admin: true})
 	}
 	body := map[string]any{"docs": out}
 	if len(metas) == limit {
@@ -63,11 +64,11 @@ func (s *Server) handleRotateWorkspace(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	ws, _, ok := s.workspaceAccess(w, r)
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
 	if !ok {
 		return
 	}
-	_, _, edit, view, err := s.docs.RotateLinks("workspace", ws)
+	_, _, edit, view, err := s.docs.RotateLinks("workspace", wg.ws)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -98,8 +99,9 @@ func (s *Server) closeLinks(doc string, links ...string) {
 	}
 }
 
-// handleEmbedToken mints a signed, short-lived embed token for one
-// document (administrators only: a host's server calls this).
+// handleEmbedToken mints a token for one document (administrators only:
+// a host's server calls this when it has no secret of its own to sign
+// tokens with).
 func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
@@ -108,14 +110,55 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, err := s.docs.Store().Meta(g.doc); err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	h := s.handles.Doc(g.doc)
+	s.mintToken(w, r, access.Claims{Doc: h}, h)
+}
+
+// handleWorkspaceToken mints a token for every document of a workspace
+// (administrators only).
+func (s *Server) handleWorkspaceToken(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	if !ok {
+		return
+	}
+	if _, err := s.docs.GetWorkspace(wg.ws); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.mintToken(w, r, access.Claims{Workspace: s.handles.Workspace(wg.ws)}, "")
+}
+
+// mintToken reads a token request's body into c, a token's scope, and
+// answers with the token; with a document's handle, with its embed URL
+// too.
+func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, c access.Claims, doc string) {
 	var p struct {
-		Mode       string          `json:"mode"`
+		Role       string          `json:"role"`
+		Mode       string          `json:"mode"` // the older name of role
 		Name       string          `json:"name"`
 		Subject    string          `json:"subject"`
 		Data       json.RawMessage `json:"data"`
 		TTLSeconds int             `json:"ttlSeconds"`
 	}
 	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	if p.Role != "" && p.Mode != "" && p.Role != p.Mode {
+		s.problem(w, r, http.StatusBadRequest, "invalid", `give "role" (or its older name "mode"), not both`)
+		return
+	}
+	c.Role = access.Role(cmp.Or(p.Role, p.Mode))
+	switch c.Role {
+	case access.RoleView, access.RoleEdit, access.RoleOwner:
+	default:
+		s.problem(w, r, http.StatusBadRequest, "invalid", `role must be "view", "edit" or "owner"`)
 		return
 	}
 	if p.TTLSeconds == 0 {
@@ -128,41 +171,38 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	// A name no session could join with is refused now, not at every join.
 	if p.Name != "" {
 		if err := presence.CheckProfile(p.Name, palette[0]); err != nil {
-			s.failFor(w, r, g, err)
+			s.fail(w, r, err)
 			return
 		}
 	}
-	if p.Mode != string(docs.ModeEdit) && p.Mode != string(docs.ModeView) {
-		s.problem(w, r, http.StatusBadRequest, "invalid", `mode must be "edit" or "view"`)
+	if len(p.Subject) > access.MaxSubject || !utf8.ValidString(p.Subject) {
+		s.problem(w, r, http.StatusBadRequest, "invalid", fmt.Sprintf("subject must be at most %d bytes of UTF-8", access.MaxSubject))
 		return
 	}
-	if len(p.Subject) > maxSubject || !utf8.ValidString(p.Subject) {
-		s.problem(w, r, http.StatusBadRequest, "invalid", fmt.Sprintf("subject must be at most %d bytes of UTF-8", maxSubject))
-		return
-	}
-	claims := access.Claims{Doc: g.doc, Mode: p.Mode, Name: p.Name, Sub: p.Subject}
+	c.Name, c.Subject = p.Name, p.Subject
 	if p.Data != nil {
 		// The keys the session will show and cannot change; kept compact.
 		data, err := presence.ParseData(p.Data, s.cfg.MaxUserDataBytes)
 		if err != nil {
-			s.failFor(w, r, g, err)
+			s.fail(w, r, err)
 			return
 		}
-		claims.Data = mustJSON(data)
+		c.Data = mustJSON(data)
 	}
-	exp := s.cfg.Now().Add(time.Duration(p.TTLSeconds) * time.Second)
-	claims.Exp = exp.Unix()
-	tok, err := access.Mint(s.embedKey, claims)
+	now := s.cfg.Now()
+	c.IssuedAt, c.Expires = now, now.Add(time.Duration(p.TTLSeconds)*time.Second)
+	tok, err := s.tokens.Mint(c)
 	if err != nil {
-		s.problem(w, r, http.StatusBadRequest, "invalid", err.Error())
+		s.fail(w, r, err)
 		return
 	}
-	// The URL names the document by its handle: the internal id would be
-	// its first edit link, and the view link would outlive the token.
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"token": tok, "expires": exp.UTC().Format(timeLayout),
-		"url": fmt.Sprintf("/embed/%s?token=%s", access.Handle(s.embedKey, g.doc), tok),
-	})
+	out := map[string]any{"token": tok, "expires": c.Expires.UTC().Format(timeLayout), "handle": cmp.Or(c.Doc, c.Workspace)}
+	if doc != "" {
+		// The URL names the document by its handle: its internal id would
+		// be its first edit link, and its view link would outlive the token.
+		out["url"] = "/embed/" + doc + "?token=" + tok
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // admitAddr counts a new WebSocket connection against its client address,

@@ -419,13 +419,13 @@ func TestBodyNamesAreCaseSensitive(t *testing.T) {
 		{"POST", id + "/labels", `{"REV":1,"name":"v1"}`, http.StatusBadRequest},
 		{"POST", id + "/restore", `{"Rev":1}`, http.StatusBadRequest},
 		{"POST", id + "/events", `{"name":"x","TO":["u1"]}`, http.StatusBadRequest},
-		{"POST", id + "/embed-tokens", `{"Mode":"view"}`, http.StatusBadRequest},
+		{"POST", id + "/embed-tokens", `{"Role":"view"}`, http.StatusBadRequest},
 		// The exact names still work.
 		{"POST", "/api/docs", `{"name":"b.go","text":"x"}`, http.StatusCreated},
 		{"PUT", id, `{"text":"y"}`, http.StatusOK},
 		{"PATCH", id, `{"settings":{"viewerEvents":true}}`, http.StatusOK},
 		{"POST", id + "/labels", `{"rev":1,"name":"v1"}`, http.StatusCreated},
-		{"POST", id + "/embed-tokens", `{"mode":"view"}`, http.StatusCreated},
+		{"POST", id + "/embed-tokens", `{"role":"view"}`, http.StatusCreated},
 	} {
 		status, got := postJSON(t, c.method, base+c.path, adminToken, c.body)
 		if status != c.want {

@@ -54,10 +54,11 @@ func refuse(status int, code, format string, args ...any) *archiveError {
 }
 
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	ws, _, ok := s.workspaceAccess(w, r)
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
 	if !ok {
 		return
 	}
+	ws := wg.ws
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "zip"
@@ -189,11 +190,11 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		made = append(made, m.ID)
-		views = append(views, viewFor(m, grant{doc: m.ID, mode: docs.ModeEdit, link: m.EditLink}))
+		views = append(views, s.viewFor(m, grant{doc: m.ID, mode: docs.ModeEdit, link: m.EditLink}))
 	}
 	w.Header().Set("Location", "/api/workspaces/"+wsp.EditLink+"/files")
 	writeJSON(w, http.StatusCreated, map[string]any{"id": wsp.EditLink, "links": linksView{Edit: wsp.EditLink, View: wsp.ViewLink},
-		"created": wsp.Created.UTC().Format(timeLayout), "files": views})
+		"handle": s.handles.Workspace(wsp.ID), "created": wsp.Created.UTC().Format(timeLayout), "files": views})
 }
 
 // archiveChecker checks the entries of one archive as they are read.

@@ -12,8 +12,8 @@ import (
 
 // Authors: who made a revision, as history shows it long after they left.
 //
-// A session's author is, in order: the embed token's subject (or, without
-// one, its user name), when it joined with an embed token that names a
+// A session's author is, in order: its token's subject (or, without one,
+// its user name), when it joined with a token (see auth.go) that names a
 // user; else its join's author secret (the `author` field: kept by a
 // browser across reloads and tabs, a secret exactly as the client id is);
 // else its user id (the author of every session before authors existed,
@@ -30,11 +30,8 @@ import (
 // gone keep their names in history, and a new name relabels an author's
 // past revisions.
 
-// maxSubject bounds an embed token's subject, in bytes.
-const maxSubject = 256
-
 // authorID is the public author id of an author secret (kind "secret") or
-// of an embed token's subject (kind "token").
+// of a token's subject (kind "token").
 func (s *Server) authorID(kind, v string) string {
 	mac := hmac.New(sha256.New, s.authorKey)
 	mac.Write([]byte(kind))
@@ -81,8 +78,8 @@ func (s *Server) saveAuthor(doc, author, name, color string) {
 	}
 }
 
-// restAuthor is the author of a REST write under grant g: the embed
-// token's author, or else the caller's X-Collab-Author, or "api".
+// restAuthor is the author of a REST write under grant g: the token's
+// author, or else the caller's X-Collab-Author, or "api".
 func (s *Server) restAuthor(r *http.Request, g grant) string {
 	if g.subject != "" {
 		return s.authorID("token", g.subject)

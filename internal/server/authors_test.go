@@ -261,9 +261,9 @@ func TestRenameRelabelsHistory(t *testing.T) {
 	}
 }
 
-// mintToken mints an embed token for doc (its edit link) with the claims
+// mintEmbed mints a token for doc (its edit link) with the claims
 // of body, and returns it and the {id} its URL names the document by.
-func mintToken(t *testing.T, base, doc, body string) (token, handle string) {
+func mintEmbed(t *testing.T, base, doc, body string) (token, handle string) {
 	t.Helper()
 	code, out := postJSON(t, "POST", base+"/api/docs/"+doc+"/embed-tokens", adminToken, body)
 	if code != http.StatusCreated {
@@ -283,7 +283,7 @@ func mintToken(t *testing.T, base, doc, body string) (token, handle string) {
 func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) {
 	_, base := testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":""}`)
-	tok, handle := mintToken(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann","subject":"host-user-42"}`)
+	tok, handle := mintEmbed(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann","subject":"host-user-42"}`)
 	s1, j1 := joinWith(t, base, handle, "?token="+tok, `"client":"tab1-0123456789abcdef","author":"my-own-secret-0123456789"`)
 	author, _ := j1["author"].(string)
 	if !authorIDs.MatchString(author) {
@@ -292,7 +292,7 @@ func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) {
 	s1.send(`{"type":"op","rev":0,"id":"tab1-0123456789abcdef:1","op":["x"]}`)
 	s1.nextOf("ack")
 	// Another token of the same subject, another name: the same author.
-	tok2, _ := mintToken(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann Smith","subject":"host-user-42"}`)
+	tok2, _ := mintEmbed(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann Smith","subject":"host-user-42"}`)
 	_, j2 := joinWith(t, base, handle, "?token="+tok2, `"client":"tab2-0123456789abcdef"`)
 	if j2["author"] != author {
 		t.Errorf("a second token of the subject: author %v, want %s", j2["author"], author)
@@ -304,7 +304,7 @@ func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) {
 		t.Fatalf("PUT with the token: %v %v", resp, err)
 	}
 	// Without a subject, the name is the author.
-	tok3, _ := mintToken(t, base, doc.Links.Edit, `{"mode":"edit","name":"Guest"}`)
+	tok3, _ := mintEmbed(t, base, doc.Links.Edit, `{"mode":"edit","name":"Guest"}`)
 	_, j3 := joinWith(t, base, handle, "?token="+tok3, `"client":"tab3-0123456789abcdef","author":"my-own-secret-0123456789"`)
 	guest, _ := j3["author"].(string)
 	if !authorIDs.MatchString(guest) || guest == author {

@@ -23,7 +23,7 @@ import (
 
 // Senders of events that are not sessions (appEvent.From).
 const (
-	fromAPI   = "api"   // POST /api/docs/{id}/events with an edit link or an embed token
+	fromAPI   = "api"   // POST /api/docs/{id}/events with an edit link or an edit token
 	fromAdmin = "admin" // the API token
 )
 
@@ -196,7 +196,7 @@ type eventRequest struct {
 }
 
 // handleDocEvents sends an event to a document's sessions (POST
-// /api/docs/{id}/events): with the edit link or an edit embed token,
+// /api/docs/{id}/events): with the edit link or an edit token,
 // limited per document like a session; with the API token, unlimited.
 func (s *Server) handleDocEvents(w http.ResponseWriter, r *http.Request) {
 	g, ok := s.access(w, r, true)

@@ -535,7 +535,7 @@ func TestAppDataIsSharedAndTokensFixIt(t *testing.T) {
 	}
 	for _, change := range []string{`{"role":"teacher"}`, `{"role":null}`, `{"admin":true}`} {
 		stu.send(`{"type":"profile","data":` + change + `}`)
-		if e := stu.nextOf("error"); e["code"] != "invalid" || !strings.Contains(e["message"].(string), "embed token") {
+		if e := stu.nextOf("error"); e["code"] != "invalid" || !strings.Contains(e["message"].(string), "set by the token") {
 			t.Errorf("%s: %v", change, e)
 		}
 	}

@@ -188,7 +188,7 @@ func TestLabelsRoute(t *testing.T) {
 		t.Errorf("GET with the view link: %+v", got)
 	}
 	// The view link, and a view embed token, may not change them.
-	viewTok, handle := mintToken(t, base, doc.Links.Edit, `{"mode":"view","name":"Guest"}`)
+	viewTok, handle := mintEmbed(t, base, doc.Links.Edit, `{"mode":"view","name":"Guest"}`)
 	for _, link := range []string{doc.Links.View, handle + "?token=" + viewTok} {
 		path, query, _ := strings.Cut(link, "?")
 		if query != "" {
@@ -205,7 +205,7 @@ func TestLabelsRoute(t *testing.T) {
 		}
 	}
 	// An edit embed token may; the label is its author's.
-	editTok, handle2 := mintToken(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann","subject":"u-42"}`)
+	editTok, handle2 := mintEmbed(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann","subject":"u-42"}`)
 	if r := send("POST", "/api/docs/"+handle2+"/labels?token="+editTok, `{"rev":2,"name":"by token"}`, nil); r.StatusCode != http.StatusCreated {
 		t.Errorf("POST with an edit token: %s", r.Status)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/presence"
@@ -32,18 +33,23 @@ type inMsg struct {
 }
 
 // docView is a document's metadata as a caller sees it: id is the id the
-// caller knows it by (its link), and links are shown to editors only.
+// caller knows it by (its link, or its handle with a token), links are
+// shown to link holders only (editors see both), and the handles (which
+// grant nothing) to everyone.
 type docView struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Language  string     `json:"language"`
-	Workspace string     `json:"workspace,omitempty"`
-	Created   string     `json:"created"`
-	Updated   string     `json:"updated"`
-	Rev       uint64     `json:"rev"`
-	Mode      docs.Mode  `json:"mode"`
-	Links     *linksView `json:"links,omitempty"`
-	Settings  settings   `json:"settings"`
+	ID              string     `json:"id"`
+	Name            string     `json:"name"`
+	Language        string     `json:"language"`
+	Workspace       string     `json:"workspace,omitempty"`
+	Handle          string     `json:"handle"`          // names the document in tokens
+	WorkspaceHandle string     `json:"workspaceHandle"` // names its workspace in tokens
+	Created         string     `json:"created"`
+	Updated         string     `json:"updated"`
+	Rev             uint64     `json:"rev"`
+	Mode            docs.Mode  `json:"mode"`
+	Role            string     `json:"role"` // view, edit or owner (renames, moves and deletes it)
+	Links           *linksView `json:"links,omitempty"`
+	Settings        settings   `json:"settings"`
 }
 
 // settings are a document's settings on the wire (docs.Settings), every
@@ -59,10 +65,14 @@ type linksView struct {
 
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-func viewFor(m docs.Meta, g grant) docView {
-	v := docView{ID: g.publicID(), Name: m.Name, Language: m.Language,
+// viewFor is m as g's caller sees it.
+func (s *Server) viewFor(m docs.Meta, g grant) docView {
+	v := docView{ID: g.publicID(), Name: m.Name, Language: m.Language, Handle: s.handles.Doc(m.ID), WorkspaceHandle: s.handles.Workspace(m.Workspace),
 		Created: m.Created.UTC().Format(timeLayout), Updated: m.Updated.UTC().Format(timeLayout), Rev: m.Rev, Mode: g.mode,
-		Settings: settings{ViewerEvents: m.Settings.ViewerEvents}}
+		Role: string(g.mode), Settings: settings{ViewerEvents: m.Settings.ViewerEvents}}
+	if g.canManage() {
+		v.Role = string(access.RoleOwner)
+	}
 	switch {
 	case g.admin:
 		v.Workspace = m.Workspace

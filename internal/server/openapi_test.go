@@ -132,7 +132,7 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 	id := "/api/docs/" + doc.ID
 	for _, path := range []string{id, id + "/raw", id + "/revisions", id + "/revisions/2", id + "/diff?from=1&to=2",
 		id + "/diff?from=1&to=2&format=unified", id + "/blame", id + "/presence", id + "/sessions", id + "/labels", id + "/chat",
-		"/api/workspaces/" + doc.WorkspaceLinks.Edit + "/files", "/healthz", "/readyz"} {
+		"/api/workspaces/" + doc.WorkspaceLinks.Edit + "/files", "/api/workspaces/" + doc.WorkspaceLinks.View + "/files", "/healthz", "/readyz"} {
 		get(path, http.StatusOK)
 	}
 	get(id+"/nope", http.StatusNotFound)
@@ -148,6 +148,9 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 		{id + "/events", `{"name":""}`, http.StatusBadRequest},
 		{id + "/labels", `{"rev":2,"name":"v1"}`, http.StatusCreated},
 		{id + "/restore", `{"rev":1}`, http.StatusOK},
+		{id + "/embed-tokens", `{"role":"view"}`, http.StatusCreated},
+		{"/api/workspaces/" + doc.WorkspaceLinks.Edit + "/embed-tokens", `{"role":"edit"}`, http.StatusCreated},
+		{"/api/workspaces", ``, http.StatusCreated},
 	} {
 		status, _ := postJSON(t, "POST", base+c.path, adminToken, c.body)
 		if status != c.want {

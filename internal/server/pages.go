@@ -41,7 +41,7 @@ func (s *Server) pageRoutes(r chi.Router) {
 // pageData fills the page template.
 type pageData struct {
 	Kind      string // start, editor, history, workspace, embed
-	Doc       string // the {id} of the URL: a document link (or id, with an embed token)
+	Doc       string // the {id} of the URL: a document link (or its handle, with a token)
 	Workspace string // the {ws} of the URL
 	Missing   bool   // the link resolves to nothing: a 404 page
 }
@@ -210,11 +210,6 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <p id="error" class="error" role="alert"></p>
 <ul id="tree" aria-label="Files"></ul>
 <p id="empty" class="muted" hidden>No files yet.</p>
-<details id="admin">
-  <summary class="muted">Administrator</summary>
-  <p class="muted">Deleting files needs the server's API token. It is kept in this tab only.</p>
-  <input id="admin-token" type="password" autocomplete="off" aria-label="API token" size="40">
-</details>
 </main>
 {{- else}}
 <div id="editor"></div>

@@ -122,25 +122,32 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		p.Name, p.Language, p.Workspace = q.Get("name"), q.Get("language"), q.Get("workspace")
 	}
-	// A workspace is named by its edit link; without one, the document
-	// gets a workspace of its own.
-	ws := ""
+	// A workspace is named by its edit link (or, with a token, its
+	// handle); without one, the document gets a workspace of its own.
+	var wg wsGrant
 	if p.Workspace != "" {
-		l, err := s.docs.ResolveLink(p.Workspace)
-		switch {
-		case err == nil && l.Kind == "workspace" && l.Mode == docs.ModeEdit:
-			ws = l.Target
-		case err == nil && l.Kind == "workspace":
-			s.problem(w, r, http.StatusForbidden, "forbidden", "this workspace link is view-only")
+		var ok bool
+		if wg, ok = s.workspaceAccess(w, r, p.Workspace); !ok {
 			return
-		default:
-			s.problem(w, r, http.StatusNotFound, "not_found", "no such workspace (give its edit link)")
+		}
+		if wg.mode != docs.ModeEdit {
+			s.problem(w, r, http.StatusForbidden, "forbidden", "this workspace link or token is view-only")
 			return
 		}
 	}
-	meta, err := s.docs.Create(docs.CreateParams{Name: p.Name, Text: text, Language: p.Language, Workspace: ws, Author: authorOf(r)})
+	meta, err := s.docs.Create(docs.CreateParams{Name: p.Name, Text: text, Language: p.Language, Workspace: wg.ws, Author: s.wsAuthor(r, wg)})
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if wg.token != nil {
+		// No link: the token's holder has the document for as long as
+		// the token lasts, no longer.
+		g := s.fileGrant(wg, meta)
+		v := s.viewFor(meta, g)
+		w.Header().Set("Location", "/api/docs/"+g.handle)
+		w.Header().Set("ETag", docTag(v))
+		writeJSON(w, http.StatusCreated, createdBody{docBody: docBody{docView: v, Text: text}})
 		return
 	}
 	wsp, err := s.docs.GetWorkspace(meta.Workspace)
@@ -149,17 +156,18 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := grant{doc: meta.ID, mode: docs.ModeEdit, link: meta.EditLink}
-	v := viewFor(meta, g)
+	v := s.viewFor(meta, g)
 	w.Header().Set("Location", "/api/docs/"+meta.EditLink)
 	w.Header().Set("ETag", docTag(v))
 	writeJSON(w, http.StatusCreated, createdBody{docBody: docBody{docView: v, Text: text},
-		WorkspaceLinks: linksView{Edit: wsp.EditLink, View: wsp.ViewLink}})
+		WorkspaceLinks: &linksView{Edit: wsp.EditLink, View: wsp.ViewLink}})
 }
 
-// createdBody is a new document, with its workspace's links.
+// createdBody is a new document, with its workspace's links (none when
+// it was made with a token).
 type createdBody struct {
 	docBody
-	WorkspaceLinks linksView `json:"workspaceLinks"`
+	WorkspaceLinks *linksView `json:"workspaceLinks,omitempty"`
 }
 
 func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +177,8 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/workspaces/"+wsp.EditLink+"/files")
-	writeJSON(w, http.StatusCreated, map[string]any{"id": wsp.EditLink, "links": linksView{Edit: wsp.EditLink, View: wsp.ViewLink}, "created": wsp.Created.UTC().Format(timeLayout)})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": wsp.EditLink, "links": linksView{Edit: wsp.EditLink, View: wsp.ViewLink},
+		"handle": s.handles.Workspace(wsp.ID), "created": wsp.Created.UTC().Format(timeLayout)})
 }
 
 // authorOf names the caller of a REST write.
@@ -285,7 +294,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	v := viewFor(meta, g)
+	v := s.viewFor(meta, g)
 	if cacheHeaders(w, r, docTag(v), past) {
 		return
 	}
@@ -302,7 +311,7 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	if cacheHeaders(w, r, docTag(viewFor(meta, g)), past) {
+	if cacheHeaders(w, r, docTag(s.viewFor(meta, g)), past) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -350,22 +359,22 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
-	v := viewFor(meta, g)
+	v := s.viewFor(meta, g)
 	w.Header().Set("ETag", docTag(v))
 	writeJSON(w, http.StatusOK, map[string]any{"doc": v, "rev": res.Rev, "op": res.Op})
 }
 
 // keyScope is the scope of a PUT's Idempotency-Key: the credential that
-// names the caller, as far as one does. The API token is one caller; an
-// embed token's caller is its user name; everyone holding the document's
-// edit link is one caller.
+// names the caller, as far as one does. The API token is one caller; a
+// token's caller is its subject (or else its user name); everyone holding
+// the document's edit link is one caller.
 func keyScope(g grant) string {
 	switch {
 	case g.admin:
 		return "admin"
-	case g.handle != "":
-		h := sha256.Sum256([]byte(g.name))
-		return "embed-" + hex.EncodeToString(h[:12])
+	case g.byToken():
+		h := sha256.Sum256([]byte(g.subject))
+		return "token-" + hex.EncodeToString(h[:12])
 	}
 	return "link"
 }
@@ -383,6 +392,12 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		} `json:"settings"`
 	}
 	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	// Renaming and moving are a token's owner's (a document's edit link
+	// renames it, as it always has).
+	if p.Name != "" && g.byToken() && !g.canManage() {
+		s.problem(w, r, http.StatusForbidden, "forbidden", "renaming or moving a document takes an owner token")
 		return
 	}
 	var meta docs.Meta
@@ -404,7 +419,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, viewFor(meta, g))
+	writeJSON(w, http.StatusOK, s.viewFor(meta, g))
 }
 
 // decodeJSON decodes a JSON request body into v, answering errors itself.
@@ -432,12 +447,15 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	return true
 }
 
+// handleDelete deletes a document: the API token or an owner token (a
+// workspace's edit link deletes its files on the workspace's own route).
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
 	g, ok := s.access(w, r, true)
 	if !ok {
+		return
+	}
+	if !g.canManage() {
+		s.problem(w, r, http.StatusForbidden, "forbidden", "deleting a document takes an owner token, the API token, or its workspace's edit link (DELETE /api/workspaces/{ws}/files/{id})")
 		return
 	}
 	if err := s.docs.Delete(g.doc); err != nil {
@@ -747,27 +765,101 @@ func (s *Server) handleWorkspaceFiles(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ws, mode, ok := s.workspaceAccess(w, r)
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	metas, err := s.docs.Store().List(ws, q.Get("prefix"), q.Get("after"), limit)
+	metas, err := s.docs.Store().List(wg.ws, q.Get("prefix"), q.Get("after"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	files := make([]docView, len(metas))
 	for i, m := range metas {
-		g := grant{doc: m.ID, mode: mode, link: m.ViewLink}
-		if mode == docs.ModeEdit {
-			g.link = m.EditLink
-		}
-		files[i] = viewFor(m, g)
+		files[i] = s.viewFor(m, s.fileGrant(wg, m))
 	}
-	out := map[string]any{"files": files}
+	out := map[string]any{"files": files, "handle": s.handles.Workspace(wg.ws)}
 	if len(metas) == limit {
 		out["next"] = metas[len(metas)-1].Name
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// workspaceFile resolves the {file} of a workspace's file route, a
+// document of the workspace {ws} named by a link or its handle, for a
+// caller who may rename, move and delete the workspace's files: the
+// workspace's edit link, an owner token of it, or the API token.
+func (s *Server) workspaceFile(w http.ResponseWriter, r *http.Request) (wsGrant, grant, bool) {
+	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	if !ok {
+		return wg, grant{}, false
+	}
+	if !wg.owner {
+		s.problem(w, r, http.StatusForbidden, "forbidden", "renaming, moving and deleting files takes the workspace's edit link, an owner token or the API token")
+		return wg, grant{}, false
+	}
+	file := r.PathValue("file")
+	doc, ok := s.handles.OpenDoc(file)
+	if !ok {
+		if l, err := s.docs.ResolveLink(file); err == nil && l.Kind == "doc" {
+			doc = l.Target
+		} else if wg.admin {
+			doc = file
+		}
+	}
+	meta, err := s.docs.Store().Meta(doc)
+	if doc == "" || errors.Is(err, docs.ErrNotFound) || (err == nil && meta.Workspace != wg.ws) {
+		s.problem(w, r, http.StatusNotFound, "not_found", "no such file in this workspace")
+		return wg, grant{}, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return wg, grant{}, false
+	}
+	g := s.fileGrant(wg, meta)
+	if wg.token != nil {
+		g.handle = file
+	}
+	return wg, g, true
+}
+
+// handleRenameFile renames or moves a file of a workspace: PATCH with
+// {"name": "new/path.go"} (and optionally "language").
+func (s *Server) handleRenameFile(w http.ResponseWriter, r *http.Request) {
+	_, g, ok := s.workspaceFile(w, r)
+	if !ok {
+		return
+	}
+	var p struct {
+		Name     string `json:"name"`
+		Language string `json:"language"`
+	}
+	if !s.decodeJSON(w, r, &p) {
+		return
+	}
+	if p.Name == "" && p.Language == "" {
+		s.problem(w, r, http.StatusBadRequest, "bad_request", `body needs "name" or "language"`)
+		return
+	}
+	meta, err := s.docs.Update(g.doc, p.Name, p.Language)
+	if err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewFor(meta, g))
+}
+
+// handleDeleteFile deletes a file of a workspace; its sessions are closed
+// (4002).
+func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
+	_, g, ok := s.workspaceFile(w, r)
+	if !ok {
+		return
+	}
+	if err := s.docs.Delete(g.doc); err != nil {
+		s.failFor(w, r, g, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -151,13 +151,13 @@ func TestPutKeysAreOpaqueAndScoped(t *testing.T) {
 	})
 }
 
-// TestKeyScope: each credential is its own scope; embed tokens by their
-// user name.
+// TestKeyScope: each credential is its own scope; tokens by their
+// subject.
 func TestKeyScope(t *testing.T) {
 	scopes := map[string]string{}
 	for name, g := range map[string]grant{
 		"admin": {admin: true}, "link": {link: "l"}, "other link": {link: "m"},
-		"embed ann": {handle: "h", name: "ann"}, "embed bob": {handle: "h", name: "bob"},
+		"token ann": {handle: "h", subject: "ann"}, "token bob": {handle: "h", subject: "bob"},
 	} {
 		scopes[name] = keyScope(g)
 	}
@@ -165,7 +165,7 @@ func TestKeyScope(t *testing.T) {
 		t.Errorf("link holders share a scope: %v", scopes)
 	}
 	seen := map[string]bool{}
-	for _, name := range []string{"admin", "link", "embed ann", "embed bob"} {
+	for _, name := range []string{"admin", "link", "token ann", "token bob"} {
 		if seen[scopes[name]] {
 			t.Errorf("scope of %s is another's: %v", name, scopes)
 		}

@@ -73,7 +73,7 @@ type session struct {
 	mine sync.Map // op ids submitted through this session and not yet acknowledged: when each arrived
 
 	mu       sync.Mutex  // guards the send queue below, and expiry
-	expiry   *time.Timer // closes the session when its embed token expires
+	expiry   *time.Timer // closes the session when its token expires
 	pending  [][]byte    // messages waiting for the frame in flight
 	pendingN int         // their bytes
 	inflight bool        // a frame is with melody's writer
@@ -294,7 +294,7 @@ func (r *room) event(e docs.Event) {
 		r.viewerEvents.Store(e.Meta.Settings.ViewerEvents)
 		r.mu.Lock()
 		for c := range r.clients {
-			c.send(mustJSON(map[string]any{"type": "meta", "doc": viewFor(*e.Meta, c.grant)}))
+			c.send(mustJSON(map[string]any{"type": "meta", "doc": r.srv.viewFor(*e.Meta, c.grant)}))
 		}
 		r.mu.Unlock()
 	case e.Closed != nil:

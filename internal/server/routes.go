@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/workspaces", s.handleCreateWorkspace)
 		r.Post("/workspaces/import", s.handleImport)
 		r.Post("/workspaces/{ws}/rotate", s.handleRotateWorkspace)
+		r.Post("/workspaces/{ws}/embed-tokens", s.handleWorkspaceToken)
 		r.Post("/docs/{id}/rotate", s.handleRotate)
 		r.Post("/docs/{id}/embed-tokens", s.handleEmbedToken)
 		r.Get("/docs/{id}", s.handleGet)
@@ -64,6 +65,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/admin/backup", s.handleBackup)
 		r.Get("/docs/{id}/ws", s.handleWS) // ServeHTTP takes it before the router: see there
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)
+		r.Patch("/workspaces/{ws}/files/{file}", s.handleRenameFile)
+		r.Delete("/workspaces/{ws}/files/{file}", s.handleDeleteFile)
 		r.Get("/workspaces/{ws}/export", s.handleExport)
 	})
 	return r

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/gitrepo"
 	"github.com/gorilla/websocket"
@@ -63,10 +64,36 @@ type Config struct {
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
 
+	// Tokens: JSON Web Tokens from a host application (see access and
+	// docs/EMBED.md).
+	JWTSecret   string        // HS256 secret shared with hosts, at least 32 bytes; default: a key of the server's own, kept in the database (only the server mints HS256 tokens then)
+	JWKSURL     string        // a JWK Set of the RS256, ES256 and EdDSA keys that sign tokens; default none
+	JWKSRefresh time.Duration // how often the JWK Set is fetched again (default 1h; an unknown kid fetches it at once, at most once a minute)
+	JWTIssuer   string        // when set, tokens must have this "iss" (the server's own get it)
+	JWTAudience string        // when set, tokens' "aud" must name it (the server's own get it)
+	JWTLeeway   time.Duration // clock skew allowed on exp, nbf and iat (default none)
+
 	// Behind proxies and in browser apps (see docs/OPERATIONS.md).
 	CORSOrigins    []string       // browser origins that may call /api/* (CORS; "*" for any); default none: no CORS headers
 	TrustedProxies []netip.Prefix // peers whose ProxyHeader names the client (default none: the peer is the client)
 	ProxyHeader    string         // the header trusted proxies set: "X-Forwarded-For" (default) or "Forwarded"
+}
+
+// tokens is the token configuration of c, signing with serverKey when no
+// secret is configured.
+func (c *Config) tokens(serverKey []byte, log *slog.Logger) access.Config {
+	secret := []byte(c.JWTSecret)
+	if len(secret) == 0 {
+		secret = serverKey
+	}
+	return access.Config{Secret: secret, JWKSURL: c.JWKSURL, JWKSRefresh: c.JWKSRefresh, Issuer: c.JWTIssuer,
+		Audience: c.JWTAudience, Leeway: c.JWTLeeway, Now: c.Now, Log: log}
+}
+
+// Check reports what in c keeps the server from starting as configured:
+// the token settings (a short secret, a JWK Set URL that is not one).
+func (c Config) Check() error {
+	return c.tokens(make([]byte, access.MinSecret), nil).Check()
 }
 
 func (c *Config) fill() {
@@ -162,9 +189,10 @@ type Server struct {
 	handler   http.Handler
 	wsHandler http.Handler // GET /api/docs/{id}/ws, outside the router (see ServeHTTP)
 
-	embedKey  []byte // signs embed tokens
-	userKey   []byte // derives public user ids from client ids (see userID)
-	authorKey []byte // derives public author ids (see authorID)
+	tokens    *access.Tokens  // verifies tokens, and signs the server's own
+	handles   *access.Handles // name documents and workspaces in tokens
+	userKey   []byte          // derives public user ids from client ids (see userID)
+	authorKey []byte          // derives public author ids (see authorID)
 
 	mu       sync.Mutex // guards rooms, loading, conns, connRate and draining
 	rooms    map[string]*room
@@ -186,10 +214,16 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	s := &Server{cfg: cfg, docs: m, log: log, metrics: metrics, rooms: map[string]*room{}, loading: map[string]*roomLoad{}, conns: map[string]int{}, connRate: map[string]*rate.Limiter{}}
 	key, err := m.Setting("embed-key", newEmbedKey)
 	if err != nil {
-		log.Error("loading the embed token key; tokens will not survive a restart", "err", err)
+		log.Error("loading the server's key; tokens it signs and handles will not survive a restart", "err", err)
 		key = newEmbedKey()
 	}
-	s.embedKey = key
+	s.handles = access.NewHandles(key)
+	tk := sha256.Sum256(append([]byte("collab tokens\x00"), key...))
+	if s.tokens, err = access.New(cfg.tokens(tk[:], log)); err != nil {
+		// cmd/collab checks the configuration first (Config.Check).
+		log.Error("the token configuration is unusable: every token is refused", "err", err)
+		s.tokens, _ = access.New(access.Config{Now: cfg.Now})
+	}
 	s.openDoc = m.Open
 	uk := sha256.Sum256(append([]byte("collab user ids\x00"), key...))
 	s.userKey = uk[:]
@@ -267,6 +301,12 @@ func wsDocID(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return id, true
+}
+
+// Close stops the server's background work (fetching the JWK Set). Call
+// it after Drain.
+func (s *Server) Close() {
+	s.tokens.Close()
 }
 
 // Drain closes every WebSocket session with 1001 (going away) so clients

@@ -259,7 +259,7 @@ func (s *Server) join(c *session, m inMsg) {
 		color = *m.Color
 	}
 	if c.grant.name != "" {
-		name = c.grant.name // set by the embed token
+		name = c.grant.name // set by the token
 	}
 	if err := presence.CheckProfile(name, color); err != nil {
 		c.sendError("invalid", err.Error(), "")
@@ -273,9 +273,9 @@ func (s *Server) join(c *session, m inMsg) {
 			return
 		}
 	}
-	data = presence.MergeData(data, c.grant.data) // the embed token's keys win
+	data = presence.MergeData(data, c.grant.data) // the token's keys win
 	if n := presence.DataSize(data); n > s.cfg.MaxUserDataBytes {
-		c.sendError("invalid", fmt.Sprintf("data with the embed token's takes %d bytes of JSON, more than %d", n, s.cfg.MaxUserDataBytes), "")
+		c.sendError("invalid", fmt.Sprintf("data with the token's takes %d bytes of JSON, more than %d", n, s.cfg.MaxUserDataBytes), "")
 		return
 	}
 	prof := presence.User{Name: name, Color: color, Data: data}
@@ -284,7 +284,7 @@ func (s *Server) join(c *session, m inMsg) {
 		c.mu.Lock()
 		// Measured on the server's clock, which decided the token was valid.
 		c.expiry = time.AfterFunc(c.grant.exp.Sub(s.cfg.Now()), func() {
-			c.closeWith(closeForbidden, "the embed token expired")
+			c.closeWith(closeForbidden, "the token expired")
 		})
 		c.mu.Unlock()
 	}
@@ -540,7 +540,7 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 	_, _, meta := r.doc.Text()
 	meta.Rev = r.pubRev
 	msg := joinedMsg{
-		Type: "joined", User: c.user, Author: c.author, ReadOnly: c.readOnly, Doc: viewFor(meta, c.grant), Rev: r.pubRev,
+		Type: "joined", User: c.user, Author: c.author, ReadOnly: c.readOnly, Doc: r.srv.viewFor(meta, c.grant), Rev: r.pubRev,
 		Resumed: resumed, Ops: ops,
 		Limits: limitsView{MaxMessageBytes: r.srv.cfg.MaxMessageBytes, MaxDocBytes: r.srv.docs.MaxBytes(), OpsPerSecond: r.srv.cfg.OpsPerSecond,
 			EventsPerSecond: r.srv.cfg.EventsPerSecond, MaxEventBytes: r.srv.cfg.MaxEventBytes, MaxUserDataBytes: r.srv.cfg.MaxUserDataBytes},
@@ -743,7 +743,7 @@ func (s *Server) profile(c *session, m inMsg) {
 			return
 		}
 		if k, ok := c.grant.fixesData(change); ok {
-			c.sendError("invalid", fmt.Sprintf("the data key %q is set by the embed token", k), "")
+			c.sendError("invalid", fmt.Sprintf("the data key %q is set by the token", k), "")
 			return
 		}
 	}
@@ -786,7 +786,7 @@ func (c *session) profileChange(u presence.User, m inMsg) (name, color string, e
 	name, color = u.Name, u.Color
 	if m.Name != nil {
 		if c.grant.name != "" && *m.Name != c.grant.name {
-			return "", "", errors.New("the name is set by the embed token")
+			return "", "", errors.New("the name is set by the token")
 		}
 		name = *m.Name
 	}

@@ -55,6 +55,7 @@ func serveManager(t testing.TB, cfg Config, mgr *docs.Manager, wrap func(http.Ha
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Drain(ctx)
+		srv.Close()
 		mgr.Close()
 	})
 	return srv, hs.URL
