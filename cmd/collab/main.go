@@ -106,6 +106,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.Float64Var(&o.server.ConnsPerSecond, "conn-rate", 100, "new WebSocket connections per second per client address (bursts of ten seconds' worth); more are refused with 429")
 	fs.IntVar(&o.server.MaxConnsPerAddr, "conns-per-addr", 1000, "WebSocket connections per client address, -1 for no limit")
 	fs.BoolVar(&o.server.Pprof, "pprof", false, "serve /debug/pprof for profiling")
+	fs.DurationVar(&o.server.Hooks.Debounce, "change-debounce", time.Second, "a document's edits gather this long into one document.changed event (webhooks and event streams)")
+	fs.DurationVar(&o.server.Hooks.Timeout, "webhook-timeout", 10*time.Second, "longest wait for one webhook delivery attempt")
+	fs.DurationVar(&o.server.Hooks.GiveUpAfter, "webhook-give-up", 24*time.Hour, "a webhook event still failing this long after its first attempt is marked failed and its endpoint disabled")
+	fs.BoolVar(&o.server.Hooks.AllowPrivate, "webhook-allow-private", false, "let webhooks go to loopback, private and link-local addresses (default: public addresses only)")
+	fs.IntVar(&o.server.Hooks.MaxEndpoints, "webhooks-per-scope", 20, "webhook endpoints per workspace, and server-wide")
+	fs.DurationVar(&o.docs.JournalKeep, "event-retention", 72*time.Hour, "how long events are kept for webhook retries and for event streams to resume (Last-Event-ID)")
+	fs.IntVar(&o.docs.JournalMax, "event-log-max", 1_000_000, "most events kept; the oldest beyond are forgotten sooner than -event-retention")
+	fs.DurationVar(&o.server.EventsHeartbeat, "events-heartbeat", 15*time.Second, "a comment on an idle event stream this often, so proxies keep it open")
 	fs.DurationVar(&o.requestWait, "request-timeout", 2*time.Minute, "longest time to receive one HTTP request, headers and body (WebSocket connections keep their own deadlines: -pong-wait)")
 	fs.DurationVar(&o.keepAlive, "keepalive-timeout", 2*time.Minute, "close an idle HTTP keep-alive connection after this long")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish")
@@ -231,6 +239,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// keep-alive connection is let go; WebSocket connections, hijacked,
 	// keep their own deadlines (ping and pong).
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
+	// Event streams end as the shutdown begins; clients resume elsewhere.
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

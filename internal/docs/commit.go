@@ -334,6 +334,7 @@ func (c *committer) deliver() {
 		for _, d := range order {
 			p := docs[d]
 			d.publish(p.revs, p.text)
+			d.m.watchRevisions(d.id, p.revs[len(p.revs)-1].Rev)
 			delete(docs, d)
 		}
 		order = order[:0]

@@ -68,6 +68,17 @@
 // them costs the same at any length of history. Labels (labels.go) name
 // revisions.
 //
+// # The journal
+//
+// The journal (journal.go) is what happened to documents, in one order,
+// durable: each creation, rename and deletion appends an entry in the
+// transaction that makes it, and NoteChanges summarises a document's edits
+// (their range and authors) after the fact, from its durable cursor, so
+// nothing on the edit path waits for it. A Watcher hears of new entries
+// and durable revisions; readers page through entries by workspace or
+// document; they are forgotten after JournalKeep. Package hooks turns them
+// into webhooks and event streams.
+//
 // # A failing disk, damaged files
 //
 // While the disk refuses writes, reads are served (from bbolt and the

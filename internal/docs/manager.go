@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,6 +59,11 @@ type Config struct {
 	// OnCommit, if set, is called after each group commit with its size
 	// and duration.
 	OnCommit func(batch int, took time.Duration)
+	// JournalKeep and JournalMax bound the journal (see journal.go): its
+	// entries are forgotten after JournalKeep (default 72 hours), and the
+	// oldest beyond JournalMax entries (default 1,000,000) sooner.
+	JournalKeep time.Duration
+	JournalMax  int
 	// Logger receives what an operator must know: writes the disk refuses
 	// and their end, a torn record dropped from the log at start (default
 	// slog.Default()).
@@ -76,6 +82,10 @@ func (c *Config) fill() {
 	def(&c.SnapshotBytes, 1<<20)
 	def(&c.MaxBatch, 4096)
 	def(&c.LogBytes, 8<<20)
+	def(&c.JournalMax, 1_000_000)
+	if c.JournalKeep <= 0 {
+		c.JournalKeep = 72 * time.Hour
+	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = time.Second
 	}
@@ -106,6 +116,10 @@ type Manager struct {
 	index chan blameJob
 	// sessionJobs takes sessions that just closed to the session indexer.
 	sessionJobs chan sessionJob
+
+	// watcher hears of durable revisions and journal entries (see
+	// Watch).
+	watcher atomic.Pointer[Watcher]
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -139,8 +153,13 @@ func Open(path string, cfg Config) (*Manager, error) {
 
 		sessionJobs: make(chan sessionJob, 256),
 	}
-	m.wg.Add(3)
+	m.wg.Add(4)
 	go m.every(min(cfg.IdleTimeout/2, 30*time.Second), func() { m.Sweep() })
+	go m.every(time.Minute, func() {
+		if _, err := m.TrimJournal(); err != nil {
+			cfg.Logger.Warn("trimming the journal", "err", err)
+		}
+	})
 	go m.indexer()
 	go m.sessionIndexer()
 	if !cfg.DirectCommits {
@@ -461,19 +480,29 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 	now := m.cfg.Now().UTC()
 	id := uuid.NewString()
 	meta := Meta{ID: id, Name: name, Language: lang, Workspace: ws, Created: now, Updated: now, EditLink: id, ViewLink: NewLinkKey()}
+	if p.Text != "" {
+		meta.Journaled = 1 // the created entry covers the text
+	}
+	var entry JournalEntry
 	err = m.commit.do("the new document", func(tx *bolt.Tx) error {
 		if err := createDoc(tx, meta); err != nil {
 			return err
 		}
-		if p.Text == "" {
-			return nil
+		entry = entryOf(JournalCreated, meta, now)
+		entry.FromRev, entry.ToRev = meta.Journaled, meta.Journaled
+		entry.Authors = journalAuthors(tx, meta, []string{p.Author})
+		if p.Text != "" {
+			r := Revision{Rev: 1, Op: *new(ot.Operation).Insert(p.Text), Author: p.Author, Time: now}
+			if err := m.store.appendRevision(tx, meta.ID, r, rope.New(p.Text)); err != nil {
+				return err
+			}
 		}
-		r := Revision{Rev: 1, Op: *new(ot.Operation).Insert(p.Text), Author: p.Author, Time: now}
-		return m.store.appendRevision(tx, meta.ID, r, rope.New(p.Text))
+		return appendJournal(tx, &entry)
 	})
 	if err != nil {
 		return Meta{}, err
 	}
+	m.watchJournal([]JournalEntry{entry})
 	return m.store.Meta(meta.ID)
 }
 
@@ -523,11 +552,18 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 	if err := checkLanguage(language); err != nil {
 		return Meta{}, err
 	}
-	return m.updateMeta(id, "the new name or language", func(tx *bolt.Tx, meta *Meta) error {
+	var entries []JournalEntry
+	meta, err := m.updateMeta(id, "the new name or language", func(tx *bolt.Tx, meta *Meta) error {
+		entries = entries[:0]
 		if name != "" && name != meta.Name {
 			files := tx.Bucket(bucketFiles)
 			if files.Get(fileKey(meta.Workspace, name)) != nil {
 				return fmt.Errorf("%w: %q already exists in the workspace", ErrConflict, name)
+			}
+			// The edits before the rename are summarised under the old name.
+			now := m.cfg.Now().UTC()
+			if err := noteIn(tx, meta, now, &entries); err != nil {
+				return err
 			}
 			if err := files.Delete(fileKey(meta.Workspace, meta.Name)); err != nil {
 				return err
@@ -535,16 +571,26 @@ func (m *Manager) Update(id, name, language string) (Meta, error) {
 			if err := files.Put(fileKey(meta.Workspace, name), []byte(id)); err != nil {
 				return err
 			}
+			e := entryOf(JournalRenamed, *meta, now)
+			e.OldName, e.Name = meta.Name, name
 			meta.Name = name
 			if language == "" {
 				meta.Language = LanguageOf(name)
 			}
+			if err := appendJournal(tx, &e); err != nil {
+				return err
+			}
+			entries = append(entries, e)
 		}
 		if language != "" {
 			meta.Language = language
 		}
 		return nil
 	})
+	if err == nil {
+		m.watchJournal(entries)
+	}
+	return meta, err
 }
 
 // updateMeta changes a document's metadata with change, inside one
@@ -591,7 +637,28 @@ func (m *Manager) loaded(id string) *Document {
 // Delete removes a document and all its history. Live subscribers get a
 // Closed event with ErrDeleted.
 func (m *Manager) Delete(id string) error {
-	w := &write{fn: func(tx *bolt.Tx) error { return deleteDoc(tx, id) }, drops: id, what: "the deletion"}
+	var entries []JournalEntry
+	w := &write{fn: func(tx *bolt.Tx) error {
+		entries = entries[:0]
+		meta, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		// The edits before the deletion are summarised first.
+		now := m.cfg.Now().UTC()
+		if err := noteIn(tx, &meta, now, &entries); err != nil {
+			return err
+		}
+		if err := deleteDoc(tx, id); err != nil {
+			return err
+		}
+		e := entryOf(JournalDeleted, meta, now)
+		if err := appendJournal(tx, &e); err != nil {
+			return err
+		}
+		entries = append(entries, e)
+		return nil
+	}, drops: id, what: "the deletion"}
 	w.then = func(err error) {
 		if err == nil {
 			if d := m.loaded(id); d != nil {
@@ -602,13 +669,24 @@ func (m *Manager) Delete(id string) error {
 			}
 		}
 	}
-	return m.commit.wait(w)
+	err := m.commit.wait(w)
+	if err == nil {
+		m.watchJournal(entries)
+	}
+	return err
 }
 
 // Do runs fn in the next group commit and waits for it to be durable. It is
 // for the other packages' small writes (chat, presence).
 func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
 	return m.commit.wait(&write{fn: fn, foreign: true})
+}
+
+// View runs fn in a read transaction of the bbolt file, for the other
+// packages' own buckets (written with Do). It sees every write whose Do
+// returned.
+func (m *Manager) View(fn func(tx *bolt.Tx) error) error {
+	return m.store.view("", func(v *view) error { return fn(v.tx) })
 }
 
 // MaxBytes is the configured cap on a document's size.

@@ -38,6 +38,7 @@ import (
 //	doc/<id>/labels rev, label id -> Label (JSON)    (see labels.go)
 //	doc/<id>/sesslines first rev -> an edit session's line counts
 //	authors         scope, author id -> AuthorProfile (see authors.go)
+//	journal, journal-ws, journal-doc  what happened to documents (see journal.go)
 var (
 	bucketMeta  = []byte("meta")
 	bucketFiles = []byte("files")
@@ -77,6 +78,10 @@ type Meta struct {
 	SnapRev   uint64 `json:"snapRev"`
 	SnapBytes int    `json:"snapBytes"` // bytes of log written since SnapRev
 	SnapSize  int    `json:"snapSize"`  // bytes of text at SnapRev
+
+	// Journaled is the newest revision a journal entry covers (see
+	// journal.go), not part of the public view.
+	Journaled uint64 `json:"journaled,omitempty"`
 }
 
 // Revision is one entry of a document's log.
@@ -232,6 +237,10 @@ func OpenStore(path string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
 	}
 	if err := indexSessions(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
+	}
+	if err := initJournal(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("docs: upgrade %s: %w", path, err)
 	}
@@ -1298,6 +1307,26 @@ func salvageBolt(path, aside string, out io.Writer) error {
 				return readTree(b, t)
 			})
 			if err != nil {
+				fmt.Fprintf(out, "bucket %s: %d entries read, the rest lost: %v\n", name, len(t.entries), err)
+			}
+			tops[string(name)] = t
+		}
+		// The other buckets (the journal's, and other packages' such as
+		// the webhooks'): as much of each as reads.
+		var others [][]byte
+		guarded(func() error {
+			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				switch string(name) {
+				case string(bucketMeta), string(bucketFiles), string(bucketDoc), string(bucketLog), string(bucketLinks), string(bucketWorkspaces), string(bucketAuthors):
+				default:
+					others = append(others, bytes.Clone(name))
+				}
+				return nil
+			})
+		})
+		for _, name := range others {
+			t := &boltTree{}
+			if err := guarded(func() error { return readTree(tx.Bucket(name), t) }); err != nil {
 				fmt.Fprintf(out, "bucket %s: %d entries read, the rest lost: %v\n", name, len(t.entries), err)
 			}
 			tops[string(name)] = t

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/hooks"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/presence"
 )
@@ -22,8 +23,14 @@ var (
 // It is the one place where domain errors meet the wire.
 func errorCode(err error) (string, int) {
 	switch {
-	case errors.Is(err, docs.ErrNotFound):
+	case errors.Is(err, docs.ErrNotFound), errors.Is(err, hooks.ErrNotFound):
 		return "not_found", http.StatusNotFound
+	case errors.Is(err, hooks.ErrExpired):
+		return "events_expired", http.StatusGone
+	case errors.Is(err, hooks.ErrTooMany):
+		return "too_many", http.StatusConflict
+	case errors.Is(err, hooks.ErrInvalid):
+		return "invalid", http.StatusBadRequest
 	case errors.Is(err, docs.ErrFutureRevision):
 		return "future_revision", http.StatusConflict
 	case errors.Is(err, docs.ErrBadOperation), errors.Is(err, ot.ErrMalformed), errors.Is(err, ot.ErrBaseLength):

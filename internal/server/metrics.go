@@ -26,6 +26,8 @@ type Metrics struct {
 	events          prometheus.Counter // app events emitted
 	eventDeliveries prometheus.Counter
 	eventsRefused   prometheus.Counter
+
+	streams prometheus.Gauge // event streams open (see hooks.go)
 }
 
 // Reasons of collab_sessions_dropped_total.
@@ -67,12 +69,14 @@ func NewMetrics() *Metrics {
 		Name: "collab_event_deliveries_total", Help: "App events queued to sessions."})
 	m.eventsRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "collab_events_refused_total", Help: "App events refused: over a rate limit, from a view-only session, or invalid."})
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "collab_event_streams", Help: "Server-Sent Events streams of document events open."})
 	// Every reason shows in /metrics from the start, at 0.
 	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
 		m.dropped.WithLabelValues(reason)
 	}
 	m.reg.MustRegister(m.opsApplied, m.opsBroadcast, m.messagesIn, m.transformDepth, m.commitBatch, m.commitSeconds, m.editSeconds, m.dropped,
-		m.events, m.eventDeliveries, m.eventsRefused,
+		m.events, m.eventDeliveries, m.eventsRefused, m.streams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

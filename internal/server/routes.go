@@ -61,7 +61,20 @@ func (s *Server) routes() http.Handler {
 		r.Get("/docs/{id}/chat", s.handleChat)
 		r.Get("/docs/{id}/presence", s.handlePresence)
 		r.Post("/docs/{id}/events", s.handleDocEvents)
+		r.Get("/docs/{id}/events", s.handleDocStream)
 		r.Post("/admin/events", s.handleAdminEvents)
+		r.Get("/admin/events", s.handleAdminStream)
+		r.Get("/workspaces/{ws}/events", s.handleWorkspaceStream)
+		// Webhooks: a workspace's, and the server-wide ones.
+		for _, base := range []string{"/workspaces/{ws}/hooks", "/admin/hooks"} {
+			r.Get(base, s.handleListHooks)
+			r.Post(base, s.handleCreateHook)
+			r.Get(base+"/{hook}", s.handleGetHook)
+			r.Patch(base+"/{hook}", s.handlePatchHook)
+			r.Delete(base+"/{hook}", s.handleDeleteHook)
+			r.Get(base+"/{hook}/deliveries", s.handleHookDeliveries)
+			r.Post(base+"/{hook}/deliveries/{event}/redeliver", s.handleRedeliver)
+		}
 		r.Get("/admin/backup", s.handleBackup)
 		r.Get("/docs/{id}/ws", s.handleWS) // ServeHTTP takes it before the router: see there
 		r.Get("/workspaces/{ws}/files", s.handleWorkspaceFiles)

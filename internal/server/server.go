@@ -18,6 +18,7 @@ import (
 	"github.com/collab-editor/collab/internal/access"
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/gitrepo"
+	"github.com/collab-editor/collab/internal/hooks"
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 )
@@ -63,6 +64,10 @@ type Config struct {
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
 	Now               func() time.Time
+
+	// Webhooks and event streams (see hooks.go). Hooks.Now defaults to Now.
+	Hooks           hooks.Config
+	EventsHeartbeat time.Duration // a comment on an idle event stream this often (default 15s)
 
 	// Tokens: JSON Web Tokens from a host application (see access and
 	// docs/EMBED.md).
@@ -169,6 +174,12 @@ func (c *Config) fill() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Hooks.Now == nil {
+		c.Hooks.Now = c.Now
+	}
+	if c.EventsHeartbeat <= 0 {
+		c.EventsHeartbeat = 15 * time.Second
+	}
 }
 
 // The bursts of the chat and profile limits: a person types a few chat
@@ -203,6 +214,11 @@ type Server struct {
 
 	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
 
+	hooks       *hooks.Service
+	streamsDone chan struct{} // closed by CloseStreams: event streams end
+	streamsOnce sync.Once
+	drainOnce   sync.Once
+
 	// openDoc is docs.Manager.Open; tests hold a load up with it.
 	openDoc func(id string) (*docs.Document, error)
 }
@@ -224,6 +240,11 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 		log.Error("the token configuration is unusable: every token is refused", "err", err)
 		s.tokens, _ = access.New(access.Config{Now: cfg.Now})
 	}
+	if cfg.Hooks.Logger == nil {
+		cfg.Hooks.Logger = log
+	}
+	s.hooks = hooks.New(m, cfg.Hooks)
+	s.streamsDone = make(chan struct{})
 	s.openDoc = m.Open
 	uk := sha256.Sum256(append([]byte("collab user ids\x00"), key...))
 	s.userKey = uk[:]
@@ -310,18 +331,28 @@ func (s *Server) Close() {
 }
 
 // Drain closes every WebSocket session with 1001 (going away) so clients
-// reconnect elsewhere, and refuses new ones. Call it after the HTTP server
-// stopped accepting and before closing the docs.Manager.
+// reconnect elsewhere, and refuses new ones; ends the event streams; and
+// stops the webhook deliveries, saving their state. Call it after the
+// HTTP server stopped accepting and before closing the docs.Manager.
 func (s *Server) Drain(ctx context.Context) {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
+	s.CloseStreams()
+	defer s.drainOnce.Do(s.hooks.Close)
 	_ = s.ws.CloseWithMsg(websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"))
 	// melody's own count drops to 0 as soon as the close is queued; wait
 	// for the sessions to end.
 	for s.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// CloseStreams ends every event stream (clients reconnect with their
+// Last-Event-ID). Give it to http.Server.RegisterOnShutdown, so that a
+// shutdown does not wait for them.
+func (s *Server) CloseStreams() {
+	s.streamsOnce.Do(func() { close(s.streamsDone) })
 }
 
 func (s *Server) ready() bool {

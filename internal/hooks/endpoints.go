@@ -1,0 +1,348 @@
+package hooks
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Endpoint is a receiver of webhooks: the events of one workspace, or of
+// the whole server, that pass its type filter.
+type Endpoint struct {
+	ID string `json:"id"`
+	// Workspace is the internal id of the workspace whose documents'
+	// events it receives; "" for every document (server-wide).
+	Workspace   string   `json:"workspace,omitempty"`
+	URL         string   `json:"url"`
+	Types       []string `json:"types,omitempty"` // event types; empty for all
+	Description string   `json:"description,omitempty"`
+	Enabled     bool     `json:"enabled"`
+	// DisabledReason says why the service disabled it (an event that kept
+	// failing); "" when it was not disabled, or by its owner.
+	DisabledReason string    `json:"disabledReason,omitempty"`
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
+	// Secret signs its deliveries: "whsec_" and the base64 of 24 random
+	// bytes, as Standard Webhooks keys are written.
+	Secret string `json:"secret"`
+}
+
+// wants reports whether events of type t go to ep.
+func (ep Endpoint) wants(t string) bool { return len(ep.Types) == 0 || slices.Contains(ep.Types, t) }
+
+// Params are an endpoint's settings as its owner writes them; nil fields
+// are left as they are (Create: their defaults, all types and enabled).
+type Params struct {
+	URL         *string
+	Types       *[]string
+	Description *string
+	Enabled     *bool
+}
+
+// state is an endpoint's progress, kept beside it: every event up to
+// Cursor is done with (delivered, failed, or not for it); Redeliver lists
+// the earlier events its owner asked to have sent again.
+type state struct {
+	Cursor    uint64   `json:"cursor"`
+	Redeliver []uint64 `json:"redeliver,omitempty"`
+}
+
+// maxURL bounds an endpoint's URL, in bytes; maxDescription its
+// description.
+const (
+	maxURL         = 2048
+	maxDescription = 512
+	// MaxRedeliveries caps the redeliveries queued for one endpoint.
+	MaxRedeliveries = 100
+)
+
+func newSecret() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// checkURL checks an endpoint's URL: absolute http or https, a host, no
+// user name or password (they would show in logs), no fragment, and,
+// unless AllowPrivate, no host that is a loopback, private or link-local
+// address or "localhost". Host names are checked again, as resolved, for
+// every connection (see dial.go).
+func (s *Service) checkURL(raw string) error {
+	if len(raw) > maxURL || !utf8.ValidString(raw) {
+		return fmt.Errorf("%w: a URL is at most %d bytes of UTF-8", ErrInvalid, maxURL)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: url: %v", ErrInvalid, err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%w: url %q: want an http or https URL", ErrInvalid, raw)
+	case u.Hostname() == "":
+		return fmt.Errorf("%w: url %q has no host", ErrInvalid, raw)
+	case u.User != nil:
+		return fmt.Errorf("%w: url %q: no user name or password in the URL (verify the signature instead)", ErrInvalid, raw)
+	case u.Fragment != "":
+		return fmt.Errorf("%w: url %q: no fragment", ErrInvalid, raw)
+	}
+	if s.cfg.AllowPrivate {
+		return nil
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("%w: url %q: %w", ErrInvalid, raw, ErrPrivateAddress)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && !public(a) {
+		return fmt.Errorf("%w: url %q: %w", ErrInvalid, raw, ErrPrivateAddress)
+	}
+	return nil
+}
+
+// checkTypes checks a type filter and returns it without repeats.
+func checkTypes(types []string) ([]string, error) {
+	var out []string
+	for _, t := range types {
+		if !slices.Contains(Types, t) {
+			return nil, fmt.Errorf("%w: unknown event type %q (known: %s)", ErrInvalid, t, strings.Join(Types, ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// apply sets the fields p gives on ep, checked.
+func (s *Service) apply(ep *Endpoint, p Params) error {
+	if p.URL != nil {
+		if err := s.checkURL(*p.URL); err != nil {
+			return err
+		}
+		ep.URL = *p.URL
+	}
+	if p.Types != nil {
+		types, err := checkTypes(*p.Types)
+		if err != nil {
+			return err
+		}
+		ep.Types = types
+	}
+	if p.Description != nil {
+		if len(*p.Description) > maxDescription || !utf8.ValidString(*p.Description) {
+			return fmt.Errorf("%w: a description is at most %d bytes of UTF-8", ErrInvalid, maxDescription)
+		}
+		ep.Description = *p.Description
+	}
+	if p.Enabled != nil {
+		ep.Enabled = *p.Enabled
+		ep.DisabledReason = ""
+	}
+	return nil
+}
+
+// Create adds an endpoint for a workspace (its internal id; "" for
+// server-wide). It receives the events appended from now on. The secret
+// is in the result, and only there: Get and List leave it out.
+func (s *Service) Create(workspace string, p Params) (Endpoint, error) {
+	if p.URL == nil {
+		return Endpoint{}, fmt.Errorf("%w: an endpoint needs a url", ErrInvalid)
+	}
+	now := s.cfg.Now().UTC()
+	ep := Endpoint{ID: "hook_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Workspace: workspace, Enabled: true, Created: now, Updated: now, Secret: newSecret()}
+	if err := s.apply(&ep, p); err != nil {
+		return Endpoint{}, err
+	}
+	head, err := s.Head()
+	if err != nil {
+		return Endpoint{}, err
+	}
+	st := state{Cursor: head}
+	err = s.docs.Do(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
+		n := 0
+		if err := b.ForEach(func(_, v []byte) error {
+			var other Endpoint
+			if json.Unmarshal(v, &other) == nil && other.Workspace == workspace {
+				n++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if n >= s.cfg.MaxEndpoints {
+			return fmt.Errorf("%w: this scope has %d endpoints, the limit", ErrTooMany, n)
+		}
+		if err := putJSON(b, ep.ID, ep); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketHooks).Bucket(bucketState), ep.ID, st)
+	})
+	if err != nil {
+		return Endpoint{}, err
+	}
+	s.startWorker(ep, st)
+	return ep, nil
+}
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), raw)
+}
+
+// Info is an endpoint (without its secret) and the delivery under way at
+// the head of its queue, if any.
+type Info struct {
+	Endpoint
+	Pending *Delivery
+}
+
+func (s *Service) worker(workspace, id string) (*worker, error) {
+	s.mu.Lock()
+	w := s.workers[id]
+	s.mu.Unlock()
+	if w == nil || w.scope != workspace {
+		return nil, fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
+	}
+	return w, nil
+}
+
+// Get returns endpoint id of a workspace ("" for server-wide).
+func (s *Service) Get(workspace, id string) (Info, error) {
+	w, err := s.worker(workspace, id)
+	if err != nil {
+		return Info{}, err
+	}
+	return w.info(), nil
+}
+
+// List returns the endpoints of a workspace ("" for the server-wide
+// ones), oldest first.
+func (s *Service) List(workspace string) []Info {
+	s.mu.Lock()
+	var ws []*worker
+	for _, w := range s.workers {
+		if w.scope == workspace {
+			ws = append(ws, w)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]Info, len(ws))
+	for i, w := range ws {
+		out[i] = w.info()
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Update changes endpoint id of a workspace. Enabling it again goes on
+// with the events after the one that disabled it.
+func (s *Service) Update(workspace, id string, p Params) (Info, error) {
+	w, err := s.worker(workspace, id)
+	if err != nil {
+		return Info{}, err
+	}
+	w.emu.Lock() // one change of the endpoint at a time
+	defer w.emu.Unlock()
+	ep := w.endpoint()
+	if err := s.apply(&ep, p); err != nil {
+		return Info{}, err
+	}
+	ep.Updated = s.cfg.Now().UTC()
+	if err := s.putEndpoint(ep); err != nil {
+		return Info{}, err
+	}
+	w.setEndpoint(ep)
+	return w.info(), nil
+}
+
+// putEndpoint saves an endpoint's settings, if it still exists.
+func (s *Service) putEndpoint(ep Endpoint) error {
+	return s.docs.Do(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
+		if b.Get([]byte(ep.ID)) == nil {
+			return fmt.Errorf("%w: no endpoint %q here", ErrNotFound, ep.ID)
+		}
+		return putJSON(b, ep.ID, ep)
+	})
+}
+
+// Delete removes endpoint id of a workspace, its progress and its
+// delivery log; an attempt in flight is abandoned.
+func (s *Service) Delete(workspace, id string) error {
+	w, err := s.worker(workspace, id)
+	if err != nil {
+		return err
+	}
+	err = s.docs.Do(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHooks)
+		if err := b.Bucket(bucketEndpoints).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := b.Bucket(bucketState).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := b.Bucket(bucketDeliveries).DeleteBucket([]byte(id)); err != nil && err != bolt.ErrBucketNotFound {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.workers, id)
+	s.mu.Unlock()
+	w.quit()
+	s.smu.Lock()
+	delete(s.unsaved, id)
+	delete(s.unsavedD, id)
+	s.smu.Unlock()
+	return nil
+}
+
+// load reads every endpoint and its progress.
+func (s *Service) load() (eps []Endpoint, states map[string]state, err error) {
+	states = map[string]state{}
+	err = s.docs.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHooks)
+		if b == nil {
+			return nil
+		}
+		if err := b.Bucket(bucketEndpoints).ForEach(func(k, v []byte) error {
+			var ep Endpoint
+			if err := json.Unmarshal(v, &ep); err != nil {
+				return fmt.Errorf("endpoint %s: %w", k, err)
+			}
+			eps = append(eps, ep)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return b.Bucket(bucketState).ForEach(func(k, v []byte) error {
+			var st state
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("state of endpoint %s: %w", k, err)
+			}
+			states[string(k)] = st
+			return nil
+		})
+	})
+	return eps, states, err
+}

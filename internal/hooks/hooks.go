@@ -1,0 +1,307 @@
+package hooks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config tunes a Service. Zero fields take the documented defaults.
+type Config struct {
+	// Debounce is how long a document's edits gather before their
+	// changed event (default 1s): at most one per document per Debounce.
+	Debounce time.Duration
+	// Timeout bounds one delivery attempt, connection to response
+	// headers (default 10s).
+	Timeout time.Duration
+	// RetryBase and RetryMax: the wait before retry n is RetryBase*2^(n-1),
+	// at most RetryMax (defaults 5s and 1h), half of it random (jitter).
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// GiveUpAfter: an event still failing this long after its first
+	// attempt is marked failed and its endpoint disabled (default 24h).
+	GiveUpAfter time.Duration
+	// AllowPrivate lets deliveries go to loopback, private and link-local
+	// addresses (default off: only public addresses, checked as each
+	// connection is made).
+	AllowPrivate bool
+	// MaxEndpoints caps the endpoints of one scope (a workspace, or the
+	// server-wide ones; default 20).
+	MaxEndpoints int
+	// SaveEvery is how often delivery state (each endpoint's progress and
+	// its delivery log) is written to the store (default 1s); a crash
+	// forgets at most that much of it, and those events are sent again.
+	SaveEvery time.Duration
+	// UserAgent of deliveries (default "collab-webhooks/1").
+	UserAgent string
+	// Now and After are the clock (default time.Now and time.After).
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Debounce, time.Second)
+	def(&c.Timeout, 10*time.Second)
+	def(&c.RetryBase, 5*time.Second)
+	def(&c.RetryMax, time.Hour)
+	def(&c.GiveUpAfter, 24*time.Hour)
+	def(&c.SaveEvery, time.Second)
+	if c.MaxEndpoints <= 0 {
+		c.MaxEndpoints = 20
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "collab-webhooks/1"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Service keeps the endpoints, delivers events to them, and serves the
+// event log to streams. Create it with New, stop it with Close.
+type Service struct {
+	cfg      Config
+	docs     *docs.Manager
+	log      *slog.Logger
+	client   *http.Client
+	instance string // the store's random part of event ids
+
+	// ctx is cancelled by Close: it ends attempts in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // guards workers and closed
+	workers map[string]*worker
+	closed  bool
+
+	cmu     sync.Mutex    // guards changed
+	changed chan struct{} // closed at the next journal entry (see Changed)
+
+	nmu  sync.Mutex           // guards due
+	due  map[string]time.Time // documents with revisions to summarise, and when
+	nudg chan struct{}        // cap 1: due changed
+
+	smu      sync.Mutex                      // guards the unsaved delivery state below
+	unsaved  map[string]state                // endpoint id -> progress to save
+	unsavedD map[string]map[uint64]*Delivery // endpoint id -> delivery log records to save
+	saveNow  chan chan error                 // asks the saver for a save at once
+}
+
+// The store's buckets, beside the documents' in the same bbolt file:
+//
+//	hooks                 "instance" -> the random part of event ids
+//	hooks/endpoints       endpoint id -> Endpoint (JSON)
+//	hooks/state           endpoint id -> state (JSON)
+//	hooks/deliveries/<id> journal seq -> Delivery (JSON)
+var (
+	bucketHooks      = []byte("hooks")
+	bucketEndpoints  = []byte("endpoints")
+	bucketState      = []byte("state")
+	bucketDeliveries = []byte("deliveries")
+	keyInstance      = []byte("instance")
+)
+
+// New starts the service over the documents of m: it loads the endpoints
+// and starts their deliveries, and summarises edits as they become
+// durable (it becomes m's Watcher). Errors reading the store are logged;
+// the service goes on with what it could read.
+func New(m *docs.Manager, cfg Config) *Service {
+	cfg.fill()
+	s := &Service{
+		cfg: cfg, docs: m, log: cfg.Logger,
+		stop: make(chan struct{}), workers: map[string]*worker{},
+		changed: make(chan struct{}), due: map[string]time.Time{}, nudg: make(chan struct{}, 1),
+		unsaved: map[string]state{}, unsavedD: map[string]map[uint64]*Delivery{}, saveNow: make(chan chan error),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.client = newClient(cfg)
+	if err := s.init(); err != nil {
+		s.log.Error("webhooks: reading the store", "err", err)
+	}
+	m.Watch(docs.Watcher{Revisions: s.onRevisions, Journal: s.onJournal})
+	// Edits a stop left unsummarised: due at once.
+	ids, err := m.Unjournaled()
+	if err != nil {
+		s.log.Error("webhooks: listing the documents with edits to summarise", "err", err)
+	}
+	now := cfg.Now()
+	for _, id := range ids {
+		s.due[id] = now
+	}
+	eps, states, err := s.load()
+	if err != nil {
+		s.log.Error("webhooks: loading the endpoints", "err", err)
+	}
+	for _, ep := range eps {
+		s.startWorker(ep, states[ep.ID])
+	}
+	s.wg.Add(2)
+	go s.noter()
+	go s.saver()
+	return s
+}
+
+// init makes the buckets and the store's instance id.
+func (s *Service) init() error {
+	var inst []byte
+	err := s.docs.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketHooks); b != nil {
+			inst = append(inst, b.Get(keyInstance)...)
+		}
+		return nil
+	})
+	if err == nil && len(inst) > 0 {
+		s.instance = string(inst)
+		return nil
+	}
+	fresh := make([]byte, 5)
+	rand.Read(fresh)
+	s.instance = strings.ToLower(base32.StdEncoding.EncodeToString(fresh))
+	if err != nil {
+		return err
+	}
+	return s.docs.Do(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketHooks)
+		if err != nil {
+			return err
+		}
+		for _, sub := range [][]byte{bucketEndpoints, bucketState, bucketDeliveries} {
+			if _, err := b.CreateBucketIfNotExists(sub); err != nil {
+				return err
+			}
+		}
+		if old := b.Get(keyInstance); old != nil {
+			s.instance = string(old)
+			return nil
+		}
+		return b.Put(keyInstance, []byte(s.instance))
+	})
+}
+
+// Close stops the deliveries (an attempt in flight is abandoned, and made
+// again after the next start), summarises the edits that are due, and
+// saves the delivery state. Call it before closing the docs.Manager.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.docs.Watch(docs.Watcher{})
+	s.cancel()
+	close(s.stop)
+	s.wg.Wait()
+	s.nmu.Lock()
+	ids := make([]string, 0, len(s.due))
+	for id := range s.due {
+		ids = append(ids, id)
+	}
+	s.nmu.Unlock()
+	if len(ids) > 0 {
+		if _, err := s.docs.NoteChanges(ids); err != nil {
+			s.log.Warn("webhooks: summarising edits at shutdown; they will be after the next start", "err", err)
+		}
+	}
+	if err := s.save(); err != nil {
+		s.log.Warn("webhooks: saving the delivery state at shutdown; the events since its last save will be sent again", "err", err)
+	}
+}
+
+// onJournal wakes the streams and the endpoints an entry concerns.
+func (s *Service) onJournal(e docs.JournalEntry) {
+	s.announce()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		if w.scope == "" || w.scope == e.Workspace {
+			w.nudge()
+		}
+	}
+}
+
+// onRevisions marks a document's new revisions for summary after
+// Debounce, unless a summary is due already.
+func (s *Service) onRevisions(id string, _ uint64) {
+	s.nmu.Lock()
+	if _, ok := s.due[id]; !ok {
+		s.due[id] = s.cfg.Now().Add(s.cfg.Debounce)
+		if len(s.due) == 1 {
+			select {
+			case s.nudg <- struct{}{}:
+			default:
+			}
+		}
+	}
+	s.nmu.Unlock()
+}
+
+// noter summarises the documents whose summary is due, all of them in one
+// commit, as often as one is due: a busy document gets one changed event
+// per Debounce, however fast it is edited.
+func (s *Service) noter() {
+	defer s.wg.Done()
+	for {
+		now := s.cfg.Now()
+		var ids []string
+		var next time.Time
+		s.nmu.Lock()
+		for id, at := range s.due {
+			switch {
+			case !at.After(now):
+				ids = append(ids, id)
+				delete(s.due, id)
+			case next.IsZero() || at.Before(next):
+				next = at
+			}
+		}
+		s.nmu.Unlock()
+		if len(ids) > 0 {
+			if _, err := s.docs.NoteChanges(ids); err != nil {
+				s.log.Warn("webhooks: summarising edits; retried", "docs", len(ids), "err", err)
+				s.nmu.Lock()
+				for _, id := range ids {
+					if _, ok := s.due[id]; !ok {
+						s.due[id] = now.Add(s.cfg.Debounce)
+					}
+				}
+				s.nmu.Unlock()
+			}
+			continue
+		}
+		var timer <-chan time.Time
+		if !next.IsZero() {
+			timer = s.cfg.After(next.Sub(now))
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.nudg:
+		case <-timer:
+		}
+	}
+}
