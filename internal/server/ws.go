@@ -671,7 +671,6 @@ func (s *Server) submit(c *session, m inMsg) {
 		r.mu.Unlock()
 		return
 	}
-	s.metrics.opsApplied.Inc()
 	s.metrics.transformDepth.Observe(float64(res.Depth))
 }
 
