@@ -45,7 +45,11 @@
 //
 // What rewrites the history: a purge (the administrator's; a file's
 // history removed for good), after which the commits are made again from
-// the start and a fetch sees a forced update.
+// the start and a fetch sees a forced update. An upgrade from a server
+// that did not keep names does not: the changes of names made before it
+// were not kept, so a document or an author is shown, up to its first
+// change after the upgrade, by the name it had then, and every commit
+// keeps its id (TestCommitIDsStayTheSame pins them).
 //
 // # Push
 //

@@ -28,7 +28,9 @@ import (
 // or colour and when it changes them, and answers with the names of the
 // authors of what it returns, looked up as it answers: so people long
 // gone keep their names in history, and a new name relabels an author's
-// past revisions.
+// past revisions. (The workspace's git history instead shows each author
+// by the name they had at each commit, so that a new name changes no
+// commit made before it: see internal/gitrepo.)
 
 // authorID is the public author id of an author secret (kind "secret") or
 // of a token's subject (kind "token").
