@@ -129,13 +129,25 @@ type Manager struct {
 }
 
 // entry is a live document, or one being loaded. refs and used are guarded
-// by Manager.mu.
+// by Manager.mu; d and err are written by the loader, before it closes
+// ready, and read after (see doc).
 type entry struct {
 	d     *Document
 	err   error
 	ready chan struct{}
 	refs  int
 	used  time.Time
+}
+
+// doc is the entry's document once it is loaded, nil before (or if the
+// load failed).
+func (e *entry) doc() *Document {
+	select {
+	case <-e.ready:
+		return e.d
+	default:
+		return nil
+	}
 }
 
 // Open opens the database at path and starts the group commit, the
@@ -195,8 +207,8 @@ func (m *Manager) Close() error {
 	m.closed = true
 	var live []*Document
 	for _, e := range m.live {
-		if e.d != nil {
-			live = append(live, e.d)
+		if d := e.doc(); d != nil {
+			live = append(live, d)
 		}
 	}
 	m.mu.Unlock()
@@ -237,7 +249,7 @@ func (m *Manager) Sweep() int {
 	defer m.mu.Unlock()
 	n := 0
 	for id, e := range m.live {
-		if e.d == nil || e.refs > 0 || now.Sub(e.used) < m.cfg.IdleTimeout || !e.d.idle() {
+		if d := e.doc(); d == nil || e.refs > 0 || now.Sub(e.used) < m.cfg.IdleTimeout || !d.idle() {
 			continue
 		}
 		delete(m.live, id)
@@ -325,7 +337,7 @@ func (m *Manager) load(id string) (*Document, error) {
 func (m *Manager) release(d *Document) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e := m.live[d.id]; e != nil && e.d == d {
+	if e := m.live[d.id]; e != nil && e.doc() == d {
 		e.refs--
 		e.used = m.cfg.Now()
 	}
@@ -335,7 +347,7 @@ func (m *Manager) release(d *Document) {
 func (m *Manager) drop(d *Document) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e := m.live[d.id]; e != nil && e.d == d {
+	if e := m.live[d.id]; e != nil && e.doc() == d {
 		delete(m.live, d.id)
 	}
 }
@@ -637,11 +649,7 @@ func (m *Manager) loaded(id string) *Document {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.live[id]; e != nil {
-		select {
-		case <-e.ready:
-			return e.d
-		default:
-		}
+		return e.doc()
 	}
 	return nil
 }

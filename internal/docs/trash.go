@@ -226,7 +226,9 @@ func (m *Manager) withoutEdits(id string, w *write) error {
 		}
 	}
 	err := m.commit.wait(w)
-	if d != nil {
+	if d != nil && err != nil {
+		// Only on failure: on success d stays halted until then closes
+		// it, which may be after this returns.
 		d.mu.Lock()
 		d.halted--
 		d.mu.Unlock()
