@@ -86,10 +86,3 @@ func (c *testClock) Set(t time.Time) {
 		tm.f()
 	}
 }
-
-// pending is how many timers wait.
-func (c *testClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
