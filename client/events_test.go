@@ -15,9 +15,16 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
+	"github.com/collab-editor/collab/internal/apitest"
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/server"
 )
+
+// apiChecker checks the tests' API exchanges against the server's OpenAPI
+// description; built once, as compiling its schemas is the costly part.
+var apiChecker = sync.OnceValues(func() (*apitest.Checker, error) {
+	return apitest.New(server.OpenAPI())
+})
 
 // serve starts the real server and returns its URL and a document's edit
 // and view links.
@@ -28,7 +35,11 @@ func serve(t *testing.T, cfg server.Config) (base, edit, view string) {
 		t.Fatal(err)
 	}
 	srv := server.New(cfg, mgr, server.NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	hs := httptest.NewServer(srv)
+	checker, err := apiChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(checker.Handler(t, srv))
 	t.Cleanup(func() {
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -12,13 +12,21 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/collab-editor/collab/internal/apitest"
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/server"
 )
+
+// apiChecker checks the tests' API exchanges against the server's OpenAPI
+// description; built once, as compiling its schemas is the costly part.
+var apiChecker = sync.OnceValues(func() (*apitest.Checker, error) {
+	return apitest.New(server.OpenAPI())
+})
 
 // startServer serves a fresh database in-process on a loopback port, with
 // the rate limit raised as for a benchmark.
@@ -30,7 +38,11 @@ func startServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Config{OpsPerSecond: 100000}, mgr, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	hs := httptest.NewServer(srv)
+	checker, err := apiChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(checker.Handler(t, srv))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -211,7 +211,7 @@ func TestBackupCommandRefusals(t *testing.T) {
 	if err := run(context.Background(), []string{"backup", "-o", out, "-url", base}, env, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(base + "/api/admin/backup")
+	resp, err := apiClient(t).Get(base + "/api/admin/backup")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestWebhooksThroughRun(t *testing.T) {
 	req, _ := http.NewRequest("POST", base+"/api/admin/hooks", strings.NewReader(`{"url":"`+rcv.URL+`"}`))
 	req.Header.Set("Authorization", "Bearer tok")
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,8 @@ func TestWebhooksThroughRun(t *testing.T) {
 		t.Fatalf("unverified: %v %s", g.header, g.body)
 	}
 	put, _ := http.NewRequest("PUT", base+"/api/docs/"+id, strings.NewReader("ab"))
-	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 200 {
+	put.Header.Set("Content-Type", "text/plain")
+	if resp, err := apiClient(t).Do(put); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("PUT: %v %v", resp, err)
 	}
 	if g := next("document.changed"); !strings.Contains(string(g.body), `"fromRev":2,"toRev":2`) || wh.Verify(g.body, g.header) != nil {
@@ -78,7 +79,7 @@ func TestWebhooksThroughRun(t *testing.T) {
 	status.Store(503)
 	ren, _ := http.NewRequest("PATCH", base+"/api/docs/"+id, strings.NewReader(`{"name":"b.md"}`))
 	ren.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(ren); err != nil || resp.StatusCode != 200 {
+	if resp, err := apiClient(t).Do(ren); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("rename: %v %v", resp, err)
 	}
 	failed := next("document.renamed")

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
+	"github.com/collab-editor/collab/internal/apitest"
+	"github.com/collab-editor/collab/internal/server"
 	"github.com/gorilla/websocket"
 )
 
@@ -61,10 +63,27 @@ func startRun(t *testing.T, data, addr string, extra ...string) (string, func())
 	return base, stop
 }
 
+// apiChecker checks the tests' API exchanges against the server's OpenAPI
+// description; built once, as compiling its schemas is the costly part.
+var apiChecker = sync.OnceValues(func() (*apitest.Checker, error) {
+	return apitest.New(server.OpenAPI())
+})
+
+// apiClient is an HTTP client whose every API request, and the answer to
+// it, is checked against the OpenAPI description: a mismatch fails t.
+func apiClient(t testing.TB) *http.Client {
+	t.Helper()
+	c, err := apiChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: c.Transport(t, nil)}
+}
+
 func createDoc(t *testing.T, base, name, text string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"name": name, "text": text})
-	resp, err := http.Post(base+"/api/docs", "application/json", bytes.NewReader(body))
+	resp, err := apiClient(t).Post(base+"/api/docs", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +102,7 @@ type restDoc struct {
 
 func getDoc(t *testing.T, base, id string) restDoc {
 	t.Helper()
-	resp, err := http.Get(base + "/api/docs/" + id)
+	resp, err := apiClient(t).Get(base + "/api/docs/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +120,7 @@ func opIDs(t *testing.T, base, id string) []string {
 	var ids []string
 	after := uint64(0)
 	for {
-		resp, err := http.Get(fmt.Sprintf("%s/api/docs/%s/revisions?after=%d&limit=1000", base, id, after))
+		resp, err := apiClient(t).Get(fmt.Sprintf("%s/api/docs/%s/revisions?after=%d&limit=1000", base, id, after))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,13 +510,13 @@ func TestMetricsAndHealth(t *testing.T) {
 	c.Insert(1, "y")
 	c.WaitSynced(context.Background())
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(base + path)
+		resp, err := apiClient(t).Get(base + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", path, resp, err)
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := apiClient(t).Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,11 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("listening on %q, want https://", base)
 	}
 	tlsConf := &tls.Config{RootCAs: pool}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	checker, err := apiChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: checker.Transport(t, &http.Transport{TLSClientConfig: tlsConf})}
 	defer hc.CloseIdleConnections()
 
 	body, _ := json.Marshal(map[string]string{"name": "main.go", "text": "package main\n"})

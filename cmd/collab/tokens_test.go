@@ -36,7 +36,7 @@ func TestTokenFlags(t *testing.T) {
 	// configured issuer only.
 	base, _ := startRun(t, filepath.Join(t.TempDir(), "tokens.db"), "", "-jwt-secret", secret, "-jwt-issuer", "https://host.example")
 	id := createDoc(t, base, "a.go", "package a\n")
-	resp, err := http.Get(base + "/api/docs/" + id)
+	resp, err := apiClient(t).Get(base + "/api/docs/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestTokenFlags(t *testing.T) {
 		tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"doc": doc.Handle, "role": "view", "iss": iss, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte(secret))
 		req, _ := http.NewRequest("GET", base+"/api/docs/"+doc.Handle+"/raw", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := apiClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -399,3 +399,41 @@ func TestLanguageIsCheckedOnCreateAsOnPatch(t *testing.T) {
 		t.Errorf("patch with a %d-byte language: %s", len(ok), r.Status)
 	}
 }
+
+// TestBodyNamesAreCaseSensitive sends JSON bodies whose member names differ
+// from the API's only in case: encoding/json would take them, the API (and
+// its OpenAPI document) does not. Found by FuzzREST once its answers were
+// checked against the document.
+func TestBodyNamesAreCaseSensitive(t *testing.T) {
+	_, base := testServer(t, Config{APIToken: adminToken})
+	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
+	id := "/api/docs/" + doc.ID
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", "/api/docs", `{"NAME":"b.go","text":"x"}`, http.StatusBadRequest},
+		{"POST", "/api/docs", `{"name":"b.go","Text":"x"}`, http.StatusBadRequest},
+		{"PUT", id, `{"TEXT":"y"}`, http.StatusBadRequest},
+		{"PATCH", id, `{"settings":{"ViewerEvents":true}}`, http.StatusBadRequest},
+		{"POST", id + "/labels", `{"REV":1,"name":"v1"}`, http.StatusBadRequest},
+		{"POST", id + "/restore", `{"Rev":1}`, http.StatusBadRequest},
+		{"POST", id + "/events", `{"name":"x","TO":["u1"]}`, http.StatusBadRequest},
+		{"POST", id + "/embed-tokens", `{"Role":"view"}`, http.StatusBadRequest},
+		// The exact names still work.
+		{"POST", "/api/docs", `{"name":"b.go","text":"x"}`, http.StatusCreated},
+		{"PUT", id, `{"text":"y"}`, http.StatusOK},
+		{"PATCH", id, `{"settings":{"viewerEvents":true}}`, http.StatusOK},
+		{"POST", id + "/labels", `{"rev":1,"name":"v1"}`, http.StatusCreated},
+		{"POST", id + "/embed-tokens", `{"role":"view"}`, http.StatusCreated},
+	} {
+		status, got := postJSON(t, c.method, base+c.path, adminToken, c.body)
+		if status != c.want {
+			t.Errorf("%s %s %s: %d %v, want %d", c.method, c.path, c.body, status, got, c.want)
+			continue
+		}
+		if c.want == http.StatusBadRequest && (got["code"] != "bad_request" || !strings.Contains(fmt.Sprint(got["detail"]), "case-sensitive")) {
+			t.Errorf("%s %s %s: %v, want a bad_request naming the case", c.method, c.path, c.body, got)
+		}
+	}
+}

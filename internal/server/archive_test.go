@@ -275,24 +275,17 @@ func TestWorkspaceImportRefusals(t *testing.T) {
 	}
 }
 
-// checkImportFields checks an import's answer against the fields the
-// OpenAPI document requires of it.
+// checkImportFields imports an archive: the check of every exchange
+// (checkAPI) holds the answer to the fields the OpenAPI document requires.
 func checkImportFields(t *testing.T, base string, body []byte, ctype string) {
 	t.Helper()
-	required := schemaRequired("ImportedWorkspace")
-	if !slices.Contains(required, "files") || !slices.Contains(required, "links") {
-		t.Fatalf("ImportedWorkspace requires %q", required)
-	}
 	resp, err := http.Post(base+"/api/workspaces/import", ctype, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var got map[string]any
-	json.NewDecoder(resp.Body).Decode(&got)
-	for _, f := range required {
-		if _, ok := got[f]; !ok {
-			t.Errorf("POST /api/workspaces/import lacks %q", f)
-		}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("import: %s", resp.Status)
 	}
 }

@@ -38,7 +38,7 @@ func TestBackupRouteNeedsTheAdminToken(t *testing.T) {
 		return resp
 	}
 
-	open := httptest.NewServer(New(Config{}, mgr, NewMetrics(), log))
+	open := httptest.NewServer(checkAPI(t, New(Config{}, mgr, NewMetrics(), log)))
 	defer open.Close()
 	resp := get(open.URL, "Bearer anything")
 	resp.Body.Close()
@@ -46,7 +46,7 @@ func TestBackupRouteNeedsTheAdminToken(t *testing.T) {
 		t.Fatalf("no API token configured: %s, want 403", resp.Status)
 	}
 
-	hs := httptest.NewServer(New(Config{APIToken: "s3cret"}, mgr, NewMetrics(), log))
+	hs := httptest.NewServer(checkAPI(t, New(Config{APIToken: "s3cret"}, mgr, NewMetrics(), log)))
 	defer hs.Close()
 	for _, auth := range []string{"", "Bearer wrong", "s3cret"} {
 		resp := get(hs.URL, auth)

@@ -947,7 +947,7 @@ func TestPagesAndAssets(t *testing.T) {
 	}
 	t.Cleanup(func() { mgr.Close() })
 	srv := New(Config{}, mgr, NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(checkAPI(t, srv))
 	t.Cleanup(hs.Close)
 	body, _ := json.Marshal(map[string]string{"name": "a.go", "text": "package a\n"})
 	resp, err := http.Post(hs.URL+"/api/docs", "application/json", bytes.NewReader(body))

@@ -71,7 +71,8 @@ func FuzzSessionMessage(f *testing.F) {
 }
 
 // FuzzREST posts arbitrary bodies to the writing routes: every answer is a
-// client error or success, never a server error.
+// client error or success, never a server error, and one the OpenAPI
+// document describes (checkAPI).
 func FuzzREST(f *testing.F) {
 	for _, s := range []string{`{"name":"a.go","text":"x"}`, `{"text":"y"}`, `{"rev":0}`, `{"name":"../../etc/passwd"}`, `{"name":"a","language":"` + string(make([]byte, 100)) + `"}`, `[`, ``, "\xff",
 		`{"name":"tests","data":{"state":"running"},"to":["u1"]}`, `{"settings":{"viewerEvents":true}}`} {
@@ -103,7 +104,7 @@ func FuzzREST(f *testing.F) {
 		req := httptest.NewRequest(rt.method, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", rt.ctype)
 		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
+		checkAPI(t, srv).ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", rt.method, rt.path, body, rec.Code, rec.Body)
 		}

@@ -849,6 +849,7 @@ func TestWebhookDebounce(t *testing.T) {
 		ann.nextOf("ack")
 	}
 	req, _ := http.NewRequest("PUT", base+"/api/docs/"+id, strings.NewReader("aaaaab"))
+	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("X-Collab-Author", "bot-7")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("PUT: %v %v", resp, err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -76,9 +78,17 @@ func (s *Server) readText(w http.ResponseWriter, r *http.Request, extra any) (st
 			s.problem(w, r, http.StatusBadRequest, "bad_request", "body is not valid JSON: "+err.Error())
 			return "", false
 		}
+		if err := exactNames(body, reflect.TypeOf(v)); err != nil {
+			s.problem(w, r, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+			return "", false
+		}
 		if extra != nil {
 			if err := json.Unmarshal(body, extra); err != nil {
 				s.problem(w, r, http.StatusBadRequest, "bad_request", "body is not valid JSON: "+err.Error())
+				return "", false
+			}
+			if err := exactNames(body, reflect.TypeOf(extra)); err != nil {
+				s.problem(w, r, http.StatusBadRequest, "bad_request", "body: "+err.Error())
 				return "", false
 			}
 		}
@@ -418,9 +428,14 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 		s.problem(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 		return false
 	}
-	dec := json.NewDecoder(r.Body)
+	var read bytes.Buffer
+	dec := json.NewDecoder(io.TeeReader(r.Body, &read))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		err = exactNames(read.Bytes()[:dec.InputOffset()], reflect.TypeOf(v))
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.problem(w, r, http.StatusRequestEntityTooLarge, "too_large", "request body too large")

@@ -254,6 +254,8 @@ func (c *session) deliver(revs []docs.Revision, shared [][]byte) {
 		}
 		if c.mayOwn(rev.OpID) {
 			if since, mine := c.mine.LoadAndDelete(rev.OpID); mine {
+				// Counted before the ack leaves: whoever saw the ack sees it counted.
+				c.srv.metrics.opsApplied.Inc()
 				c.srv.metrics.editSeconds.Observe(time.Since(since.(time.Time)).Seconds())
 				out = append(out, appendAckMsg(nil, rev.Rev, rev.OpID, false))
 				continue

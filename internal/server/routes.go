@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.cors, s.limitBody)
 		r.Get("/openapi.json", s.handleOpenAPI)
+		r.Get("/openapi.yaml", s.handleOpenAPIYAML)
 		r.Post("/docs", s.handleCreate)
 		r.Get("/docs", s.handleListAll)
 		r.Post("/workspaces", s.handleCreateWorkspace)

@@ -288,6 +288,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	// client.send), plus close frames.
 	s.ws.Config.MessageBufferSize = 16
 	s.ws.Upgrader.CheckOrigin = s.checkOrigin
+	s.ws.Upgrader.Error = s.upgradeRefused
 	s.ws.Upgrader.EnableCompression = false
 	// Idle connections should cost little memory. With no read buffer
 	// size set, gorilla reads through net/http's hijacked 4 KB reader

@@ -63,6 +63,20 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// upgradeRefused answers a request the WebSocket handshake refuses (not a
+// handshake, or a foreign origin) with a problem, as the API answers every
+// refusal.
+func (s *Server) upgradeRefused(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	code := "bad_request"
+	switch status {
+	case http.StatusForbidden:
+		code = "forbidden"
+	case http.StatusInternalServerError:
+		code = "internal"
+	}
+	s.problem(w, r, status, code, reason.Error())
+}
+
 // newSession is the session of a connection being upgraded. It is not
 // inlined: handleWS's frame stays on the stack for as long as the
 // connection lives, and a bigger one keeps an idle connection's stack
@@ -659,7 +673,6 @@ func (s *Server) submit(c *session, m inMsg) {
 		r.mu.Unlock()
 		return
 	}
-	s.metrics.opsApplied.Inc()
 	s.metrics.transformDepth.Observe(float64(res.Depth))
 }
 

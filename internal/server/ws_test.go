@@ -29,7 +29,8 @@ func testServer(t testing.TB, cfg Config) (*Server, string) {
 }
 
 // serveTest starts a server on the test's own database, its handler
-// wrapped by wrap when set, and stops it (drained, database closed) when
+// wrapped by wrap when set (outside the check of every API exchange
+// against openapi.yaml: checkAPI), and stops it (drained, database closed) when
 // the test ends.
 func serveTest(t testing.TB, cfg Config, dcfg docs.Config, wrap func(http.Handler) http.Handler) (*Server, string) {
 	t.Helper()
@@ -44,9 +45,9 @@ func serveTest(t testing.TB, cfg Config, dcfg docs.Config, wrap func(http.Handle
 func serveManager(t testing.TB, cfg Config, mgr *docs.Manager, wrap func(http.Handler) http.Handler) (*Server, string) {
 	t.Helper()
 	srv := New(cfg, mgr, NewMetrics(), slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	var h http.Handler = srv
+	h := checkAPI(t, srv)
 	if wrap != nil {
-		h = wrap(srv)
+		h = wrap(h)
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
