@@ -100,7 +100,7 @@ func TestTokenFollowsEventStreams(t *testing.T) {
 		}
 	}
 	rename(a.Links.Edit, "src/a.go")
-	rename(other.Links.Edit, "other2.go")             // another workspace
+	rename(other.Links.Edit, "other2.go")                // another workspace
 	c, ch, _ := h.doc("c.go", "", a.WorkspaceLinks.Edit) // created in the workspace
 	if st := deleteWith(t, h.base+"/api/docs/"+b.Links.Edit, adminToken); st != http.StatusNoContent {
 		t.Fatalf("delete: %d", st)
