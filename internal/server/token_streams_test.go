@@ -187,7 +187,8 @@ func TestTokenStreamScope(t *testing.T) {
 
 // TestTokenStreamEndsAtExpiry: a token's streams end when it expires on
 // the server's clock (its exp with the configured leeway), not before,
-// with a closed message that says so; the token then opens none.
+// with a closed message that says so, as its WebSocket session is closed
+// with 4003 at the same moment; the token then opens none.
 func TestTokenStreamEndsAtExpiry(t *testing.T) {
 	const leeway = 30 * time.Second
 	h := newHost(t, Config{JWTLeeway: leeway})
@@ -197,10 +198,15 @@ func TestTokenStreamEndsAtExpiry(t *testing.T) {
 	wsTok := h.sign(h.rs, h.claims("workspace", wsh, jwt.MapClaims{"exp": exp.Unix()}))
 	docStream := openSSE(t, h.base+"/api/docs/"+ah+"/events?token="+docTok, "", "")
 	wsStream := openSSE(t, h.base+"/api/workspaces/"+wsh+"/events", wsTok, "")
+	session, _ := dialToken(t, h.base, ah, "", wsTok)
+	session.send(`{"type":"join","client":"expiring-0123456789"}`)
+	session.next("joined")
 
 	// Past exp, within the leeway: the streams go on (an event reaches
-	// both), and the token still opens one.
+	// both), the session is answered, and the token still opens a stream.
 	h.clock.Set(exp.Add(leeway - time.Second))
+	session.send(`{"type":"event","id":"e1","name":"still-here"}`)
+	session.next("eventAck")
 	if st, body := postJSON(t, "PATCH", h.base+"/api/docs/"+a.Links.Edit, "", `{"name":"b.go"}`); st != 200 {
 		t.Fatalf("rename: %d %v", st, body)
 	}
@@ -214,12 +220,16 @@ func TestTokenStreamEndsAtExpiry(t *testing.T) {
 	}
 	late := openSSE(t, h.base+"/api/docs/"+ah+"/events?token="+docTok, "", last)
 
-	// At the expiry, every stream of the token ends, saying why.
+	// At the expiry, every stream of the token ends, saying why, and its
+	// session is closed.
 	h.clock.Set(exp.Add(leeway))
 	for _, s := range []*sse{docStream, wsStream, late} {
 		if c := s.closed(t); c["code"] != "token_expired" {
 			t.Fatalf("the stream at the expiry: %v", c)
 		}
+	}
+	if code := session.closeCode(); code != closeForbidden {
+		t.Fatalf("the session at the expiry: close %d, want %d", code, closeForbidden)
 	}
 	// The reconnection EventSource makes is refused: it stops there.
 	if st, p := streamStatus(t, h.base+"/api/docs/"+ah+"/events?token="+docTok+"&lastEventId="+last, ""); st != 401 || p["code"] != "token_expired" {
