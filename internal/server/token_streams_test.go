@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -435,5 +438,69 @@ func TestOwnerTokenWebhooks(t *testing.T) {
 	}
 	if st := deleteWith(t, h.base+"/api/workspaces/"+wsh+"/hooks/"+mine["id"].(string), owner); st != 204 {
 		t.Fatalf("the token deleting its endpoint: %d", st)
+	}
+}
+
+// TestBrowserEventSourceWithToken runs the EventSource snippet of
+// docs/WEBHOOKS.md in a real browser: a page of the host follows a
+// workspace's events with its user's token in ?token=, sees documents by
+// handle only; when the token expires (the test moves the server's
+// clock) the stream's closed message makes the snippet follow again with
+// a new token from the last event's id, missing nothing.
+func TestBrowserEventSourceWithToken(t *testing.T) {
+	clock := newTestClock()
+	env := newBrowserEnvWith(t, Config{JWTSecret: hostSecret, Now: clock.Now, AfterFunc: clock.AfterFunc, APIToken: adminToken})
+	// The server-wide stream tells the id of the document's creation, from
+	// which the page's stream resumes: it misses nothing whenever it
+	// connects.
+	all := openSSE(t, env.base+"/api/admin/events", adminToken, "")
+	id := env.create("notes.md", "")
+	created := all.next(t, nil)
+	var doc struct{ Handle, WorkspaceHandle string }
+	env.call("GET", "/api/docs/"+id, "", nil, http.StatusOK, &doc)
+	mint := func(exp time.Time) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"workspace": doc.WorkspaceHandle, "role": "view", "sub": "u-7", "exp": exp.Unix()}).SignedString([]byte(hostSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	exp := clock.Now().Add(time.Minute)
+	first, fresh := mint(exp), mint(exp.Add(time.Hour))
+
+	md, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "WEBHOOKS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(md), "## Event streams")
+	_, rest, ok := strings.Cut(section, "```js\n")
+	code, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !strings.Contains(code, "function follow(") {
+		t.Fatal("docs/WEBHOOKS.md has no ```js snippet with function follow in its section on event streams")
+	}
+	p := env.open(env.base + "/") // a page of collab's origin, as the host's would be behind one domain
+	evalIn[bool](p, fmt.Sprintf(`window.seen = []; console.log = (...a) => window.seen.push(a.join(' '));
+window.fetchNewToken = async () => %s;
+%s
+follow(%s, %s, %s); true`, jsString(fresh), code, jsString(doc.WorkspaceHandle), jsString(first), jsString(created.id)))
+
+	rename := func(name string) {
+		t.Helper()
+		env.call("PATCH", "/api/docs/"+id, "application/json", []byte(`{"name":"`+name+`"}`), http.StatusOK, nil)
+	}
+	rename("a.md")
+	renamed := jsString("document.renamed " + doc.Handle)
+	p.wait(`window.seen.filter(s => s === ` + renamed + `).length === 1`)
+	// The token expires: the stream ends with closed, and the snippet
+	// follows again with the new token from the last event's id.
+	clock.Set(exp)
+	rename("b.md")
+	p.wait(`window.seen.filter(s => s === ` + renamed + `).length === 2`)
+	if seen := evalIn[[]string](p, `window.seen`); len(seen) != 2 || strings.Contains(strings.Join(seen, " "), id) {
+		t.Fatalf("the page saw %q", seen)
+	}
+	reqs := env.apiRequests("/events?")
+	if len(reqs) != 2 || !strings.Contains(reqs[0], "token="+first) || !strings.Contains(reqs[1], "token="+fresh) || !strings.Contains(reqs[1], "lastEventId=") {
+		t.Fatalf("the page's streams: %q", reqs)
 	}
 }
