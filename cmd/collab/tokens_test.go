@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -57,4 +59,34 @@ func TestTokenFlags(t *testing.T) {
 			t.Errorf("iss %s: %s %s, want %d", iss, resp.Status, b, want)
 		}
 	}
+
+	// The token follows the document's event stream with ?token=, as a
+	// browser's EventSource does, and sees it by its handle.
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"doc": doc.Handle, "role": "view", "iss": "https://host.example", "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte(secret))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/docs/"+doc.Handle+"/events?token="+tok, nil)
+	stream, err := http.DefaultClient.Do(req) // not apiClient: its check reads the whole body
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	if stream.StatusCode != 200 {
+		t.Fatalf("the token's stream: %s", stream.Status)
+	}
+	rename, _ := http.NewRequest("PATCH", base+"/api/docs/"+id, strings.NewReader(`{"name":"b.go"}`))
+	rename.Header.Set("Content-Type", "application/json")
+	if resp, err := apiClient(t).Do(rename); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("rename: %v %v", resp, err)
+	}
+	sc := bufio.NewScanner(stream.Body)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if !strings.Contains(data, `"id":"`+doc.Handle+`"`) || strings.Contains(data, id) || !strings.Contains(data, `"newName":"b.go"`) {
+				t.Fatalf("the token's event: %s", data)
+			}
+			return
+		}
+	}
+	t.Fatalf("the token's stream ended: %v", sc.Err())
 }

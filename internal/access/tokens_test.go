@@ -22,33 +22,29 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
 // jwksServer serves a JWK Set on loopback, as a host's identity provider
-// would, and tells of every fetch.
+// would, and counts the fetches.
 type jwksServer struct {
 	mu      sync.Mutex
 	keys    []map[string]string // the JWKs served
 	failing bool                // answer 500
-	fetched chan struct{}       // one value per fetch (dropped when full)
 	fetches int
 	url     string
 }
 
 func newJWKSServer(t *testing.T) *jwksServer {
-	j := &jwksServer{fetched: make(chan struct{}, 1000)}
+	j := &jwksServer{}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		j.mu.Lock()
 		j.fetches++
 		keys, failing := j.keys, j.failing
 		j.mu.Unlock()
-		select {
-		case j.fetched <- struct{}{}:
-		default:
-		}
 		if failing {
 			http.Error(w, "down", http.StatusInternalServerError)
 			return
@@ -414,47 +410,55 @@ func TestKeyRotation(t *testing.T) {
 }
 
 // TestJWKSRefreshedInTheBackground: the set is fetched again every
-// JWKSRefresh, so a new key is known before any token needs it, and a set
-// that fails to load keeps the keys fetched before.
+// JWKSRefresh, not before, so a new key is known before any token needs
+// it, and a set that fails to load keeps the keys fetched before. The
+// clock is the bubble's (testing/synctest): the test moves it by the
+// refresh interval instead of waiting for a real ticker.
 func TestJWKSRefreshedInTheBackground(t *testing.T) {
+	// The JWK Set's server is outside the bubble: only the client's side
+	// (the Tokens, their refresh goroutine, the connections they make)
+	// runs on the bubble's clock.
 	j := newJWKSServer(t)
 	a, b := newEdKey(t, "a"), newEdKey(t, "b")
 	j.serve(a)
-	tk := newTokens(t, Config{JWKSURL: j.url, JWKSRefresh: 5 * time.Millisecond})
-	// Spend the unknown-kid fetch, so that only the background ones can
-	// bring key b.
-	if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err == nil {
-		t.Fatal("key b before it is published")
-	}
-	j.setFailing(true)
-	waitFetches(t, j, 2)
-	if _, err := tk.Verify(context.Background(), a.sign(t, claimsAt(nil))); err != nil {
-		t.Fatalf("key a while the set fails to load: %v", err)
-	}
-	j.setFailing(false)
-	j.serve(a, b)
-	// The fetch after the next one started after the change, and the one
-	// before it has been stored (the refreshes run one after another).
-	waitFetches(t, j, 2)
-	if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err != nil {
-		t.Fatalf("key b after background fetches: %v", err)
-	}
-}
-
-// waitFetches waits for n more fetches of the set.
-func waitFetches(t *testing.T, j *jwksServer, n int) {
-	t.Helper()
-	for len(j.fetched) > 0 {
-		<-j.fetched
-	}
-	timeout := time.After(10 * time.Second)
-	for range n {
-		select {
-		case <-j.fetched:
-		case <-timeout:
-			t.Fatalf("the JWK Set was not fetched again")
+	synctest.Test(t, func(t *testing.T) {
+		const every = time.Hour
+		// No idle connections: a connection waiting on the network is not
+		// durably blocked, and would keep the bubble's clock still.
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		tk := newTokens(t, Config{JWKSURL: j.url, JWKSRefresh: every, Client: client})
+		// Spend the unknown-kid fetch, so that only the background ones can
+		// bring key b.
+		if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err == nil {
+			t.Fatal("key b before it is published")
 		}
-	}
+		// tick moves the clock by d and waits until every goroutine of the
+		// bubble is idle again: a refresh then due has been made.
+		tick := func(d time.Duration) int {
+			n := j.count()
+			time.Sleep(d)
+			synctest.Wait()
+			return j.count() - n
+		}
+		j.setFailing(true)
+		if n := tick(every - time.Second); n != 0 {
+			t.Fatalf("%d fetches before the refresh interval", n)
+		}
+		if n := tick(time.Second); n != 1 {
+			t.Fatalf("%d fetches at the refresh interval, want 1", n)
+		}
+		if _, err := tk.Verify(context.Background(), a.sign(t, claimsAt(nil))); err != nil {
+			t.Fatalf("key a while the set fails to load: %v", err)
+		}
+		j.setFailing(false)
+		j.serve(a, b)
+		if n := tick(every); n != 1 {
+			t.Fatalf("%d fetches in the next interval, want 1", n)
+		}
+		if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err != nil {
+			t.Fatalf("key b after a background fetch: %v", err)
+		}
+	})
 }
 
 // TestJWKSDownAtStart: a server starts while the set is unreachable, and

@@ -172,13 +172,6 @@ func (w *worker) info() Info {
 	return in
 }
 
-func (w *worker) audience() Audience {
-	if w.scope == "" {
-		return Admin
-	}
-	return Edit
-}
-
 func (w *worker) run() {
 	defer w.s.wg.Done()
 	for {
@@ -312,7 +305,7 @@ func (w *worker) attempt(d *Delivery) {
 		w.abort = cancel
 		ep := w.ep
 		w.mu.Unlock()
-		a, ok = s.post(ctx, ep, s.render(es[0], w.audience()), now)
+		a, ok = s.post(ctx, ep, s.render(es[0], ep.Audience()), now)
 		cancel()
 		w.mu.Lock()
 		w.abort = nil

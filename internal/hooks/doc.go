@@ -20,11 +20,14 @@
 //
 // The audience decides how the document is named and what links come
 // with it: a view audience (a document's or workspace's view link) sees
-// the view link only, never an edit link; an edit audience (an edit link:
-// every workspace endpoint, since only a workspace's edit link creates
-// one) sees both; the administrator (API token, server-wide endpoints)
-// sees internal ids too. Links are those of the document when the event
-// happened.
+// the view link only, never an edit link; an edit audience (an edit link,
+// and the workspace endpoints made with one or with the API token) sees
+// both; a token audience (a token's holder, and the workspace endpoints
+// made with an owner token) sees the document's and the workspace's
+// handles (Config.Handles) and no link and no internal id; the
+// administrator (API token, server-wide endpoints) sees internal ids too.
+// Every audience gets the document's handle, which grants nothing. Links
+// are those of the document when the event happened.
 //
 // # Durability without slowing edits
 //
@@ -40,10 +43,14 @@
 //
 // # Endpoints and delivery
 //
-// An Endpoint belongs to a workspace (created with its edit link) or to
-// the server (API token); it has a URL, an event type filter, a secret
-// ("whsec_" + base64, made by the service and shown once, at creation),
-// and can be disabled. Each endpoint has a worker goroutine and a durable
+// An Endpoint belongs to a workspace (created with its edit link, the API
+// token or an owner token, which fixes its Audience: Edit, or Token for a
+// token) or to the server (API token, Admin); it has a URL, an event type
+// filter, a secret ("whsec_" + base64, made by the service and shown
+// once, at creation), and can be disabled. An endpoint made or last
+// changed with the workspace's edit link (ByLink) is disabled when the
+// workspace's links are rotated (DisableByLink), until its owner enables
+// it again. Each endpoint has a worker goroutine and a durable
 // cursor into the journal: events are delivered in order, one at a time,
 // at least once. An attempt is a POST of the event's JSON with the
 // headers webhook-id, webhook-timestamp and webhook-signature

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -22,7 +23,17 @@ type Endpoint struct {
 	ID string `json:"id"`
 	// Workspace is the internal id of the workspace whose documents'
 	// events it receives; "" for every document (server-wide).
-	Workspace   string   `json:"workspace,omitempty"`
+	Workspace string `json:"workspace,omitempty"`
+	// Handles: its events are rendered for the Token audience (handles,
+	// no links), as a workspace endpoint created with a token is;
+	// otherwise Edit for a workspace's, Admin for a server-wide one. Set
+	// at creation, never changed.
+	Handles bool `json:"handles,omitempty"`
+	// ByLink: it was created, or last changed, with the workspace's edit
+	// link, so a rotation of the workspace's links disables it
+	// (DisableByLink): whoever held the old link cannot keep hearing of
+	// the workspace's documents through it.
+	ByLink      bool     `json:"byLink,omitempty"`
 	URL         string   `json:"url"`
 	Types       []string `json:"types,omitempty"` // event types; empty for all
 	Description string   `json:"description,omitempty"`
@@ -37,6 +48,17 @@ type Endpoint struct {
 	Secret string `json:"secret"`
 }
 
+// Audience is who ep's events are rendered for.
+func (ep Endpoint) Audience() Audience {
+	switch {
+	case ep.Workspace == "":
+		return Admin
+	case ep.Handles:
+		return Token
+	}
+	return Edit
+}
+
 // wants reports whether events of type t go to ep.
 func (ep Endpoint) wants(t string) bool { return len(ep.Types) == 0 || slices.Contains(ep.Types, t) }
 
@@ -47,6 +69,9 @@ type Params struct {
 	Types       *[]string
 	Description *string
 	Enabled     *bool
+	// ByLink says who writes them: the workspace's edit link (true), or
+	// the API token or a token (see Endpoint.ByLink).
+	ByLink bool
 }
 
 // state is an endpoint's progress, kept beside it: every event up to
@@ -146,18 +171,26 @@ func (s *Service) apply(ep *Endpoint, p Params) error {
 		ep.Enabled = *p.Enabled
 		ep.DisabledReason = ""
 	}
+	ep.ByLink = p.ByLink && ep.Workspace != ""
 	return nil
 }
 
 // Create adds an endpoint for a workspace (its internal id; "" for
-// server-wide). It receives the events appended from now on. The secret
-// is in the result, and only there: Get and List leave it out.
-func (s *Service) Create(workspace string, p Params) (Endpoint, error) {
-	if p.URL == nil {
+// server-wide), whose events are rendered for audience a: Edit or Token
+// for a workspace's (what its creator may see: an edit link, or a
+// token), Admin for a server-wide one. It receives the events appended
+// from now on. The secret is in the result, and only there: Get and List
+// leave it out.
+func (s *Service) Create(workspace string, a Audience, p Params) (Endpoint, error) {
+	switch {
+	case p.URL == nil:
 		return Endpoint{}, fmt.Errorf("%w: an endpoint needs a url", ErrInvalid)
+	case workspace == "" && a != Admin, workspace != "" && a != Edit && a != Token:
+		return Endpoint{}, fmt.Errorf("%w: audience %d for an endpoint of scope %q", ErrInvalid, a, workspace)
 	}
 	now := s.cfg.Now().UTC()
-	ep := Endpoint{ID: "hook_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Workspace: workspace, Enabled: true, Created: now, Updated: now, Secret: newSecret()}
+	ep := Endpoint{ID: "hook_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Workspace: workspace, Handles: a == Token,
+		Enabled: true, Created: now, Updated: now, Secret: newSecret()}
 	if err := s.apply(&ep, p); err != nil {
 		return Endpoint{}, err
 	}
@@ -270,6 +303,37 @@ func (s *Service) Update(workspace, id string, p Params) (Info, error) {
 	}
 	w.setEndpoint(ep)
 	return w.info(), nil
+}
+
+// DisableByLink disables the endpoints of a workspace created or last
+// changed with its edit link (Endpoint.ByLink), saying why: call it when
+// the workspace's links are rotated. Their owner enables them again with
+// the new link, after checking them. It returns how many it disabled.
+func (s *Service) DisableByLink(workspace, reason string) (int, error) {
+	if workspace == "" {
+		return 0, nil
+	}
+	n := 0
+	for _, in := range s.List(workspace) {
+		w, err := s.worker(workspace, in.ID)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		w.emu.Lock()
+		ep := w.endpoint()
+		if ep.ByLink && ep.Enabled {
+			ep.Enabled, ep.DisabledReason, ep.Updated = false, reason, s.cfg.Now().UTC()
+			if err := s.putEndpoint(ep); err != nil && !errors.Is(err, ErrNotFound) {
+				w.emu.Unlock()
+				return n, err
+			} else if err == nil {
+				w.setEndpoint(ep)
+				n++
+			}
+		}
+		w.emu.Unlock()
+	}
+	return n, nil
 }
 
 // putEndpoint saves an endpoint's settings, if it still exists.

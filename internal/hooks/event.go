@@ -40,6 +40,10 @@ const (
 	// Admin: the API token: named by its internal id, with its workspace's
 	// internal id and both links.
 	Admin
+	// Token: a holder of a token (a JWT of a host's user): named by its
+	// handle, with its workspace's handle, and no link: a token's holder
+	// never sees a link or an internal id.
+	Token
 )
 
 // Event is one event as an audience sees it.
@@ -73,10 +77,13 @@ type data struct {
 }
 
 type document struct {
-	ID        string `json:"id"`
+	ID string `json:"id"`
+	// Handle is the document's handle (Config.Handles), for every
+	// audience: it grants nothing, and names the document in tokens.
+	Handle    string `json:"handle,omitempty"`
 	Name      string `json:"name"`
 	Workspace string `json:"workspace,omitempty"`
-	Links     links  `json:"links"`
+	Links     *links `json:"links,omitempty"` // none for Token
 }
 
 type links struct {
@@ -85,19 +92,28 @@ type links struct {
 }
 
 // render is entry e as audience a sees it. An edit link is never shown to
-// View.
+// View; no link and no internal id is shown to Token.
 func (s *Service) render(e docs.JournalEntry, a Audience) Event {
 	p := payload{ID: s.eventID(e.Seq), Type: typeOf(e.Kind), Timestamp: e.Time.UTC(), Data: data{
-		Document: document{Name: e.Name, Links: links{View: e.ViewLink}},
+		Document: document{Name: e.Name},
 		FromRev:  e.FromRev, ToRev: e.ToRev, Authors: e.Authors,
 	}}
+	d := &p.Data.Document
+	if h := s.cfg.Handles; h != nil {
+		d.Handle = h.Doc(e.Doc)
+	}
 	switch a {
 	case Admin:
-		p.Data.Document.ID, p.Data.Document.Workspace, p.Data.Document.Links.Edit = e.Doc, e.Workspace, e.EditLink
+		d.ID, d.Workspace, d.Links = e.Doc, e.Workspace, &links{Edit: e.EditLink, View: e.ViewLink}
 	case Edit:
-		p.Data.Document.ID, p.Data.Document.Links.Edit = e.EditLink, e.EditLink
+		d.ID, d.Links = e.EditLink, &links{Edit: e.EditLink, View: e.ViewLink}
+	case Token:
+		d.ID = d.Handle
+		if h := s.cfg.Handles; h != nil && e.Workspace != "" {
+			d.Workspace = h.Workspace(e.Workspace)
+		}
 	default:
-		p.Data.Document.ID = e.ViewLink
+		d.ID, d.Links = e.ViewLink, &links{View: e.ViewLink}
 	}
 	if e.Kind == docs.JournalRenamed {
 		p.Data.OldName, p.Data.NewName = e.OldName, e.Name

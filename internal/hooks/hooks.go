@@ -42,6 +42,14 @@ type Config struct {
 	SaveEvery time.Duration
 	// UserAgent of deliveries (default "collab-webhooks/1").
 	UserAgent string
+	// Handles names documents and workspaces by their handles (the
+	// server's access.Handles): every event's document.handle, and the
+	// Token audience's ids. Without it events carry no handle, and the
+	// Token audience names nothing.
+	Handles interface {
+		Doc(id string) string
+		Workspace(id string) string
+	}
 	// Now and After are the clock (default time.Now and time.After).
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time

@@ -82,14 +82,23 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// testHandles names ids as the server's handles do, opaquely.
+type testHandles map[string]string
+
+func (h testHandles) Doc(id string) string       { return h["d:"+id] }
+func (h testHandles) Workspace(id string) string { return h["w:"+id] }
+
 // TestAudiences: a view audience never sees an edit link; an edit
-// audience sees both links; the administrator, internal ids.
+// audience sees both links; the administrator, internal ids; a token's
+// holder, handles and no link. Every audience gets the handle.
 func TestAudiences(t *testing.T) {
-	s, m := openService(t, Config{})
+	h := testHandles{}
+	s, m := openService(t, Config{Handles: h})
 	meta, err := m.Create(docs.CreateParams{Name: "a.go", Text: "x", Author: "a1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h["d:"+meta.ID], h["w:"+meta.Workspace] = "d-opaque", "w-opaque"
 	for a, check := range map[Audience]func(string) bool{
 		View: func(b string) bool {
 			return !strings.Contains(b, meta.EditLink) && strings.Contains(b, `"id":"`+meta.ViewLink+`"`) && !strings.Contains(b, meta.Workspace)
@@ -100,16 +109,63 @@ func TestAudiences(t *testing.T) {
 		Admin: func(b string) bool {
 			return strings.Contains(b, `"id":"`+meta.ID+`"`) && strings.Contains(b, `"workspace":"`+meta.Workspace+`"`)
 		},
+		Token: func(b string) bool {
+			return strings.Contains(b, `"id":"d-opaque"`) && strings.Contains(b, `"workspace":"w-opaque"`) && !strings.Contains(b, `"links"`) &&
+				!strings.Contains(b, meta.EditLink) && !strings.Contains(b, meta.ViewLink) && !strings.Contains(b, meta.ID) && !strings.Contains(b, meta.Workspace)
+		},
 	} {
 		evs, err := s.Events(Query{Audience: a})
 		if err != nil || len(evs) != 1 {
 			t.Fatalf("events: %v %v", evs, err)
 		}
-		if b := string(evs[0].Body); !check(b) || evs[0].Type != TypeCreated {
+		if b := string(evs[0].Body); !check(b) || !strings.Contains(b, `"handle":"d-opaque"`) || evs[0].Type != TypeCreated {
 			t.Errorf("audience %d: %s", a, b)
 		}
 		if seq, err := s.ParseEventID(evs[0].ID); err != nil || seq != evs[0].Seq {
 			t.Errorf("id %s: %d %v", evs[0].ID, seq, err)
+		}
+	}
+}
+
+// TestEndpointAudiences: a workspace's endpoint is rendered for Edit or
+// Token, a server-wide one for Admin, and no other; a rotation disables
+// the endpoints its old edit link made or last changed, and only those.
+func TestEndpointAudiences(t *testing.T) {
+	s, m := openService(t, Config{})
+	ws, err := m.CreateWorkspace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "https://hooks.example.com/"
+	for _, tc := range []struct {
+		scope string
+		a     Audience
+		ok    bool
+	}{{"", Admin, true}, {"", Edit, false}, {"", Token, false}, {ws.ID, Edit, true}, {ws.ID, Token, true}, {ws.ID, Admin, false}, {ws.ID, View, false}} {
+		ep, err := s.Create(tc.scope, tc.a, Params{URL: &u})
+		if tc.ok != (err == nil) || err == nil && ep.Audience() != tc.a || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("Create(%q, %d): %+v %v", tc.scope, tc.a, ep, err)
+		}
+	}
+	byLink, _ := s.Create(ws.ID, Edit, Params{URL: &u, ByLink: true})
+	byToken, _ := s.Create(ws.ID, Token, Params{URL: &u})
+	changedByLink, _ := s.Create(ws.ID, Token, Params{URL: &u})
+	desc := "changed"
+	if _, err := s.Update(ws.ID, changedByLink.ID, Params{Description: &desc, ByLink: true}); err != nil {
+		t.Fatal(err)
+	}
+	vouched, _ := s.Create(ws.ID, Edit, Params{URL: &u, ByLink: true})
+	if _, err := s.Update(ws.ID, vouched.ID, Params{Description: &desc}); err != nil { // by the API token, say
+		t.Fatal(err)
+	}
+	n, err := s.DisableByLink(ws.ID, "rotated")
+	if err != nil || n != 2 {
+		t.Fatalf("DisableByLink: %d %v, want 2", n, err)
+	}
+	for id, enabled := range map[string]bool{byLink.ID: false, changedByLink.ID: false, byToken.ID: true, vouched.ID: true} {
+		in, err := s.Get(ws.ID, id)
+		if err != nil || in.Enabled != enabled || !enabled && in.DisabledReason != "rotated" {
+			t.Errorf("endpoint %s after the rotation: %+v %v", id, in.Endpoint, err)
 		}
 	}
 }
@@ -134,7 +190,7 @@ func TestCloseAbandonsAttempt(t *testing.T) {
 	}
 	s := New(m, Config{AllowPrivate: true, Timeout: time.Hour})
 	u := srv.URL
-	ep, err := s.Create("", Params{URL: &u})
+	ep, err := s.Create("", Admin, Params{URL: &u})
 	if err != nil {
 		t.Fatal(err)
 	}

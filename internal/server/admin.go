@@ -56,6 +56,7 @@ func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.closeLinks(g.doc, oldEdit, oldView)
+	s.endStreams(oldEdit, oldView)
 	writeJSON(w, http.StatusOK, map[string]any{"links": linksView{Edit: edit, View: view}})
 }
 
@@ -68,9 +69,17 @@ func (s *Server) handleRotateWorkspace(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, edit, view, err := s.docs.RotateLinks("workspace", wg.ws)
+	oldEdit, oldView, edit, view, err := s.docs.RotateLinks("workspace", wg.ws)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	// What the old links opened ends with them: their event streams, and
+	// the webhook endpoints the old edit link made or last changed
+	// (disabled until the new link's holder enables them again).
+	s.endStreams(oldEdit, oldView)
+	if _, err := s.hooks.DisableByLink(wg.ws, "the workspace's links were rotated: check this endpoint, then enable it with the new edit link"); err != nil {
+		s.fail(w, r, fmt.Errorf("the links were rotated, but the old edit link's webhook endpoints could not be disabled (rotate again): %w", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"links": linksView{Edit: edit, View: view}})

@@ -275,6 +275,7 @@ type wsGrant struct {
 	owner bool      // rename, move and delete its files
 	admin bool
 	token *credential // the token it comes from, if any
+	exp   time.Time   // the token's expiry, with the leeway; zero for none
 }
 
 // wsAuthor is the author of what wg's caller writes over REST: the
@@ -326,7 +327,7 @@ func (s *Server) workspaceAccess(w http.ResponseWriter, r *http.Request, id stri
 			s.problem(w, r, http.StatusForbidden, "forbidden", "the token grants another workspace")
 			return wsGrant{}, false
 		}
-		return wsGrant{ws: ws, mode: roleMode(c.Role), owner: c.Role == access.RoleOwner, token: &cred}, true
+		return wsGrant{ws: ws, mode: roleMode(c.Role), owner: c.Role == access.RoleOwner, token: &cred, exp: c.Expires.Add(s.cfg.JWTLeeway)}, true
 	}
 	l, err := s.docs.ResolveLink(id)
 	if err != nil || l.Kind != "workspace" {

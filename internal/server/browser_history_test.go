@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,18 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/collab-editor/collab/internal/docs"
 )
-
-// testClock is a clock the test moves.
-type testClock struct{ ns atomic.Int64 }
-
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // historyEnv is a browser test's server on a clock the test moves.
 func historyEnv(t *testing.T) (*browserEnv, *testClock) {

@@ -3,21 +3,27 @@ package server
 // Webhooks and event streams (docs/WEBHOOKS.md): the REST side of package
 // hooks. Who may do what:
 //
-//   - A workspace's edit link (or the API token, with the workspace's
-//     link or id) manages the workspace's endpoints, which receive its
-//     documents' events with their edit links. A view link may not.
+//   - A workspace's owners manage its endpoints, which receive its
+//     documents' events: its edit link (or the API token, with the
+//     workspace's link, handle or id), whose endpoints receive edit links
+//     (audience hooks.Edit); and an owner token of the workspace, which
+//     sees and manages only the endpoints created with a token, whose
+//     events name documents by handle and carry no link (hooks.Token).
+//     The edit link manages those too. A view link, or a view or edit
+//     token, may not.
 //   - The API token manages the server-wide endpoints (/api/admin/hooks),
 //     which receive every document's events with internal ids.
-//   - Streams: a document's link follows that document, a workspace's
-//     link its documents, the API token everything (/api/admin/events);
-//     a view link's stream never carries an edit link.
+//   - Streams (streams.go): a document's link or token follows that
+//     document, a workspace's link or token its documents, the API token
+//     everything (/api/admin/events); a view link's stream never carries
+//     an edit link, a token's no link at all.
+//   - A rotation of a workspace's links disables the endpoints its old
+//     edit link created or last changed (hooks.Endpoint.ByLink), and ends
+//     the old links' streams.
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -36,6 +42,7 @@ type hookView struct {
 	Created        string        `json:"created"`
 	Updated        string        `json:"updated"`
 	Secret         string        `json:"secret,omitempty"`
+	Audience       string        `json:"audience"`          // how its events name documents: "links", "handles" or "admin"
 	Pending        *deliveryView `json:"pending,omitempty"` // the event under way, once attempted
 }
 
@@ -59,7 +66,7 @@ func stamp(t time.Time) string {
 
 func viewHook(in hooks.Info) hookView {
 	v := hookView{ID: in.ID, URL: in.URL, Types: in.Types, Description: in.Description, Enabled: in.Enabled, DisabledReason: in.DisabledReason,
-		Created: stamp(in.Created), Updated: stamp(in.Updated), Secret: in.Secret}
+		Created: stamp(in.Created), Updated: stamp(in.Updated), Secret: in.Secret, Audience: audienceNames[in.Audience()]}
 	if v.Types == nil {
 		v.Types = []string{}
 	}
@@ -78,26 +85,66 @@ func viewDelivery(d hooks.Delivery) deliveryView {
 	return v
 }
 
-// hookScope resolves whose endpoints a hooks route manages: a workspace's
-// (its internal id), with its edit link or the API token, or the
-// server's ("") on /api/admin/hooks, with the API token.
-func (s *Server) hookScope(w http.ResponseWriter, r *http.Request) (string, bool) {
+// audienceNames are the audiences of endpoints on the wire.
+var audienceNames = map[hooks.Audience]string{hooks.Edit: "links", hooks.Token: "handles", hooks.Admin: "admin"}
+
+// A hookCaller is who calls a hooks route, and on whose endpoints.
+type hookCaller struct {
+	scope string // the workspace's internal id; "" for the server-wide endpoints
+	token bool   // an owner token: it sees and manages the endpoints of the Token audience only
+	link  bool   // the workspace's edit link (see hooks.Endpoint.ByLink)
+}
+
+// audience is what the caller's new endpoints' events show: what the
+// caller may see itself.
+func (c hookCaller) audience() hooks.Audience {
+	switch {
+	case c.scope == "":
+		return hooks.Admin
+	case c.token:
+		return hooks.Token
+	}
+	return hooks.Edit
+}
+
+// hookCaller resolves who calls a hooks route: a workspace's owner (its
+// edit link, an owner token of it, or the API token), or on
+// /api/admin/hooks the API token.
+func (s *Server) hookCaller(w http.ResponseWriter, r *http.Request) (hookCaller, bool) {
 	if r.PathValue("ws") == "" {
-		return "", s.requireAdmin(w, r)
+		return hookCaller{}, s.requireAdmin(w, r)
 	}
 	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
 	switch {
 	case !ok:
-		return "", false
-	case wg.token != nil:
-		// Its endpoints receive edit links, which a token never shows.
-		s.problem(w, r, http.StatusForbidden, "forbidden", "webhooks are managed with the workspace's edit link or the API token, not a token")
-		return "", false
+		return hookCaller{}, false
+	case wg.token != nil && !wg.owner:
+		s.problem(w, r, http.StatusForbidden, "forbidden", `webhooks are managed by the workspace's owners: the token's role is not "owner"`)
+		return hookCaller{}, false
 	case wg.mode != docs.ModeEdit:
 		s.problem(w, r, http.StatusForbidden, "forbidden", "this workspace link is view-only: webhooks are managed with its edit link")
-		return "", false
+		return hookCaller{}, false
 	}
-	return wg.ws, true
+	return hookCaller{scope: wg.ws, token: wg.token != nil, link: !wg.admin && wg.token == nil}, true
+}
+
+// hookOf resolves the route's {hook} for c: a token sees only the
+// endpoints made with a token (the others' events carry links, and so may
+// their URLs), and any other is not found for it.
+func (s *Server) hookOf(w http.ResponseWriter, r *http.Request) (hookCaller, hooks.Info, bool) {
+	c, ok := s.hookCaller(w, r)
+	if !ok {
+		return c, hooks.Info{}, false
+	}
+	in, err := s.hooks.Get(c.scope, r.PathValue("hook"))
+	if err == nil && c.token && in.Audience() != hooks.Token {
+		err = fmt.Errorf("%w: no endpoint %q made with a token here", hooks.ErrNotFound, r.PathValue("hook"))
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return c, in, false
+	}
+	return c, in, true
 }
 
 // hookParams is the body of a create or an update.
@@ -108,12 +155,12 @@ type hookParams struct {
 	Enabled     *bool     `json:"enabled"`
 }
 
-func (p hookParams) params() hooks.Params {
-	return hooks.Params{URL: p.URL, Types: p.Types, Description: p.Description, Enabled: p.Enabled}
+func (p hookParams) params(c hookCaller) hooks.Params {
+	return hooks.Params{URL: p.URL, Types: p.Types, Description: p.Description, Enabled: p.Enabled, ByLink: c.link}
 }
 
 func (s *Server) handleCreateHook(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, ok := s.hookCaller(w, r)
 	if !ok {
 		return
 	}
@@ -121,7 +168,7 @@ func (s *Server) handleCreateHook(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &p) {
 		return
 	}
-	ep, err := s.hooks.Create(scope, p.params())
+	ep, err := s.hooks.Create(c.scope, c.audience(), p.params(c))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -131,33 +178,27 @@ func (s *Server) handleCreateHook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListHooks(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, ok := s.hookCaller(w, r)
 	if !ok {
 		return
 	}
-	list := s.hooks.List(scope)
-	out := make([]hookView, len(list))
-	for i, in := range list {
-		out[i] = viewHook(in)
+	out := []hookView{}
+	for _, in := range s.hooks.List(c.scope) {
+		if !c.token || in.Audience() == hooks.Token {
+			out = append(out, viewHook(in))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"hooks": out})
 }
 
 func (s *Server) handleGetHook(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
-	if !ok {
-		return
+	if _, in, ok := s.hookOf(w, r); ok {
+		writeJSON(w, http.StatusOK, viewHook(in))
 	}
-	in, err := s.hooks.Get(scope, r.PathValue("hook"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, viewHook(in))
 }
 
 func (s *Server) handlePatchHook(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, _, ok := s.hookOf(w, r)
 	if !ok {
 		return
 	}
@@ -165,7 +206,7 @@ func (s *Server) handlePatchHook(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &p) {
 		return
 	}
-	in, err := s.hooks.Update(scope, r.PathValue("hook"), p.params())
+	in, err := s.hooks.Update(c.scope, r.PathValue("hook"), p.params(c))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -174,11 +215,11 @@ func (s *Server) handlePatchHook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteHook(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, _, ok := s.hookOf(w, r)
 	if !ok {
 		return
 	}
-	if err := s.hooks.Delete(scope, r.PathValue("hook")); err != nil {
+	if err := s.hooks.Delete(c.scope, r.PathValue("hook")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -186,10 +227,11 @@ func (s *Server) handleDeleteHook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHookDeliveries(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, _, ok := s.hookOf(w, r)
 	if !ok {
 		return
 	}
+	scope := c.scope
 	limit, err := limitParam(r, 100, 1000)
 	if err != nil {
 		s.fail(w, r, err)
@@ -219,168 +261,14 @@ func (s *Server) handleHookDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRedeliver(w http.ResponseWriter, r *http.Request) {
-	scope, ok := s.hookScope(w, r)
+	c, _, ok := s.hookOf(w, r)
 	if !ok {
 		return
 	}
-	d, err := s.hooks.Redeliver(scope, r.PathValue("hook"), r.PathValue("event"))
+	d, err := s.hooks.Redeliver(c.scope, r.PathValue("hook"), r.PathValue("event"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, viewDelivery(d))
-}
-
-// Event streams.
-
-func (s *Server) handleDocStream(w http.ResponseWriter, r *http.Request) {
-	g, ok := s.access(w, r, false)
-	if !ok {
-		return
-	}
-	q := hooks.Query{Doc: g.doc, Audience: hooks.View}
-	switch {
-	case g.admin:
-		q.Audience = hooks.Admin
-	case g.link == "":
-		s.problem(w, r, http.StatusForbidden, "forbidden", "an event stream needs the document's link or the API token")
-		return
-	case g.canEdit():
-		q.Audience = hooks.Edit
-	}
-	// The link still grants what it did: a rotation ends the stream.
-	// A deleted document's link still shows its events, up to its
-	// deletion, which ends the stream.
-	still := func() bool {
-		if g.link == "" {
-			return true
-		}
-		l, err := s.docs.ResolveLink(g.link)
-		if errors.Is(err, docs.ErrNotFound) {
-			_, err := s.docs.Store().Meta(g.doc)
-			return errors.Is(err, docs.ErrNotFound)
-		}
-		return err == nil && l.Kind == "doc" && l.Target == g.doc && l.Mode == g.mode
-	}
-	s.stream(w, r, q, still)
-}
-
-func (s *Server) handleWorkspaceStream(w http.ResponseWriter, r *http.Request) {
-	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
-	if !ok {
-		return
-	}
-	q := hooks.Query{Workspace: wg.ws, Audience: hooks.View}
-	switch {
-	case wg.admin:
-		q.Audience = hooks.Admin
-	case wg.token != nil:
-		s.problem(w, r, http.StatusForbidden, "forbidden", "an event stream needs the workspace's link or the API token")
-		return
-	case wg.mode == docs.ModeEdit:
-		q.Audience = hooks.Edit
-	}
-	link := r.PathValue("ws")
-	still := func() bool {
-		if wg.admin {
-			return true
-		}
-		l, err := s.docs.ResolveLink(link)
-		return err == nil && l.Kind == "workspace" && l.Target == wg.ws && l.Mode == wg.mode
-	}
-	s.stream(w, r, q, still)
-}
-
-func (s *Server) handleAdminStream(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	s.stream(w, r, hooks.Query{Audience: hooks.Admin}, func() bool { return true })
-}
-
-// stream serves the events q selects as Server-Sent Events: those after
-// the Last-Event-ID header (or ?lastEventId=, for clients that cannot set
-// it), or, without one, those from now on; each with its id, so a client
-// that reconnects with the last id it saw misses nothing and gets nothing
-// twice. A comment every EventsHeartbeat keeps proxies from closing an
-// idle stream. still is asked before each write whether the credential
-// still grants the stream; a document's stream ends after its deletion.
-// No lock is held while writing.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, q hooks.Query, still func() bool) {
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = r.URL.Query().Get("lastEventId")
-	}
-	var err error
-	if last != "" {
-		if q.After, err = s.hooks.ParseEventID(last); err == nil {
-			err = s.hooks.Resumable(q.After)
-		}
-	} else {
-		q.After, err = s.hooks.Head()
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rc := http.NewResponseController(w)
-	// The server's read timeout is for requests, not for a stream.
-	rc.SetReadDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "private, no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteWait))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !write([]byte("retry: 2000\n: collab events\n\n")) {
-		return
-	}
-	s.metrics.streams.Inc()
-	defer s.metrics.streams.Dec()
-	beat := time.NewTicker(s.cfg.EventsHeartbeat)
-	defer beat.Stop()
-	var buf bytes.Buffer
-	for {
-		changed := s.hooks.Changed()
-		q.Limit = 100
-		evs, err := s.hooks.Events(q)
-		if err != nil {
-			s.log.Warn("event stream: reading the journal", "err", err)
-			return
-		}
-		if len(evs) > 0 {
-			if !still() {
-				return
-			}
-			buf.Reset()
-			for _, ev := range evs {
-				fmt.Fprintf(&buf, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Body)
-			}
-			if !write(buf.Bytes()) {
-				return
-			}
-			q.After = evs[len(evs)-1].Seq
-			if q.Doc != "" && evs[len(evs)-1].Type == hooks.TypeDeleted {
-				return
-			}
-			continue
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.streamsDone:
-			return
-		case <-changed:
-		case <-beat.C:
-			if !still() || !write([]byte(": ping "+strconv.FormatInt(time.Now().Unix(), 10)+"\n\n")) {
-				return
-			}
-		}
-	}
 }

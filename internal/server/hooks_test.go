@@ -26,60 +26,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// timerClock is a clock the test moves: After's channels fire when Advance
-// passes their time.
-type timerClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []clockTimer
-}
-
-type clockTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newTimerClock() *timerClock { return &timerClock{now: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *timerClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *timerClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.timers = append(c.timers, clockTimer{c.now.Add(d), ch})
-	return ch
-}
-
-// Advance moves the clock by d and fires the timers due.
-func (c *timerClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// Set moves the clock to t (if later) and fires the timers due.
-func (c *timerClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
-	keep := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			keep = append(keep, tm)
-			continue
-		}
-		tm.ch <- c.now
-	}
-	c.timers = keep
-}
-
 // hookReq is one request a receiver got.
 type hookReq struct {
 	header http.Header
@@ -165,10 +111,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // hooksConfig is a server config for webhook tests: loopback receivers
 // allowed, the clock given.
-func hooksConfig(clock *timerClock) Config {
+func hooksConfig(clock *testClock) Config {
 	cfg := Config{APIToken: adminToken, Hooks: hooks.Config{AllowPrivate: true}}
 	if clock != nil {
-		cfg.Now, cfg.Hooks.After = clock.Now, clock.After
+		cfg.Now, cfg.AfterFunc = clock.Now, clock.AfterFunc
 	}
 	return cfg
 }
@@ -602,7 +548,7 @@ func TestWebhookHangingReceiverBlocksNothing(t *testing.T) {
 		t.Fatalf("after the edits: %d requests in flight at the slow receiver, %s", n, time.Since(start))
 	}
 	waitFor(t, "the edits' summary at the fast endpoint", func() bool {
-		clock.Advance(time.Second)
+		clock.Add(time.Second)
 		select {
 		case r := <-fast.got:
 			if r.event["type"] != "document.changed" || !strings.Contains(string(r.body), `"toRev":20`) {
@@ -666,6 +612,35 @@ func openSSE(t *testing.T, url, token, last string) *sse {
 	return &sse{resp: resp, rd: bufio.NewReader(resp.Body)}
 }
 
+// closed reads the stream to its end, which must be a closed message,
+// and returns that message's data; events before it fail the test.
+func (s *sse) closed(t *testing.T) map[string]any {
+	t.Helper()
+	var typ, data string
+	for {
+		line, err := s.rd.ReadString('\n')
+		if err == io.EOF && line == "" {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading to the end of the stream: %v", err)
+		}
+		switch line = strings.TrimSuffix(line, "\n"); {
+		case strings.HasPrefix(line, "id: "):
+			t.Fatalf("an event before the stream's end: %s", line)
+		case strings.HasPrefix(line, "event: "):
+			typ = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			data = line[6:]
+		}
+	}
+	var c map[string]any
+	if typ != "closed" || json.Unmarshal([]byte(data), &c) != nil {
+		t.Fatalf("the stream ended with %q %q, want a closed message", typ, data)
+	}
+	return c
+}
+
 // next reads the next event; comments go to comments if set.
 func (s *sse) next(t *testing.T, comments *[]string) sseEvent {
 	t.Helper()
@@ -721,7 +696,7 @@ func TestEventStreamResume(t *testing.T) {
 			t.Fatalf("PUT: %d %v", st, body)
 		}
 		waitFor(t, "the edit's summary", func() bool {
-			clock.Advance(time.Second)
+			clock.Add(time.Second)
 			es, _ := srv.docs.Journal(docs.JournalQuery{Doc: l.Target})
 			meta, _ := srv.docs.Store().Meta(l.Target)
 			return len(es) > 0 && es[len(es)-1].ToRev == meta.Rev && es[len(es)-1].Kind == docs.JournalChanged
@@ -810,23 +785,31 @@ func deleteWith(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
-// TestEventStreamHeartbeatAndAccess: an idle stream gets comments; the
-// server-wide stream needs the API token; an embed token gets no stream;
-// a rotated link's stream ends.
+// TestEventStreamHeartbeatAndAccess: an idle stream gets a comment every
+// EventsHeartbeat on the server's clock, and nothing before; the
+// server-wide stream needs the API token; a rotated link's stream ends at
+// once, saying why, and the old link opens none.
 func TestEventStreamHeartbeatAndAccess(t *testing.T) {
-	cfg := hooksConfig(nil)
-	cfg.EventsHeartbeat = 20 * time.Millisecond
+	clock := newTimerClock()
+	cfg := hooksConfig(clock)
+	cfg.EventsHeartbeat = time.Minute
 	_, base := testServer(t, cfg)
 	edit, _ := mkdocIn(t, base, "", "a.txt", "")
 	s := openSSE(t, base+"/api/docs/"+edit+"/events", "", "")
-	var comments []string
-	for len(comments) < 3 {
-		line, err := s.rd.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
+	for i := range 3 {
+		clock.Add(cfg.EventsHeartbeat - time.Second)
+		// Nothing yet: the next line read is the ping the next second
+		// brings (a ping says the server's time).
+		clock.Add(time.Second)
+		var line string
+		for line == "" || line == "\n" || line == "retry: 2000\n" || line == ": collab events\n" {
+			var err error
+			if line, err = s.rd.ReadString('\n'); err != nil {
+				t.Fatalf("heartbeat %d: %v", i, err)
+			}
 		}
-		if strings.HasPrefix(line, ":") {
-			comments = append(comments, line)
+		if want := fmt.Sprintf(": ping %d\n", clock.Now().Unix()); line != want {
+			t.Fatalf("heartbeat %d: %q, want %q", i, line, want)
 		}
 	}
 	if st := getWith(t, base+"/api/admin/events", "", nil); st != 401 {
@@ -837,22 +820,16 @@ func TestEventStreamHeartbeatAndAccess(t *testing.T) {
 	if e := all.next(t, nil); e.typ != "document.created" || !strings.Contains(e.data, `"workspace":`) {
 		t.Fatalf("server-wide: %+v", e)
 	}
-	st, tok := postJSON(t, "POST", base+"/api/docs/"+edit+"/embed-tokens", adminToken, `{"mode":"view","name":"Ann"}`)
-	if st != 200 && st != 201 {
-		t.Fatalf("embed token: %d %v", st, tok)
-	}
-	handle := strings.TrimPrefix(strings.Split(tok["url"].(string), "?")[0], "/embed/")
-	if code := getWith(t, base+"/api/docs/"+handle+"/events?token="+tok["token"].(string), "", nil); code != 403 {
-		t.Fatalf("stream with an embed token: %d", code)
-	}
-	// Rotation ends the stream at its next heartbeat.
+	// Rotation ends the stream at once, with a closed message, without
+	// the clock moving.
 	if st, body := postJSON(t, "POST", base+"/api/docs/"+edit+"/rotate", adminToken, ""); st != 200 {
 		t.Fatalf("rotate: %d %v", st, body)
 	}
-	for {
-		if _, err := s.rd.ReadString('\n'); err != nil {
-			break
-		}
+	if c := s.closed(t); c["code"] != "forbidden" {
+		t.Fatalf("the rotated link's stream: %v", c)
+	}
+	if st := getWith(t, base+"/api/docs/"+edit+"/events", "", nil); st != 404 {
+		t.Fatalf("a stream with the old link: %d", st)
 	}
 }
 
@@ -884,7 +861,7 @@ func TestWebhookDebounce(t *testing.T) {
 	}
 	var r hookReq
 	waitFor(t, "the summary", func() bool {
-		clock.Advance(time.Second)
+		clock.Add(time.Second)
 		select {
 		case r = <-rcv.got:
 			return true
@@ -906,7 +883,7 @@ func TestWebhookDebounce(t *testing.T) {
 	ann.send(`{"type":"op","rev":6,"id":"tab1-0123456789abcdef:6","op":[6,"c"]}`)
 	ann.nextOf("ack")
 	waitFor(t, "the second summary", func() bool {
-		clock.Advance(time.Second)
+		clock.Add(time.Second)
 		select {
 		case r = <-rcv.got:
 			return true

@@ -73,7 +73,7 @@ type session struct {
 	mine sync.Map // op ids submitted through this session and not yet acknowledged: when each arrived
 
 	mu       sync.Mutex  // guards the send queue below, and expiry
-	expiry   *time.Timer // closes the session when its token expires
+	expiry   func() bool // stops the timer that closes the session when its token expires
 	pending  [][]byte    // messages waiting for the frame in flight
 	pendingN int         // their bytes
 	inflight bool        // a frame is with melody's writer

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,12 +202,9 @@ func TestRotationClosesOldLinks(t *testing.T) {
 }
 
 func TestEmbedTokens(t *testing.T) {
-	now := time.Now()
-	// The server reads the clock from its sessions' goroutines.
-	var at atomic.Int64
-	setClock := func(t time.Time) { at.Store(t.UnixNano()) }
-	setClock(now)
-	_, base := testServer(t, Config{APIToken: adminToken, Now: func() time.Time { return time.Unix(0, at.Load()) }})
+	clock := newTimerClock()
+	now := clock.Now()
+	_, base := testServer(t, Config{APIToken: adminToken, Now: clock.Now, AfterFunc: clock.AfterFunc})
 	doc := createFull(t, base, `{"name":"a","text":"hi"}`)
 	// mint returns the token and the {id} its URL names the document by.
 	mint := func(body string) (token, id string) {
@@ -293,21 +289,19 @@ func TestEmbedTokens(t *testing.T) {
 			t.Errorf("mint %s: %s", body, resp.Status)
 		}
 	}
-	// Expired: refused at join.
-	setClock(now.Add(2 * time.Minute))
-	if resp := do(t, "GET", base+"/api/docs/"+id+"/ws?token="+view, "", "", ""); resp.StatusCode != 401 {
-		t.Errorf("expired token: %s", resp.Status)
-	}
-	// A live session is closed at expiry: join 300ms before it.
-	setClock(now)
+	// A live session is closed at expiry, on the server's clock.
 	short, _ := mint(`{"mode":"edit","ttlSeconds":60}`)
-	exp := time.Unix(now.Unix()+60, 0)
-	setClock(exp.Add(-300 * time.Millisecond))
 	r2 := dialRaw(t, base, id, "?token="+short)
 	r2.send(`{"type":"join"}`)
 	r2.next("joined")
+	clock.Set(now.Add(time.Minute))
 	if code := r2.closeCode(); code != closeForbidden {
 		t.Fatalf("expired live session: close %d", code)
+	}
+	// Expired: refused at join.
+	clock.Set(now.Add(2 * time.Minute))
+	if resp := do(t, "GET", base+"/api/docs/"+id+"/ws?token="+view, "", "", ""); resp.StatusCode != 401 {
+		t.Errorf("expired token: %s", resp.Status)
 	}
 }
 

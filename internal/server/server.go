@@ -63,9 +63,17 @@ type Config struct {
 	ConnsPerSecond    float64       // new WebSocket connections per second per client address (default 100, bursts of 10 s' worth)
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
-	Now               func() time.Time
 
-	// Webhooks and event streams (see hooks.go). Hooks.Now defaults to Now.
+	// Now and AfterFunc are the server's clock (default time.Now, and
+	// time.AfterFunc's timer and its Stop): tokens are checked on Now, and
+	// AfterFunc ends a token's sessions and streams at its expiry and
+	// times event stream heartbeats. A test gives a clock of its own and
+	// moves it instead of waiting.
+	Now       func() time.Time
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+
+	// Webhooks and event streams (see hooks.go). Hooks.Now and Hooks.After
+	// default to Now and AfterFunc; Hooks.Handles is the server's.
 	Hooks           hooks.Config
 	EventsHeartbeat time.Duration // a comment on an idle event stream this often (default 15s)
 
@@ -174,8 +182,19 @@ func (c *Config) fill() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.AfterFunc == nil {
+		c.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	if c.Hooks.Now == nil {
 		c.Hooks.Now = c.Now
+	}
+	if c.Hooks.After == nil {
+		afterFunc, now := c.AfterFunc, c.Now
+		c.Hooks.After = func(d time.Duration) <-chan time.Time {
+			ch := make(chan time.Time, 1)
+			afterFunc(d, func() { ch <- now() })
+			return ch
+		}
 	}
 	if c.EventsHeartbeat <= 0 {
 		c.EventsHeartbeat = 15 * time.Second
@@ -216,6 +235,9 @@ type Server struct {
 
 	hooks       *hooks.Service
 	streamsDone chan struct{} // closed by CloseStreams: event streams end
+
+	smu         sync.Mutex                      // guards linkStreams
+	linkStreams map[string]map[*liveStream]bool // event streams opened with a link, by link: a rotation ends them
 	streamsOnce sync.Once
 	drainOnce   sync.Once
 
@@ -243,6 +265,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	if cfg.Hooks.Logger == nil {
 		cfg.Hooks.Logger = log
 	}
+	cfg.Hooks.Handles = s.handles
 	s.hooks = hooks.New(m, cfg.Hooks)
 	s.streamsDone = make(chan struct{})
 	s.openDoc = m.Open

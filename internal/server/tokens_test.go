@@ -85,7 +85,7 @@ func newHost(t *testing.T, cfg Config) *host {
 	t.Cleanup(jwks.Close)
 	cfg.APIToken = adminToken
 	cfg.JWTSecret, cfg.JWKSURL, cfg.JWTIssuer, cfg.JWTAudience = hostSecret, jwks.URL+"/jwks.json", hostIssuer, "collab"
-	cfg.Now = h.clock.Now
+	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
 	h.srv, h.base = testServer(t, cfg)
 	return h
 }
@@ -517,25 +517,27 @@ func TestTokenFixesNameAndData(t *testing.T) {
 }
 
 // TestTokenExpiryClosesSession: a session is closed (4003) when its
-// token expires, and the token is refused from then on.
+// token expires on the server's clock, not before, and the token is
+// refused from then on.
 func TestTokenExpiryClosesSession(t *testing.T) {
 	h := newHost(t, Config{})
 	_, handle, _ := h.doc("a.go", "", "")
 	exp := h.clock.Now().Add(time.Minute)
 	tok := h.sign(h.rs, h.claims("doc", handle, jwt.MapClaims{"exp": exp.Unix()}))
-	// Join 300 ms before the expiry on the server's clock: the session
-	// is closed 300 ms later.
-	h.clock.ns.Store(exp.Add(-300 * time.Millisecond).UnixNano())
 	r, st := dialToken(t, h.base, handle, "?token="+tok, "")
 	if r == nil {
 		t.Fatalf("before the expiry: %d", st)
 	}
-	r.send(`{"type":"join"}`)
+	r.send(`{"type":"join","client":"expiring-0123456789"}`)
 	r.next("joined")
+	// A moment before the expiry the session still works.
+	h.clock.Set(exp.Add(-time.Millisecond))
+	r.send(`{"type":"op","rev":0,"id":"expiring-0123456789:1","op":["x"]}`)
+	r.next("ack")
+	h.clock.Set(exp)
 	if code := r.closeCode(); code != closeForbidden {
 		t.Fatalf("the session at expiry: close %d, want %d", code, closeForbidden)
 	}
-	h.clock.ns.Store(exp.UnixNano())
 	if st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, tok, "", ""); st != 401 || body["code"] != "token_expired" {
 		t.Fatalf("after the expiry: %d %v", st, body)
 	}
@@ -705,7 +707,7 @@ func TestServerMintedTokens(t *testing.T) {
 // expired, before it opens and while it is open.
 func TestBrowserEmbedWithToken(t *testing.T) {
 	clock := newTestClock()
-	env := newBrowserEnvWith(t, Config{JWTSecret: hostSecret, Now: clock.Now})
+	env := newBrowserEnvWith(t, Config{JWTSecret: hostSecret, Now: clock.Now, AfterFunc: clock.AfterFunc})
 	id := env.create("embed.go", "package embed\n")
 	var doc struct{ Handle string }
 	env.call("GET", "/api/docs/"+id, "", nil, http.StatusOK, &doc)
@@ -742,16 +744,17 @@ addEventListener('message', (e) => { if (e.data && e.data.source === 'collab') w
 	}
 	const closedExpired = `window.msgs.some(m => m.type === 'status' && m.status === 'closed' && m.detail.includes('expired'))`
 
-	// A token that expires while the embed is open (300 ms from now on
-	// the server's clock): the embed stops, saying why.
+	// A token that expires while the embed is open (the test moves the
+	// server's clock past it once the embed is ready): the embed stops,
+	// saying why.
 	exp := clock.Now().Add(time.Minute)
-	clock.ns.Store(exp.Add(-300 * time.Millisecond).UnixNano())
 	q := framed(mint(exp))
 	q.wait(`window.msgs.some(m => m.type === 'ready')`)
+	clock.Set(exp)
 	q.wait(closedExpired)
 	// An expired token: refused at the door, and the embed says why
 	// instead of retrying.
-	clock.ns.Store(exp.Add(time.Second).UnixNano())
+	clock.Set(exp.Add(time.Second))
 	r := framed(mint(exp))
 	r.wait(closedExpired)
 	if evalIn[bool](r, `window.msgs.some(m => m.type === 'ready')`) {

@@ -111,7 +111,7 @@ func (s *Server) onDisconnect(ms *melody.Session) {
 	c.mu.Lock()
 	c.closed = true
 	if c.expiry != nil {
-		c.expiry.Stop()
+		c.expiry()
 	}
 	c.mu.Unlock()
 	s.releaseAddr(ms.Request)
@@ -282,10 +282,12 @@ func (s *Server) join(c *session, m inMsg) {
 	c.clientID, c.user, c.author = clientID, user, author
 	if !c.grant.exp.IsZero() {
 		c.mu.Lock()
-		// Measured on the server's clock, which decided the token was valid.
-		c.expiry = time.AfterFunc(c.grant.exp.Sub(s.cfg.Now()), func() {
-			c.closeWith(closeForbidden, "the token expired")
-		})
+		if !c.closed {
+			// On the server's clock, which decided the token was valid.
+			c.expiry = s.cfg.AfterFunc(c.grant.exp.Sub(s.cfg.Now()), func() {
+				c.closeWith(closeForbidden, "the token expired")
+			})
+		}
 		c.mu.Unlock()
 	}
 	if !c.readOnly && (m.Name != nil || m.Color != nil || c.grant.name != "") {
