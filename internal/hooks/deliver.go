@@ -353,6 +353,7 @@ func (w *worker) attempt(d *Delivery) {
 		}
 	}
 	s.unsave(w.id, w.st, d)
+	recorded := *d.clone()
 	w.mu.Unlock()
 	if disable.ID != "" {
 		w.emu.Lock()
@@ -362,6 +363,9 @@ func (w *worker) attempt(d *Delivery) {
 			s.log.Warn("webhooks: saving a disabled endpoint", "endpoint", w.id, "err", err)
 		}
 		s.log.Warn("webhooks: endpoint disabled", "endpoint", w.id, "reason", disable.DisabledReason)
+	}
+	if f := s.cfg.OnAttempt; f != nil {
+		f(w.id, recorded)
 	}
 }
 

@@ -55,6 +55,12 @@ type Config struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// OnAttempt, if set, is called after each delivery attempt is
+	// recorded (the delivery log and the endpoint show it), with the
+	// endpoint's id and the delivery as it stands: tests wait on it
+	// instead of polling the log. It runs on the endpoint's worker, so it
+	// must not block for long.
+	OnAttempt func(endpoint string, d Delivery)
 }
 
 func (c *Config) fill() {

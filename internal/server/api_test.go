@@ -108,7 +108,8 @@ func TestRESTWorkspaceHistoryScenario(t *testing.T) {
 	// Live editing of main.go while util.go is PUT.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	live, err := client.Dial(ctx, client.Config{URL: base, Doc: f1.ID, Name: "live"})
+	chatted := make(chan client.Chat, 1) // the server sends a chat message once it is stored
+	live, err := client.Dial(ctx, client.Config{URL: base, Doc: f1.ID, Name: "live", OnChat: func(m client.Chat) { chatted <- m }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +211,13 @@ func TestRESTWorkspaceHistoryScenario(t *testing.T) {
 
 	// Chat, presence, raw download.
 	live.Chat("hello <b>team</b>")
-	var chat struct{ Messages []struct{ Text, Name string } }
-	for deadline := time.Now().Add(5 * time.Second); len(chat.Messages) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		api.call("GET", "/api/docs/"+f1.ID+"/chat", nil, nil, &chat)
+	select {
+	case <-chatted:
+	case <-ctx.Done():
+		t.Fatal("the chat message never came back")
 	}
+	var chat struct{ Messages []struct{ Text, Name string } }
+	api.call("GET", "/api/docs/"+f1.ID+"/chat", nil, nil, &chat)
 	if len(chat.Messages) != 1 || chat.Messages[0].Text != "hello <b>team</b>" || chat.Messages[0].Name != "live" {
 		t.Fatalf("chat: %+v", chat)
 	}

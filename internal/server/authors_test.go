@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // authorIDs are public author ids; user ids are "u" and 20 hex digits.
@@ -149,21 +148,22 @@ func TestAuthorsWhoLeftKeepTheirNames(t *testing.T) {
 	bob.nextOf("op")
 	bob.send(`{"type":"op","rev":1,"id":"bob-tab-0123456789ab:1","op":[4,"two\n"]}`)
 	bob.nextOf("ack")
+	// Someone who stays hears both leave.
+	stays := joinRaw(t, base, id, "stays-0123456789")
 	ann.c.Close()
 	bob.c.Close()
 	annID, bobID := ja["author"].(string), jb["author"].(string)
-	// Wait for both to be gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var pres struct{ Users []any }
-		getJSON(t, base, "/api/docs/"+id+"/presence", &pres)
-		if len(pres.Users) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still present: %v", pres.Users)
-		}
-		time.Sleep(10 * time.Millisecond)
+	gone := map[any]bool{}
+	for len(gone) < 2 {
+		gone[stays.nextOf("leave")["user"]] = true
+	}
+	if !gone[ann.user] || !gone[bob.user] {
+		t.Fatalf("left: %v, want %s and %s", gone, ann.user, bob.user)
+	}
+	var pres struct{ Users []struct{ ID string } }
+	getJSON(t, base, "/api/docs/"+id+"/presence", &pres)
+	if len(pres.Users) != 1 || pres.Users[0].ID != stays.user {
+		t.Fatalf("present: %+v, want only %s", pres.Users, stays.user)
 	}
 	named := func(what string, a authorsMap) {
 		t.Helper()

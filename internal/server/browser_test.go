@@ -336,7 +336,10 @@ func (p *browserPage) wait(expr string) {
 }
 
 // waitAcross polls a JavaScript expression until it is true, on whatever
-// page the tab shows: one a click navigates to, too.
+// page the tab shows: one a click navigates to, too. A poll, bounded by
+// browserWait, because what it watches is in another process (Chromium),
+// which has no way to signal this test; chromedp's own Poll cannot follow
+// a navigation.
 func (p *browserPage) waitAcross(expr string) {
 	p.t.Helper()
 	deadline := time.Now().Add(browserWait)
@@ -424,7 +427,9 @@ func jsString(s string) string {
 	return string(v)
 }
 
-// eventually waits until cond holds.
+// eventually waits until cond holds, checked every 25 ms for at most
+// browserWait. A poll, because cond reads the browsers' editors (other
+// processes, which cannot signal this test) as well as the server.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(browserWait)

@@ -3,6 +3,7 @@ package server
 import (
 	"slices"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -11,9 +12,10 @@ import (
 // clock past it, its function run before Add or Set returns, so a test
 // drives time instead of waiting for it.
 type testClock struct {
-	mu     sync.Mutex // guards now and timers
+	mu     sync.Mutex // guards now, timers and armed
 	now    time.Time
 	timers map[*clockTimer]bool
+	armed  chan struct{} // closed (and replaced) when a timer is set
 }
 
 type clockTimer struct {
@@ -27,7 +29,9 @@ func newTestClock() *testClock { return clockAt(time.Date(2026, 3, 2, 9, 0, 0, 0
 // newTimerClock starts at the real time, to the second.
 func newTimerClock() *testClock { return clockAt(time.Now().UTC().Truncate(time.Second)) }
 
-func clockAt(t time.Time) *testClock { return &testClock{now: t, timers: map[*clockTimer]bool{}} }
+func clockAt(t time.Time) *testClock {
+	return &testClock{now: t, timers: map[*clockTimer]bool{}, armed: make(chan struct{})}
+}
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
@@ -46,12 +50,38 @@ func (c *testClock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	defer c.mu.Unlock()
 	t := &clockTimer{at: c.now.Add(d), f: f}
 	c.timers[t] = true
+	close(c.armed)
+	c.armed = make(chan struct{})
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		pending := c.timers[t]
 		delete(c.timers, t)
 		return pending
+	}
+}
+
+// waitTimer waits until a timer due within d of the clock's time is set
+// (something waits on the clock: a debounce, a retry), failing the test
+// after 10 s: the test then moves the clock knowing that it fires one.
+func (c *testClock) waitTimer(t testing.TB, d time.Duration) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		by, armed := c.now.Add(d), c.armed
+		for tm := range c.timers {
+			if !tm.at.After(by) {
+				c.mu.Unlock()
+				return
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-armed:
+		case <-timeout:
+			t.Fatalf("waited 10 s for a timer due within %s", d)
+		}
 	}
 }
 

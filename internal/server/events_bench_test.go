@@ -48,8 +48,13 @@ func BenchmarkEditUnderEventFlood(b *testing.B) {
 			}
 			id := mkdoc(b, base, "")
 			var delivered atomic.Int64
+			flooded := make(chan struct{}) // closed when the flood's first event reaches the editor
+			var once sync.Once
 			ctx := context.Background()
-			editor, err := client.Dial(ctx, client.Config{URL: base, Doc: id, OnEvent: func(client.Event) { delivered.Add(1) }})
+			editor, err := client.Dial(ctx, client.Config{URL: base, Doc: id, OnEvent: func(client.Event) {
+				delivered.Add(1)
+				once.Do(func() { close(flooded) })
+			}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -68,7 +73,11 @@ func BenchmarkEditUnderEventFlood(b *testing.B) {
 					close(stop)
 					wg.Wait()
 				}()
-				time.Sleep(100 * time.Millisecond) // the flood is on
+				select { // the flood is on
+				case <-flooded:
+				case <-time.After(10 * time.Second):
+					b.Fatal("no event of the flood reached the editor")
+				}
 			}
 			delivered.Store(0)
 			reconnects.Store(0)

@@ -96,27 +96,50 @@ func (rc *receiver) next(t *testing.T) hookReq {
 	return hookReq{}
 }
 
-// waitFor waits for cond, checked every few milliseconds, for at most
-// 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// attempts hears of a server's delivery attempts once each is recorded
+// (Hooks.OnAttempt), so a test waits for one rather than polling the
+// delivery log.
+type attempts chan attempt
+
+type attempt struct {
+	endpoint string
+	hooks.Delivery
+}
+
+// next returns the next attempt recorded, failing the test after 10 s.
+func (a attempts) next(t *testing.T) attempt {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10 s for %s", what)
+	select {
+	case at := <-a:
+		return at
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery attempt was recorded")
+	}
+	return attempt{}
+}
+
+// until returns the first attempt recorded, from now on, for which ok
+// holds.
+func (a attempts) until(t *testing.T, ok func(attempt) bool) attempt {
+	t.Helper()
+	for {
+		if at := a.next(t); ok(at) {
+			return at
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
 // hooksConfig is a server config for webhook tests: loopback receivers
-// allowed, the clock given.
-func hooksConfig(clock *testClock) Config {
-	cfg := Config{APIToken: adminToken, Hooks: hooks.Config{AllowPrivate: true}}
+// allowed, the clock given, each attempt sent on the attempts returned
+// (it holds the most a test makes: a worker waits on a full one).
+func hooksConfig(clock *testClock) (Config, attempts) {
+	ch := make(attempts, 1000)
+	cfg := Config{APIToken: adminToken, Hooks: hooks.Config{AllowPrivate: true,
+		OnAttempt: func(endpoint string, d hooks.Delivery) { ch <- attempt{endpoint, d} }}}
 	if clock != nil {
 		cfg.Now, cfg.AfterFunc = clock.Now, clock.AfterFunc
 	}
-	return cfg
+	return cfg, ch
 }
 
 // mkws creates a workspace and returns its edit and view links.
@@ -224,7 +247,8 @@ func verifySpec(t *testing.T, secret string, r hookReq) {
 // not manage endpoints; the API token manages server-wide ones, which
 // see everything with internal ids.
 func TestWebhookSignedAndScoped(t *testing.T) {
-	_, base := testServer(t, hooksConfig(nil))
+	cfg, _ := hooksConfig(nil)
+	_, base := testServer(t, cfg)
 	rcv, other, all := newReceiver(t, 200), newReceiver(t, 200), newReceiver(t, 204)
 	wsEdit, wsView := mkws(t, base)
 	otherWS, _ := mkws(t, base)
@@ -327,18 +351,19 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 // the log shows both attempts.
 func TestWebhookRetriesAfterDowntime(t *testing.T) {
 	clock := newTimerClock()
-	_, base := testServer(t, hooksConfig(clock))
+	cfg, tried := hooksConfig(clock)
+	_, base := testServer(t, cfg)
 	rcv := newReceiver(t, http.StatusServiceUnavailable)
 	ws, _ := mkws(t, base)
 	hook := mkhook(t, base, "/api/workspaces/"+ws+"/hooks", "", rcv.URL, "")
 	hookURL := base + "/api/workspaces/" + ws + "/hooks/" + hook["id"].(string)
 	mkdocIn(t, base, ws, "a.txt", "")
 	first := rcv.next(t)
-	var l deliveryLog
-	waitFor(t, "the failed attempt in the log", func() bool {
-		l = deliveries(t, hookURL, "")
-		return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == 1
-	})
+	tried.next(t)
+	l := deliveries(t, hookURL, "")
+	if len(l.Deliveries) != 1 || l.Deliveries[0].Attempts != 1 {
+		t.Fatalf("log after the first attempt: %+v", l)
+	}
 	d := l.Deliveries[0]
 	next, _ := time.Parse(time.RFC3339, d.NextAttempt)
 	firstAt, _ := time.Parse(time.RFC3339, d.FirstAttempt)
@@ -365,10 +390,14 @@ func TestWebhookRetriesAfterDowntime(t *testing.T) {
 	if b, c := rcv.next(t), rcv.next(t); !strings.Contains(string(b.body), "b.txt") || !strings.Contains(string(c.body), "c.txt") {
 		t.Fatalf("then %s and %s", b.body, c.body)
 	}
-	waitFor(t, "three deliveries in the log", func() bool {
-		l = deliveries(t, hookURL, "")
-		return len(l.Deliveries) == 3 && l.Deliveries[0].Status == "delivered"
-	})
+	// The retry, then b and c: three attempts, c's the last.
+	for range 3 {
+		tried.next(t)
+	}
+	l = deliveries(t, hookURL, "")
+	if len(l.Deliveries) != 3 || l.Deliveries[0].Status != "delivered" {
+		t.Fatalf("log after the retry: %+v", l)
+	}
 	if d := l.Deliveries[2]; d.Status != "delivered" || d.Attempts != 2 || d.Log[0].Status != 503 || d.Log[1].Status != 200 || d.NextAttempt != "" {
 		t.Fatalf("log of the retried event: %+v", d)
 	}
@@ -380,7 +409,7 @@ func TestWebhookRetriesAfterDowntime(t *testing.T) {
 // one is sent again on request.
 func TestWebhookGivesUp(t *testing.T) {
 	clock := newTimerClock()
-	cfg := hooksConfig(clock)
+	cfg, tried := hooksConfig(clock)
 	cfg.Hooks.GiveUpAfter = time.Hour
 	_, base := testServer(t, cfg)
 	rcv := newReceiver(t, 500)
@@ -390,11 +419,11 @@ func TestWebhookGivesUp(t *testing.T) {
 	first := rcv.next(t)
 	attempts := 1
 	for {
-		var l deliveryLog
-		waitFor(t, "the attempt in the log", func() bool {
-			l = deliveries(t, hookURL, adminToken)
-			return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == attempts
-		})
+		tried.next(t)
+		l := deliveries(t, hookURL, adminToken)
+		if len(l.Deliveries) != 1 || l.Deliveries[0].Attempts != attempts {
+			t.Fatalf("log after attempt %d: %+v", attempts, l)
+		}
 		if l.Deliveries[0].Status == "failed" {
 			break
 		}
@@ -435,10 +464,10 @@ func TestWebhookGivesUp(t *testing.T) {
 	if r := rcv.next(t); r.header.Get("webhook-id") != first.header.Get("webhook-id") {
 		t.Fatalf("redelivered %v", r.header)
 	}
-	waitFor(t, "the redelivery in the log", func() bool {
-		l := deliveries(t, hookURL, adminToken)
-		return len(l.Deliveries) == 2 && l.Deliveries[1].Status == "delivered" && l.Deliveries[1].Attempts == attempts+1
-	})
+	tried.until(t, func(a attempt) bool { return a.Event == first.header.Get("webhook-id") })
+	if l := deliveries(t, hookURL, adminToken); len(l.Deliveries) != 2 || l.Deliveries[1].Status != "delivered" || l.Deliveries[1].Attempts != attempts+1 {
+		t.Fatalf("log after the redelivery: %+v", l)
+	}
 	for _, bad := range []string{"evt_nope_1", "nonsense", "evt_" + strings.Repeat("x", 8) + "_99"} {
 		if st, body := postJSON(t, "POST", hookURL+"/deliveries/"+bad+"/redeliver", adminToken, ""); st != 400 || body["code"] != "invalid" {
 			t.Errorf("redeliver %s: %d %v", bad, st, body)
@@ -476,17 +505,18 @@ func startAt(t *testing.T, path string, cfg Config) (base string, stop func()) {
 func TestWebhookRestartMidRetry(t *testing.T) {
 	clock := newTimerClock()
 	path := filepath.Join(t.TempDir(), "restart.db")
-	base, stop := startAt(t, path, hooksConfig(clock))
+	cfg, tried := hooksConfig(clock)
+	base, stop := startAt(t, path, cfg)
 	rcv := newReceiver(t, http.StatusBadGateway)
 	hook := mkhook(t, base, "/api/admin/hooks", adminToken, rcv.URL, "")
 	hookPath := "/api/admin/hooks/" + hook["id"].(string)
 	id := mkdoc(t, base, "hello")
 	first := rcv.next(t)
-	var l deliveryLog
-	waitFor(t, "the failed attempt", func() bool {
-		l = deliveries(t, base+hookPath, adminToken)
-		return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == 1
-	})
+	tried.next(t)
+	l := deliveries(t, base+hookPath, adminToken)
+	if len(l.Deliveries) != 1 || l.Deliveries[0].Attempts != 1 {
+		t.Fatalf("log after the first attempt: %+v", l)
+	}
 	next, _ := time.Parse(time.RFC3339, l.Deliveries[0].NextAttempt)
 	// An edit whose summary is not due yet when collab stops.
 	if st, _ := postJSON(t, "PUT", base+"/api/docs/"+id, "", `{"text":"hello world"}`); st != 200 {
@@ -495,7 +525,7 @@ func TestWebhookRestartMidRetry(t *testing.T) {
 	stop()
 
 	rcv.set(200, false)
-	base, _ = startAt(t, path, hooksConfig(clock))
+	base, _ = startAt(t, path, cfg)
 	select {
 	case r := <-rcv.got:
 		t.Fatalf("delivered before its retry was due: %s", r.body)
@@ -510,10 +540,11 @@ func TestWebhookRestartMidRetry(t *testing.T) {
 	if changed.event["type"] != "document.changed" || !strings.Contains(string(changed.body), `"fromRev":2,"toRev":2`) {
 		t.Fatalf("the edit's summary: %s", changed.body)
 	}
-	waitFor(t, "the delivery log after restart", func() bool {
-		l = deliveries(t, base+hookPath, adminToken)
-		return len(l.Deliveries) == 2 && l.Deliveries[1].Status == "delivered"
-	})
+	tried.until(t, func(a attempt) bool { return a.Event == changed.header.Get("webhook-id") })
+	l = deliveries(t, base+hookPath, adminToken)
+	if len(l.Deliveries) != 2 || l.Deliveries[1].Status != "delivered" {
+		t.Fatalf("log after restart: %+v", l)
+	}
 	if d := l.Deliveries[1]; d.Attempts != 2 || d.Log[0].Status != 502 || d.Log[1].Status != 200 {
 		t.Fatalf("log: %+v", d)
 	}
@@ -524,7 +555,7 @@ func TestWebhookRestartMidRetry(t *testing.T) {
 // the hanging attempt times out and is retried.
 func TestWebhookHangingReceiverBlocksNothing(t *testing.T) {
 	clock := newTimerClock()
-	cfg := hooksConfig(clock)
+	cfg, tried := hooksConfig(clock)
 	cfg.Hooks.Timeout = 2 * time.Second
 	_, base := testServer(t, cfg)
 	slow, fast := newReceiver(t, 200), newReceiver(t, 200)
@@ -547,23 +578,19 @@ func TestWebhookHangingReceiverBlocksNothing(t *testing.T) {
 	if n := slow.active.Load(); n != 1 || time.Since(start) >= cfg.Hooks.Timeout {
 		t.Fatalf("after the edits: %d requests in flight at the slow receiver, %s", n, time.Since(start))
 	}
-	waitFor(t, "the edits' summary at the fast endpoint", func() bool {
-		clock.Add(time.Second)
-		select {
-		case r := <-fast.got:
-			if r.event["type"] != "document.changed" || !strings.Contains(string(r.body), `"toRev":20`) {
-				t.Fatalf("fast endpoint: %s", r.body)
-			}
-			return true
-		default:
-			return false
-		}
-	})
+	// The edits' summary is due a second after the server heard of the
+	// first of them.
+	clock.waitTimer(t, time.Second)
+	clock.Add(time.Second)
+	if r := fast.next(t); r.event["type"] != "document.changed" || !strings.Contains(string(r.body), `"toRev":20`) {
+		t.Fatalf("fast endpoint: %s", r.body)
+	}
 	// The hanging attempt ends at the timeout, and is logged.
-	waitFor(t, "the timed-out attempt in the log", func() bool {
-		l := deliveries(t, base+"/api/admin/hooks/"+slowHook["id"].(string), adminToken)
-		return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts >= 1 && timedOut(l.Deliveries[0].Log[0].Error)
-	})
+	slowID := slowHook["id"].(string)
+	tried.until(t, func(a attempt) bool { return a.endpoint == slowID })
+	if l := deliveries(t, base+"/api/admin/hooks/"+slowID, adminToken); len(l.Deliveries) != 1 || l.Deliveries[0].Attempts < 1 || !timedOut(l.Deliveries[0].Log[0].Error) {
+		t.Fatalf("the slow endpoint's log: %+v", l)
+	}
 }
 
 // appendOp is the op that appends s to a text of n code points.
@@ -677,30 +704,28 @@ func (s *sse) next(t *testing.T, comments *[]string) sseEvent {
 // stream; an id older than the journal keeps gets 410.
 func TestEventStreamResume(t *testing.T) {
 	clock := newTimerClock()
-	cfg := hooksConfig(clock)
+	cfg, _ := hooksConfig(clock)
 	srv, base := serveTest(t, cfg, docs.Config{MaxBytes: 1 << 20, JournalMax: 5}, nil)
 	wsEdit, wsView := mkws(t, base)
 	docEdit, docView := mkdocIn(t, base, wsEdit, "a.txt", "")
 	docStream := openSSE(t, base+"/api/docs/"+docView+"/events", "", "")
 	wsStream := openSSE(t, base+"/api/workspaces/"+wsView+"/events", "", "")
-	l, err := srv.docs.ResolveLink(docEdit)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// put's own stream, where it hears of each summary.
+	summaries := openSSE(t, base+"/api/workspaces/"+wsView+"/events", "", "")
 	// put edits the document and waits for the edit's summary, moving
-	// the clock on (the summary is due a second after the server hears
-	// of the edit, which may be just after the PUT's answer).
+	// the clock on once the summary is due (a second after the server
+	// hears of the edit, which may be just after the PUT's answer).
 	put := func(text string) {
 		t.Helper()
-		if st, body := postJSON(t, "PUT", base+"/api/docs/"+docEdit, "", `{"text":"`+text+`"}`); st != 200 {
+		st, body := postJSON(t, "PUT", base+"/api/docs/"+docEdit, "", `{"text":"`+text+`"}`)
+		if st != 200 {
 			t.Fatalf("PUT: %d %v", st, body)
 		}
-		waitFor(t, "the edit's summary", func() bool {
-			clock.Add(time.Second)
-			es, _ := srv.docs.Journal(docs.JournalQuery{Doc: l.Target})
-			meta, _ := srv.docs.Store().Meta(l.Target)
-			return len(es) > 0 && es[len(es)-1].ToRev == meta.Rev && es[len(es)-1].Kind == docs.JournalChanged
-		})
+		clock.waitTimer(t, time.Second)
+		clock.Add(time.Second)
+		want := fmt.Sprintf(`"toRev":%v`, body["rev"])
+		for e := summaries.next(t, nil); e.typ != "document.changed" || !strings.Contains(e.data, want); e = summaries.next(t, nil) {
+		}
 	}
 	put("one")
 	if st, _ := postJSON(t, "PATCH", base+"/api/docs/"+docEdit, "", `{"name":"b.txt"}`); st != 200 {
@@ -791,7 +816,7 @@ func deleteWith(t *testing.T, url, token string) int {
 // once, saying why, and the old link opens none.
 func TestEventStreamHeartbeatAndAccess(t *testing.T) {
 	clock := newTimerClock()
-	cfg := hooksConfig(clock)
+	cfg, _ := hooksConfig(clock)
 	cfg.EventsHeartbeat = time.Minute
 	_, base := testServer(t, cfg)
 	edit, _ := mkdocIn(t, base, "", "a.txt", "")
@@ -838,7 +863,8 @@ func TestEventStreamHeartbeatAndAccess(t *testing.T) {
 // names); later edits, another.
 func TestWebhookDebounce(t *testing.T) {
 	clock := newTimerClock()
-	_, base := testServer(t, hooksConfig(clock))
+	cfg, _ := hooksConfig(clock)
+	_, base := testServer(t, cfg)
 	rcv := newReceiver(t, 200)
 	mkhook(t, base, "/api/admin/hooks", adminToken, rcv.URL, `,"types":["document.changed"]`)
 	id := mkdoc(t, base, "")
@@ -859,16 +885,11 @@ func TestWebhookDebounce(t *testing.T) {
 		t.Fatalf("an event before the debounce: %s", r.body)
 	default:
 	}
-	var r hookReq
-	waitFor(t, "the summary", func() bool {
-		clock.Add(time.Second)
-		select {
-		case r = <-rcv.got:
-			return true
-		default:
-			return false
-		}
-	})
+	// The summary is due a second after the server heard of the first
+	// edit.
+	clock.waitTimer(t, time.Second)
+	clock.Add(time.Second)
+	r := rcv.next(t)
 	var ev struct {
 		Data struct {
 			FromRev, ToRev uint64
@@ -882,15 +903,9 @@ func TestWebhookDebounce(t *testing.T) {
 	ann.nextOf("op")
 	ann.send(`{"type":"op","rev":6,"id":"tab1-0123456789abcdef:6","op":[6,"c"]}`)
 	ann.nextOf("ack")
-	waitFor(t, "the second summary", func() bool {
-		clock.Add(time.Second)
-		select {
-		case r = <-rcv.got:
-			return true
-		default:
-			return false
-		}
-	})
+	clock.waitTimer(t, time.Second)
+	clock.Add(time.Second)
+	r = rcv.next(t)
 	if !strings.Contains(string(r.body), `"fromRev":7,"toRev":7`) {
 		t.Fatalf("second summary %s", r.body)
 	}

@@ -96,14 +96,19 @@ func TestDroppedSessionsCounted(t *testing.T) {
 		}
 	}
 	id := mkdoc(t, base, "x")
-	a := joinRaw(t, base, id, "a")
+	a := joinRaw(t, base, id, "a-0123456789")
+	b := joinRaw(t, base, id, "b-0123456789")
 	a.send(`{"type":"chat","text":"` + strings.Repeat("x", 2<<10) + `"}`)
 	if code := a.closeCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d, want 1009", code)
 	}
-	// The server counts the drop as its read ends, just after the close.
-	for !strings.Contains(metricsText(t, base), `collab_sessions_dropped_total{reason="message_too_big"} 1`) {
-		time.Sleep(10 * time.Millisecond)
+	// The server counts the drop as its read ends, just after the close,
+	// and then tells the others that a left.
+	if m := b.nextOf("leave"); m["user"] != a.user {
+		t.Fatalf("leave %v, want %s's", m, a.user)
+	}
+	if m := metricsText(t, base); !strings.Contains(m, `collab_sessions_dropped_total{reason="message_too_big"} 1`) {
+		t.Fatalf("the drop is not counted:\n%s", m)
 	}
 }
 
