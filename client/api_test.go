@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -183,10 +184,10 @@ func TestAnotherModuleUsesTheClient(t *testing.T) {
 	// The program's edits were acknowledged before it ended: the peer
 	// gets them soon, as one to three operations (edits made while one
 	// is in flight are sent together).
-	for deadline := time.Now().Add(10 * time.Second); peer.Text() != "hello, world"; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the peer's text: %q", peer.Text())
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := peer.WaitUntil(ctx, func() bool { return peer.Text() == "hello, world" }); err != nil {
+		t.Fatalf("the peer's text: %q (%v)", peer.Text(), err)
 	}
 	mu.Lock()
 	text := "e"

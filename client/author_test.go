@@ -48,20 +48,16 @@ func TestAuthor(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no remote edit")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err := bot.WaitUntil(ctx, func() bool {
 		n := 0
 		for _, p := range bot.Peers() {
 			if p.Author == a1.Author() {
 				n++
 			}
 		}
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bot's peers: %+v", bot.Peers())
-		}
-		time.Sleep(10 * time.Millisecond)
+		return n == 2
+	})
+	if err != nil {
+		t.Fatalf("the bot's peers: %+v (%v)", bot.Peers(), err)
 	}
 }

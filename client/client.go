@@ -130,7 +130,8 @@ type Client struct {
 	cfg Config
 
 	mu       sync.Mutex // guards everything below
-	cond     *sync.Cond // broadcast on every state change
+	cond     *sync.Cond // broadcast on every state change (see changed)
+	changes  uint64     // counts the state changes, for WaitUntil
 	text     rope.Rope  // local text: server text at rev + inflight + buffer
 	rev      uint64     // newest server revision applied
 	joined   bool       // joined on the current connection
@@ -348,7 +349,7 @@ func (c *Client) reader(conn *websocket.Conn) {
 			c.err = fmt.Errorf("client: closed by the server (%d): %w", info.code, info.err)
 		}
 	}
-	c.cond.Broadcast()
+	c.changed()
 	c.mu.Unlock()
 	if c.cfg.OnState != nil {
 		c.cfg.OnState(false)
@@ -407,7 +408,7 @@ func (c *Client) fail(err error) {
 	if c.err == nil {
 		c.err = err
 	}
-	c.cond.Broadcast()
+	c.changed()
 	c.mu.Unlock()
 }
 
@@ -420,7 +421,7 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	conn := c.conn
-	c.cond.Broadcast()
+	c.changed()
 	c.mu.Unlock()
 	close(c.done)
 	if conn != nil {
@@ -515,6 +516,37 @@ func (c *Client) Users() []Cursor {
 	}
 	slices.SortFunc(out, func(a, b Cursor) int { return strings.Compare(a.Peer.ID, b.Peer.ID) })
 	return out
+}
+
+// changed wakes the waiters: the client's state may have changed. Called
+// with mu held.
+func (c *Client) changed() {
+	c.changes++
+	c.cond.Broadcast()
+}
+
+// WaitUntil waits until ok reports true, or ctx ends, or the client is
+// closed or fails. ok is called at once, then each time the client's
+// state may have changed (a message from the server handled, a local
+// edit, a connection lost), without the client's lock held: it may call
+// the client's methods, such as Text, Peers, Users and Data. For
+// example, to wait until someone named Ann is here:
+//
+//	err := c.WaitUntil(ctx, func() bool {
+//		return slices.ContainsFunc(c.Peers(), func(p client.Peer) bool { return p.Name == "Ann" })
+//	})
+func (c *Client) WaitUntil(ctx context.Context, ok func() bool) error {
+	for {
+		c.mu.Lock()
+		seen := c.changes
+		c.mu.Unlock()
+		if ok() {
+			return nil
+		}
+		if err := c.wait(ctx, func() bool { return c.changes != seen }); err != nil {
+			return err
+		}
+	}
 }
 
 // WaitJoined waits until the session has joined (or rejoined).
@@ -636,7 +668,7 @@ func (c *Client) edit(build func(n int) (ot.Operation, error)) error {
 	default:
 		c.buffer, c.hasBuf = op, true
 	}
-	c.cond.Broadcast()
+	c.changed()
 	return nil
 }
 

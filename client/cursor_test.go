@@ -24,12 +24,12 @@ func TestCursors(t *testing.T) {
 		}
 		return s
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	waitFor := func(c *client.Client, want string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); cursors(c) != want; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("cursors %q, want %q", cursors(c), want)
-			}
+		if err := c.WaitUntil(ctx, func() bool { return cursors(c) == want }); err != nil {
+			t.Fatalf("cursors %q, want %q (%v)", cursors(c), want, err)
 		}
 	}
 	if !ann.SetCursor([]client.Range{{Anchor: 1, Head: 1}}) {
@@ -42,8 +42,6 @@ func TestCursors(t *testing.T) {
 	if got := cursors(bob); got != "Ann[{3 3}] " {
 		t.Errorf("with Bob's edit in flight: %q", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := bob.WaitSynced(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -176,22 +176,15 @@ func TestEmitAndData(t *testing.T) {
 	if err := ann.SetData(map[string]any{"status": "away", "role": nil}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = bob.WaitUntil(ctx, func() bool {
 		peers := bob.Peers()
-		if len(peers) == 1 && peers[0].ID == ann.User() && peers[0].Name == "Ann" && string(peers[0].Data["status"]) == `"away"` && peers[0].Data["role"] == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Bob sees %+v", peers)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(peers) == 1 && peers[0].ID == ann.User() && peers[0].Name == "Ann" && string(peers[0].Data["status"]) == `"away"` && peers[0].Data["role"] == nil
+	})
+	if err != nil {
+		t.Fatalf("Bob sees %+v (%v)", bob.Peers(), err)
 	}
-	for string(ann.Data()["status"]) != `"away"` {
-		if time.Now().After(deadline) {
-			t.Fatalf("Ann's own data: %s", ann.Data())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := ann.WaitUntil(ctx, func() bool { return string(ann.Data()["status"]) == `"away"` }); err != nil {
+		t.Fatalf("Ann's own data: %s (%v)", ann.Data(), err)
 	}
 
 	// A reconnect keeps the data; an event in flight fails with the

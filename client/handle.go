@@ -73,7 +73,7 @@ func (c *Client) handleFrame(data []byte) error {
 	// Wake waiters after the callbacks ran, so that a caller of
 	// WaitSynced has seen every OnAck.
 	c.mu.Lock()
-	c.cond.Broadcast()
+	c.changed()
 	c.mu.Unlock()
 	return err
 }
