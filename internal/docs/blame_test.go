@@ -307,6 +307,21 @@ func FuzzBlameApply(f *testing.F) {
 	})
 }
 
+// waitIndexed waits until cond holds, checked again each time one of m's
+// indexers (blame checkpoints, session line counts) finishes a job,
+// failing the test after 10 s.
+func waitIndexed(t *testing.T, m *Manager, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-m.indexed:
+		case <-timeout:
+			t.Fatalf("waited 10 s for the indexers to write %s", what)
+		}
+	}
+}
+
 // blameCheckpoints counts the blame checkpoints stored for a document.
 func blameCheckpoints(m *Manager, id string) (n int) {
 	m.Store().DB().View(func(tx *bolt.Tx) error {
@@ -328,11 +343,8 @@ func TestBlameIndexer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The indexer runs in the background: wait for it (the test's own
-	// timeout bounds this).
-	for blameCheckpoints(m, meta.ID) < 4 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The indexer runs in the background: wait for it.
+	waitIndexed(t, m, "4 checkpoints", func() bool { return blameCheckpoints(m, meta.ID) >= 4 })
 	if n := blameCheckpoints(m, meta.ID); n != 4 {
 		t.Fatalf("%d checkpoints after 23 revisions, want 4 (at 5, 10, 15, 20)", n)
 	}
@@ -684,9 +696,8 @@ func TestBlameOldCheckpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for blameCheckpoints(m, meta.ID) < 12 { // the indexer's, from the edit path
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The indexer's, from the edit path.
+	waitIndexed(t, m, "12 checkpoints", func() bool { return blameCheckpoints(m, meta.ID) >= 12 })
 	revs, err := m.Revisions(meta.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -747,9 +758,8 @@ func TestBlameIndexerBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for blameCheckpoints(m, meta.ID) < 8 { // the indexer's, from the edit path
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The indexer's, from the edit path.
+	waitIndexed(t, m, "8 checkpoints", func() bool { return blameCheckpoints(m, meta.ID) >= 8 })
 	dropBlame(t, m, meta.ID)
 	for n := 1; ; n++ {
 		w, more, err := m.planBlame(meta.ID, 41, 1)
@@ -808,17 +818,14 @@ func TestBlameAsksTheIndexer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for blameCheckpoints(m, meta.ID) < 8 { // the indexer's, from the edit path
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The indexer's, from the edit path.
+	waitIndexed(t, m, "8 checkpoints", func() bool { return blameCheckpoints(m, meta.ID) >= 8 })
 	dropBlame(t, m, meta.ID)
 	pages := pagesWritten(m)
 	if _, err := m.Blame(meta.ID, 41); err != nil {
 		t.Fatal(err)
 	}
-	for blameCheckpoints(m, meta.ID) < 8 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitIndexed(t, m, "8 checkpoints again", func() bool { return blameCheckpoints(m, meta.ID) >= 8 })
 	if pagesWritten(m) == pages {
 		t.Error("the checkpoints were written without a write")
 	}

@@ -308,6 +308,7 @@ func (m *Manager) indexer() {
 			return
 		case j := <-m.index:
 			m.indexJobs(j)
+			m.noteIndexed()
 		}
 	}
 }
@@ -346,6 +347,15 @@ func (m *Manager) indexJobs(j blameJob) {
 		default:
 			return
 		}
+	}
+}
+
+// noteIndexed tells a test waiting on m.indexed that an indexer finished
+// a job (see waitIndexed).
+func (m *Manager) noteIndexed() {
+	select {
+	case m.indexed <- struct{}{}:
+	default: // one is pending already: it wakes the waiter
 	}
 }
 

@@ -119,6 +119,9 @@ type Manager struct {
 	index chan blameJob
 	// sessionJobs takes sessions that just closed to the session indexer.
 	sessionJobs chan sessionJob
+	// indexed receives, without blocking the indexers, after each of
+	// their jobs: tests wait on it for what they wrote (cap 1).
+	indexed chan struct{}
 
 	// watcher hears of durable revisions and journal entries (see
 	// Watch).
@@ -168,6 +171,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 		stop:    make(chan struct{}),
 
 		sessionJobs: make(chan sessionJob, 256),
+		indexed:     make(chan struct{}, 1),
 	}
 	m.wg.Add(4)
 	go m.every(min(cfg.IdleTimeout/2, 30*time.Second), func() { m.Sweep() })

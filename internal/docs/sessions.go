@@ -561,6 +561,7 @@ func (m *Manager) sessionIndexer() {
 			// An error means the document is gone, or the disk refuses
 			// the write: the reads count the session themselves.
 			_ = m.indexSessionLines(j.id, j.rev)
+			m.noteIndexed()
 		}
 	}
 }

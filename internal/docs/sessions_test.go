@@ -311,13 +311,12 @@ func TestSessionIndexerCountsClosedSessions(t *testing.T) {
 		})
 		return c, ok
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	c, ok := cached()
-	for !ok && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-		c, ok = cached()
-	}
-	if !ok || c != (lineCounts{last: 2, added: 3, removed: 0}) {
+	var (
+		c  lineCounts
+		ok bool
+	)
+	waitIndexed(t, m, "the counts of session 1-2", func() bool { c, ok = cached(); return ok })
+	if c != (lineCounts{last: 2, added: 3, removed: 0}) {
 		t.Fatalf("counts of session 1-2: %+v, %v; want +3 up to revision 2", c, ok)
 	}
 	ss, err := m.Sessions(meta.ID, 0, 10)
