@@ -44,13 +44,19 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 		defer mu.Unlock()
 		return len(acked[ids[0]]) + len(acked[ids[1]])
 	}
+	ackedSome := newAckSignal()
 	seed := seedOf(t)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 6 {
 		id := ids[i%2]
 		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, Name: fmt.Sprintf("bot%d", i),
-			OnAck: func(a client.Ack) { mu.Lock(); acked[id][a.ID], public[id][a.Public] = a.Rev, a.Rev; mu.Unlock() }})
+			OnAck: func(a client.Ack) {
+				mu.Lock()
+				acked[id][a.ID], public[id][a.Public] = a.Rev, a.Rev
+				mu.Unlock()
+				ackedSome.note()
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,18 +75,13 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 					t.Errorf("client %d: %v", i, err)
 					return
 				}
-				time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+				time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond) // think time: the workload, not synchronisation
 			}
 		}()
 	}
 	waitAcks := func(n int) {
 		t.Helper()
-		for count() < n {
-			if ctx.Err() != nil {
-				t.Fatalf("only %d edits acknowledged", count())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		ackedSome.wait(ctx, t, count, n)
 	}
 	waitAcks(150)
 

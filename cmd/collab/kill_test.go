@@ -58,10 +58,12 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	acked := map[string]uint64{}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	ackedSome := newAckSignal()
 	cs := make([]*client.Client, 6)
 	for i := range cs {
 		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock() }})
+			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock(); ackedSome.note() }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,28 +88,19 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // think time: the workload
 			}
 		}()
 	}
 	// Kill mid-stream, once plenty has been acknowledged.
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 150 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	ackedSome.wait(ctx, t, count, 150)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	mu.Lock()
-	before := len(acked)
-	mu.Unlock()
-	time.Sleep(50 * time.Millisecond)
+	before := count()
 	_, base2 := startBinary(t, bin, data, strings.TrimPrefix(base, "http://"))
-	time.Sleep(300 * time.Millisecond)
+	// The clients reconnect and go on typing: stop them once plenty more
+	// has been acknowledged by the new process.
+	ackedSome.wait(ctx, t, count, before+100)
 	close(stop)
 	wg.Wait()
 	for i, c := range cs {

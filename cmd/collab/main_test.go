@@ -170,7 +170,7 @@ func delayProxy(t *testing.T, target string, maxDelay time.Duration, seed uint64
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				time.Sleep(delay())
+				time.Sleep(delay()) // the network's jitter: the workload
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
 				}
@@ -196,6 +196,34 @@ func delayProxy(t *testing.T, target string, maxDelay time.Duration, seed uint64
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// ackSignal is what a test's OnAck gives (note) so that the test can wait
+// until enough edits are acknowledged (wait) instead of sleeping while
+// its clients type.
+type ackSignal chan struct{}
+
+func newAckSignal() ackSignal { return make(ackSignal, 1) }
+
+// note says an edit was acknowledged; it never blocks.
+func (s ackSignal) note() {
+	select {
+	case s <- struct{}{}:
+	default: // one is pending already: it wakes the waiter
+	}
+}
+
+// wait waits until count() reaches n, checked after each acknowledgement,
+// failing the test if ctx ends first.
+func (s ackSignal) wait(ctx context.Context, t *testing.T, count func() int, n int) {
+	t.Helper()
+	for count() < n {
+		select {
+		case <-s:
+		case <-ctx.Done():
+			t.Fatalf("only %d edits acknowledged, waiting for %d", count(), n)
+		}
+	}
 }
 
 func seedOf(t *testing.T) uint64 {
@@ -262,7 +290,7 @@ func TestClientsConvergeWithDelaysAndDisconnects(t *testing.T) {
 				if rng.IntN(15) == 0 {
 					c.Drop()
 				}
-				time.Sleep(time.Duration(rng.IntN(8)) * time.Millisecond)
+				time.Sleep(time.Duration(rng.IntN(8)) * time.Millisecond) // think time: the workload
 			}
 		}()
 	}
@@ -322,10 +350,12 @@ func TestRestartMidSessionLosesNothing(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	acked := map[string]uint64{}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	ackedSome := newAckSignal()
 	cs := make([]*client.Client, 4)
 	for i := range cs {
 		c, err := client.Dial(ctx, client.Config{URL: base, Doc: id, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock() }})
+			OnAck: func(a client.Ack) { mu.Lock(); acked[a.Public] = a.Rev; mu.Unlock(); ackedSome.note() }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,11 +378,13 @@ func TestRestartMidSessionLosesNothing(t *testing.T) {
 				if k == 30 {
 					<-restarted
 				}
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(2 * time.Millisecond) // think time: the workload
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Stop mid-session, with edits going on: each client makes 30 before
+	// it waits for the restart, acknowledged one by one or a few together.
+	ackedSome.wait(ctx, t, count, 20)
 	stop()
 	base2, _ := startRun(t, data, addr, "-ops-per-second", "1000")
 	close(restarted)

@@ -436,7 +436,7 @@ func TestJWKSRefreshedInTheBackground(t *testing.T) {
 		// bubble is idle again: a refresh then due has been made.
 		tick := func(d time.Duration) int {
 			n := j.count()
-			time.Sleep(d)
+			time.Sleep(d) // moves the bubble's fake clock by d: no real wait
 			synctest.Wait()
 			return j.count() - n
 		}
