@@ -142,6 +142,16 @@ func appendJournal(tx *bolt.Tx, e *JournalEntry) error {
 }
 
 // entryOf is an entry about meta as it is now.
+// journalTo appends e to the journal in tx and, numbered, to out: the
+// entries its write tells the watcher of once committed.
+func journalTo(tx *bolt.Tx, out *[]JournalEntry, e JournalEntry) error {
+	if err := appendJournal(tx, &e); err != nil {
+		return err
+	}
+	*out = append(*out, e)
+	return nil
+}
+
 func entryOf(kind string, meta Meta, now time.Time) JournalEntry {
 	return JournalEntry{Kind: kind, Time: now, Doc: meta.ID, Workspace: meta.Workspace, Name: meta.Name,
 		EditLink: meta.EditLink, ViewLink: meta.ViewLink, FromRev: meta.Rev, ToRev: meta.Rev}
@@ -219,11 +229,10 @@ func noteIn(tx *bolt.Tx, meta *Meta, now time.Time, out *[]JournalEntry) error {
 	e := entryOf(JournalChanged, *meta, now)
 	e.FromRev, e.ToRev = meta.Journaled+1, meta.Rev
 	e.Authors = journalAuthors(tx, *meta, ids)
-	if err := appendJournal(tx, &e); err != nil {
+	if err := journalTo(tx, out, e); err != nil {
 		return err
 	}
 	meta.Journaled = meta.Rev
-	*out = append(*out, e)
 	return nil
 }
 

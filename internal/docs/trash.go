@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,11 +71,9 @@ func (m *Manager) Delete(id string, by By) error {
 		if err := putDocLinks(tx, meta); err != nil {
 			return err
 		}
-		e := entryOf(JournalDeleted, meta, now)
-		if err := appendJournal(tx, &e); err != nil {
+		if err := journalTo(tx, &entries, entryOf(JournalDeleted, meta, now)); err != nil {
 			return err
 		}
-		entries = append(entries, e)
 		return putMeta(tx, meta)
 	}}
 	err := m.withoutEdits(id, w)
@@ -132,11 +131,9 @@ func (m *Manager) Undelete(id, name string, by By) (Meta, error) {
 		if err := putDocLinks(tx, meta); err != nil {
 			return err
 		}
-		e := entryOf(JournalRestored, meta, now)
-		if err := appendJournal(tx, &e); err != nil {
+		if err := journalTo(tx, &entries, entryOf(JournalRestored, meta, now)); err != nil {
 			return err
 		}
-		entries = append(entries, e)
 		out = meta
 		return putMeta(tx, meta)
 	})
@@ -164,21 +161,14 @@ func (m *Manager) Purge(id string) error {
 			if err := noteIn(tx, &meta, now, &entries); err != nil {
 				return err
 			}
-			e := entryOf(JournalDeleted, meta, now)
-			if err := appendJournal(tx, &e); err != nil {
+			if err := journalTo(tx, &entries, entryOf(JournalDeleted, meta, now)); err != nil {
 				return err
 			}
-			entries = append(entries, e)
 		}
 		if err := deleteDoc(tx, id); err != nil {
 			return err
 		}
-		e := entryOf(JournalPurged, meta, now)
-		if err := appendJournal(tx, &e); err != nil {
-			return err
-		}
-		entries = append(entries, e)
-		return nil
+		return journalTo(tx, &entries, entryOf(JournalPurged, meta, now))
 	}}
 	err := m.withoutEdits(id, w)
 	if err == nil {
@@ -240,28 +230,34 @@ func (m *Manager) withoutEdits(id string, w *write) error {
 // deleted first: at most limit, deleted before the one whose DeletedSeq is
 // before (0: from the newest).
 func (s *Store) Deleted(ws string, before uint64, limit int) (out []Meta, err error) {
+	err = s.viewAll(func(v *view) error {
+		out, err = v.deleted(ws, before, limit)
+		return err
+	})
+	return out, err
+}
+
+// deleted reads the trash of workspace ws as Deleted does.
+func (v *view) deleted(ws string, before uint64, limit int) (out []Meta, err error) {
 	if before == 0 {
 		before = math.MaxUint64
 	}
-	err = s.viewAll(func(v *view) error {
-		prefix := append([]byte(ws), 0)
-		c := v.tx.Bucket(bucketTrash).Cursor()
-		k, id := c.Seek(trashKey(ws, before))
-		if k == nil {
-			k, id = c.Last()
-		} else {
-			k, id = c.Prev()
+	prefix := append([]byte(ws), 0)
+	c := v.tx.Bucket(bucketTrash).Cursor()
+	k, id := c.Seek(trashKey(ws, before))
+	if k == nil {
+		k, id = c.Last()
+	} else {
+		k, id = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && len(out) < limit; k, id = c.Prev() {
+		m, _, err := v.metaOf(string(id), true)
+		if err != nil {
+			return nil, err
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && len(out) < limit; k, id = c.Prev() {
-			m, _, err := v.metaOf(string(id), true)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // DeletedMeta returns a deleted document's metadata; a live one is not
@@ -291,18 +287,12 @@ func (s *Store) Documents(ws string) (out []Meta, err error) {
 			}
 			out = append(out, m)
 		}
-		trash := v.tx.Bucket(bucketTrash).Cursor()
-		prefix = append([]byte(ws), 0)
-		for k, id := trash.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = trash.Next() {
-			if len(k) != len(prefix)+8 {
-				continue
-			}
-			m, _, err := v.metaOf(string(id), true)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
+		deleted, err := v.deleted(ws, 0, math.MaxInt)
+		if err != nil {
+			return err
 		}
+		slices.Reverse(deleted) // in the order of their deletion
+		out = append(out, deleted...)
 		return nil
 	})
 	return out, err
