@@ -22,24 +22,6 @@ import (
 //
 //	go test -run '^$' -bench Git -benchtime 3x ./internal/gitrepo/
 
-// clock is the benchmark history's clock, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // benchWorkspace is a workspace of files files and revisions revisions in
 // all, made through the edit path: sessions of ten files edited together,
 // fifty revisions each, ten minutes apart.
@@ -54,19 +36,10 @@ type benchWorkspace struct {
 
 func newBenchWorkspace(b *testing.B, files, revisions int) *benchWorkspace {
 	b.Helper()
-	clk := &clock{t: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)}
-	m, err := docs.Open(filepath.Join(b.TempDir(), "bench.db"), docs.Config{Now: clk.now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	w, err := m.CreateWorkspace()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bw := &benchWorkspace{m: m, clk: clk, ws: w.ID}
+	m, clk, ws := newWorkspace(b, "bench.db")
+	bw := &benchWorkspace{m: m, clk: clk, ws: ws}
 	for i := range files {
-		meta, err := m.Create(docs.CreateParams{Name: fmt.Sprintf("pkg%d/file%02d.go", i%5, i), Workspace: w.ID})
+		meta, err := m.Create(docs.CreateParams{Name: fmt.Sprintf("pkg%d/file%02d.go", i%5, i), Workspace: ws})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,23 +13,50 @@ import (
 	"github.com/collab-editor/collab/internal/ot"
 )
 
+// clock is the clock of a test's history, moved by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newWorkspace opens a store, file in a temporary folder, on a clock
+// that starts at 1 January 2026, 08:00 UTC and moves when the test moves
+// it, and creates a workspace in it.
+func newWorkspace(tb testing.TB, file string) (m *docs.Manager, clk *clock, ws string) {
+	tb.Helper()
+	clk = &clock{t: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)}
+	m, err := docs.Open(filepath.Join(tb.TempDir(), file), docs.Config{Now: clk.now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	w, err := m.CreateWorkspace()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m, clk, w.ID
+}
+
 // stableHistory makes a workspace whose history does not depend on
 // anything random (no two events of one millisecond).
 func stableHistory(t *testing.T) (*docs.Manager, *clock, string, []string) {
-	clk := &clock{t: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)}
-	m, err := docs.Open(filepath.Join(t.TempDir(), "stable.db"), docs.Config{Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	w, err := m.CreateWorkspace()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, clk, ws := newWorkspace(t, "stable.db")
 	var ids []string
 	for i := range 4 {
 		clk.advance(time.Second)
-		meta, err := m.Create(docs.CreateParams{Name: fmt.Sprintf("dir%d/file%d.go", i%2, i), Workspace: w.ID, Text: "package x\n", Author: fmt.Sprintf("a%d", i%3)})
+		meta, err := m.Create(docs.CreateParams{Name: fmt.Sprintf("dir%d/file%d.go", i%2, i), Workspace: ws, Text: "package x\n", Author: fmt.Sprintf("a%d", i%3)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +82,7 @@ func stableHistory(t *testing.T) (*docs.Manager, *clock, string, []string) {
 			}
 		}
 	}
-	return m, clk, w.ID, ids
+	return m, clk, ws, ids
 }
 
 // TestCommitIDsStayTheSame: the commits of a history that does not depend

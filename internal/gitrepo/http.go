@@ -68,8 +68,7 @@ func (r *Repos) ServeInfoRefs(w http.ResponseWriter, req *http.Request, a Access
 	}
 	snap, err := r.current(a.Workspace)
 	if err != nil {
-		r.cfg.Logger.Error("git: reading a workspace's history", "err", err)
-		enc.EncodeString("ERR collab could not read the workspace's history\n")
+		r.unreadable(enc, "reading a workspace's history", err)
 		return
 	}
 	var head plumbing.Hash
@@ -98,6 +97,13 @@ func (r *Repos) ServeInfoRefs(w http.ResponseWriter, req *http.Request, a Access
 		}
 	}
 	enc.Flush()
+}
+
+// unreadable logs why the workspace's history could not be read (what
+// was being done, and err) and tells git, in a pkt-line.
+func (r *Repos) unreadable(enc *pktline.Encoder, what string, err error) {
+	r.cfg.Logger.Error("git: "+what, "err", err)
+	enc.EncodeString("ERR collab could not read the workspace's history\n")
 }
 
 // body returns a request's body, gunzipped when the client compressed it,

@@ -177,7 +177,16 @@ func encodeTree(entries []treeEntry) []byte {
 	return b.Bytes()
 }
 
-// decodeTree reads a tree object's entries.
+// readTree reads the entries of obj, a tree object.
+func readTree(obj plumbing.EncodedObject) ([]treeEntry, error) {
+	data, err := content(obj)
+	if err != nil {
+		return nil, err
+	}
+	return decodeTree(data)
+}
+
+// decodeTree reads a tree object's entries from its bytes.
 func decodeTree(data []byte) ([]treeEntry, error) {
 	var out []treeEntry
 	for len(data) > 0 {

@@ -164,11 +164,7 @@ func treeFiles(objs *layer, tree plumbing.Hash, max int) (map[string]treeEntry, 
 		if !ok || obj.Type() != plumbing.TreeObject {
 			return refusal("tree %s is missing from the push", h)
 		}
-		data, err := content(obj)
-		if err != nil {
-			return err
-		}
-		entries, err := decodeTree(data)
+		entries, err := readTree(obj)
 		if err != nil {
 			return err
 		}

@@ -88,8 +88,7 @@ func (r *Repos) ServeUploadPack(w http.ResponseWriter, req *http.Request, a Acce
 	}
 	snap, err := r.current(a.Workspace)
 	if err != nil {
-		r.cfg.Logger.Error("git: reading a workspace's history", "err", err)
-		enc.EncodeString("ERR collab could not read the workspace's history\n")
+		r.unreadable(enc, "reading a workspace's history", err)
 		return
 	}
 	for _, want := range u.wants {
@@ -121,8 +120,7 @@ func (r *Repos) ServeUploadPack(w http.ResponseWriter, req *http.Request, a Acce
 	}
 	hashes, err := missing(snap.objs, u.wants, common)
 	if err != nil {
-		r.cfg.Logger.Error("git: walking a workspace's history", "err", err)
-		enc.EncodeString("ERR collab could not read the workspace's history\n")
+		r.unreadable(enc, "walking a workspace's history", err)
 		return
 	}
 	var out io.Writer = w
@@ -165,11 +163,7 @@ func missing(objs *layer, wants, common []plumbing.Hash) ([]plumbing.Hash, error
 		if obj.Type() != plumbing.TreeObject {
 			return nil
 		}
-		data, err := content(obj)
-		if err != nil {
-			return err
-		}
-		entries, err := decodeTree(data)
+		entries, err := readTree(obj)
 		if err != nil {
 			return err
 		}
