@@ -62,10 +62,7 @@ func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request) {
 
 // handleRotateWorkspace replaces a workspace's links.
 func (s *Server) handleRotateWorkspace(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	wg, ok := s.adminWorkspace(w, r)
 	if !ok {
 		return
 	}
@@ -130,10 +127,7 @@ func (s *Server) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 // handleWorkspaceToken mints a token for every document of a workspace
 // (administrators only).
 func (s *Server) handleWorkspaceToken(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	wg, ok := s.adminWorkspace(w, r)
 	if !ok {
 		return
 	}

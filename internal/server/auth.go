@@ -140,16 +140,22 @@ func (s *Server) checkClaims(c access.Claims) (map[string]json.RawMessage, error
 	return data, nil
 }
 
+// tokenErrorCode is the problem code of a token that does not verify:
+// token_expired, token_not_yet_valid, or else invalid_token.
+func tokenErrorCode(err error) string {
+	switch {
+	case errors.Is(err, access.ErrExpired):
+		return "token_expired"
+	case errors.Is(err, access.ErrNotYetValid):
+		return "token_not_yet_valid"
+	}
+	return "invalid_token"
+}
+
 // tokenRefused answers a request whose token does not verify: 401 with
 // invalid_token, token_expired or token_not_yet_valid.
 func (s *Server) tokenRefused(w http.ResponseWriter, r *http.Request, err error) {
-	code := "invalid_token"
-	switch {
-	case errors.Is(err, access.ErrExpired):
-		code = "token_expired"
-	case errors.Is(err, access.ErrNotYetValid):
-		code = "token_not_yet_valid"
-	}
+	code := tokenErrorCode(err)
 	detail := strings.TrimPrefix(err.Error(), "access: ")
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="collab", error="invalid_token", error_description=%q`, strings.ReplaceAll(detail, `"`, "'")))
 	s.problem(w, r, http.StatusUnauthorized, code, detail)
@@ -168,6 +174,16 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// adminWorkspace resolves the {ws} of an administrative route, answering
+// the request itself unless it carries the API token and names a
+// workspace.
+func (s *Server) adminWorkspace(w http.ResponseWriter, r *http.Request) (wsGrant, bool) {
+	if !s.requireAdmin(w, r) {
+		return wsGrant{}, false
+	}
+	return s.workspaceAccess(w, r, r.PathValue("ws"))
 }
 
 // access resolves the {id} of a document route into a grant, answering

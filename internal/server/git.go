@@ -2,7 +2,6 @@ package server
 
 import (
 	"cmp"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -57,15 +56,8 @@ func (s *Server) gitAccess(w http.ResponseWriter, r *http.Request) (gitrepo.Acce
 	}
 	if err != nil {
 		// Basic, so that git asks again rather than give up.
-		code := "invalid_token"
-		switch {
-		case errors.Is(err, access.ErrExpired):
-			code = "token_expired"
-		case errors.Is(err, access.ErrNotYetValid):
-			code = "token_not_yet_valid"
-		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="collab", charset="UTF-8"`)
-		s.problem(w, r, http.StatusUnauthorized, code, strings.TrimPrefix(err.Error(), "access: "))
+		s.problem(w, r, http.StatusUnauthorized, tokenErrorCode(err), strings.TrimPrefix(err.Error(), "access: "))
 		return gitrepo.Access{}, false
 	}
 	switch tokWS, ok := s.handles.OpenWorkspace(claims.Workspace); {

@@ -149,7 +149,7 @@ func TestGitMultiCommitPushWhileTyping(t *testing.T) {
 	ls := lines(20)
 	g.create("live.txt", joinLines(ls), "alice-1")
 	g.create("notes.md", "notes\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	dir := g.clone(g.edit)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -240,24 +240,24 @@ func TestGitHistoryIsMadeOfWhatWasThen(t *testing.T) {
 
 	// A session that renames and edits; one in which Alice takes a new
 	// name and types; one that deletes README.md; one that restores it.
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	if st, body, _ := call(t, "PATCH", g.base+"/api/workspaces/"+g.edit+"/files/"+g.docs["src/main.go"], "", "application/json", `{"name":"cmd/app/main.go"}`); st != 200 {
 		t.Fatalf("renaming: %d %v", st, body)
 	}
-	g.clk.advance(time.Second)
+	g.clk.Add(time.Second)
 	g.put("src/main.go", "package main\n\nfunc main() {}\n", "bob-2")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	if err := g.mgr.SetAuthor(g.docs["README.md"], "alice-1", docs.AuthorProfile{Name: "Alice Pleasance"}); err != nil {
 		t.Fatal(err)
 	}
 	g.put("src/util/strings.go", "package util\n\n// Alice was here.\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	if st, body, _ := call(t, "DELETE", g.base+"/api/workspaces/"+g.edit+"/files/"+g.docs["README.md"], "", "", ""); st != 204 {
 		t.Fatalf("deleting: %d %v", st, body)
 	}
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	g.put("src/util/strings.go", "package util\n\n// Alice was here, twice.\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	if st, body, _ := call(t, "POST", g.base+"/api/workspaces/"+g.edit+"/deleted/"+g.docs["README.md"]+"/restore", "", "", ""); st != 200 {
 		t.Fatalf("restoring: %d %v", st, body)
 	}
@@ -298,7 +298,7 @@ func TestGitHistoryIsMadeOfWhatWasThen(t *testing.T) {
 	}
 
 	// The same ids from nothing: another server on the same store.
-	_, base2 := serveManager(t, Config{Now: g.clk.now}, g.mgr, nil)
+	_, base2 := serveManager(t, Config{Now: g.clk.Now}, g.mgr, nil)
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	g.git(g.home, "clone", "-q", base2+"/git/"+g.view, fresh)
 	if again := g.log(fresh, "HEAD"); len(again) != len(commits) || again[len(again)-1].hash != commits[len(commits)-1].hash {
@@ -337,7 +337,7 @@ func TestGitTokens(t *testing.T) {
 	g.create("a.txt", "alpha\n", "alice-1")
 	g.create("b.txt", "beta\n", "alice-1")
 	g.create("c.txt", "gamma\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	var files struct{ Handle string }
 	g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
 	handle := files.Handle
@@ -358,17 +358,7 @@ func TestGitTokens(t *testing.T) {
 	if out, err := g.gitErr(g.home, "clone", g.base+"/git/"+handle, filepath.Join(t.TempDir(), "x")); err == nil || !strings.Contains(out, "Username") {
 		t.Fatalf("cloning without a password: %v %s", err, out)
 	}
-	state := func() string {
-		var files struct{ Files []docView }
-		g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
-		var b strings.Builder
-		for _, f := range files.Files {
-			text, rev := restText(t, g.base, f.ID)
-			fmt.Fprintf(&b, "%s@%d:%q\n", f.Name, rev, text)
-		}
-		return b.String()
-	}
-	before := state()
+	before := g.state()
 
 	// The view token clones what the link clones.
 	dir := filepath.Join(t.TempDir(), "view")
@@ -403,7 +393,7 @@ func TestGitTokens(t *testing.T) {
 			t.Errorf("%s: %v %s", tc.name, err, out)
 		}
 	}
-	if after := state(); after != before {
+	if after := g.state(); after != before {
 		t.Fatalf("refused pushes changed the workspace:\n%s\nwas\n%s", after, before)
 	}
 
@@ -464,15 +454,15 @@ func TestGitTokens(t *testing.T) {
 func TestGitPushOnAStaleOpenCommit(t *testing.T) {
 	g := newGitWorld(t, docs.Config{})
 	g.create("a.txt", "alpha\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	g.put("a.txt", "alpha\nbeta\n", "bob-2")
-	g.clk.advance(time.Second)
+	g.clk.Add(time.Second)
 	dir := g.clone(g.edit) // its head is the open session's commit
-	g.clk.advance(time.Second)
+	g.clk.Add(time.Second)
 	g.put("a.txt", "alpha\nbeta\ngamma\n", "bob-2") // the session goes on
 
 	// Another server on the same store: nothing in memory.
-	_, base2 := serveManager(t, Config{Now: g.clk.now}, g.mgr, nil)
+	_, base2 := serveManager(t, Config{Now: g.clk.Now}, g.mgr, nil)
 	g.git(dir, "remote", "set-url", "origin", base2+"/git/"+g.edit)
 	g.commitFiles(dir, "from git", map[string]string{"b.txt": "bee\n"})
 	if out := g.git(dir, "push", "origin", "main"); !strings.Contains(out, "applied") {

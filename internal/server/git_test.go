@@ -36,40 +36,36 @@ func needGit(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // gitWorld is a server with an injected clock, a workspace, and git.
 type gitWorld struct {
 	t          *testing.T
 	base       string
 	mgr        *docs.Manager
-	clk        *fakeClock
-	edit, view string // the workspace's links
+	clk        *testClock // the server's and the store's
+	edit, view string     // the workspace's links
 	home       string
 	docs       map[string]string // path -> document id (its edit link)
+}
+
+// state is the workspace's files as the REST API shows them: each one's
+// path, revision and text.
+func (g *gitWorld) state() string {
+	g.t.Helper()
+	var files struct{ Files []docView }
+	g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
+	var b strings.Builder
+	for _, f := range files.Files {
+		text, rev := restText(g.t, g.base, f.ID)
+		fmt.Fprintf(&b, "%s@%d:%q\n", f.Name, rev, text)
+	}
+	return b.String()
 }
 
 func newGitWorld(t *testing.T, dcfg docs.Config) *gitWorld {
 	t.Helper()
 	needGit(t)
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	dcfg.Now = clk.now
+	clk := clockAt(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	dcfg.Now = clk.Now
 	if dcfg.MaxBytes == 0 {
 		dcfg.MaxBytes = 1 << 20
 	}
@@ -77,7 +73,7 @@ func newGitWorld(t *testing.T, dcfg docs.Config) *gitWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, base := serveManager(t, Config{Now: clk.now, APIToken: adminToken}, mgr, nil)
+	_, base := serveManager(t, Config{Now: clk.Now, APIToken: adminToken}, mgr, nil)
 	g := &gitWorld{t: t, base: base, mgr: mgr, clk: clk, home: t.TempDir(), docs: map[string]string{}}
 	var ws struct{ Links linksView }
 	g.api().call("POST", "/api/workspaces", nil, nil, &ws)
@@ -421,13 +417,13 @@ func (g *gitWorld) typeSessions(n, perSession int, seed int) {
 		texts[p] = d.Text
 	}
 	for s := range n {
-		g.clk.advance(10 * time.Minute)
+		g.clk.Add(10 * time.Minute)
 		for i := range perSession {
 			p := paths[(s+seed+i/7)%len(paths)]
 			a := gitAuthors[(s*5+i/3+seed)%len(gitAuthors)][0]
 			texts[p] += fmt.Sprintf("// %s, session %d.%d, edit %d\n", a, seed, s, i)
 			g.put(p, texts[p], a)
-			g.clk.advance(7 * time.Second)
+			g.clk.Add(7 * time.Second)
 		}
 	}
 }
@@ -505,7 +501,7 @@ func TestGitPushIntoLiveSession(t *testing.T) {
 	g.create("live.txt", strings.Join(lines, "\n")+"\n", "alice-1")
 	g.create("other.txt", "keep me\n", "alice-1")
 	g.create("gone.txt", "delete me\n", "alice-1")
-	g.clk.advance(10 * time.Minute) // a closed session, then the live one
+	g.clk.Add(10 * time.Minute) // a closed session, then the live one
 	dir := g.clone(g.edit)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -668,19 +664,9 @@ func TestGitRefusedPushesChangeNothing(t *testing.T) {
 	g := newGitWorld(t, docs.Config{MaxBytes: 64 << 10})
 	g.create("a.txt", "alpha\n", "alice-1")
 	g.create("b.txt", "beta\n", "alice-1")
-	g.clk.advance(10 * time.Minute)
+	g.clk.Add(10 * time.Minute)
 	g.put("a.txt", "alpha\nmore\n", "bob-2")
-	state := func() string {
-		var files struct{ Files []docView }
-		g.api().call("GET", "/api/workspaces/"+g.edit+"/files", nil, nil, &files)
-		var b strings.Builder
-		for _, f := range files.Files {
-			text, rev := restText(t, g.base, f.ID)
-			fmt.Fprintf(&b, "%s@%d:%q\n", f.Name, rev, text)
-		}
-		return b.String()
-	}
-	before := state()
+	before := g.state()
 	cases := []struct {
 		name, want string
 		prepare    func(dir string)
@@ -737,7 +723,7 @@ func TestGitRefusedPushesChangeNothing(t *testing.T) {
 			if !strings.Contains(out, c.want) {
 				t.Fatalf("git says %q, want it to say %q", out, c.want)
 			}
-			if after := state(); after != before {
+			if after := g.state(); after != before {
 				t.Fatalf("a refused push changed the workspace:\n%s\nwas\n%s", after, before)
 			}
 		})
@@ -746,7 +732,7 @@ func TestGitRefusedPushesChangeNothing(t *testing.T) {
 	dir := g.clone(g.edit)
 	g.git(dir, "commit", "-q", "--allow-empty", "-m", "nothing")
 	g.git(dir, "push", "-q", "origin", "main")
-	if after := state(); after != before {
+	if after := g.state(); after != before {
 		t.Fatalf("an empty commit changed the workspace:\n%s", after)
 	}
 	var unused json.RawMessage

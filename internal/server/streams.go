@@ -227,6 +227,25 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, q hooks.Query, g
 	expire := func() {
 		write(closedMsg("token_expired", "the token expired: resume with a new one and the last event's id"))
 	}
+	// over reports whether the stream must end because its link was
+	// rotated, its token expired or its grant no longer holds, and then
+	// says why.
+	over := func() bool {
+		select {
+		case <-rotated:
+			revoked()
+			return true
+		case <-expired:
+			expire()
+			return true
+		default:
+		}
+		if !g.still() {
+			revoked()
+			return true
+		}
+		return false
+	}
 	var buf bytes.Buffer
 	for {
 		changed := s.hooks.Changed()
@@ -237,17 +256,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, q hooks.Query, g
 			return
 		}
 		if len(evs) > 0 {
-			select {
-			case <-rotated:
-				revoked()
-				return
-			case <-expired:
-				expire()
-				return
-			default:
-			}
-			if !g.still() {
-				revoked()
+			if over() {
 				return
 			}
 			buf.Reset()
@@ -269,21 +278,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, q hooks.Query, g
 		case <-s.streamsDone:
 			return
 		case <-rotated:
-			revoked()
-			return
 		case <-expired:
-			expire()
-			return
 		case <-changed:
+			continue
 		case <-beat:
 			arm()
-			if !g.still() {
-				revoked()
+			if over() || !write([]byte(": ping "+strconv.FormatInt(s.cfg.Now().Unix(), 10)+"\n\n")) {
 				return
 			}
-			if !write([]byte(": ping " + strconv.FormatInt(s.cfg.Now().Unix(), 10) + "\n\n")) {
-				return
-			}
+			continue
 		}
+		over() // rotated or expired: it says which
+		return
 	}
 }

@@ -189,10 +189,7 @@ func (s *Server) handleRestoreFile(w http.ResponseWriter, r *http.Request) {
 
 // handlePurgeDeleted purges a deleted file (the API token).
 func (s *Server) handlePurgeDeleted(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	wg, ok := s.workspaceAccess(w, r, r.PathValue("ws"))
+	wg, ok := s.adminWorkspace(w, r)
 	if !ok {
 		return
 	}
