@@ -89,6 +89,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.server.MaxEventBytes, "max-event-bytes", 8<<10, "largest app event payload, in bytes of JSON")
 	fs.IntVar(&o.server.MaxUserDataBytes, "max-user-data-bytes", 1<<10, "largest app data of one client, in bytes of JSON")
 	fs.Int64Var(&o.server.MaxRequestBytes, "max-request-bytes", 10<<20, "largest REST request body")
+	fs.Int64Var(&o.server.GitCacheBytes, "git-cache-bytes", 256<<20, "memory kept for workspaces' git histories between clones and fetches, in bytes (estimated); the least recently used are dropped beyond it and made again when asked for")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
 	fs.StringVar(&o.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call /api/* (CORS), '*' for any; they may also open WebSockets; default none: no CORS headers")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose -proxy-header names the client address (for the per-address limits and logs); default none")

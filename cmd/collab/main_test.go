@@ -455,20 +455,21 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 		"COLLAB_PPROF":             "1",
 		"COLLAB_API_TOKEN":         "secret",
 		"COLLAB_ALLOWED_ORIGINS":   "https://a.example, https://b.example",
+		"COLLAB_GIT_CACHE_BYTES":   "1048576",
 	}
 	o, err := parseFlags([]string{"-ops-per-second", "9"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.addr != "127.0.0.1:9999" || o.logFormat != "json" || o.docs.MaxBytes != 1234 || o.server.MaxMessageBytes != 4321 ||
-		o.server.PongWait != 3*time.Second || !o.server.Pprof || o.server.APIToken != "secret" ||
+		o.server.PongWait != 3*time.Second || !o.server.Pprof || o.server.APIToken != "secret" || o.server.GitCacheBytes != 1<<20 ||
 		strings.Join(o.server.AllowedOrigins, " ") != "https://a.example https://b.example" {
 		t.Errorf("from the environment: %+v", o)
 	}
 	if o.server.OpsPerSecond != 9 {
 		t.Errorf("ops per second %v: the flag should win over COLLAB_OPS_PER_SECOND", o.server.OpsPerSecond)
 	}
-	if o, err := parseFlags(nil, func(string) string { return "" }, io.Discard); err != nil || o.addr != "127.0.0.1:8080" || o.data != "collab.db" {
+	if o, err := parseFlags(nil, func(string) string { return "" }, io.Discard); err != nil || o.addr != "127.0.0.1:8080" || o.data != "collab.db" || o.server.GitCacheBytes != 256<<20 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 

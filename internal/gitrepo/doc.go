@@ -35,10 +35,12 @@
 // ids on every call and on every node, and renaming a file, deleting or
 // restoring one, or an author taking a new name changes only the commits
 // made after it (their own session's). Sessions that a later event has
-// closed never change; their commits are kept in memory per workspace
-// (Config.Cached workspaces, the least recently used dropped), and a
-// request extends them with the sessions closed since, so a fetch after
-// one new session costs that session. The last session is open: its
+// closed never change; their commits are kept in memory per workspace,
+// and a request extends them with the sessions closed since, so a fetch
+// after one new session costs that session. What all workspaces keep is
+// bounded in bytes (Config.CacheBytes, 256 MiB by default, an estimate of
+// their objects' memory): beyond it the least recently used workspaces
+// are dropped, and made again from the store by their next request. The last session is open: its
 // commit is made for each request from the events up to the head, so a
 // clone has everything typed up to that moment, and a fetch replaces it
 // (a forced update of origin/main) while the session grows.

@@ -443,6 +443,9 @@ func (r *Repos) current(ws string) (*snapshot, error) {
 	// reads the revisions they all need; no edit ever does.
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// What e keeps now counts against CacheBytes, whatever came of the
+	// request (a failed one may have added objects too).
+	defer func() { r.resized(e, e.estimate()) }()
 	metas, err := r.docs.Store().Documents(ws)
 	if err != nil {
 		return nil, err

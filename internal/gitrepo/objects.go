@@ -19,7 +19,7 @@ import (
 type objects struct {
 	mu    sync.RWMutex // guards m and bytes; held for memory only
 	m     map[plumbing.Hash]plumbing.EncodedObject
-	bytes int64
+	bytes int64 // the objects' sizes
 }
 
 func newObjects() *objects { return &objects{m: map[plumbing.Hash]plumbing.EncodedObject{}} }
@@ -42,11 +42,12 @@ func (o *objects) put(obj plumbing.EncodedObject) plumbing.Hash {
 	return h
 }
 
-// size is the bytes of the objects held (uncompressed).
-func (o *objects) size() int64 {
+// estimate is the memory the objects take: their bytes (uncompressed),
+// an eighth more for the allocator's rounding, and objectOverhead each.
+func (o *objects) estimate() int64 {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	return o.bytes
+	return o.bytes + o.bytes/8 + int64(len(o.m))*objectOverhead
 }
 
 // layer is a request's objects over a history's: reads look in both,

@@ -63,6 +63,7 @@ type Config struct {
 	ConnsPerSecond    float64       // new WebSocket connections per second per client address (default 100, bursts of 10 s' worth)
 	Pprof             bool          // serve /debug/pprof (off by default)
 	FrameAncestors    string        // CSP frame-ancestors for /embed (default "*")
+	GitCacheBytes     int64         // memory kept for workspaces' git histories between requests (see gitrepo.Config.CacheBytes; default 256 MiB)
 
 	// Now and AfterFunc are the server's clock (default time.Now, and
 	// time.AfterFunc's timer and its Stop): tokens are checked on Now, and
@@ -277,6 +278,7 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 		// A pushed commit's author, from its e-mail: an author id of its
 		// own kind, as an embed token's subject has.
 		PushAuthor: func(email string) string { return s.authorID("git", email) },
+		CacheBytes: cfg.GitCacheBytes,
 		Logger:     log,
 	})
 	s.ws = melody.New()
