@@ -2,12 +2,6 @@ package access
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -16,134 +10,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/collab-editor/collab/internal/jwttest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// jwksServer serves a JWK Set on loopback, as a host's identity provider
-// would, and counts the fetches.
-type jwksServer struct {
-	mu      sync.Mutex
-	keys    []map[string]string // the JWKs served
-	failing bool                // answer 500
-	fetches int
-	url     string
-}
-
-func newJWKSServer(t *testing.T) *jwksServer {
-	j := &jwksServer{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		j.mu.Lock()
-		j.fetches++
-		keys, failing := j.keys, j.failing
-		j.mu.Unlock()
-		if failing {
-			http.Error(w, "down", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
-	t.Cleanup(hs.Close)
-	j.url = hs.URL + "/.well-known/jwks.json"
-	return j
-}
-
-// serve replaces the keys served.
-func (j *jwksServer) serve(keys ...testKey) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.keys = nil
-	for _, k := range keys {
-		j.keys = append(j.keys, k.jwk())
-	}
-}
-
-func (j *jwksServer) setFailing(f bool) {
-	j.mu.Lock()
-	j.failing = f
-	j.mu.Unlock()
-}
-
-func (j *jwksServer) count() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.fetches
-}
-
-// testKey is a signing key of the host's, with its key id.
-type testKey struct {
-	kid    string
-	method jwt.SigningMethod
-	priv   crypto.Signer
-	noAlg  bool // the JWK does not say its algorithm (it need not)
-}
-
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func newRSAKey(t *testing.T, kid string) testKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: kid, method: jwt.SigningMethodRS256, priv: k}
-}
-
-func newECKey(t *testing.T, kid string) testKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: kid, method: jwt.SigningMethodES256, priv: k}
-}
-
-func newEdKey(t *testing.T, kid string) testKey {
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: kid, method: jwt.SigningMethodEdDSA, priv: k}
-}
-
-// jwk is the public key as a JWK (RFC 7517, 7518, 8037), written out by
-// hand as a host's provider would publish it.
-func (k testKey) jwk() map[string]string {
-	m := map[string]string{"kid": k.kid, "use": "sig", "alg": k.method.Alg()}
-	if k.noAlg {
-		delete(m, "alg")
-	}
-	switch pub := k.priv.Public().(type) {
-	case *rsa.PublicKey:
-		m["kty"], m["n"], m["e"] = "RSA", b64(pub.N.Bytes()), b64(big.NewInt(int64(pub.E)).Bytes())
-	case *ecdsa.PublicKey:
-		e, _ := pub.ECDH()
-		xy := e.Bytes()[1:] // 0x04 ‖ x ‖ y
-		m["kty"], m["crv"], m["x"], m["y"] = "EC", "P-256", b64(xy[:32]), b64(xy[32:])
-	case ed25519.PublicKey:
-		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(pub)
-	}
-	return m
-}
-
-// sign makes a token of claims with k, naming k's kid.
-func (k testKey) sign(t *testing.T, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(k.method, claims)
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 var testNow = time.Unix(1_800_000_000, 0)
 
@@ -180,15 +57,15 @@ func newTokens(t *testing.T, cfg Config) *Tokens {
 }
 
 func TestVerifyEachAlgorithm(t *testing.T) {
-	j := newJWKSServer(t)
-	rs, es, ed := newRSAKey(t, "rs-1"), newECKey(t, "es-1"), newEdKey(t, "ed-1")
-	j.serve(rs, es, ed)
-	tk := newTokens(t, Config{Secret: []byte(testSecret), JWKSURL: j.url, Issuer: "https://host.example", Audience: "collab"})
+	j := jwttest.NewJWKS(t)
+	rs, es, ed := jwttest.NewRSA(t, "rs-1"), jwttest.NewEC(t, "es-1"), jwttest.NewEd(t, "ed-1")
+	j.Serve(rs, es, ed)
+	tk := newTokens(t, Config{Secret: []byte(testSecret), JWKSURL: j.URL, Issuer: "https://host.example", Audience: "collab"})
 	hs, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsAt(jwt.MapClaims{"data": map[string]any{"role": "teacher"}})).SignedString([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, tok := range map[string]string{"RS256": rs.sign(t, claimsAt(nil)), "ES256": es.sign(t, claimsAt(nil)), "EdDSA": ed.sign(t, claimsAt(nil)), "HS256": hs} {
+	for name, tok := range map[string]string{"RS256": rs.Sign(t, claimsAt(nil)), "ES256": es.Sign(t, claimsAt(nil)), "EdDSA": ed.Sign(t, claimsAt(nil)), "HS256": hs} {
 		c, err := tk.Verify(context.Background(), tok)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -201,37 +78,37 @@ func TestVerifyEachAlgorithm(t *testing.T) {
 			t.Errorf("data %s", c.Data)
 		}
 	}
-	if n := j.count(); n != 1 {
+	if n := j.Fetches(); n != 1 {
 		t.Errorf("the JWK Set was fetched %d times for four tokens, want once (cached)", n)
 	}
 }
 
 func TestVerifyRefuses(t *testing.T) {
-	j := newJWKSServer(t)
-	rs, es, ed := newRSAKey(t, "rs-1"), newECKey(t, "es-1"), newEdKey(t, "ed-1")
-	j.serve(rs, es, ed)
+	j := jwttest.NewJWKS(t)
+	rs, es, ed := jwttest.NewRSA(t, "rs-1"), jwttest.NewEC(t, "es-1"), jwttest.NewEd(t, "ed-1")
+	j.Serve(rs, es, ed)
 	// A set whose keys do not say their algorithm: each algorithm must
 	// still meet only its own kind of key.
-	j2 := newJWKSServer(t)
+	j2 := jwttest.NewJWKS(t)
 	rsNoAlg, edNoAlg := rs, ed
-	rsNoAlg.noAlg, edNoAlg.noAlg = true, true
-	j2.serve(rsNoAlg, edNoAlg)
-	tk2 := newTokens(t, Config{JWKSURL: j2.url, Issuer: "https://host.example", Audience: "collab"})
+	rsNoAlg.NoAlg, edNoAlg.NoAlg = true, true
+	j2.Serve(rsNoAlg, edNoAlg)
+	tk2 := newTokens(t, Config{JWKSURL: j2.URL, Issuer: "https://host.example", Audience: "collab"})
 	for name, tok := range map[string]string{
-		"ES256 naming an RSA key":     testKey{rs.kid, es.method, es.priv, false}.sign(t, claimsAt(nil)),
-		"ES256 naming an Ed25519 key": testKey{ed.kid, es.method, es.priv, false}.sign(t, claimsAt(nil)),
-		"RS256 naming an Ed25519 key": testKey{ed.kid, rs.method, rs.priv, false}.sign(t, claimsAt(nil)),
-		"EdDSA naming an RSA key":     testKey{rs.kid, ed.method, ed.priv, false}.sign(t, claimsAt(nil)),
+		"ES256 naming an RSA key":     jwttest.Key{Kid: rs.Kid, Method: es.Method, Priv: es.Priv}.Sign(t, claimsAt(nil)),
+		"ES256 naming an Ed25519 key": jwttest.Key{Kid: ed.Kid, Method: es.Method, Priv: es.Priv}.Sign(t, claimsAt(nil)),
+		"RS256 naming an Ed25519 key": jwttest.Key{Kid: ed.Kid, Method: rs.Method, Priv: rs.Priv}.Sign(t, claimsAt(nil)),
+		"EdDSA naming an RSA key":     jwttest.Key{Kid: rs.Kid, Method: ed.Method, Priv: ed.Priv}.Sign(t, claimsAt(nil)),
 	} {
 		if _, err := tk2.Verify(context.Background(), tok); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s, keys without alg: %v", name, err)
 		}
 	}
-	if _, err := tk2.Verify(context.Background(), rs.sign(t, claimsAt(nil))); err != nil {
+	if _, err := tk2.Verify(context.Background(), rs.Sign(t, claimsAt(nil))); err != nil {
 		t.Errorf("RS256, keys without alg: %v", err)
 	}
 
-	tk := newTokens(t, Config{Secret: []byte(testSecret), JWKSURL: j.url, Issuer: "https://host.example", Audience: "collab"})
+	tk := newTokens(t, Config{Secret: []byte(testSecret), JWKSURL: j.URL, Issuer: "https://host.example", Audience: "collab"})
 	hs := func(c jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(testSecret))
 		if err != nil {
@@ -241,28 +118,28 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	// HS256 signed with the RSA public key, as a PEM file and as DER: the
 	// algorithm confusion attack.
-	der, _ := x509.MarshalPKIXPublicKey(rs.priv.Public())
+	der, _ := x509.MarshalPKIXPublicKey(rs.Priv.Public())
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	confused := func(secret []byte) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsAt(nil))
-		tok.Header["kid"] = rs.kid
+		tok.Header["kid"] = rs.Kid
 		s, _ := tok.SignedString(secret)
 		return s
 	}
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claimsAt(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	noneKid := func() string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodNone, claimsAt(nil))
-		tok.Header["kid"] = rs.kid
+		tok.Header["kid"] = rs.Kid
 		s, _ := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
 		return s
 	}()
 	// A key of the right kid that is not the one in the set.
-	impostor := newRSAKey(t, "rs-1")
+	impostor := jwttest.NewRSA(t, "rs-1")
 	// An ES256 token naming the RSA key's kid, and one naming the
 	// Ed25519 key's.
-	esAsRS := testKey{rs.kid, es.method, es.priv, false}
-	esAsEd := testKey{ed.kid, es.method, es.priv, false}
-	valid := rs.sign(t, claimsAt(nil))
+	esAsRS := jwttest.Key{Kid: rs.Kid, Method: es.Method, Priv: es.Priv}
+	esAsEd := jwttest.Key{Kid: ed.Kid, Method: es.Method, Priv: es.Priv}
+	valid := rs.Sign(t, claimsAt(nil))
 	parts := strings.Split(valid, ".")
 	tampered := parts[0] + "." + b64([]byte(`{"sub":"admin","doc":"d-handle","role":"owner","exp":1900000000,"iss":"https://host.example","aud":"collab"}`)) + "." + parts[2]
 
@@ -270,17 +147,17 @@ func TestVerifyRefuses(t *testing.T) {
 		name, token string
 		want        error
 	}{
-		{"expired", rs.sign(t, claimsAt(jwt.MapClaims{"exp": testNow.Add(-time.Second).Unix()})), ErrExpired},
-		{"expiring now", rs.sign(t, claimsAt(jwt.MapClaims{"exp": testNow.Unix()})), ErrExpired},
-		{"not yet valid", rs.sign(t, claimsAt(jwt.MapClaims{"nbf": testNow.Add(time.Minute).Unix()})), ErrNotYetValid},
-		{"issued in the future", es.sign(t, claimsAt(jwt.MapClaims{"iat": testNow.Add(time.Minute).Unix()})), ErrNotYetValid},
-		{"no exp", ed.sign(t, claimsAt(jwt.MapClaims{"exp": nil})), ErrInvalid},
-		{"wrong audience", rs.sign(t, claimsAt(jwt.MapClaims{"aud": "another-app"})), ErrInvalid},
-		{"no audience", rs.sign(t, claimsAt(jwt.MapClaims{"aud": nil})), ErrInvalid},
-		{"wrong issuer", rs.sign(t, claimsAt(jwt.MapClaims{"iss": "https://evil.example"})), ErrInvalid},
+		{"expired", rs.Sign(t, claimsAt(jwt.MapClaims{"exp": testNow.Add(-time.Second).Unix()})), ErrExpired},
+		{"expiring now", rs.Sign(t, claimsAt(jwt.MapClaims{"exp": testNow.Unix()})), ErrExpired},
+		{"not yet valid", rs.Sign(t, claimsAt(jwt.MapClaims{"nbf": testNow.Add(time.Minute).Unix()})), ErrNotYetValid},
+		{"issued in the future", es.Sign(t, claimsAt(jwt.MapClaims{"iat": testNow.Add(time.Minute).Unix()})), ErrNotYetValid},
+		{"no exp", ed.Sign(t, claimsAt(jwt.MapClaims{"exp": nil})), ErrInvalid},
+		{"wrong audience", rs.Sign(t, claimsAt(jwt.MapClaims{"aud": "another-app"})), ErrInvalid},
+		{"no audience", rs.Sign(t, claimsAt(jwt.MapClaims{"aud": nil})), ErrInvalid},
+		{"wrong issuer", rs.Sign(t, claimsAt(jwt.MapClaims{"iss": "https://evil.example"})), ErrInvalid},
 		{"no issuer", hs(claimsAt(jwt.MapClaims{"iss": nil})), ErrInvalid},
-		{"wrong key, same kid", impostor.sign(t, claimsAt(nil)), ErrInvalid},
-		{"unknown kid", newEdKey(t, "ed-2").sign(t, claimsAt(nil)), ErrInvalid},
+		{"wrong key, same kid", impostor.Sign(t, claimsAt(nil)), ErrInvalid},
+		{"unknown kid", jwttest.NewEd(t, "ed-2").Sign(t, claimsAt(nil)), ErrInvalid},
 		{"wrong secret", func() string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsAt(nil)).SignedString([]byte("another secret, also 32 bytes long"))
 			return s
@@ -289,8 +166,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"alg none with a kid", noneKid, ErrInvalid},
 		{"HS256 with the public key as PEM", confused(pemKey), ErrInvalid},
 		{"HS256 with the public key as DER", confused(der), ErrInvalid},
-		{"ES256 naming an RSA key", esAsRS.sign(t, claimsAt(nil)), ErrInvalid},
-		{"ES256 naming an Ed25519 key", esAsEd.sign(t, claimsAt(nil)), ErrInvalid},
+		{"ES256 naming an RSA key", esAsRS.Sign(t, claimsAt(nil)), ErrInvalid},
+		{"ES256 naming an Ed25519 key", esAsEd.Sign(t, claimsAt(nil)), ErrInvalid},
 		{"HS384", func() string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS384, claimsAt(nil)).SignedString([]byte(testSecret))
 			return s
@@ -321,7 +198,7 @@ func TestVerifyRefuses(t *testing.T) {
 // and EdDSA are refused, and without a secret, HS256 is.
 func TestAlgorithmsFollowTheConfiguration(t *testing.T) {
 	hsTok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsAt(nil)).SignedString([]byte(testSecret))
-	rsTok := newRSAKey(t, "rs-1").sign(t, claimsAt(nil))
+	rsTok := jwttest.NewRSA(t, "rs-1").Sign(t, claimsAt(nil))
 	secretOnly := newTokens(t, Config{Secret: []byte(testSecret)})
 	if _, err := secretOnly.Verify(context.Background(), hsTok); err != nil {
 		t.Errorf("HS256 with the secret: %v", err)
@@ -329,17 +206,17 @@ func TestAlgorithmsFollowTheConfiguration(t *testing.T) {
 	if _, err := secretOnly.Verify(context.Background(), rsTok); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "RS256") {
 		t.Errorf("RS256 without a JWK Set: %v", err)
 	}
-	j := newJWKSServer(t)
-	rs := newRSAKey(t, "rs-1")
-	j.serve(rs)
-	setOnly := newTokens(t, Config{JWKSURL: j.url})
+	j := jwttest.NewJWKS(t)
+	rs := jwttest.NewRSA(t, "rs-1")
+	j.Serve(rs)
+	setOnly := newTokens(t, Config{JWKSURL: j.URL})
 	if _, err := setOnly.Verify(context.Background(), hsTok); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "HS256") {
 		t.Errorf("HS256 without a secret: %v", err)
 	}
-	der, _ := x509.MarshalPKIXPublicKey(rs.priv.Public())
+	der, _ := x509.MarshalPKIXPublicKey(rs.Priv.Public())
 	for _, secret := range [][]byte{der, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})} {
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsAt(nil))
-		tok.Header["kid"] = rs.kid
+		tok.Header["kid"] = rs.Kid
 		s, _ := tok.SignedString(secret)
 		if _, err := setOnly.Verify(context.Background(), s); !errors.Is(err, ErrInvalid) {
 			t.Errorf("HS256 signed with the set's public key: %v", err)
@@ -376,21 +253,21 @@ func TestLeeway(t *testing.T) {
 // a token of the new key works at once, with no restart, and the old key
 // is refused from then on.
 func TestKeyRotation(t *testing.T) {
-	j := newJWKSServer(t)
-	old, next := newRSAKey(t, "2026-01"), newECKey(t, "2026-02")
-	j.serve(old)
-	tk := newTokens(t, Config{JWKSURL: j.url})
-	oldTok, nextTok := old.sign(t, claimsAt(nil)), next.sign(t, claimsAt(nil))
+	j := jwttest.NewJWKS(t)
+	old, next := jwttest.NewRSA(t, "2026-01"), jwttest.NewEC(t, "2026-02")
+	j.Serve(old)
+	tk := newTokens(t, Config{JWKSURL: j.URL})
+	oldTok, nextTok := old.Sign(t, claimsAt(nil)), next.Sign(t, claimsAt(nil))
 	for range 10 {
 		if _, err := tk.Verify(context.Background(), oldTok); err != nil {
 			t.Fatalf("the old key before the rotation: %v", err)
 		}
 	}
-	if n := j.count(); n != 1 {
+	if n := j.Fetches(); n != 1 {
 		t.Fatalf("%d fetches for ten tokens: want one, at start (cached)", n)
 	}
 	// The rotation: the new key replaces the old one in the set.
-	j.serve(next)
+	j.Serve(next)
 	if _, err := tk.Verify(context.Background(), nextTok); err != nil {
 		t.Fatalf("the new key after the rotation: %v", err)
 	}
@@ -399,12 +276,12 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// Made-up key ids do not make the server fetch the set again.
 	for i := range 20 {
-		madeUp := testKey{kid: fmt.Sprintf("made-up-%d", i), method: next.method, priv: next.priv}
-		if _, err := tk.Verify(context.Background(), madeUp.sign(t, claimsAt(nil))); !errors.Is(err, ErrInvalid) {
+		madeUp := jwttest.Key{Kid: fmt.Sprintf("made-up-%d", i), Method: next.Method, Priv: next.Priv}
+		if _, err := tk.Verify(context.Background(), madeUp.Sign(t, claimsAt(nil))); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("a made-up kid: %v", err)
 		}
 	}
-	if n := j.count(); n != 2 {
+	if n := j.Fetches(); n != 2 {
 		t.Errorf("%d fetches for one rotation and 20 made-up kids, want 2 (at start, and for the new kid)", n)
 	}
 }
@@ -418,44 +295,44 @@ func TestJWKSRefreshedInTheBackground(t *testing.T) {
 	// The JWK Set's server is outside the bubble: only the client's side
 	// (the Tokens, their refresh goroutine, the connections they make)
 	// runs on the bubble's clock.
-	j := newJWKSServer(t)
-	a, b := newEdKey(t, "a"), newEdKey(t, "b")
-	j.serve(a)
+	j := jwttest.NewJWKS(t)
+	a, b := jwttest.NewEd(t, "a"), jwttest.NewEd(t, "b")
+	j.Serve(a)
 	synctest.Test(t, func(t *testing.T) {
 		const every = time.Hour
 		// No idle connections: a connection waiting on the network is not
 		// durably blocked, and would keep the bubble's clock still.
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		tk := newTokens(t, Config{JWKSURL: j.url, JWKSRefresh: every, Client: client})
+		tk := newTokens(t, Config{JWKSURL: j.URL, JWKSRefresh: every, Client: client})
 		// Spend the unknown-kid fetch, so that only the background ones can
 		// bring key b.
-		if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err == nil {
+		if _, err := tk.Verify(context.Background(), b.Sign(t, claimsAt(nil))); err == nil {
 			t.Fatal("key b before it is published")
 		}
 		// tick moves the clock by d and waits until every goroutine of the
 		// bubble is idle again: a refresh then due has been made.
 		tick := func(d time.Duration) int {
-			n := j.count()
+			n := j.Fetches()
 			time.Sleep(d) // moves the bubble's fake clock by d: no real wait
 			synctest.Wait()
-			return j.count() - n
+			return j.Fetches() - n
 		}
-		j.setFailing(true)
+		j.SetFailing(true)
 		if n := tick(every - time.Second); n != 0 {
 			t.Fatalf("%d fetches before the refresh interval", n)
 		}
 		if n := tick(time.Second); n != 1 {
 			t.Fatalf("%d fetches at the refresh interval, want 1", n)
 		}
-		if _, err := tk.Verify(context.Background(), a.sign(t, claimsAt(nil))); err != nil {
+		if _, err := tk.Verify(context.Background(), a.Sign(t, claimsAt(nil))); err != nil {
 			t.Fatalf("key a while the set fails to load: %v", err)
 		}
-		j.setFailing(false)
-		j.serve(a, b)
+		j.SetFailing(false)
+		j.Serve(a, b)
 		if n := tick(every); n != 1 {
 			t.Fatalf("%d fetches in the next interval, want 1", n)
 		}
-		if _, err := tk.Verify(context.Background(), b.sign(t, claimsAt(nil))); err != nil {
+		if _, err := tk.Verify(context.Background(), b.Sign(t, claimsAt(nil))); err != nil {
 			t.Fatalf("key b after a background fetch: %v", err)
 		}
 	})
@@ -464,13 +341,13 @@ func TestJWKSRefreshedInTheBackground(t *testing.T) {
 // TestJWKSDownAtStart: a server starts while the set is unreachable, and
 // takes tokens once it is back.
 func TestJWKSDownAtStart(t *testing.T) {
-	j := newJWKSServer(t)
-	k := newRSAKey(t, "k")
-	j.serve(k)
-	j.setFailing(true)
-	tk := newTokens(t, Config{JWKSURL: j.url})
-	j.setFailing(false)
-	if _, err := tk.Verify(context.Background(), k.sign(t, claimsAt(nil))); err != nil {
+	j := jwttest.NewJWKS(t)
+	k := jwttest.NewRSA(t, "k")
+	j.Serve(k)
+	j.SetFailing(true)
+	tk := newTokens(t, Config{JWKSURL: j.URL})
+	j.SetFailing(false)
+	if _, err := tk.Verify(context.Background(), k.Sign(t, claimsAt(nil))); err != nil {
 		t.Fatalf("after the set is back: %v", err)
 	}
 }

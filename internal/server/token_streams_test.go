@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/internal/hooks"
+	"github.com/collab-editor/collab/internal/jwttest"
 	"github.com/golang-jwt/jwt/v5"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -90,7 +91,7 @@ func TestTokenFollowsEventStreams(t *testing.T) {
 	a, ah, wsh := h.doc("a.go", "a", "")
 	b, bh, _ := h.doc("b.go", "b", a.WorkspaceLinks.Edit)
 	other, _, _ := h.doc("other.go", "o", "")
-	viewA := h.sign(hostKey{}, h.claims("doc", ah, jwt.MapClaims{"role": "view"}))
+	viewA := h.sign(jwttest.Key{}, h.claims("doc", ah, jwt.MapClaims{"role": "view"}))
 	editWS := h.sign(h.es, h.claims("workspace", wsh, nil))
 	docStream := openSSE(t, h.base+"/api/docs/"+ah+"/events?token="+viewA, "", "")
 	wsStream := openSSE(t, h.base+"/api/workspaces/"+wsh+"/events", editWS, "")
@@ -197,7 +198,7 @@ func TestTokenStreamEndsAtExpiry(t *testing.T) {
 	h := newHost(t, Config{JWTLeeway: leeway})
 	a, ah, wsh := h.doc("a.go", "", "")
 	exp := h.clock.Now().Add(time.Minute)
-	docTok := h.sign(hostKey{}, h.claims("doc", ah, jwt.MapClaims{"role": "view", "exp": exp.Unix()}))
+	docTok := h.sign(jwttest.Key{}, h.claims("doc", ah, jwt.MapClaims{"role": "view", "exp": exp.Unix()}))
 	wsTok := h.sign(h.rs, h.claims("workspace", wsh, jwt.MapClaims{"exp": exp.Unix()}))
 	docStream := openSSE(t, h.base+"/api/docs/"+ah+"/events?token="+docTok, "", "")
 	wsStream := openSSE(t, h.base+"/api/workspaces/"+wsh+"/events", wsTok, "")
@@ -239,7 +240,7 @@ func TestTokenStreamEndsAtExpiry(t *testing.T) {
 		t.Fatalf("reconnecting with the expired token: %d %v", st, p)
 	}
 	// A new token resumes where the old one stopped.
-	fresh := h.sign(hostKey{}, h.claims("doc", ah, jwt.MapClaims{"role": "view"}))
+	fresh := h.sign(jwttest.Key{}, h.claims("doc", ah, jwt.MapClaims{"role": "view"}))
 	again := openSSE(t, h.base+"/api/docs/"+ah+"/events?token="+fresh, "", last)
 	if st, body := postJSON(t, "PATCH", h.base+"/api/docs/"+a.Links.Edit, "", `{"name":"c.go"}`); st != 200 {
 		t.Fatalf("rename: %d %v", st, body)

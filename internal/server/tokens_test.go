@@ -1,10 +1,6 @@
 package server
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -14,17 +10,16 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/collab-editor/collab/internal/jwttest"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 )
@@ -46,76 +41,21 @@ type host struct {
 	clock      *testClock
 	srv        *Server
 	base       string // collab
-	rs, es, ed hostKey
-
-	mu      sync.Mutex // guards jwks and fetches
-	jwks    []map[string]string
-	fetches int
-}
-
-// hostKey is one of the host's signing keys.
-type hostKey struct {
-	kid    string
-	method jwt.SigningMethod
-	priv   crypto.Signer
+	rs, es, ed jwttest.Key
+	jwks       *jwttest.JWKS
 }
 
 // newHost starts a JWK Set with an RS256, an ES256 and an EdDSA key, and
 // a collab server that takes the host's tokens (cfg's other fields kept).
 func newHost(t *testing.T, cfg Config) *host {
-	h := &host{t: t, clock: newTestClock()}
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	_, dk, _ := ed25519.GenerateKey(rand.Reader)
-	h.rs = hostKey{"rsa-2026", jwt.SigningMethodRS256, rk}
-	h.es = hostKey{"ec-2026", jwt.SigningMethodES256, ek}
-	h.ed = hostKey{"ed-2026", jwt.SigningMethodEdDSA, dk}
-	h.publish(h.rs, h.es, h.ed)
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		h.fetches++
-		body, _ := json.Marshal(map[string]any{"keys": h.jwks})
-		h.mu.Unlock()
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Write(body)
-	}))
-	t.Cleanup(jwks.Close)
+	h := &host{t: t, clock: newTestClock(), jwks: jwttest.NewJWKS(t)}
+	h.rs, h.es, h.ed = jwttest.NewRSA(t, "rsa-2026"), jwttest.NewEC(t, "ec-2026"), jwttest.NewEd(t, "ed-2026")
+	h.jwks.Serve(h.rs, h.es, h.ed)
 	cfg.APIToken = adminToken
-	cfg.JWTSecret, cfg.JWKSURL, cfg.JWTIssuer, cfg.JWTAudience = hostSecret, jwks.URL+"/jwks.json", hostIssuer, "collab"
+	cfg.JWTSecret, cfg.JWKSURL, cfg.JWTIssuer, cfg.JWTAudience = hostSecret, h.jwks.URL, hostIssuer, "collab"
 	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
 	h.srv, h.base = testServer(t, cfg)
 	return h
-}
-
-// publish replaces the keys of the JWK Set.
-func (h *host) publish(keys ...hostKey) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.jwks = nil
-	for _, k := range keys {
-		jwk := map[string]string{"kid": k.kid, "alg": k.method.Alg(), "use": "sig"}
-		enc := base64.RawURLEncoding.EncodeToString
-		switch pub := k.priv.Public().(type) {
-		case *rsa.PublicKey:
-			jwk["kty"], jwk["n"], jwk["e"] = "RSA", enc(pub.N.Bytes()), enc(big.NewInt(int64(pub.E)).Bytes())
-		case *ecdsa.PublicKey:
-			e, _ := pub.ECDH()
-			xy := e.Bytes()[1:]
-			jwk["kty"], jwk["crv"], jwk["x"], jwk["y"] = "EC", "P-256", enc(xy[:32]), enc(xy[32:])
-		case ed25519.PublicKey:
-			jwk["kty"], jwk["crv"], jwk["x"] = "OKP", "Ed25519", enc(pub)
-		}
-		h.jwks = append(h.jwks, jwk)
-	}
-}
-
-func (h *host) fetched() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.fetches
 }
 
 // claims are a token's claims: an editor of scope ("doc" or "workspace":
@@ -135,18 +75,12 @@ func (h *host) claims(scope, handle string, extra jwt.MapClaims) jwt.MapClaims {
 }
 
 // sign signs c with k, or with the shared secret (HS256) for a zero k.
-func (h *host) sign(k hostKey, c jwt.MapClaims) string {
+func (h *host) sign(k jwttest.Key, c jwt.MapClaims) string {
 	h.t.Helper()
-	if k.method == nil {
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(hostSecret))
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		return s
+	if k.Method != nil {
+		return k.Sign(h.t, c)
 	}
-	tok := jwt.NewWithClaims(k.method, c)
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.priv)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(hostSecret))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -218,10 +152,10 @@ func TestTokensOnRESTWebSocketAndEmbed(t *testing.T) {
 	h := newHost(t, Config{})
 	doc, handle, _ := h.doc("main.go", "package main\n", "")
 	var author string
-	for _, k := range []hostKey{{}, h.rs, h.es, h.ed} {
+	for _, k := range []jwttest.Key{{}, h.rs, h.es, h.ed} {
 		name := "HS256"
-		if k.method != nil {
-			name = k.method.Alg()
+		if k.Method != nil {
+			name = k.Method.Alg()
 		}
 		tok := h.sign(k, h.claims("doc", handle, nil))
 		st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, tok, "", "")
@@ -280,7 +214,7 @@ func TestTokensOnRESTWebSocketAndEmbed(t *testing.T) {
 	if len(hist.Revisions) != 5 || hist.Revisions[4].Author != author || hist.Authors[author].Name != "Ann" {
 		t.Fatalf("history %+v, want the last revisions by %s (Ann)", hist, author)
 	}
-	if n := h.fetched(); n != 1 {
+	if n := h.jwks.Fetches(); n != 1 {
 		t.Errorf("the JWK Set was fetched %d times, want once (at start): keys are cached", n)
 	}
 }
@@ -295,9 +229,9 @@ func TestTokensRefused(t *testing.T) {
 	now := h.clock.Now()
 	c := func(extra jwt.MapClaims) jwt.MapClaims { return h.claims("doc", handle, extra) }
 	impostor, _ := rsa.GenerateKey(rand.Reader, 2048)
-	der, _ := x509.MarshalPKIXPublicKey(h.rs.priv.Public())
+	der, _ := x509.MarshalPKIXPublicKey(h.rs.Priv.Public())
 	confused := jwt.NewWithClaims(jwt.SigningMethodHS256, c(nil))
-	confused.Header["kid"] = h.rs.kid
+	confused.Header["kid"] = h.rs.Kid
 	confusedTok, _ := confused.SignedString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	valid := h.sign(h.es, c(nil))
@@ -309,9 +243,9 @@ func TestTokensRefused(t *testing.T) {
 		{"not yet valid", h.sign(h.es, c(jwt.MapClaims{"nbf": now.Add(time.Minute).Unix()})), "token_not_yet_valid"},
 		{"without exp", h.sign(h.ed, c(jwt.MapClaims{"exp": nil})), "invalid_token"},
 		{"wrong audience", h.sign(h.rs, c(jwt.MapClaims{"aud": "another-app"})), "invalid_token"},
-		{"wrong issuer", h.sign(hostKey{}, c(jwt.MapClaims{"iss": "https://evil.example"})), "invalid_token"},
-		{"wrong key", h.sign(hostKey{h.rs.kid, jwt.SigningMethodRS256, impostor}, c(nil)), "invalid_token"},
-		{"unknown key", h.sign(hostKey{"not-published", jwt.SigningMethodRS256, impostor}, c(nil)), "invalid_token"},
+		{"wrong issuer", h.sign(jwttest.Key{}, c(jwt.MapClaims{"iss": "https://evil.example"})), "invalid_token"},
+		{"wrong key", h.sign(jwttest.Key{Kid: h.rs.Kid, Method: jwt.SigningMethodRS256, Priv: impostor}, c(nil)), "invalid_token"},
+		{"unknown key", h.sign(jwttest.Key{Kid: "not-published", Method: jwt.SigningMethodRS256, Priv: impostor}, c(nil)), "invalid_token"},
 		{"wrong secret", func() string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c(nil)).SignedString([]byte("a guessed secret, 32 bytes long ......"))
 			return s
@@ -360,16 +294,15 @@ func TestTokenKeyRotation(t *testing.T) {
 	if st, _, _ := call(t, "GET", h.base+"/api/docs/"+handle, old, "", ""); st != 200 {
 		t.Fatalf("the old key: %d", st)
 	}
-	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	next := hostKey{"ec-2027", jwt.SigningMethodES256, ek}
-	h.publish(next)
+	next := jwttest.NewEC(t, "ec-2027")
+	h.jwks.Serve(next)
 	if st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, h.sign(next, h.claims("doc", handle, nil)), "", ""); st != 200 {
 		t.Fatalf("the new key: %d %v", st, body)
 	}
 	if st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, old, "", ""); st != 401 || body["code"] != "invalid_token" {
 		t.Fatalf("the withdrawn key: %d %v", st, body)
 	}
-	if n := h.fetched(); n != 2 {
+	if n := h.jwks.Fetches(); n != 2 {
 		t.Errorf("%d fetches of the JWK Set, want 2 (at start, and for the new kid)", n)
 	}
 }
@@ -384,7 +317,7 @@ func TestTokenScopes(t *testing.T) {
 	docTok := h.sign(h.rs, h.claims("doc", a1h, nil))
 	viewTok := h.sign(h.es, h.claims("doc", a1h, jwt.MapClaims{"role": "view"}))
 	wsTok := h.sign(h.ed, h.claims("workspace", wsA, nil))
-	wsViewTok := h.sign(hostKey{}, h.claims("workspace", wsA, jwt.MapClaims{"role": "view"}))
+	wsViewTok := h.sign(jwttest.Key{}, h.claims("workspace", wsA, jwt.MapClaims{"role": "view"}))
 
 	for _, tc := range []struct {
 		name, method, path, token, ctype, body string
@@ -510,7 +443,7 @@ func TestTokenFixesNameAndData(t *testing.T) {
 	}
 	// Claims no session could carry are refused at the door.
 	for _, bad := range []jwt.MapClaims{{"name": "a\u0000b"}, {"name": strings.Repeat("n", 65)}, {"data": map[string]any{"x": strings.Repeat("x", 2000)}}} {
-		if st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, h.sign(hostKey{}, h.claims("doc", handle, bad)), "", ""); st != 401 || body["code"] != "invalid_token" {
+		if st, body, _ := call(t, "GET", h.base+"/api/docs/"+handle, h.sign(jwttest.Key{}, h.claims("doc", handle, bad)), "", ""); st != 401 || body["code"] != "invalid_token" {
 			t.Errorf("claims %v: %d %v", bad, st, body)
 		}
 	}
@@ -554,7 +487,7 @@ func TestOwners(t *testing.T) {
 	other, otherH, _ := h.doc("other.go", "o", "")
 	owner := h.sign(h.rs, h.claims("workspace", ws, jwt.MapClaims{"role": "owner"}))
 	editor := h.sign(h.rs, h.claims("workspace", ws, nil))
-	docOwner := h.sign(hostKey{}, h.claims("doc", ch, jwt.MapClaims{"role": "owner"}))
+	docOwner := h.sign(jwttest.Key{}, h.claims("doc", ch, jwt.MapClaims{"role": "owner"}))
 	wsEdit, wsView := a.WorkspaceLinks.Edit, a.WorkspaceLinks.View
 
 	// What is refused: 403 forbidden, and nothing changes.
