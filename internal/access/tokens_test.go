@@ -26,16 +26,8 @@ var testNow = time.Unix(1_800_000_000, 0)
 
 // claimsAt are valid claims for a token read at testNow.
 func claimsAt(extra jwt.MapClaims) jwt.MapClaims {
-	c := jwt.MapClaims{"sub": "user-1842", "name": "Ann", "doc": "d-handle", "role": "edit",
-		"iss": "https://host.example", "aud": "collab", "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
-	for k, v := range extra {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
+	return jwttest.Claims(jwt.MapClaims{"sub": "user-1842", "name": "Ann", "doc": "d-handle", "role": "edit",
+		"iss": "https://host.example", "aud": "collab", "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}, extra)
 }
 
 const testSecret = "a secret shared with the host, 32+ bytes"

@@ -56,6 +56,15 @@ func thing(w http.ResponseWriter, body string) {
 	io.WriteString(w, body)
 }
 
+// created answers a POST of a thing: 201, and the thing made.
+func created(w http.ResponseWriter, r *http.Request) {
+	io.ReadAll(r.Body)
+	w.Header().Set("Location", "/api/things/a")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, `{"id":"a","n":1}`)
+}
+
 func problem(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
@@ -132,22 +141,10 @@ var exchanges = []struct {
 		serve: func(w http.ResponseWriter, r *http.Request) { thing(w, `{"id":"a","n":1}`) },
 		want:  "header X-Debug is not declared"},
 	{name: "a body the schema refuses, accepted", method: "POST", url: "/api/things", body: `{"name":""}`,
-		serve: func(w http.ResponseWriter, r *http.Request) {
-			io.ReadAll(r.Body)
-			w.Header().Set("Location", "/api/things/a")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			io.WriteString(w, `{"id":"a","n":1}`)
-		},
-		want: "answered 201 to a request the document forbids"},
+		serve: created,
+		want:  "answered 201 to a request the document forbids"},
 	{name: "a good body, accepted", method: "POST", url: "/api/things", body: `{"name":"a"}`,
-		serve: func(w http.ResponseWriter, r *http.Request) {
-			io.ReadAll(r.Body)
-			w.Header().Set("Location", "/api/things/a")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			io.WriteString(w, `{"id":"a","n":1}`)
-		}},
+		serve: created},
 	{name: "an undocumented route refused", method: "GET", url: "/api/nothing",
 		serve: func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusNotFound) }},
 	{name: "an undocumented method refused", method: "PUT", url: "/api/things/a",

@@ -99,6 +99,19 @@ func (k Key) Sign(t testing.TB, claims jwt.MapClaims) string {
 	return s
 }
 
+// Claims is base with extra's changes: a claim of extra replaces base's,
+// and a nil one deletes it. base is changed and returned.
+func Claims(base, extra jwt.MapClaims) jwt.MapClaims {
+	for k, v := range extra {
+		if v == nil {
+			delete(base, k)
+		} else {
+			base[k] = v
+		}
+	}
+	return base
+}
+
 // JWKS is a JWK Set served on loopback, as a host's identity provider
 // serves it, at URL. It serves no key until Serve.
 type JWKS struct {

@@ -62,16 +62,8 @@ func newHost(t *testing.T, cfg Config) *host {
 // handle) valid for an hour from now, with extra's changes (nil deletes).
 func (h *host) claims(scope, handle string, extra jwt.MapClaims) jwt.MapClaims {
 	now := h.clock.Now()
-	c := jwt.MapClaims{scope: handle, "sub": "host-user-7", "name": "Ann", "role": "edit",
-		"iss": hostIssuer, "aud": "collab", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	for k, v := range extra {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
+	return jwttest.Claims(jwt.MapClaims{scope: handle, "sub": "host-user-7", "name": "Ann", "role": "edit",
+		"iss": hostIssuer, "aud": "collab", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, extra)
 }
 
 // sign signs c with k, or with the shared secret (HS256) for a zero k.
