@@ -84,7 +84,9 @@ func (k handleKind) seal(id string) string {
 
 func (k handleKind) open(handle string) (string, bool) {
 	rest, ok := strings.CutPrefix(handle, k.prefix)
-	if !ok || len(handle) > maxHandle {
+	// The decoder skips CR and LF even when strict: refused here, so that
+	// one id has one handle.
+	if !ok || len(handle) > maxHandle || strings.ContainsAny(rest, "\r\n") {
 		return "", false
 	}
 	sealed, err := base64.RawURLEncoding.Strict().DecodeString(rest)
