@@ -275,7 +275,7 @@ func (m *Manager) NoteChanges(ids []string) ([]JournalEntry, error) {
 	}
 	now := m.cfg.Now().UTC()
 	var out []JournalEntry
-	err = m.commit.do("the journal's summary of edits", func(tx *bolt.Tx) error {
+	err = m.Write("the journal's summary of edits", func(tx *bolt.Tx) error {
 		out = out[:0]
 		for _, id := range ids {
 			p, ok := plans[id]
@@ -432,7 +432,7 @@ func (m *Manager) TrimJournal() (int, error) {
 		return 0, err
 	}
 	n := 0
-	err := m.commit.do("the journal's trim", func(tx *bolt.Tx) error {
+	err := m.Write("the journal's trim", func(tx *bolt.Tx) error {
 		n = 0
 		j := tx.Bucket(bucketJournal)
 		last := j.Sequence()

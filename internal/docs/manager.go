@@ -658,10 +658,27 @@ func (m *Manager) loaded(id string) *Document {
 	return nil
 }
 
-// Do runs fn in the next group commit and waits for it to be durable. It is
-// for the other packages' small writes (chat, presence).
+// Do runs fn in the next group commit, in order with the edits around it,
+// and waits for it to be durable. fn may write anything, a document's log
+// too, so the revision log forgets every head it knew, and the edits after
+// it go to bbolt until it learns them again: for tests that write behind
+// the documents' backs. Other packages' writes go through Write.
 func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
 	return m.commit.wait(&write{fn: fn, foreign: true})
+}
+
+// Write runs fn in a write transaction of its own, beside the group commit
+// rather than in it, and returns once it is durable: for writes that touch
+// no document's revisions (the webhooks' own buckets, the journal's
+// summaries). Edits keep going to the revision log meanwhile, at its pace;
+// a write in the group commit would send the batch it joins to bbolt, and
+// hold every edit behind that batch's two fsyncs. The transaction first
+// copies the revisions pending in the log into bbolt, as a checkpoint
+// does, so fn sees every durable revision. An error of fn's rolls it back
+// and is returned as it is; a disk that refuses the transaction is an
+// ErrStorage naming what (what fn saves, as in "the webhooks' state").
+func (m *Manager) Write(what string, fn func(tx *bolt.Tx) error) error {
+	return notSaved(what, m.store.withPending(fn))
 }
 
 // View runs fn in a read transaction of the bbolt file, for the other

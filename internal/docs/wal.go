@@ -476,15 +476,17 @@ func (s *Store) checkpoint() error {
 // withPending runs one bbolt write transaction that first appends the
 // revisions pending in the log and then runs fn (if not nil), so that fn
 // sees, and comes after, every durable revision. Once it commits, those
-// revisions are no longer pending. Its failure is an ErrStorage: the disk
-// did not take the transaction (or a pending revision does not follow
-// bbolt's head, which the error says).
+// revisions are no longer pending. An error of fn's rolls it all back and
+// is returned as it is; any other failure is an ErrStorage: the disk did
+// not take the transaction (or a pending revision does not follow bbolt's
+// head, which the error says).
 func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
 	s.pmu.Lock()
 	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
+	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ids, runs := pendingRuns(batches)
 		for _, id := range ids {
@@ -499,10 +501,14 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 			runtime.Gosched()
 		}
 		if fn != nil {
-			return fn(tx)
+			fnErr = fn(tx)
+			return fnErr
 		}
 		return nil
 	})
+	if err != nil && fnErr != nil {
+		return fnErr // fn's own refusal, rolled back: nothing is wrong with the disk
+	}
 	if err != nil {
 		what := "commit to the database file"
 		if len(batches) > 0 {

@@ -617,3 +617,50 @@ func pagesWritten(m *Manager) int64 {
 	st := m.store.db.Stats()
 	return st.TxStats.GetWrite()
 }
+
+// TestWriteKeepsEditsInTheLog: a Write (the webhooks' state, the journal's
+// summaries) commits beside the group commit, so the edits after it still
+// go to the revision log, not to bbolt; it sees every durable revision;
+// and an error of its own rolls it back without calling the disk failing.
+func TestWriteKeepsEditsInTheLog(t *testing.T) {
+	m := openTest(t, noCheckpoints)
+	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
+	typeInto(t, d, "c", 5) // the log learns the document's head
+	var head uint64
+	err := m.Write("a test's bucket", func(tx *bolt.Tx) error {
+		h, _ := readHead(tx.Bucket(bucketLog).Bucket([]byte(meta.ID)))
+		head = h.rev
+		_, err := tx.CreateBucketIfNotExists([]byte("a test's bucket"))
+		return err
+	})
+	if err != nil || head != 6 {
+		t.Fatalf("Write saw head %d, %v; want 6", head, err)
+	}
+	if m.store.hasPending() {
+		t.Fatal("the revisions before the Write are still pending: it did not checkpoint them")
+	}
+	typeInto(t, d, "c2", 5)
+	if n := len(m.store.pendingOf(meta.ID)); n != 5 {
+		t.Fatalf("%d of the 5 edits after a Write are in the revision log, want all", n)
+	}
+	refusal := errors.New("refused by fn")
+	err = m.Write("nothing", func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucket([]byte("rolled back")); err != nil {
+			return err
+		}
+		return refusal
+	})
+	if err != refusal {
+		t.Fatalf("Write returned %v, want fn's own error", err)
+	}
+	if st := m.Storage(); st.Failing {
+		t.Fatalf("an error of fn's made the storage failing: %+v", st)
+	}
+	m.Store().DB().View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("rolled back")) != nil {
+			t.Error("fn's refused transaction was committed")
+		}
+		return nil
+	})
+	checkLog(t, m, meta.ID)
+}

@@ -480,7 +480,7 @@ func (s *Service) save() error {
 	}
 	s.unsaved, s.unsavedD = map[string]state{}, map[string]map[uint64]*Delivery{}
 	s.smu.Unlock()
-	err := s.docs.Do(func(tx *bolt.Tx) error {
+	err := s.docs.Write("the webhooks' state", func(tx *bolt.Tx) error {
 		hb := tx.Bucket(bucketHooks)
 		eps := hb.Bucket(bucketEndpoints)
 		for id, st := range states {

@@ -199,7 +199,7 @@ func (s *Service) Create(workspace string, a Audience, p Params) (Endpoint, erro
 		return Endpoint{}, err
 	}
 	st := state{Cursor: head}
-	err = s.docs.Do(func(tx *bolt.Tx) error {
+	err = s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
 		n := 0
 		if err := b.ForEach(func(_, v []byte) error {
@@ -338,7 +338,7 @@ func (s *Service) DisableByLink(workspace, reason string) (int, error) {
 
 // putEndpoint saves an endpoint's settings, if it still exists.
 func (s *Service) putEndpoint(ep Endpoint) error {
-	return s.docs.Do(func(tx *bolt.Tx) error {
+	return s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
 		if b.Get([]byte(ep.ID)) == nil {
 			return fmt.Errorf("%w: no endpoint %q here", ErrNotFound, ep.ID)
@@ -354,7 +354,7 @@ func (s *Service) Delete(workspace, id string) error {
 	if err != nil {
 		return err
 	}
-	err = s.docs.Do(func(tx *bolt.Tx) error {
+	err = s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHooks)
 		if err := b.Bucket(bucketEndpoints).Delete([]byte(id)); err != nil {
 			return err

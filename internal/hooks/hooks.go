@@ -197,7 +197,7 @@ func (s *Service) init() error {
 	if err != nil {
 		return err
 	}
-	return s.docs.Do(func(tx *bolt.Tx) error {
+	return s.docs.Write("the webhooks' state", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketHooks)
 		if err != nil {
 			return err
