@@ -32,7 +32,8 @@ type write struct {
 	// message"), for its error should the disk refuse it (see notSaved).
 	what string
 	// drops names a document whose log fn deletes; foreign is set for a
-	// write that may change any log. The revision log takes a document's
+	// write that may change any log (the tests' writes behind a document's
+	// back: see Manager.Write for the other packages' own writes). The revision log takes a document's
 	// revisions only while it knows the log's head (see committer.heads).
 	drops   string
 	foreign bool

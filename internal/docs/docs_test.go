@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/ot"
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTest(t testing.TB, cfg Config) *Manager {
@@ -235,4 +236,12 @@ func TestIdleDocumentsAreUnloaded(t *testing.T) {
 	if after > before+(loaded-before)/4 {
 		t.Errorf("memory did not come back: %d -> %d -> %d bytes", before, loaded, after)
 	}
+}
+
+// Do runs fn in the next group commit, in order with the edits around it,
+// and waits for it to be durable: a write behind the documents' backs (it
+// may write anything, a document's log too, so the revision log forgets
+// every head it knew). The other packages' writes go through Write.
+func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
+	return m.commit.wait(&write{fn: fn, foreign: true})
 }

@@ -658,15 +658,6 @@ func (m *Manager) loaded(id string) *Document {
 	return nil
 }
 
-// Do runs fn in the next group commit, in order with the edits around it,
-// and waits for it to be durable. fn may write anything, a document's log
-// too, so the revision log forgets every head it knew, and the edits after
-// it go to bbolt until it learns them again: for tests that write behind
-// the documents' backs. Other packages' writes go through Write.
-func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
-	return m.commit.wait(&write{fn: fn, foreign: true})
-}
-
 // Write runs fn in a write transaction of its own, beside the group commit
 // rather than in it, and returns once it is durable: for writes that touch
 // no document's revisions (the webhooks' own buckets, the journal's

@@ -94,5 +94,5 @@
 // # Storage
 //
 // The service keeps its buckets in the documents' bbolt file (through
-// docs.Manager.Do and View): see the bucket layout in hooks.go.
+// docs.Manager.Write and View): see the bucket layout in hooks.go.
 package hooks
