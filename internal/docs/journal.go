@@ -15,8 +15,8 @@ import (
 //
 // Every creation, rename, deletion, restoration and purge of a document
 // appends an entry to the journal in the same transaction as the change
-// itself, so an
-// acknowledged change always has its entry and a refused one never does.
+// itself, so an acknowledged change always has its entry and a refused one
+// never does.
 // Edits are journaled after the fact, in summaries: NoteChanges appends one
 // "changed" entry per document for the revisions since its last one (their
 // range and their authors), and moves the document's cursor (Meta's
@@ -24,8 +24,8 @@ import (
 // Revisions are durable on their own, so nothing is lost between an edit
 // and its summary: after a crash, Unjournaled names the documents whose
 // revisions no entry covers yet. A rename, a deletion or a purge first
-// summarises the revisions before it, in its own transaction, so a document's
-// entries keep the order of what happened to it.
+// summarises the revisions before it, in its own transaction, so a
+// document's entries keep the order of what happened to it.
 //
 // Who calls NoteChanges, and how often, is the caller's choice (the
 // webhooks debounce it); this package only keeps the entries, numbers
