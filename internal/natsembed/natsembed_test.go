@@ -1,0 +1,120 @@
+package natsembed
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// TestStartLocalCluster forms a three-node cluster and checks that it has
+// exactly one meta leader, that every node takes client connections, and
+// that a replicated stream gets a leader.
+func TestStartLocalCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	servers, err := StartLocal(ctx, t.TempDir(), "t", 3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster ready in %v", time.Since(start))
+	defer func() {
+		for _, s := range servers {
+			s.Shutdown()
+		}
+	}()
+	leaders := 0
+	for _, s := range servers {
+		if s.IsMetaLeader() {
+			leaders++
+		}
+		nc, err := nats.Connect(s.ClientURL())
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		nc.Close()
+	}
+	if leaders != 1 {
+		t.Fatalf("%d meta leaders, want 1", leaders)
+	}
+
+	nc, err := nats.Connect(servers[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitStreamLeader(ctx, "S", servers...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartBadConfig(t *testing.T) {
+	if _, err := Start(Config{}, 0); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no StoreDir: %v, want ErrConfig", err)
+	}
+	if _, err := Start(Config{StoreDir: t.TempDir(), Cluster: "c"}, 0); !errors.Is(err, ErrConfig) {
+		t.Fatalf("cluster without name: %v, want ErrConfig", err)
+	}
+	if _, err := Start(Config{StoreDir: t.TempDir(), Name: "a", Cluster: "c", Routes: []string{"::bad"}}, 0); !errors.Is(err, ErrConfig) {
+		t.Fatalf("bad route: %v, want ErrConfig", err)
+	}
+}
+
+// TestWaitReadyTimesOut checks that a lone node of a three-node cluster
+// never reports the cluster formed, and that the wait ends with ctx.
+func TestWaitReadyTimesOut(t *testing.T) {
+	ports, err := freePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := []string{"nats://127.0.0.1:" + strconv.Itoa(ports[0]), "nats://127.0.0.1:" + strconv.Itoa(ports[1]), "nats://127.0.0.1:" + strconv.Itoa(ports[2])}
+	s, err := Start(Config{Name: "alone", StoreDir: t.TempDir(), Cluster: "c", ClusterPort: ports[0], Routes: routes}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := WaitReady(ctx, s); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("WaitReady of a lone node: %v, want ErrNotReady", err)
+	}
+}
+
+// TestSingleSyncAlways runs one server that fsyncs every write and stores
+// a message on it.
+func TestSingleSyncAlways(t *testing.T) {
+	s, err := Start(Config{StoreDir: t.TempDir(), SyncAlways: true}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	if !s.Ready() {
+		t.Fatal("a single server with JetStream is not ready")
+	}
+	if s.srv.JetStreamConfig() == nil || !s.srv.JetStreamConfig().SyncAlways {
+		t.Fatal("SyncAlways is not on")
+	}
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "S", Subjects: []string{"s"}}); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := js.Publish("s", []byte("x")); err != nil || ack.Sequence != 1 {
+		t.Fatalf("publish: %+v, %v", ack, err)
+	}
+}
