@@ -43,6 +43,11 @@ type write struct {
 	// (see Manager.refused; guarded by the document's mu).
 	snapBefore [3]uint64
 	abandoned  error
+	// In cluster mode (see cluster): remote is set for a revision read
+	// from the Log, which the commit goroutine applies to its document
+	// (skip, if the document had it); local for a write of the node's
+	// own (presence, line counts), which is not replicated.
+	remote, skip, local bool
 }
 
 // committer is the group commit, in the leader/follower shape: one
@@ -69,6 +74,11 @@ type committer struct {
 	// generation, which starts once everything is in bbolt. Commit
 	// goroutine only.
 	logBroken bool
+	// cluster, in cluster mode, is where revisions go instead of the
+	// revision log, and toMeta takes the writes to replicate (see
+	// Manager.metaCommitter).
+	cluster Log
+	toMeta  func(*write)
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
@@ -104,6 +114,10 @@ func newCommitter(st *Store, maxBatch int, observe func(int, time.Duration), use
 // commits and of the then callbacks.
 func (c *committer) enqueue(w *write) {
 	w.done = make(chan struct{})
+	if c.toMeta != nil && w.doc == nil && !w.local {
+		c.toMeta(w)
+		return
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -139,6 +153,12 @@ func (c *committer) do(what string, fn func(tx *bolt.Tx) error) error {
 	return c.wait(&write{fn: fn, what: what})
 }
 
+// doLocal is do for a write of this node's own, which a cluster does not
+// replicate (see cluster).
+func (c *committer) doLocal(what string, fn func(tx *bolt.Tx) error) error {
+	return c.wait(&write{fn: fn, what: what, local: true})
+}
+
 // wait queues w and waits for its commit.
 func (c *committer) wait(w *write) error {
 	c.enqueue(w)
@@ -170,7 +190,9 @@ func (c *committer) run() {
 
 		start := time.Now()
 		var err error
-		if rec := c.logRecord(batch); rec != nil {
+		if c.cluster != nil {
+			batch = c.clusterBatch(batch)
+		} else if rec := c.logRecord(batch); rec != nil {
 			err = c.logBatch(batch, rec)
 		} else {
 			err = c.commitBatch(batch)
@@ -342,6 +364,9 @@ func (c *committer) deliver() {
 	}
 	for batch := range c.notify {
 		for _, w := range batch {
+			if w.skip {
+				continue // a revision from the cluster this node had
+			}
 			if w.doc != nil && w.err == nil {
 				p := docs[w.doc]
 				if p == nil {

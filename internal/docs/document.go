@@ -105,7 +105,7 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 	// under it would hold up everyone. A lookup that misses memory sets
 	// rd.need and gives up; the read fills rd, and the edit starts over.
 	var rd diskReads
-	for {
+	for tries := 0; ; {
 		d.mu.Lock()
 		r, w, dup, err := d.apply(e, strict, &rd)
 		if read := rd.need; read != nil {
@@ -127,6 +127,16 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 			return d.duplicate(r.Rev)
 		}
 		<-w.done
+		if w.err != nil && errors.Is(w.err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {
+			// Another node wrote first: take what it wrote, and transform
+			// the edit over it (or find it was this one, sent before).
+			tries++
+			if err := d.m.catchUp(d); err != nil {
+				return Result{}, err
+			}
+			rd = diskReads{}
+			continue
+		}
 		if w.err != nil {
 			return Result{}, w.err
 		}

@@ -45,6 +45,12 @@ type Config struct {
 	// several pages per document each, instead of to the revision log
 	// (see wal.go): for comparison.
 	DirectCommits bool
+
+	// Log, if set, puts the Manager in cluster mode (see Log and
+	// cluster): revisions and metadata are made durable in it, shared
+	// with the cluster's other nodes, and the bbolt file at the path Open
+	// is given is this node's replica. The revision log is not used.
+	Log Log
 	// LogBytes is how far the revision log grows before it starts over,
 	// all of it checkpointed first (default 8 MiB).
 	LogBytes int
@@ -127,6 +133,9 @@ type Manager struct {
 	// Watch).
 	watcher atomic.Pointer[Watcher]
 
+	// cl is set in cluster mode.
+	cl *cluster
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -164,7 +173,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:   st,
 		cfg:     cfg,
-		commit:  newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits, int64(cfg.LogBytes)),
+		commit:  newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits && cfg.Log == nil, int64(cfg.LogBytes)),
 		live:    make(map[string]*entry),
 		stopped: make(map[string]int),
 		index:   make(chan blameJob, 256),
@@ -182,6 +191,13 @@ func Open(path string, cfg Config) (*Manager, error) {
 	})
 	go m.indexer()
 	go m.sessionIndexer()
+	if cfg.Log != nil {
+		st.cluster = true
+		if err := m.startCluster(cfg.Log); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
 	if !cfg.DirectCommits {
 		// Copies the log's pending revisions into bbolt, many per document
 		// per commit, off the commit goroutine. A failure leaves them
@@ -217,6 +233,9 @@ func (m *Manager) Close() error {
 	}
 	m.mu.Unlock()
 	close(m.stop)
+	if m.cl != nil {
+		m.cl.close()
+	}
 	m.wg.Wait()
 	m.commit.close()
 	for _, d := range live {
@@ -270,8 +289,32 @@ func (m *Manager) Loaded() int {
 }
 
 // Open returns the live document id, loading it if needed. Call Release
-// when done with it.
+// when done with it. In cluster mode the document has every revision the
+// cluster acknowledged before the call, and a document created on
+// another node a moment ago is found.
 func (m *Manager) Open(id string) (*Document, error) {
+	d, err := m.open(id)
+	if m.cl == nil {
+		return d, err
+	}
+	if errors.Is(err, ErrNotFound) {
+		if err := m.Sync(); err != nil {
+			return nil, err
+		}
+		d, err = m.open(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.catchUp(d); err != nil {
+		d.Release()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open is Open without the cluster's catching up: the follower's.
+func (m *Manager) open(id string) (*Document, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -397,13 +440,13 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 }
 
 // refused handles the failed commit of revision w of d. A refusal by the
-// disk (ErrStorage) is not d's fault, and d stays open: d goes back to its
-// newest durable revision, the edits queued after w fail with the same
-// error (their Submit returns it; they are not applied, and may be sent
-// again), and subscribers, who only ever heard of durable revisions, hear
-// nothing. It reports whether d.durable must still see the failure: for
-// any other error (d's log moved under it), which closes and reloads d.
-// Called on the commit goroutine, in revision order, like d.durable.
+// disk (ErrStorage), or in cluster mode any failed append to the Log, is
+// not d's fault, and d stays open: d goes back to its newest durable
+// revision (see Document.rollback), and subscribers, who only ever heard
+// of durable revisions, hear nothing. It reports whether d.durable must
+// still see the failure: for any other error (d's log moved under it),
+// which closes and reloads d. Called on the commit goroutine, in revision
+// order, like d.durable.
 func (m *Manager) refused(d *Document, w *write, err error) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -413,15 +456,28 @@ func (m *Manager) refused(d *Document, w *write, err error) bool {
 		w.err = w.abandoned
 		return false
 	}
-	if !errors.Is(err, ErrStorage) {
+	if !errors.Is(err, ErrStorage) && m.cl == nil {
 		return true
 	}
 	if d.err != nil || d.writes[w.rev.Rev] != w {
 		return false
 	}
+	d.rollback(w, err)
+	return false
+}
+
+// rollback takes d back to its newest durable revision, from w, the first
+// revision after it, which failed with err: the revisions after w fail
+// with the same kind of error (their Submit returns it; they are not
+// applied, and may be sent again). Called with d.mu held.
+func (d *Document) rollback(w *write, err error) {
+	kind := ErrStorage
+	if errors.Is(err, ErrConflict) {
+		kind = ErrConflict
+	}
 	for rev, later := range d.writes {
 		if rev > w.rev.Rev {
-			later.abandoned = fmt.Errorf("%w: revision %d of %q was not applied: it came after revision %d, which the disk refused: %w", ErrStorage, rev, d.id, w.rev.Rev, err)
+			later.abandoned = fmt.Errorf("%w: revision %d of %q was not applied: it came after revision %d, which failed: %w", kind, rev, d.id, w.rev.Rev, err)
 		}
 		if rev >= w.rev.Rev {
 			delete(d.writes, rev)
@@ -457,14 +513,13 @@ func (m *Manager) refused(d *Document, w *write, err error) bool {
 	for i := len(d.hist) - 1; i >= 0 && len(lost) > 0; i-- {
 		remark(d.hist[i])
 	}
-	if ws := m.store.pendingOf(d.id); len(lost) > 0 {
+	if ws := d.m.store.pendingOf(d.id); len(lost) > 0 {
 		for i := len(ws) - 1; i >= 0 && len(lost) > 0; i-- {
 			if ws[i].rev.Rev <= d.durRev {
 				remark(ws[i].rev)
 			}
 		}
 	}
-	return false
 }
 
 // CreateParams describes a new document.
@@ -507,6 +562,16 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 	if p.Text != "" {
 		meta.Journaled = 1 // the created entry covers the text
 	}
+	first := Revision{Rev: 1, Op: *new(ot.Operation).Insert(p.Text), Author: p.Author, Time: now}
+	if m.cl != nil && p.Text != "" {
+		// The text's revision goes to the Log first, where the document's
+		// next revisions will follow it; the change set that creates the
+		// document has it too.
+		rec, _ := encodeRecord(first)
+		if err := m.cl.log.Append([]Run{{Doc: id, First: 1, Count: 1, Body: appendRunRecord(nil, rec)}})[0]; err != nil {
+			return Meta{}, notSaved("the new document", &refusal{what: "the cluster's log", err: err})
+		}
+	}
 	var entry JournalEntry
 	err = m.commit.do("the new document", func(tx *bolt.Tx) error {
 		if err := createDoc(tx, meta); err != nil {
@@ -516,8 +581,7 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 		entry.FromRev, entry.ToRev = meta.Journaled, meta.Journaled
 		entry.Authors = journalAuthors(tx, meta, []string{p.Author})
 		if p.Text != "" {
-			r := Revision{Rev: 1, Op: *new(ot.Operation).Insert(p.Text), Author: p.Author, Time: now}
-			if err := m.store.appendRevision(tx, meta.ID, r, rope.New(p.Text)); err != nil {
+			if err := m.store.appendRevision(tx, meta.ID, first, rope.New(p.Text)); err != nil {
 				return err
 			}
 		}
@@ -669,6 +733,9 @@ func (m *Manager) loaded(id string) *Document {
 // and is returned as it is; a disk that refuses the transaction is an
 // ErrStorage naming what (what fn saves, as in "the webhooks' state").
 func (m *Manager) Write(what string, fn func(tx *bolt.Tx) error) error {
+	if m.cl != nil {
+		return m.commit.do(what, fn) // replicated, through the Log
+	}
 	return notSaved(what, m.store.withPending(fn))
 }
 

@@ -591,7 +591,7 @@ func (m *Manager) indexSessionLines(id string, rev uint64) error {
 	}
 	c := lineCounts{last: s.last}
 	c.added, c.removed = countLines(texts[s.first-1].String(), texts[s.last].String())
-	return m.commit.do("the line counts of an edit session", func(tx *bolt.Tx) error {
+	return m.commit.doLocal("the line counts of an edit session", func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return nil // deleted meanwhile

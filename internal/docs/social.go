@@ -72,7 +72,7 @@ func (m *Manager) Chat(id string, after uint64, limit int) (out []ChatMessage, e
 // PutPresence stores the presence records of some users of a document
 // (user id -> JSON, owned by the presence package), in one group commit.
 func (m *Manager) PutPresence(id string, records map[string][]byte) error {
-	return m.commit.do("the presence", func(tx *bolt.Tx) error {
+	return m.commit.doLocal("the presence", func(tx *bolt.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/ot"
@@ -124,6 +125,11 @@ func (r Revision) OpJSON() []byte {
 // Store keeps documents in one bbolt file. Its methods are safe for
 // concurrent use; writes normally go through the Manager's group commit.
 type Store struct {
+	// cluster is set in cluster mode (see cluster); followed is then the
+	// position in the Log of the newest entry the follower applied.
+	cluster  bool
+	followed atomic.Uint64
+
 	db   *bolt.DB
 	path string
 	// file is the bbolt file as bbolt opened it (tests put it out of

@@ -483,11 +483,19 @@ func (s *Store) checkpoint() error {
 func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
+	// In cluster mode, every entry of the Log up to followed is pending
+	// or in bbolt already, so bbolt has them all once this commits.
+	followed := s.followed.Load()
 	s.pmu.Lock()
 	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
 	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if s.cluster && followed > 0 {
+			if err := tx.Bucket(bucketLinks).Put(keyFollowed, binary.BigEndian.AppendUint64(nil, followed)); err != nil {
+				return err
+			}
+		}
 		ids, runs := pendingRuns(batches)
 		for _, id := range ids {
 			run := runs[id]

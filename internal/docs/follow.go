@@ -1,0 +1,673 @@
+package docs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/kv"
+)
+
+// A Manager in cluster mode (Config.Log set; see Log) runs three things
+// beside the local mode's:
+//
+//   - the follower: every entry of the Log, in order, applied to this
+//     node's bbolt file: runs of revisions through the group commit (so a
+//     live document and its subscribers hear of them in order with the
+//     node's own), change sets straight into bbolt;
+//   - the metadata committer: writes other than revisions, recorded and
+//     committed to the Log as change sets, one at a time;
+//   - catching up: an edit refused because another node wrote first reads
+//     what it missed (Log.Since) and is transformed and tried again.
+type cluster struct {
+	log Log
+
+	mu   sync.Mutex
+	cond sync.Cond // broadcast when followed or metaPos move
+	// followed is the position of the newest entry applied; metaPos that
+	// of the newest change set, which the next one must follow.
+	followed, metaPos uint64
+	closed            bool
+
+	stop func() // ends the follow
+	// The metadata committer's queue (guarded by mu), and its wake-up.
+	metaq []*write
+	wake  chan struct{}
+}
+
+// The node's own positions in the Log, kept in bbolt beside the
+// settings: never recorded, never replicated.
+var (
+	keyFollowed = settingKey("cluster:followed")
+	keyMetaPos  = settingKey("cluster:meta")
+)
+
+// catchUpTries bounds how often an edit refused by the Log is transformed
+// over what it missed and tried again.
+const catchUpTries = 20
+
+// startCluster reads the node's positions, follows the Log from there
+// and waits until it has applied everything the Log held at the start.
+func (m *Manager) startCluster(l Log) error {
+	c := &cluster{log: l, wake: make(chan struct{}, 1)}
+	c.cond.L = &c.mu
+	err := m.store.db.View(func(tx *kv.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		c.followed = readPos(b.Get(keyFollowed))
+		c.metaPos = readPos(b.Get(keyMetaPos))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.store.followed.Store(c.followed)
+	m.cl = c
+	m.commit.cluster = l
+	m.commit.toMeta = c.enqueue
+	last, err := l.Last()
+	if err != nil {
+		return fmt.Errorf("docs: the cluster's log: %w", err)
+	}
+	if c.stop, err = l.Follow(c.followed, m.follow); err != nil {
+		return fmt.Errorf("docs: the cluster's log: %w", err)
+	}
+	m.wg.Add(1)
+	go m.metaCommitter()
+	start := time.Now()
+	if err := c.await(last); err != nil {
+		return err
+	}
+	m.cfg.Logger.Info("caught up with the cluster", "position", last, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func readPos(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// await waits until the follower has applied position pos.
+func (c *cluster) await(pos uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.followed < pos && !c.closed {
+		c.cond.Wait()
+	}
+	if c.followed < pos {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Sync waits until this node has applied everything the cluster's Log
+// acknowledged before the call: a read after it sees every write
+// acknowledged anywhere before it. It costs one round trip to the Log. In
+// local mode it returns at once.
+func (m *Manager) Sync() error {
+	if m.cl == nil {
+		return nil
+	}
+	last, err := m.cl.log.Last()
+	if err != nil {
+		return fmt.Errorf("%w: the cluster's log: %w", ErrStorage, err)
+	}
+	return m.cl.await(last)
+}
+
+// close stops following. Called by Manager.Close before the committer
+// closes.
+func (c *cluster) close() {
+	c.stop()
+	c.mu.Lock()
+	c.closed = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.poke()
+}
+
+// enqueue queues w for the metadata committer. It never blocks.
+func (c *cluster) enqueue(w *write) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		w.err = ErrClosed
+		go finish(w)
+		return
+	}
+	c.metaq = append(c.metaq, w)
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *cluster) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for queued writes and takes them all; nil once closed and
+// drained.
+func (c *cluster) next() []*write {
+	for {
+		c.mu.Lock()
+		batch, closed := c.metaq, c.closed
+		c.metaq = nil
+		c.mu.Unlock()
+		if len(batch) > 0 || closed {
+			return batch
+		}
+		<-c.wake
+	}
+}
+
+// finish reports a write's result: durable, done, then.
+func finish(w *write) {
+	if w.durable != nil {
+		w.durable(w.err)
+	}
+	close(w.done)
+	if w.then != nil {
+		w.then(w.err)
+	}
+}
+
+// follow applies one entry of the Log; the follower's goroutine only.
+func (m *Manager) follow(e Entry) {
+	c := m.cl
+	if e.Run != nil {
+		m.applyRun(*e.Run)
+	} else {
+		m.applyChanges(e.Pos, e.Changes)
+	}
+	m.store.followed.Store(e.Pos)
+	c.mu.Lock()
+	c.followed = e.Pos
+	if e.Run == nil {
+		c.metaPos = e.Pos
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// applyRun hands a run of revisions of the Log to its document, through
+// the group commit, and waits for them to be applied: those the document
+// has already (this node's own) are skipped.
+func (m *Manager) applyRun(run Run) {
+	for attempt := 0; ; attempt++ {
+		err := m.remote(run.Doc, []Run{run})
+		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) && m.isClosed() {
+			// Revisions of a document purged since are dropped with it.
+			return
+		}
+		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "err", err)
+		if !m.pause(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond) {
+			return
+		}
+	}
+}
+
+// pause waits d, or until the manager closes (false).
+func (m *Manager) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-m.stop:
+		return false
+	}
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// remote applies runs of document id read from the Log (consecutive, in
+// order) to the live document, loading it, and waits until they are.
+// A gap before them (revisions this node missed) is read from the Log
+// first.
+func (m *Manager) remote(id string, runs []Run) error {
+	d, err := m.Open(id)
+	if err != nil {
+		return err
+	}
+	defer d.Release()
+	var ws []*write
+	for _, run := range runs {
+		revs, recs, err := decodeRun(run)
+		if err != nil {
+			return err
+		}
+		for i, r := range revs {
+			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true})
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	for _, w := range ws {
+		m.commit.enqueue(w)
+	}
+	for _, w := range ws {
+		<-w.done
+		if errors.Is(w.err, errGap) {
+			// This node missed revisions before these: read them from
+			// the Log, which has them all, and apply from there.
+			return m.catchUp(d)
+		}
+		if w.err != nil {
+			return w.err
+		}
+	}
+	return nil
+}
+
+// errGap is a remote revision that does not follow the document's newest.
+var errGap = errors.New("docs: revisions from the cluster after a gap")
+
+// catchUp applies to d whatever the Log has of it after its newest
+// durable revision.
+func (m *Manager) catchUp(d *Document) error {
+	d.mu.Lock()
+	rev := d.durRev
+	d.mu.Unlock()
+	runs, err := m.cl.log.Since(d.id, rev)
+	if err != nil {
+		return fmt.Errorf("%w: reading %q from the cluster: %w", ErrStorage, d.id, err)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	return m.remote(d.id, runs)
+}
+
+// applyRemote applies a revision of the Log to its live document, on the
+// commit goroutine, so that the document's subscribers hear of it in
+// order with the node's own. Local edits not yet durable were made
+// against an older head: they are rolled back (and fail with ErrConflict,
+// which their Submit answers by catching up and trying again).
+func (c *committer) applyRemote(w *write) {
+	d := w.doc
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.err != nil:
+		w.err = d.err
+		return
+	case w.rev.Rev <= d.durRev:
+		w.skip = true // this node's own, or applied before
+		return
+	case w.rev.Rev != d.durRev+1:
+		w.err = fmt.Errorf("%w: revision %d of %q after %d", errGap, w.rev.Rev, d.id, d.durRev)
+		return
+	}
+	if first := d.writes[d.durRev+1]; first != nil {
+		first.abandoned = fmt.Errorf("%w: revision %d of %q was written by another node first", ErrConflict, first.rev.Rev, d.id)
+		d.rollback(first, first.abandoned)
+	}
+	text, err := w.rev.Op.ApplyRope(d.durTxt)
+	if err != nil {
+		w.err = fmt.Errorf("docs: revision %d of %q from the cluster does not apply: %w", w.rev.Rev, d.id, err)
+		return
+	}
+	r := w.rev
+	w.text = text
+	d.text, d.head, d.durRev, d.durTxt = text, r.Rev, r.Rev, text
+	d.hist = append(d.hist, r)
+	if client, seq, ok := parseOpID(r.OpID); ok {
+		d.marks[client] = clientMark{seq: seq, rev: r.Rev}
+	} else if r.OpID != "" {
+		d.opids[r.OpID] = r.Rev
+	}
+	d.snapLog += uint64(len(w.prep.rec))
+	if c.store.snapshotDue(r.Rev-d.snapRev, d.snapLog, d.snapSize) {
+		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
+	}
+	d.trim()
+}
+
+// clusterBatch is a group commit in cluster mode: revisions from the Log
+// are applied, this node's revisions appended to the Log, one run per
+// document; it returns the batch in the order its subscribers hear of it
+// (the Log's revisions first). Writes that are not revisions went to the
+// metadata committer or, if local, commit to bbolt here.
+func (c *committer) clusterBatch(batch []*write) []*write {
+	var remote, local, other []*write
+	for _, w := range batch {
+		switch {
+		case w.remote:
+			c.applyRemote(w)
+			if w.err == nil && !w.skip {
+				remote = append(remote, w)
+			}
+		case w.doc != nil:
+			local = append(local, w)
+		default:
+			other = append(other, w)
+		}
+	}
+	if len(remote) > 0 {
+		c.store.addPending(remote)
+	}
+	if len(local) > 0 {
+		c.appendRuns(local)
+	}
+	if len(other) > 0 {
+		if err := c.commitBatch(other); err != nil {
+			for _, w := range other {
+				w.err = notSaved(w.what, err)
+			}
+		}
+	}
+	out := make([]*write, 0, len(batch))
+	for _, w := range batch {
+		if w.remote {
+			out = append(out, w)
+		}
+	}
+	for _, w := range batch {
+		if !w.remote {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// appendRuns appends this node's revisions to the Log, one run per
+// document, and sets each write's error. A revision rolled back since it
+// was queued (see rollback) is not sent.
+func (c *committer) appendRuns(local []*write) {
+	var (
+		runs  []Run
+		owner [][]*write
+		at    = map[*Document]int{}
+	)
+	for _, w := range local {
+		d := w.doc
+		d.mu.Lock()
+		abandoned := w.abandoned
+		d.mu.Unlock()
+		if abandoned != nil {
+			w.err = abandoned
+			continue
+		}
+		i, ok := at[d]
+		if ok && runs[i].Last()+1 != w.rev.Rev {
+			w.err = fmt.Errorf("%w: revision %d of %q does not follow %d", ErrConflict, w.rev.Rev, d.id, runs[i].Last())
+			continue
+		}
+		if !ok {
+			i = len(runs)
+			at[d] = i
+			runs = append(runs, Run{Doc: d.id, First: w.rev.Rev})
+			owner = append(owner, nil)
+		}
+		runs[i].Count++
+		runs[i].Body = appendRunRecord(runs[i].Body, w.prep.rec)
+		owner[i] = append(owner[i], w)
+	}
+	if len(runs) == 0 {
+		return
+	}
+	errs := c.cluster.Append(runs)
+	var durable []*write
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, ErrConflict) {
+			// Unknown whether it was stored: the document's next append
+			// finds out (a conflict, if it was).
+			err = &refusal{what: "the cluster's log", err: err}
+		}
+		for _, w := range owner[i] {
+			w.err = err
+		}
+		if err == nil {
+			durable = append(durable, owner[i]...)
+		}
+	}
+	if len(durable) > 0 {
+		c.store.addPending(durable)
+	}
+}
+
+// A run's body: each revision's record (see encodeRecord), preceded by
+// its length as a uvarint.
+func appendRunRecord(body, rec []byte) []byte {
+	return append(binary.AppendUvarint(body, uint64(len(rec))), rec...)
+}
+
+// decodeRun returns a run's revisions and their records.
+func decodeRun(run Run) ([]Revision, [][]byte, error) {
+	revs := make([]Revision, 0, run.Count)
+	recs := make([][]byte, 0, run.Count)
+	b := run.Body
+	for i := 0; i < run.Count; i++ {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %w", run.Doc, run.Pos, corruptRecord(run.First+uint64(i)))
+		}
+		rec := b[k : k+int(n) : k+int(n)]
+		b = b[k+int(n):]
+		r, err := decodeRecord(run.First+uint64(i), rec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %w", run.Doc, run.Pos, err)
+		}
+		r.opJSON = rec[len(rec)-r.Op.JSONLen():]
+		revs = append(revs, r)
+		recs = append(recs, rec)
+	}
+	if len(b) != 0 {
+		return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %d bytes after its records", run.Doc, run.Pos, len(b))
+	}
+	return revs, recs, nil
+}
+
+// metaCommitter commits writes other than revisions to the Log, in the
+// order queued: each batch is run in one bbolt transaction that records
+// its writes and is rolled back; the recorded change set is committed to
+// the Log if no other came first (else the batch runs again, over the
+// change sets it missed), and the writes are done once the follower has
+// applied it, so that the writer reads what it wrote.
+func (m *Manager) metaCommitter() {
+	defer m.wg.Done()
+	c := m.cl
+	for batch := c.next(); batch != nil; batch = c.next() {
+		var err error
+		for attempt := 0; ; attempt++ {
+			var changes kv.Changes
+			if changes, err = m.store.record(batch); err != nil || changes.Empty() {
+				break
+			}
+			c.mu.Lock()
+			after := c.metaPos
+			c.mu.Unlock()
+			body, merr := changes.MarshalBinary()
+			if merr != nil {
+				err = merr
+				break
+			}
+			var pos uint64
+			pos, err = c.log.Commit(after, body)
+			if err == nil {
+				err = c.await(pos)
+				break
+			}
+			if !errors.Is(err, ErrConflict) || attempt >= catchUpTries {
+				err = &refusal{what: "the cluster's log", err: err}
+				break
+			}
+			// Another node's change set came first: apply it, run again.
+			last, lerr := c.log.Last()
+			if lerr == nil {
+				lerr = c.await(last)
+			}
+			if lerr != nil {
+				err = &refusal{what: "the cluster's log", err: lerr}
+				break
+			}
+		}
+		for _, w := range batch {
+			if err != nil {
+				w.err = notSaved(w.what, err)
+			}
+			finish(w)
+		}
+	}
+}
+
+// record runs the writes of batch in a bbolt transaction that records
+// them and is rolled back, after the revisions pending in the log are
+// checkpointed (so that they read every durable revision), and returns
+// what they wrote; each write's own error is in its err.
+func (s *Store) record(batch []*write) (kv.Changes, error) {
+	if err := s.checkpoint(); err != nil {
+		return nil, err
+	}
+	btx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, s.health.failed(partDB, "record a change", err)
+	}
+	defer btx.Rollback()
+	tx := kv.Record(btx)
+	for _, w := range batch {
+		w.err = w.fn(tx)
+	}
+	return tx.Changes(), nil
+}
+
+// applyChanges applies a change set of the Log to bbolt, after the
+// revisions pending in the log (which came before it), with the node's
+// position; then tells live documents of their new metadata, and the
+// watcher of new journal entries. What each node derives from revisions
+// itself (a document's log, snapshots, op ids, blame) is left as this
+// node has it, but where the change set creates it.
+func (m *Manager) applyChanges(pos uint64, data []byte) {
+	var all kv.Changes
+	if err := all.UnmarshalBinary(data); err != nil {
+		m.cfg.Logger.Error("a change set from the cluster does not decode: skipped", "position", pos, "err", err)
+		return
+	}
+	changes := replicated(all)
+	for attempt := 0; ; attempt++ {
+		err := m.store.withPending(func(tx *kv.Tx) error {
+			if err := changes.Apply(tx, nil); err != nil {
+				// Every node fails the same way on the same change set:
+				// it is skipped everywhere alike.
+				m.cfg.Logger.Error("a change set from the cluster does not apply: skipped", "position", pos, "err", err)
+				return errSkip
+			}
+			return tx.Bucket(bucketLinks).Put(keyMetaPos, binary.BigEndian.AppendUint64(nil, pos))
+		})
+		if errors.Is(err, errSkip) {
+			return
+		}
+		if err == nil {
+			break
+		}
+		m.cfg.Logger.Error("applying a change set from the cluster", "position", pos, "err", err)
+		if !m.pause(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond) {
+			return
+		}
+	}
+	m.changed(changes)
+}
+
+var errSkip = errors.New("skip")
+
+// changed tells live documents whose metadata a change set wrote, and
+// the watcher of the journal entries it appended.
+func (m *Manager) changed(changes kv.Changes) {
+	var entries []JournalEntry
+	for _, ch := range changes {
+		switch {
+		case ch.Op == kv.OpPut && len(ch.Path) == 1 && bytes.Equal(ch.Path[0], bucketMeta):
+			d := m.loaded(string(ch.Key))
+			if d == nil {
+				continue
+			}
+			meta, err := m.store.MetaAny(d.id)
+			switch {
+			case err != nil:
+			case !meta.Deleted.IsZero():
+				m.drop(d)
+				d.close(ErrDeleted)
+			default:
+				d.setMeta(meta)
+			}
+		case ch.Op == kv.OpDeleteBucket && len(ch.Path) == 1 && bytes.Equal(ch.Path[0], bucketLog):
+			if d := m.loaded(string(ch.Key)); d != nil {
+				m.drop(d)
+				d.close(ErrDeleted)
+			}
+		case ch.Op == kv.OpPut && len(ch.Path) == 1 && bytes.Equal(ch.Path[0], bucketJournal):
+			var e JournalEntry
+			if json.Unmarshal(ch.Value, &e) == nil {
+				entries = append(entries, e)
+			}
+		}
+	}
+	m.watchJournal(entries)
+}
+
+// replicated is what of a change set every node applies: not what each
+// derives from the revisions itself (a document's log bucket, with its
+// head and marks; its snapshots, op ids, blame checkpoints, line counts)
+// nor its presence, but where the change set creates those buckets (a
+// new document's empty log and first snapshot).
+func replicated(all kv.Changes) kv.Changes {
+	var created [][][]byte
+	out := all[:0:0]
+	for _, ch := range all {
+		if ch.Op == kv.OpCreateBucket {
+			created = append(created, append(append([][]byte(nil), ch.Path...), ch.Key))
+		}
+		if ch.Op != kv.OpCreateBucket && ch.Op != kv.OpDeleteBucket && derived(ch.Path) && !within(ch.Path, created) {
+			continue
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// derived reports whether path is a bucket each node derives from the
+// revisions (or keeps for itself).
+func derived(path [][]byte) bool {
+	switch {
+	case len(path) >= 2 && bytes.Equal(path[0], bucketLog):
+		return true
+	case len(path) >= 3 && bytes.Equal(path[0], bucketDoc):
+		for _, sub := range [][]byte{subSnap, subOpID, subBlame, subPres, subSessLines} {
+			if bytes.Equal(path[2], sub) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// within reports whether path is one of created or inside one.
+func within(path [][]byte, created [][][]byte) bool {
+	for _, c := range created {
+		if len(c) <= len(path) && equalPrefix(path, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalPrefix(path, prefix [][]byte) bool {
+	for i := range prefix {
+		if !bytes.Equal(path[i], prefix[i]) {
+			return false
+		}
+	}
+	return true
+}
