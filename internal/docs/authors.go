@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Author profiles: the name and colour of each author of a workspace's
@@ -105,7 +105,7 @@ func (m *Manager) SetAuthor(id, author string, p AuthorProfile) error {
 	if err != nil {
 		return err
 	}
-	return m.commit.do("the author's name", func(tx *bolt.Tx) error {
+	return m.commit.do("the author's name", func(tx *kv.Tx) error {
 		meta, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func (m *Manager) SetAuthor(id, author string, p AuthorProfile) error {
 // authors bucket takes the name name at now; their name until then was
 // old, which is recorded first, from the beginning of time, if nothing is
 // yet.
-func appendAuthorName(tx *bolt.Tx, key []byte, old, name string, now time.Time) error {
+func appendAuthorName(tx *kv.Tx, key []byte, old, name string, now time.Time) error {
 	b, err := tx.CreateBucketIfNotExists(bucketAuthorNames)
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func appendAuthorName(tx *bolt.Tx, key []byte, old, name string, now time.Time) 
 	return putAuthorName(b, prefix, name, now.UnixMilli())
 }
 
-func putAuthorName(b *bolt.Bucket, prefix []byte, name string, ms int64) error {
+func putAuthorName(b *kv.Bucket, prefix []byte, name string, ms int64) error {
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func (m *Manager) AuthorNames(ws string) (map[string][]AuthorName, error) {
 
 // deleteAuthors removes the profiles and names of a document of its own
 // (no workspace), with the document.
-func deleteAuthors(tx *bolt.Tx, m Meta) error {
+func deleteAuthors(tx *kv.Tx, m Meta) error {
 	if m.Workspace != "" {
 		return nil
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Run the benchmarks for a while each, not a fixed count: BenchmarkCommit
@@ -51,7 +51,7 @@ func BenchmarkCommit(b *testing.B) {
 			for k := 0; next(); k++ {
 				r := Revision{Rev: uint64(k + 2), Op: typed(k), Author: "b", OpID: fmt.Sprintf("c%d:%d", i, k+1), Time: time.Now()}
 				text, _ = r.Op.ApplyRope(text)
-				err := m.store.db.Update(func(tx *bolt.Tx) error { return m.store.appendRevision(tx, dd[i].id, r, text) })
+				err := updateDB(m.store.db, func(tx *kv.Tx) error { return m.store.appendRevision(tx, dd[i].id, r, text) })
 				if err != nil {
 					b.Error(err)
 					return
@@ -127,7 +127,7 @@ func BenchmarkOfflineClient(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	text := rope.New("package o\n")
 	const revs = 12_000
-	err = m.store.db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(m.store.db, func(tx *kv.Tx) error {
 		for rev := uint64(2); rev <= revs+1; rev++ {
 			p := rng.IntN(text.Len() + 1)
 			op := *new(ot.Operation).Retain(p).Insert("abc\n"[rng.IntN(4):][:1]).Retain(text.Len() - p)
@@ -322,7 +322,7 @@ func buildHistory(path string, n uint64, maxLines int) (*history, error) {
 		}
 	}
 	for rev < n {
-		err := m.store.db.Update(func(tx *bolt.Tx) error {
+		err := updateDB(m.store.db, func(tx *kv.Tx) error {
 			for range 10_000 {
 				if rev == n {
 					return nil
@@ -484,7 +484,7 @@ func sharedBigHistory(b *testing.B) string {
 		}
 		h.id, h.n, h.lines, h.bytes = built.id, built.n, built.lines, len(built.texts[built.n])
 		var checkpoints, size int
-		built.m.store.db.View(func(tx *bolt.Tx) error {
+		viewDB(built.m.store.db, func(tx *kv.Tx) error {
 			return tx.Bucket(bucketDoc).Bucket([]byte(h.id)).Bucket(subBlame).ForEach(func(_, v []byte) error {
 				checkpoints, size = checkpoints+1, size+len(v)
 				return nil
@@ -545,7 +545,7 @@ func BenchmarkBlameCold(b *testing.B) {
 					b.Fatal(err)
 				}
 				if !indexed {
-					err := m.store.db.Update(func(tx *bolt.Tx) error {
+					err := updateDB(m.store.db, func(tx *kv.Tx) error {
 						doc := tx.Bucket(bucketDoc).Bucket([]byte(bigHistory.id))
 						if err := doc.DeleteBucket(subBlame); err != nil {
 							return err

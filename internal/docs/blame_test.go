@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
-	bolt "go.etcd.io/bbolt"
 )
 
 // blameCase edits the text at one revision: op made by author, and the
@@ -324,7 +324,7 @@ func waitIndexed(t *testing.T, m *Manager, what string, cond func() bool) {
 
 // blameCheckpoints counts the blame checkpoints stored for a document.
 func blameCheckpoints(m *Manager, id string) (n int) {
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		n = tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame).Stats().KeyN
 		return nil
 	})
@@ -459,7 +459,7 @@ func checkBlames(t *testing.T, m *Manager, id, when string) {
 }
 
 // getRev reads revision rev of document id from bbolt.
-func getRev(tx *bolt.Tx, id string, rev uint64) (Revision, error) {
+func getRev(tx *kv.Tx, id string, rev uint64) (Revision, error) {
 	log, err := logBucket(tx, id)
 	if err != nil {
 		return Revision{}, err
@@ -606,7 +606,7 @@ func TestBlameCold(t *testing.T) {
 		t.Fatalf("only %d checkpoints", len(keys))
 	}
 	var damaged []uint64
-	err = m.store.db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(m.store.db, func(tx *kv.Tx) error {
 		bucket := tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subBlame)
 		for i := 2; i < len(keys); i++ {
 			k, prev := revKey(keys[i]), slices.Clone(bucket.Get(revKey(keys[i-1])))
@@ -704,7 +704,7 @@ func TestBlameOldCheckpoints(t *testing.T) {
 	}
 	// What the indexer wrote goes; the old ones come.
 	want := replayAll(t, revs)
-	err = m.store.db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(m.store.db, func(tx *kv.Tx) error {
 		doc := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID))
 		if err := doc.DeleteBucket(subBlame); err != nil {
 			return err
@@ -792,7 +792,7 @@ func TestBlameIndexerBatches(t *testing.T) {
 // dropBlame deletes every blame checkpoint of document id.
 func dropBlame(t *testing.T, m *Manager, id string) {
 	t.Helper()
-	err := m.store.db.Update(func(tx *bolt.Tx) error {
+	err := updateDB(m.store.db, func(tx *kv.Tx) error {
 		doc := tx.Bucket(bucketDoc).Bucket([]byte(id))
 		if err := doc.DeleteBucket(subBlame); err != nil {
 			return err

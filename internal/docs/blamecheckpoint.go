@@ -7,7 +7,7 @@ import (
 	"hash/crc32"
 	"hash/fnv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Blame checkpoints: doc/<id>/blame maps a revision to the blame of the
@@ -202,7 +202,7 @@ type blameSave struct {
 
 // startBlame returns the blame of document d at its newest sound
 // checkpoint in bucket at or before rev, or at revision 0.
-func startBlame(d docView, bucket *bolt.Bucket, rev uint64) (*blameState, error) {
+func startBlame(d docView, bucket *kv.Bucket, rev uint64) (*blameState, error) {
 	st := &blameState{}
 	c := bucket.Cursor()
 	k, v := c.Seek(revKey(rev))
@@ -235,7 +235,7 @@ func startBlame(d docView, bucket *bolt.Bucket, rev uint64) (*blameState, error)
 // set it is the indexer's replay instead: it encodes the checkpoints due
 // up to rev as it goes, and stops at the last of them, or once they hold
 // batch bytes (the blame it returns is at that revision, not rev).
-func replayBlame(d docView, bucket *bolt.Bucket, rev uint64, every, batch int) (*blameState, error) {
+func replayBlame(d docView, bucket *kv.Bucket, rev uint64, every, batch int) (*blameState, error) {
 	st, err := startBlame(d, bucket, rev)
 	if err != nil {
 		return nil, err
@@ -418,7 +418,7 @@ func (m *Manager) planBlame(id string, rev uint64, batch int) (w *blameWrite, mo
 // blameCurrent reports whether document d's newest checkpoint in bucket
 // at or before rev is intact and the next is not due by rev, which the
 // indexer checks without decoding one.
-func blameCurrent(d docView, bucket *bolt.Bucket, rev uint64, every int) bool {
+func blameCurrent(d docView, bucket *kv.Bucket, rev uint64, every int) bool {
 	c := bucket.Cursor()
 	k, v := c.Seek(revKey(rev))
 	if k == nil || binary.BigEndian.Uint64(k) > rev {
@@ -443,14 +443,14 @@ func (s *Store) saveBlame(ws []blameWrite) error {
 	// Every write to bbolt holds ckMu (see withPending).
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return updateDB(s.db, func(tx *kv.Tx) error {
 		for _, w := range ws {
 			b, err := docBucket(tx, w.id)
 			if err != nil {
 				continue
 			}
 			bucket := b.Bucket(subBlame)
-			bucket.FillPercent = appendFill
+			bucket.SetFillPercent(appendFill)
 			for _, rev := range w.dels {
 				if err := bucket.Delete(revKey(rev)); err != nil {
 					return err

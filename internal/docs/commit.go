@@ -5,15 +5,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // A write is one piece of a group commit: fn runs inside the shared
 // transaction and must check everything before it writes, so that its
 // failure leaves nothing behind; err is its result, or the commit's.
 type write struct {
-	fn   func(tx *bolt.Tx) error
+	fn   func(tx *kv.Tx) error
 	err  error
 	done chan struct{} // closed once err is final
 	// durable, if set, is called by the commit goroutine as soon as the
@@ -149,13 +149,13 @@ func (c *committer) enqueue(w *write) {
 
 // do queues fn, which saves what (see write.what), and waits for its
 // commit.
-func (c *committer) do(what string, fn func(tx *bolt.Tx) error) error {
+func (c *committer) do(what string, fn func(tx *kv.Tx) error) error {
 	return c.wait(&write{fn: fn, what: what})
 }
 
 // doLocal is do for a write of this node's own, which a cluster does not
 // replicate (see cluster).
-func (c *committer) doLocal(what string, fn func(tx *bolt.Tx) error) error {
+func (c *committer) doLocal(what string, fn func(tx *kv.Tx) error) error {
 	return c.wait(&write{fn: fn, what: what, local: true})
 }
 
@@ -298,7 +298,7 @@ func (c *committer) commitBatch(batch []*write) error {
 	if c.store.health.isFailing(partDB) && c.store.hasPending() {
 		return c.store.health.refusal(partDB)
 	}
-	err := c.store.withPending(func(tx *bolt.Tx) error {
+	err := c.store.withPending(func(tx *kv.Tx) error {
 		for _, w := range batch {
 			w.err = w.fn(tx)
 		}

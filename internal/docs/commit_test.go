@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // TestGroupCommitLeaderFollower: a write that finds the committer idle
@@ -24,14 +24,14 @@ func TestGroupCommitLeaderFollower(t *testing.T) {
 		mu.Unlock()
 	}})
 	started, release := make(chan struct{}), make(chan struct{})
-	first := &write{fn: func(*bolt.Tx) error {
+	first := &write{fn: func(*kv.Tx) error {
 		close(started)
 		<-release
 		return nil
 	}}
 	m.commit.enqueue(first)
 	<-started // the first write commits without company
-	noop := func(*bolt.Tx) error { return nil }
+	noop := func(*kv.Tx) error { return nil }
 	var ws []*write
 	for range 5 {
 		w := &write{fn: noop}

@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
-	bolt "go.etcd.io/bbolt"
 )
 
 func openTest(t testing.TB, cfg Config) *Manager {
@@ -242,6 +242,6 @@ func TestIdleDocumentsAreUnloaded(t *testing.T) {
 // and waits for it to be durable: a write behind the documents' backs (it
 // may write anything, a document's log too, so the revision log forgets
 // every head it knew). The other packages' writes go through Write.
-func (m *Manager) Do(fn func(tx *bolt.Tx) error) error {
+func (m *Manager) Do(fn func(tx *kv.Tx) error) error {
 	return m.commit.wait(&write{fn: fn, foreign: true})
 }

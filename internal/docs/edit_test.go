@@ -12,9 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // pieces are what randomEdit types or pastes: single characters, words,
@@ -451,8 +451,8 @@ func TestPurgeRemovesEverything(t *testing.T) {
 	}
 	names := map[string]string{"id": gone.ID, "old edit link": oldEdit, "old view link": oldView, "edit link": newEdit, "view link": newView,
 		"trashed id": trashed.ID, "trashed view link": trashed.ViewLink}
-	err = m.Store().DB().View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+	err = viewDB(m.Store().DB(), func(tx *kv.Tx) error {
+		return tx.ForEach(func(name []byte, b *kv.Bucket) error {
 			if bytes.HasPrefix(name, bucketJournal) {
 				return nil
 			}
@@ -504,7 +504,7 @@ func TestPurgeRemovesEverything(t *testing.T) {
 
 // walkBucket calls fn for every key and value in b and its nested buckets
 // (a nested bucket is reported as its key with a nil value).
-func walkBucket(where string, b *bolt.Bucket, fn func(where string, k, v []byte)) error {
+func walkBucket(where string, b *kv.Bucket, fn func(where string, k, v []byte)) error {
 	return b.ForEach(func(k, v []byte) error {
 		fn(where, k, v)
 		if v == nil {
@@ -655,7 +655,7 @@ func TestForeignWriter(t *testing.T) {
 	if _, err := d.Submit(Edit{Base: 2, Op: insertAt(4, 3, "1"), OpID: "c:2"}); err != nil {
 		t.Fatal(err)
 	}
-	err = m.Do(func(tx *bolt.Tx) error {
+	err = m.Do(func(tx *kv.Tx) error {
 		r := Revision{Rev: 4, Op: insertAt(5, 0, "Z"), Author: "elsewhere", Time: time.Now()}
 		return m.store.appendRevision(tx, meta.ID, r, rope.New("Zabc11"))
 	})

@@ -55,7 +55,7 @@ const catchUpTries = 20
 func (m *Manager) startCluster(l Log) error {
 	c := &cluster{log: l, wake: make(chan struct{}, 1)}
 	c.cond.L = &c.mu
-	err := m.store.db.View(func(tx *kv.Tx) error {
+	err := viewDB(m.store.db, func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketLinks)
 		c.followed = readPos(b.Get(keyFollowed))
 		c.metaPos = readPos(b.Get(keyMetaPos))
@@ -582,6 +582,15 @@ func (m *Manager) applyChanges(pos uint64, data []byte) {
 
 var errSkip = errors.New("skip")
 
+// metaAny is Meta of a deleted document too.
+func (s *Store) metaAny(id string) (m Meta, err error) {
+	err = s.view(id, func(v *view) error {
+		m, _, err = v.metaOf(id, true)
+		return err
+	})
+	return m, err
+}
+
 // changed tells live documents whose metadata a change set wrote, and
 // the watcher of the journal entries it appended.
 func (m *Manager) changed(changes kv.Changes) {
@@ -593,7 +602,7 @@ func (m *Manager) changed(changes kv.Changes) {
 			if d == nil {
 				continue
 			}
-			meta, err := m.store.MetaAny(d.id)
+			meta, err := m.store.metaAny(d.id)
 			switch {
 			case err != nil:
 			case !meta.Deleted.IsZero():

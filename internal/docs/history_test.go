@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // TestChangesAndRestore builds a random history and checks that Changes
@@ -268,7 +268,7 @@ func TestPutKeysExpire(t *testing.T) {
 	clock.Add(int64(KeyTTL + time.Second))
 	putOK(t, m, meta.ID, "a\nB\nc\n", Key{"link", "new"}, nil)
 	var keys []string
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		return tx.Bucket(bucketDoc).Bucket([]byte(meta.ID)).Bucket(subOpID).ForEach(func(k, v []byte) error {
 			keys = append(keys, fmt.Sprintf("%q", k))
 			return nil

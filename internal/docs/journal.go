@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -120,7 +121,7 @@ func journalIndexKey(scope string, seq uint64) []byte {
 }
 
 // appendJournal numbers e and appends it, with its index entries.
-func appendJournal(tx *bolt.Tx, e *JournalEntry) error {
+func appendJournal(tx *kv.Tx, e *JournalEntry) error {
 	j := tx.Bucket(bucketJournal)
 	seq, err := j.NextSequence()
 	if err != nil {
@@ -131,7 +132,7 @@ func appendJournal(tx *bolt.Tx, e *JournalEntry) error {
 	if err != nil {
 		return err
 	}
-	j.FillPercent = appendFill
+	j.SetFillPercent(appendFill)
 	if err := j.Put(revKey(seq), v); err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func appendJournal(tx *bolt.Tx, e *JournalEntry) error {
 // entryOf is an entry about meta as it is now.
 // journalTo appends e to the journal in tx and, numbered, to out: the
 // entries its write tells the watcher of once committed.
-func journalTo(tx *bolt.Tx, out *[]JournalEntry, e JournalEntry) error {
+func journalTo(tx *kv.Tx, out *[]JournalEntry, e JournalEntry) error {
 	if err := appendJournal(tx, &e); err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func recordAuthor(data []byte) (string, bool) {
 
 // authorsOf adds the authors of the records of log after after up to to
 // (bbolt's only) to ids, each once, in order.
-func authorsOf(log *bolt.Bucket, after, to uint64, ids []string) ([]string, error) {
+func authorsOf(log *kv.Bucket, after, to uint64, ids []string) ([]string, error) {
 	c := log.Cursor()
 	for k, v := c.Seek(revKey(after + 1)); isRev(k); k, v = c.Next() {
 		rev := binary.BigEndian.Uint64(k)
@@ -194,7 +195,7 @@ func authorsOf(log *bolt.Bucket, after, to uint64, ids []string) ([]string, erro
 
 // journalAuthors names authors ids of meta's revisions with their
 // profiles' names.
-func journalAuthors(tx *bolt.Tx, meta Meta, ids []string) []JournalAuthor {
+func journalAuthors(tx *kv.Tx, meta Meta, ids []string) []JournalAuthor {
 	out := make([]JournalAuthor, len(ids))
 	b := tx.Bucket(bucketAuthors)
 	scope := authorScope(meta)
@@ -214,7 +215,7 @@ func journalAuthors(tx *bolt.Tx, meta Meta, ids []string) []JournalAuthor {
 // noteIn appends, inside a commit's transaction (which holds every durable
 // revision), the changed entry of meta's revisions no entry covers yet,
 // if any, and moves meta's cursor; the caller writes meta.
-func noteIn(tx *bolt.Tx, meta *Meta, now time.Time, out *[]JournalEntry) error {
+func noteIn(tx *kv.Tx, meta *Meta, now time.Time, out *[]JournalEntry) error {
 	if meta.Rev <= meta.Journaled {
 		return nil
 	}
@@ -275,7 +276,7 @@ func (m *Manager) NoteChanges(ids []string) ([]JournalEntry, error) {
 	}
 	now := m.cfg.Now().UTC()
 	var out []JournalEntry
-	err = m.Write("the journal's summary of edits", func(tx *bolt.Tx) error {
+	err = m.Write("the journal's summary of edits", func(tx *kv.Tx) error {
 		out = out[:0]
 		for _, id := range ids {
 			p, ok := plans[id]
@@ -356,7 +357,7 @@ func (m *Manager) Journal(q JournalQuery) (out []JournalEntry, err error) {
 			out = append(out, e)
 			return nil
 		}
-		var index *bolt.Bucket
+		var index *kv.Bucket
 		var scope string
 		switch {
 		case q.Doc != "":
@@ -432,7 +433,7 @@ func (m *Manager) TrimJournal() (int, error) {
 		return 0, err
 	}
 	n := 0
-	err := m.Write("the journal's trim", func(tx *bolt.Tx) error {
+	err := m.Write("the journal's trim", func(tx *kv.Tx) error {
 		n = 0
 		j := tx.Bucket(bucketJournal)
 		last := j.Sequence()
@@ -471,7 +472,7 @@ func (m *Manager) TrimJournal() (int, error) {
 // journal, starts every document's cursor at its head: its history before
 // the upgrade is not journaled.
 func initJournal(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
+	return updateDB(db, func(tx *kv.Tx) error {
 		for _, b := range [][]byte{bucketJournal, bucketJournalWS, bucketJournalDoc} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Labels name versions of a document ("v1.2 sent to review"): a label is
@@ -56,7 +56,7 @@ func (m *Manager) AddLabel(id string, rev uint64, name, author string) (Label, e
 	if err != nil {
 		return Label{}, err
 	}
-	err = m.commit.do("the label", func(tx *bolt.Tx) error {
+	err = m.commit.do("the label", func(tx *kv.Tx) error {
 		b, log, err := buckets(tx, id)
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func (m *Manager) Labels(id string) (out []Label, err error) {
 }
 
 // readLabels reads the labels of a document bucket.
-func readLabels(b *bolt.Bucket) ([]Label, error) {
+func readLabels(b *kv.Bucket) ([]Label, error) {
 	out := []Label{}
 	labels := b.Bucket(subLabels)
 	if labels == nil {
@@ -119,7 +119,7 @@ func readLabels(b *bolt.Bucket) ([]Label, error) {
 
 // DeleteLabel removes a document's label.
 func (m *Manager) DeleteLabel(id, label string) error {
-	return m.commit.do("the label's removal", func(tx *bolt.Tx) error {
+	return m.commit.do("the label's removal", func(tx *kv.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err

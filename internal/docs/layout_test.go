@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/collab-editor/collab/internal/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -84,7 +85,7 @@ func TestMoveLogs(t *testing.T) {
 		}
 		d.Release()
 	}
-	err := m.Store().DB().View(func(tx *bolt.Tx) error {
+	err := viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		return tx.Bucket(bucketDoc).ForEach(func(id, _ []byte) error {
 			b := tx.Bucket(bucketDoc).Bucket(id)
 			if b.Bucket(oldSubLog) != nil || b.Bucket(subClients) != nil || b.Get(oldKeyHead) != nil {
@@ -113,7 +114,7 @@ func writeOldLayout(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(db, func(tx *kv.Tx) error {
 		err := tx.Bucket(bucketLog).ForEach(func(id, _ []byte) error {
 			log := tx.Bucket(bucketLog).Bucket(id)
 			doc := tx.Bucket(bucketDoc).Bucket(id)

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Mode is what a link grants.
@@ -52,7 +53,7 @@ func NewLinkKey() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func putLink(tx *bolt.Tx, key string, l Link) error {
+func putLink(tx *kv.Tx, key string, l Link) error {
 	v, err := json.Marshal(l)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func putLink(tx *bolt.Tx, key string, l Link) error {
 
 // putDocLinks writes the links of document m: granting, or marked
 // deleted with it.
-func putDocLinks(tx *bolt.Tx, m Meta) error {
+func putDocLinks(tx *kv.Tx, m Meta) error {
 	del := !m.Deleted.IsZero()
 	if err := putLink(tx, m.EditLink, Link{Kind: "doc", Target: m.ID, Mode: ModeEdit, Deleted: del}); err != nil {
 		return err
@@ -101,7 +102,7 @@ func (m *Manager) resolve(key string) (l Link, err error) {
 	return l, err
 }
 
-func getWorkspace(tx *bolt.Tx, id string) (Workspace, bool, error) {
+func getWorkspace(tx *kv.Tx, id string) (Workspace, bool, error) {
 	var w Workspace
 	v := tx.Bucket(bucketWorkspaces).Get([]byte(id))
 	if v == nil {
@@ -113,7 +114,7 @@ func getWorkspace(tx *bolt.Tx, id string) (Workspace, bool, error) {
 
 // ensureWorkspace creates workspace id (its edit link is its id) unless it
 // exists.
-func ensureWorkspace(tx *bolt.Tx, id string, now time.Time) error {
+func ensureWorkspace(tx *kv.Tx, id string, now time.Time) error {
 	if _, ok, err := getWorkspace(tx, id); ok || err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
 // It returns the old links.
 func (m *Manager) RotateLinks(kind, id string) (oldEdit, oldView, newEdit, newView string, err error) {
 	newEdit, newView = NewLinkKey(), NewLinkKey()
-	err = m.commit.do("the new links", func(tx *bolt.Tx) error {
+	err = m.commit.do("the new links", func(tx *kv.Tx) error {
 		links := tx.Bucket(bucketLinks)
 		switch kind {
 		case "doc":
@@ -212,7 +213,7 @@ func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error)
 		return v, err
 	}
 	fresh := make()
-	err = m.commit.do("the setting", func(tx *bolt.Tx) error {
+	err = m.commit.do("the setting", func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketLinks)
 		key := settingKey(name)
 		if old := b.Get(key); old != nil {
@@ -229,7 +230,7 @@ func (m *Manager) Setting(name string, make func() []byte) (v []byte, err error)
 func (m *Manager) CreateWorkspace() (Workspace, error) {
 	id := uuid.NewString()
 	now := m.cfg.Now().UTC()
-	if err := m.commit.do("the new workspace", func(tx *bolt.Tx) error { return ensureWorkspace(tx, id, now) }); err != nil {
+	if err := m.commit.do("the new workspace", func(tx *kv.Tx) error { return ensureWorkspace(tx, id, now) }); err != nil {
 		return Workspace{}, err
 	}
 	return m.GetWorkspace(id)

@@ -11,10 +11,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Config tunes a Manager. Zero fields take the documented defaults.
@@ -415,7 +415,7 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 		p.snap = m.store.encodeSnapshot(text)
 		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
-	w := &write{fn: func(tx *bolt.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
+	w := &write{fn: func(tx *kv.Tx) error { return m.store.appendPrepared(tx, d.id, r, text, p) }, doc: d, rev: r, text: text, prep: p}
 	w.snapBefore = before
 	// Whether r closes the edit session of the revision before it (see
 	// sessions.go), as far as memory knows that one.
@@ -573,7 +573,7 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 		}
 	}
 	var entry JournalEntry
-	err = m.commit.do("the new document", func(tx *bolt.Tx) error {
+	err = m.commit.do("the new document", func(tx *kv.Tx) error {
 		if err := createDoc(tx, meta); err != nil {
 			return err
 		}
@@ -642,7 +642,7 @@ func (m *Manager) Update(id, name, language string, by By) (Meta, error) {
 		return Meta{}, err
 	}
 	var entries []JournalEntry
-	meta, err := m.updateMeta(id, "the new name or language", func(tx *bolt.Tx, meta *Meta) error {
+	meta, err := m.updateMeta(id, "the new name or language", func(tx *kv.Tx, meta *Meta) error {
 		entries = entries[:0]
 		if name != "" && name != meta.Name {
 			files := tx.Bucket(bucketFiles)
@@ -689,9 +689,9 @@ func (m *Manager) Update(id, name, language string, by By) (Meta, error) {
 // commit, made durable before it returns; a live document's subscribers
 // get the new metadata (a Meta event). what names the change should the
 // disk refuse it.
-func (m *Manager) updateMeta(id, what string, change func(tx *bolt.Tx, meta *Meta) error) (Meta, error) {
+func (m *Manager) updateMeta(id, what string, change func(tx *kv.Tx, meta *Meta) error) (Meta, error) {
 	var out Meta
-	w := &write{fn: func(tx *bolt.Tx) error {
+	w := &write{fn: func(tx *kv.Tx) error {
 		meta, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -732,7 +732,7 @@ func (m *Manager) loaded(id string) *Document {
 // does, so fn sees every durable revision. An error of fn's rolls it back
 // and is returned as it is; a disk that refuses the transaction is an
 // ErrStorage naming what (what fn saves, as in "the webhooks' state").
-func (m *Manager) Write(what string, fn func(tx *bolt.Tx) error) error {
+func (m *Manager) Write(what string, fn func(tx *kv.Tx) error) error {
 	if m.cl != nil {
 		return m.commit.do(what, fn) // replicated, through the Log
 	}
@@ -742,7 +742,7 @@ func (m *Manager) Write(what string, fn func(tx *bolt.Tx) error) error {
 // View runs fn in a read transaction of the bbolt file, for the other
 // packages' own buckets (written with Do). It sees every write whose Do
 // returned.
-func (m *Manager) View(fn func(tx *bolt.Tx) error) error {
+func (m *Manager) View(fn func(tx *kv.Tx) error) error {
 	return m.store.view("", func(v *view) error { return fn(v.tx) })
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // A document's names: every change of its path (a rename or a move, its
@@ -51,7 +51,7 @@ type By struct {
 // appendName records, in tx, that meta's path becomes name (its
 // path until now is meta.Name, or none if it is deleted), and counts it
 // in meta.Names; the caller writes meta.
-func appendName(tx *bolt.Tx, meta *Meta, name string, now time.Time, by By) error {
+func appendName(tx *kv.Tx, meta *Meta, name string, now time.Time, by By) error {
 	doc, err := docBucket(tx, meta.ID)
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func appendName(tx *bolt.Tx, meta *Meta, name string, now time.Time, by By) erro
 	if err != nil {
 		return err
 	}
-	b.FillPercent = appendFill
+	b.SetFillPercent(appendFill)
 	put := func(c NameChange) error {
 		seq, err := b.NextSequence()
 		if err != nil {

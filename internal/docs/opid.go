@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Exactly-once needs, for each op id, whether it was applied and at which
@@ -110,7 +110,7 @@ func parseOpID(id string) (client string, seq uint64, ok bool) {
 }
 
 // readMark reads a client's mark from a log bucket.
-func readMark(log *bolt.Bucket, client string) (clientMark, bool) {
+func readMark(log *kv.Bucket, client string) (clientMark, bool) {
 	v := log.Get(markKey(client))
 	if len(v) != 16 {
 		return clientMark{}, false
@@ -119,7 +119,7 @@ func readMark(log *bolt.Bucket, client string) (clientMark, bool) {
 }
 
 // writeMark writes a client's mark to a log bucket.
-func writeMark(log *bolt.Bucket, client string, m clientMark) error {
+func writeMark(log *kv.Bucket, client string, m clientMark) error {
 	v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), m.seq), m.rev)
 	return log.Put(markKey(client), v)
 }
@@ -129,7 +129,7 @@ func writeMark(log *bolt.Bucket, client string, m clientMark) error {
 // record is in the log already. Called in the commit. A keyed op id is
 // indexed by its key part, and the commit forgets the keys written more
 // than KeyTTL before rev.
-func indexOpID(tx *bolt.Tx, id, opID string, rev uint64) error {
+func indexOpID(tx *kv.Tx, id, opID string, rev uint64) error {
 	b, log, err := buckets(tx, id)
 	if err != nil {
 		return err
@@ -182,7 +182,7 @@ func indexOpID(tx *bolt.Tx, id, opID string, rev uint64) error {
 func keyAgeKey(rev uint64) []byte { return append([]byte{0}, revKey(rev)...) }
 
 // revisionTime reads the time of revision rev from a log bucket.
-func revisionTime(log *bolt.Bucket, rev uint64) (time.Time, error) {
+func revisionTime(log *kv.Bucket, rev uint64) (time.Time, error) {
 	r, err := decodeRecord(rev, log.Get(revKey(rev)))
 	return r.Time, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aymanbagabas/go-udiff"
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/rope"
 	bolt "go.etcd.io/bbolt"
 )
@@ -154,7 +155,7 @@ func decodeSession(k, v []byte) (s sessionRec, ok bool, err error) {
 }
 
 // newestSession returns the newest session record of a log bucket.
-func newestSession(log *bolt.Bucket) (sessionRec, bool, error) {
+func newestSession(log *kv.Bucket) (sessionRec, bool, error) {
 	k, v := log.Cursor().Seek(sessPrefix)
 	return decodeSession(k, v)
 }
@@ -175,7 +176,7 @@ func recordMeta(rev uint64, data []byte) (ms int64, author string, err error) {
 
 // scanSessions groups bbolt's log of a document, revisions 1 to head,
 // calling keep with each session, the newest last.
-func scanSessions(log *bolt.Bucket, head uint64, keep func(sessionRec) error) error {
+func scanSessions(log *kv.Bucket, head uint64, keep func(sessionRec) error) error {
 	var cur sessionRec
 	c := log.Cursor()
 	for k, v := c.Seek(revKey(1)); isRev(k); k, v = c.Next() {
@@ -204,14 +205,14 @@ func scanSessions(log *bolt.Bucket, head uint64, keep func(sessionRec) error) er
 // appends revisions: it writes a session's record when the session
 // closes, and the newest one once, at flush.
 type sessionWriter struct {
-	log *bolt.Bucket
+	log *kv.Bucket
 	cur sessionRec
 }
 
 // openSessions starts updating the session index of log, whose head is
 // head. A log without one (a document older than the index, which
 // indexSessions had not reached) is indexed first.
-func openSessions(log *bolt.Bucket, head uint64) (*sessionWriter, error) {
+func openSessions(log *kv.Bucket, head uint64) (*sessionWriter, error) {
 	sw := &sessionWriter{log: log}
 	cur, ok, err := newestSession(log)
 	switch {
@@ -251,14 +252,14 @@ func (sw *sessionWriter) flush() error {
 // way is finished at the next open), then records that it is done.
 func indexSessions(db *bolt.DB) error {
 	var done bool
-	if err := db.View(func(tx *bolt.Tx) error {
+	if err := viewDB(db, func(tx *kv.Tx) error {
 		done = tx.Bucket(bucketLinks).Get(keySessionsIndexed) != nil
 		return nil
 	}); err != nil || done {
 		return err
 	}
 	var ids [][]byte
-	err := db.View(func(tx *bolt.Tx) error {
+	err := viewDB(db, func(tx *kv.Tx) error {
 		return tx.Bucket(bucketLog).ForEachBucket(func(k []byte) error {
 			log := tx.Bucket(bucketLog).Bucket(k)
 			h, _ := readHead(log)
@@ -272,7 +273,7 @@ func indexSessions(db *bolt.DB) error {
 		return err
 	}
 	for _, id := range ids {
-		err := db.Update(func(tx *bolt.Tx) error {
+		err := updateDB(db, func(tx *kv.Tx) error {
 			log := tx.Bucket(bucketLog).Bucket(id)
 			h, _ := readHead(log)
 			_, err := openSessions(log, h.rev)
@@ -282,7 +283,7 @@ func indexSessions(db *bolt.DB) error {
 			return fmt.Errorf("indexing the edit sessions of %q: %w", id, err)
 		}
 	}
-	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLinks).Put(keySessionsIndexed, []byte{1}) })
+	return updateDB(db, func(tx *kv.Tx) error { return tx.Bucket(bucketLinks).Put(keySessionsIndexed, []byte{1}) })
 }
 
 // sessionTail returns the newest sessions of the document as d sees it,
@@ -591,7 +592,7 @@ func (m *Manager) indexSessionLines(id string, rev uint64) error {
 	}
 	c := lineCounts{last: s.last}
 	c.added, c.removed = countLines(texts[s.first-1].String(), texts[s.last].String())
-	return m.commit.doLocal("the line counts of an edit session", func(tx *bolt.Tx) error {
+	return m.commit.doLocal("the line counts of an edit session", func(tx *kv.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return nil // deleted meanwhile

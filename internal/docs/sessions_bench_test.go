@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // sessionHistory is a 100,000-revision document whose edits come in
@@ -113,7 +113,7 @@ func buildSessionHistory(path string, n uint64) (*Manager, string, int, error) {
 		}
 	}
 	for rev < n {
-		err := m.store.db.Update(func(tx *bolt.Tx) error {
+		err := updateDB(m.store.db, func(tx *kv.Tx) error {
 			cache, err := tx.Bucket(bucketDoc).Bucket([]byte(meta.ID)).CreateBucketIfNotExists(subSessLines)
 			if err != nil {
 				return err
@@ -194,7 +194,7 @@ func BenchmarkSessions(b *testing.B) {
 		// Set the counts aside for the run, and put them back.
 		var kept map[string][]byte
 		move := func(fill bool) {
-			err := m.store.db.Update(func(tx *bolt.Tx) error {
+			err := updateDB(m.store.db, func(tx *kv.Tx) error {
 				doc := tx.Bucket(bucketDoc).Bucket([]byte(id))
 				if !fill {
 					kept = map[string][]byte{}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -259,7 +260,7 @@ func TestSessionsOfRevisionsOnlyInTheLog(t *testing.T) {
 	m2 := openAt(t, crashCopy(t, m, path), Config{})
 	check(m2)
 	// The replay wrote the index: bbolt's records alone say the same.
-	err := m2.Store().DB().View(func(tx *bolt.Tx) error {
+	err := viewDB(m2.Store().DB(), func(tx *kv.Tx) error {
 		log := tx.Bucket(bucketLog).Bucket([]byte(meta.ID))
 		var firsts []uint64
 		for k, v := log.Cursor().Seek(sessPrefix); ; {
@@ -340,7 +341,7 @@ func TestSessionsIndexedOnUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(db, func(tx *kv.Tx) error {
 		log := tx.Bucket(bucketLog).Bucket([]byte(meta.ID))
 		c := log.Cursor()
 		for k, _ := c.Seek(sessPrefix); k != nil && strings.HasPrefix(string(k), string(sessPrefix)); k, _ = c.Seek(sessPrefix) {
@@ -355,7 +356,7 @@ func TestSessionsIndexedOnUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = openAt(t, path, Config{})
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		s, ok, err := newestSession(tx.Bucket(bucketLog).Bucket([]byte(meta.ID)))
 		if err != nil || !ok || s.first != 1 || s.last != 6 {
 			t.Errorf("after the upgrade the newest session is %+v, %v, %v", s, ok, err)

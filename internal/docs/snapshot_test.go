@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // writeSnapshotted makes a document of SnapshotEvery 3 and submits four
@@ -32,7 +32,7 @@ func writeSnapshotted(t *testing.T, m *Manager) (string, string) {
 func snapshotBytes(t *testing.T, m *Manager, id string, rev uint64) []byte {
 	t.Helper()
 	var v []byte
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		v = bytes.Clone(tx.Bucket(bucketDoc).Bucket([]byte(id)).Bucket(subSnap).Get(revKey(rev)))
 		return nil
 	})
@@ -70,7 +70,7 @@ func TestSnapshotsOfAnOlderFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As an older version left it: no format setting.
-	if err := m.Do(func(tx *bolt.Tx) error { return tx.Bucket(bucketLinks).Delete(keySnapFormat) }); err != nil {
+	if err := m.Do(func(tx *kv.Tx) error { return tx.Bucket(bucketLinks).Delete(keySnapFormat) }); err != nil {
 		t.Fatal(err)
 	}
 	m.Close()
@@ -123,7 +123,7 @@ func TestSnapshotsOfABigText(t *testing.T) {
 	m = openAt(t, path, cfg)
 	edit(m, 27)
 	var snaps []uint64
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		return tx.Bucket(bucketDoc).Bucket([]byte(meta.ID)).Bucket(subSnap).ForEach(func(k, _ []byte) error {
 			snaps = append(snaps, binary.BigEndian.Uint64(k))
 			return nil

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // ChatMessage is one message of a document's chat.
@@ -23,7 +23,7 @@ type ChatMessage struct {
 // the newest maxKeep messages.
 func (m *Manager) AppendChat(id string, msg ChatMessage, maxKeep int) (ChatMessage, error) {
 	msg.Time = m.cfg.Now().UTC()
-	err := m.commit.do("the chat message", func(tx *bolt.Tx) error {
+	err := m.commit.do("the chat message", func(tx *kv.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err
@@ -72,7 +72,7 @@ func (m *Manager) Chat(id string, after uint64, limit int) (out []ChatMessage, e
 // PutPresence stores the presence records of some users of a document
 // (user id -> JSON, owned by the presence package), in one group commit.
 func (m *Manager) PutPresence(id string, records map[string][]byte) error {
-	return m.commit.doLocal("the presence", func(tx *bolt.Tx) error {
+	return m.commit.doLocal("the presence", func(tx *kv.Tx) error {
 		b, err := docBucket(tx, id)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/collab-editor/collab/internal/rope"
 	"github.com/klauspost/compress/zstd"
@@ -218,7 +219,7 @@ func OpenStore(path string, cfg Config) (*Store, error) {
 	}
 	var compress bool
 	var gen uint64
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(db, func(tx *kv.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors, bucketTrash, bucketAuthorNames} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -428,6 +429,17 @@ func (s *Store) DB() *bolt.DB {
 	return s.db
 }
 
+// updateDB runs fn in a write transaction of db, through kv's wrappers,
+// which record nothing.
+func updateDB(db *bolt.DB, fn func(tx *kv.Tx) error) error {
+	return db.Update(func(tx *bolt.Tx) error { return fn(kv.Wrap(tx)) })
+}
+
+// viewDB runs fn in a read transaction of db, through kv's wrappers.
+func viewDB(db *bolt.DB, fn func(tx *kv.Tx) error) error {
+	return db.View(func(tx *bolt.Tx) error { return fn(kv.Wrap(tx)) })
+}
+
 func revKey(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
 
 func fileKey(workspace, name string) []byte {
@@ -515,7 +527,7 @@ type head struct {
 	rev, updatedMs, snapRev, snapBytes, snapSize uint64
 }
 
-func readHead(b *bolt.Bucket) (head, bool) {
+func readHead(b *kv.Bucket) (head, bool) {
 	v := b.Get(keyHead)
 	if len(v) != 32 && len(v) != 40 {
 		return head{}, false
@@ -528,7 +540,7 @@ func readHead(b *bolt.Bucket) (head, bool) {
 	return h, true
 }
 
-func writeHead(b *bolt.Bucket, h head) error {
+func writeHead(b *kv.Bucket, h head) error {
 	v := make([]byte, 0, 40)
 	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes, h.snapSize} {
 		v = binary.BigEndian.AppendUint64(v, x)
@@ -537,7 +549,7 @@ func writeHead(b *bolt.Bucket, h head) error {
 }
 
 // getMeta reads a live document's metadata: a deleted one is not found.
-func getMeta(tx *bolt.Tx, id string) (Meta, error) {
+func getMeta(tx *kv.Tx, id string) (Meta, error) {
 	m, err := getMetaAny(tx, id)
 	if err == nil && !m.Deleted.IsZero() {
 		return Meta{}, fmt.Errorf("%w: document %q (deleted)", ErrNotFound, id)
@@ -546,7 +558,7 @@ func getMeta(tx *bolt.Tx, id string) (Meta, error) {
 }
 
 // getMetaAny reads a document's metadata, deleted or not.
-func getMetaAny(tx *bolt.Tx, id string) (Meta, error) {
+func getMetaAny(tx *kv.Tx, id string) (Meta, error) {
 	var m Meta
 	v := tx.Bucket(bucketMeta).Get([]byte(id))
 	if v == nil {
@@ -564,7 +576,7 @@ func getMetaAny(tx *bolt.Tx, id string) (Meta, error) {
 	return m, nil
 }
 
-func putMeta(tx *bolt.Tx, m Meta) error {
+func putMeta(tx *kv.Tx, m Meta) error {
 	v, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -579,7 +591,7 @@ func putMeta(tx *bolt.Tx, m Meta) error {
 	return writeHead(b, head{rev: m.Rev, updatedMs: uint64(m.Updated.UnixMilli()), snapRev: m.SnapRev, snapBytes: uint64(m.SnapBytes), snapSize: uint64(m.SnapSize)})
 }
 
-func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+func docBucket(tx *kv.Tx, id string) (*kv.Bucket, error) {
 	b := tx.Bucket(bucketDoc).Bucket([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("%w: document %q", ErrNotFound, id)
@@ -588,7 +600,7 @@ func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 }
 
 // logBucket returns the log bucket of document id.
-func logBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+func logBucket(tx *kv.Tx, id string) (*kv.Bucket, error) {
 	b := tx.Bucket(bucketLog).Bucket([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("%w: document %q", ErrNotFound, id)
@@ -597,7 +609,7 @@ func logBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 }
 
 // buckets returns both buckets of document id.
-func buckets(tx *bolt.Tx, id string) (doc, log *bolt.Bucket, err error) {
+func buckets(tx *kv.Tx, id string) (doc, log *kv.Bucket, err error) {
 	if doc, err = docBucket(tx, id); err != nil {
 		return nil, nil, err
 	}
@@ -606,7 +618,7 @@ func buckets(tx *bolt.Tx, id string) (doc, log *bolt.Bucket, err error) {
 }
 
 // createDoc writes a new document at revision 0 (empty text).
-func createDoc(tx *bolt.Tx, m Meta) error {
+func createDoc(tx *kv.Tx, m Meta) error {
 	if tx.Bucket(bucketMeta).Get([]byte(m.ID)) != nil {
 		return fmt.Errorf("%w: document %q exists", ErrConflict, m.ID)
 	}
@@ -644,7 +656,7 @@ func createDoc(tx *bolt.Tx, m Meta) error {
 // appendRevision appends r to the log of document id only if the log's head
 // is r.Rev-1: the compare-and-append a distributed log also offers. text is
 // the document's text after r, written as a snapshot when one is due.
-func (s *Store) appendRevision(tx *bolt.Tx, id string, r Revision, text rope.Rope) error {
+func (s *Store) appendRevision(tx *kv.Tx, id string, r Revision, text rope.Rope) error {
 	rec, _ := encodeRecord(r)
 	return s.appendPrepared(tx, id, r, text, prepared{rec: rec})
 }
@@ -692,7 +704,7 @@ func (s *Store) snapshotDueAfter(h head, n int) bool {
 }
 
 // appendPrepared is appendRevision with the encoding done.
-func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rope, p prepared) error {
+func (s *Store) appendPrepared(tx *kv.Tx, id string, r Revision, text rope.Rope, p prepared) error {
 	return s.appendRun(tx, id, []*write{{rev: r, text: text, prep: p}})
 }
 
@@ -700,7 +712,7 @@ func (s *Store) appendPrepared(tx *bolt.Tx, id string, r Revision, text rope.Rop
 // appendRevision would, but reads and writes the head record once and each
 // client's newest op id once: a checkpoint copies many revisions of a
 // document at a time, and these records are rewritten by every revision.
-func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
+func (s *Store) appendRun(tx *kv.Tx, id string, run []*write) error {
 	log, err := logBucket(tx, id)
 	if err != nil {
 		return err
@@ -712,7 +724,7 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 	// Revisions are only ever appended: fill pages (bbolt's default splits
 	// them half full), which halves the log's pages and keeps the page
 	// each commit rewrites small.
-	log.FillPercent = appendFill
+	log.SetFillPercent(appendFill)
 	// Each client's newest op in the run: a client's ops come in sequence
 	// order, so the last one seen.
 	var marks map[string]clientMark
@@ -752,7 +764,7 @@ func (s *Store) appendRun(tx *bolt.Tx, id string, run []*write) error {
 				return err
 			}
 			snap := b.Bucket(subSnap)
-			snap.FillPercent = appendFill
+			snap.SetFillPercent(appendFill)
 			if err := snap.Put(revKey(r.Rev), v); err != nil {
 				return err
 			}
@@ -785,7 +797,7 @@ func (s *Store) advance(h *head, w *write) bool {
 // textAt rebuilds the text at rev from the nearest snapshot at or before it
 // and at most the snapshot interval of log records, from bbolt alone: for
 // recovery, and for what bbolt has of a view's document (see docView.text).
-func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
+func (s *Store) textAt(tx *kv.Tx, id string, rev uint64) (rope.Rope, error) {
 	b, log, err := buckets(tx, id)
 	if err != nil {
 		return rope.Rope{}, err
@@ -820,13 +832,13 @@ func (s *Store) textAt(tx *bolt.Tx, id string, rev uint64) (rope.Rope, error) {
 }
 
 // deleteDoc removes every entry of a document, deleted or not.
-func deleteDoc(tx *bolt.Tx, id string) error {
+func deleteDoc(tx *kv.Tx, id string) error {
 	m, err := getMetaAny(tx, id)
 	if err != nil {
 		return err
 	}
 	for _, parent := range [][]byte{bucketDoc, bucketLog} {
-		if err := tx.Bucket(parent).DeleteBucket([]byte(id)); err != nil && err != bolt.ErrBucketNotFound {
+		if err := tx.Bucket(parent).DeleteBucket([]byte(id)); err != nil && err != kv.ErrBucketNotFound {
 			return err
 		}
 	}
@@ -857,7 +869,7 @@ func moveLogs(db *bolt.DB) error {
 	var after []byte
 	for {
 		var id []byte
-		err := db.View(func(tx *bolt.Tx) error {
+		err := viewDB(db, func(tx *kv.Tx) error {
 			c := tx.Bucket(bucketDoc).Cursor()
 			k, v := c.First()
 			if after != nil {
@@ -874,7 +886,7 @@ func moveLogs(db *bolt.DB) error {
 		if err != nil || id == nil {
 			return err
 		}
-		if err := db.Update(func(tx *bolt.Tx) error { return moveLog(tx, id) }); err != nil {
+		if err := updateDB(db, func(tx *kv.Tx) error { return moveLog(tx, id) }); err != nil {
 			return fmt.Errorf("document %q: %w", id, err)
 		}
 		after = id
@@ -887,13 +899,13 @@ var (
 	oldKeyHead = []byte("head")
 )
 
-func moveLog(tx *bolt.Tx, id []byte) error {
+func moveLog(tx *kv.Tx, id []byte) error {
 	doc := tx.Bucket(bucketDoc).Bucket(id)
 	log, err := tx.Bucket(bucketLog).CreateBucket(id)
 	if err != nil {
 		return err
 	}
-	log.FillPercent = appendFill
+	log.SetFillPercent(appendFill)
 	put := func(k, v []byte) error { return log.Put(k, bytes.Clone(v)) }
 	if err := doc.Bucket(oldSubLog).ForEach(put); err != nil {
 		return err
@@ -1193,7 +1205,7 @@ func (s *Store) replayAll(b []byte, name string, out io.Writer) error {
 	skip(int64(len(b)))
 	slices.SortStableFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.gen, b.gen) })
 	var replayed, had, gone, misfit int
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := updateDB(s.db, func(tx *kv.Tx) error {
 		for _, r := range recs {
 			if r.err != nil {
 				fmt.Fprintf(out, "%s: skipped the record at byte offset %d: %v\n", name, r.off, r.err)
@@ -1257,7 +1269,7 @@ type boltEntry struct {
 
 // readTree reads a bucket; with partial, it keeps what it read before a
 // failure.
-func readTree(b *bolt.Bucket, t *boltTree) error {
+func readTree(b *kv.Bucket, t *boltTree) error {
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		e := boltEntry{k: bytes.Clone(k), v: bytes.Clone(v)}
@@ -1276,7 +1288,7 @@ func readTree(b *bolt.Bucket, t *boltTree) error {
 	return nil
 }
 
-func writeTree(b *bolt.Bucket, t *boltTree) error {
+func writeTree(b *kv.Bucket, t *boltTree) error {
 	for _, e := range t.entries {
 		if e.sub == nil {
 			if err := b.Put(e.k, e.v); err != nil {
@@ -1325,7 +1337,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 	tops := map[string]*boltTree{}
 	ids := map[string]bool{}
 	var idOrder []string
-	src.View(func(tx *bolt.Tx) error {
+	viewDB(src, func(tx *kv.Tx) error {
 		for _, name := range [][]byte{bucketLinks, bucketWorkspaces, bucketAuthors} {
 			t := &boltTree{}
 			err := guarded(func() error {
@@ -1347,7 +1359,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 		// the webhooks'): as much of each as reads.
 		var others [][]byte
 		guarded(func() error {
-			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			return tx.ForEach(func(name []byte, _ *kv.Bucket) error {
 				switch string(name) {
 				case string(bucketMeta), string(bucketFiles), string(bucketDoc), string(bucketLog), string(bucketLinks), string(bucketWorkspaces), string(bucketAuthors):
 				default:
@@ -1390,7 +1402,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 		var m Meta
 		var metaJSON []byte
 		logT, docT := &boltTree{}, &boltTree{}
-		err := src.View(func(tx *bolt.Tx) error {
+		err := viewDB(src, func(tx *kv.Tx) error {
 			return guarded(func() error {
 				metaJSON = bytes.Clone(tx.Bucket(bucketMeta).Get([]byte(id)))
 				if metaJSON == nil {
@@ -1424,7 +1436,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 				}
 			}
 		}
-		err = dst.Update(func(tx *bolt.Tx) error {
+		err = updateDB(dst, func(tx *kv.Tx) error {
 			for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDoc, bucketLog, bucketLinks, bucketWorkspaces, bucketAuthors, bucketTrash, bucketAuthorNames} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
@@ -1467,7 +1479,7 @@ func salvageBolt(path, aside string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "document %s (%q, workspace %s): salvaged at revision %d\n", id, m.Name, m.Workspace, rev)
 	}
-	err = dst.Update(func(tx *bolt.Tx) error {
+	err = updateDB(dst, func(tx *kv.Tx) error {
 		for name, t := range tops {
 			b, err := tx.CreateBucketIfNotExists([]byte(name))
 			if err != nil {
@@ -1501,14 +1513,14 @@ func salvageBolt(path, aside string, out io.Writer) error {
 	}
 	for _, id := range idOrder {
 		var m Meta
-		if err := st.db.View(func(tx *bolt.Tx) (err error) { m, err = getMetaAny(tx, id); return err }); err != nil {
+		if err := viewDB(st.db, func(tx *kv.Tx) (err error) { m, err = getMetaAny(tx, id); return err }); err != nil {
 			continue
 		}
 		if _, err := st.TextAt(id, m.Rev); err != nil {
 			kept--
 			lost++
 			fmt.Fprintf(out, "document %s (%q): lost: its text does not rebuild: %v\n", id, m.Name, err)
-			if err := st.db.Update(func(tx *bolt.Tx) error { return deleteDoc(tx, id) }); err != nil {
+			if err := updateDB(st.db, func(tx *kv.Tx) error { return deleteDoc(tx, id) }); err != nil {
 				st.Close()
 				return err
 			}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Deleting a document does not destroy it: it leaves its workspace (its
@@ -41,7 +41,7 @@ func trashKey(ws string, seq uint64) []byte {
 // this file, Store.Names and the reads of revisions and texts.
 func (m *Manager) Delete(id string, by By) error {
 	var entries []JournalEntry
-	w := &write{what: "the deletion", fn: func(tx *bolt.Tx) error {
+	w := &write{what: "the deletion", fn: func(tx *kv.Tx) error {
 		entries = entries[:0]
 		meta, err := getMeta(tx, id)
 		if err != nil {
@@ -64,7 +64,7 @@ func (m *Manager) Delete(id string, by By) error {
 			return err
 		}
 		meta.Deleted, meta.DeletedBy, meta.DeletedSeq = now, by.Author, seq
-		trash.FillPercent = appendFill
+		trash.SetFillPercent(appendFill)
 		if err := trash.Put(trashKey(meta.Workspace, seq), []byte(id)); err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func (m *Manager) Undelete(id, name string, by By) (Meta, error) {
 	}
 	var out Meta
 	var entries []JournalEntry
-	err := m.commit.do("the restoration", func(tx *bolt.Tx) error {
+	err := m.commit.do("the restoration", func(tx *kv.Tx) error {
 		entries = entries[:0]
 		meta, err := getMetaAny(tx, id)
 		if err != nil {
@@ -150,7 +150,7 @@ func (m *Manager) Undelete(id, name string, by By) (Meta, error) {
 // deletion, then the purge.
 func (m *Manager) Purge(id string) error {
 	var entries []JournalEntry
-	w := &write{what: "the purge", drops: id, fn: func(tx *bolt.Tx) error {
+	w := &write{what: "the purge", drops: id, fn: func(tx *kv.Tx) error {
 		entries = entries[:0]
 		meta, err := getMetaAny(tx, id)
 		if err != nil {

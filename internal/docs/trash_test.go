@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/ot"
-	bolt "go.etcd.io/bbolt"
 )
 
 // testClock is a clock the test moves.
@@ -268,7 +268,7 @@ func TestAuthorNames(t *testing.T) {
 	set("ann", AuthorProfile{Name: "Anna", Color: "#222"})
 	set("bob", AuthorProfile{Color: "#333"})
 	// An old profile, from before names were kept.
-	if err := m.Do(func(tx *bolt.Tx) error {
+	if err := m.Do(func(tx *kv.Tx) error {
 		return tx.Bucket(bucketAuthors).Put(append(authorScope(meta), "cat"...), []byte(`{"name":"Cat"}`))
 	}); err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Every read of the store goes through a view (Store.view): one bbolt read
@@ -26,7 +26,7 @@ import (
 // revisions that were pending in the log when it began.
 type view struct {
 	s  *Store
-	tx *bolt.Tx
+	tx *kv.Tx
 	// The pending revisions, in order: document id's (ws), or, with every
 	// set, each document's (all).
 	id    string
@@ -45,7 +45,7 @@ func (s *Store) view(id string, fn func(v *view) error) error {
 	if id != "" {
 		v.ws = s.pendingOf(id)
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return viewDB(s.db, func(tx *kv.Tx) error {
 		v.tx = tx
 		return fn(v)
 	})
@@ -54,7 +54,7 @@ func (s *Store) view(id string, fn func(v *view) error) error {
 // viewAll is view of every document, for listings.
 func (s *Store) viewAll(fn func(v *view) error) error {
 	v := &view{s: s, every: true, all: s.pendingDocs()}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return viewDB(s.db, func(tx *kv.Tx) error {
 		v.tx = tx
 		return fn(v)
 	})
@@ -79,7 +79,7 @@ func (v *view) pending(id string) []*write {
 type docView struct {
 	v   *view
 	id  string
-	log *bolt.Bucket
+	log *kv.Bucket
 	h   head     // bbolt's head record
 	ov  []*write // the pending revisions after h.rev, consecutive
 }

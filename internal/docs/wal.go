@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/collab-editor/collab/internal/fsync"
+	"github.com/collab-editor/collab/internal/kv"
 	"github.com/collab-editor/collab/internal/rope"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The revision log (write-ahead log) makes a group commit of revisions
@@ -480,7 +480,7 @@ func (s *Store) checkpoint() error {
 // is returned as it is; any other failure is an ErrStorage: the disk did
 // not take the transaction (or a pending revision does not follow bbolt's
 // head, which the error says).
-func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
+func (s *Store) withPending(fn func(tx *kv.Tx) error) error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
 	// In cluster mode, every entry of the Log up to followed is pending
@@ -490,7 +490,7 @@ func (s *Store) withPending(fn func(tx *bolt.Tx) error) error {
 	batches := s.pending[:len(s.pending):len(s.pending)]
 	s.pmu.Unlock()
 	var fnErr error
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := updateDB(s.db, func(tx *kv.Tx) error {
 		if s.cluster && followed > 0 {
 			if err := tx.Bucket(bucketLinks).Put(keyFollowed, binary.BigEndian.AppendUint64(nil, followed)); err != nil {
 				return err
@@ -584,7 +584,7 @@ func (s *Store) recoverLog(path string, sc walScan, gen uint64) error {
 		return err
 	}
 	next := max(w.gen, gen) + 1
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = updateDB(s.db, func(tx *kv.Tx) error {
 		for _, e := range sc.entries {
 			if err := s.replay(tx, e); err != nil {
 				return fmt.Errorf("docs: replaying revision %d of %q from %s: %w", e.rev, e.doc, path, err)
@@ -606,12 +606,12 @@ func (s *Store) recoverLog(path string, sc walScan, gen uint64) error {
 	return nil
 }
 
-func putWALGen(tx *bolt.Tx, gen uint64) error {
+func putWALGen(tx *kv.Tx, gen uint64) error {
 	return tx.Bucket(bucketLinks).Put(keyWALGen, binary.BigEndian.AppendUint64(nil, gen))
 }
 
 // replay appends a revision read back from the log unless bbolt has it.
-func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
+func (s *Store) replay(tx *kv.Tx, e walEntry) error {
 	log := tx.Bucket(bucketLog).Bucket([]byte(e.doc))
 	if log == nil {
 		return nil // deleted after it was written
@@ -646,7 +646,7 @@ func (s *Store) replay(tx *bolt.Tx, e walEntry) error {
 // then all in bbolt.
 func (s *Store) restartLog(w *walFile) error {
 	next := w.gen + 1
-	if err := s.withPending(func(tx *bolt.Tx) error { return putWALGen(tx, next) }); err != nil {
+	if err := s.withPending(func(tx *kv.Tx) error { return putWALGen(tx, next) }); err != nil {
 		return err
 	}
 	if err := w.writeHeader(next); err != nil {

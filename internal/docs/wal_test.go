@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // crashCopy copies m's database and revision log as a crash would leave
@@ -94,7 +94,7 @@ func TestLogRecovers(t *testing.T) {
 		}
 	}
 	snaps := 0
-	m2.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m2.Store().DB(), func(tx *kv.Tx) error {
 		snaps = tx.Bucket(bucketDoc).Bucket([]byte(metaA.ID)).Bucket(subSnap).Stats().KeyN
 		return nil
 	})
@@ -267,7 +267,7 @@ func TestLogWritesAfterOtherWrites(t *testing.T) {
 	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
 	typeInto(t, d, "c", 5)
 	var head uint64
-	err := m.Do(func(tx *bolt.Tx) error {
+	err := m.Do(func(tx *kv.Tx) error {
 		h, _ := readHead(tx.Bucket(bucketLog).Bucket([]byte(meta.ID)))
 		head = h.rev
 		return nil
@@ -627,7 +627,7 @@ func TestWriteKeepsEditsInTheLog(t *testing.T) {
 	meta, d := createOpen(t, m, CreateParams{Name: "a.txt", Text: "abc"})
 	typeInto(t, d, "c", 5) // the log learns the document's head
 	var head uint64
-	err := m.Write("a test's bucket", func(tx *bolt.Tx) error {
+	err := m.Write("a test's bucket", func(tx *kv.Tx) error {
 		h, _ := readHead(tx.Bucket(bucketLog).Bucket([]byte(meta.ID)))
 		head = h.rev
 		_, err := tx.CreateBucketIfNotExists([]byte("a test's bucket"))
@@ -644,7 +644,7 @@ func TestWriteKeepsEditsInTheLog(t *testing.T) {
 		t.Fatalf("%d of the 5 edits after a Write are in the revision log, want all", n)
 	}
 	refusal := errors.New("refused by fn")
-	err = m.Write("nothing", func(tx *bolt.Tx) error {
+	err = m.Write("nothing", func(tx *kv.Tx) error {
 		if _, err := tx.CreateBucket([]byte("rolled back")); err != nil {
 			return err
 		}
@@ -656,7 +656,7 @@ func TestWriteKeepsEditsInTheLog(t *testing.T) {
 	if st := m.Storage(); st.Failing {
 		t.Fatalf("an error of fn's made the storage failing: %+v", st)
 	}
-	m.Store().DB().View(func(tx *bolt.Tx) error {
+	viewDB(m.Store().DB(), func(tx *kv.Tx) error {
 		if tx.Bucket([]byte("rolled back")) != nil {
 			t.Error("fn's refused transaction was committed")
 		}

@@ -17,8 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/kv"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The statuses of a delivery.
@@ -91,7 +91,7 @@ func (s *Service) startWorker(ep Endpoint, st state) {
 	w := &worker{s: s, id: ep.ID, scope: ep.Workspace, ep: ep, st: st, wake: make(chan struct{}, 1), done: make(chan struct{}), redo: map[uint64]*Delivery{}}
 	// Where the last run left off: the pending deliveries, and those done
 	// whose progress was not saved.
-	err := s.docs.View(func(tx *bolt.Tx) error {
+	err := s.docs.View(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketDeliveries).Bucket([]byte(ep.ID))
 		if b == nil {
 			return nil
@@ -480,7 +480,7 @@ func (s *Service) save() error {
 	}
 	s.unsaved, s.unsavedD = map[string]state{}, map[string]map[uint64]*Delivery{}
 	s.smu.Unlock()
-	err := s.docs.Write("the webhooks' state", func(tx *bolt.Tx) error {
+	err := s.docs.Write("the webhooks' state", func(tx *kv.Tx) error {
 		hb := tx.Bucket(bucketHooks)
 		eps := hb.Bucket(bucketEndpoints)
 		for id, st := range states {
@@ -538,7 +538,7 @@ func (s *Service) save() error {
 
 // trimDeliveries keeps an endpoint's newest keepDeliveries records, and
 // every pending one.
-func trimDeliveries(b *bolt.Bucket) error {
+func trimDeliveries(b *kv.Bucket) error {
 	c := b.Cursor()
 	k, _ := c.Last()
 	for i := 0; i < keepDeliveries && k != nil; i++ {
@@ -566,7 +566,7 @@ func (s *Service) Deliveries(workspace, id string, before uint64, limit int) ([]
 		limit = 100
 	}
 	got := map[uint64]*Delivery{}
-	err := s.docs.View(func(tx *bolt.Tx) error {
+	err := s.docs.View(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketDeliveries).Bucket([]byte(id))
 		if b == nil {
 			return nil
@@ -682,7 +682,7 @@ func (s *Service) delivery(id string, seq uint64) (*Delivery, error) {
 	}
 	s.smu.Unlock()
 	var out *Delivery
-	err := s.docs.View(func(tx *bolt.Tx) error {
+	err := s.docs.View(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketDeliveries).Bucket([]byte(id))
 		if b == nil {
 			return nil

@@ -14,7 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Endpoint is a receiver of webhooks: the events of one workspace, or of
@@ -199,7 +200,7 @@ func (s *Service) Create(workspace string, a Audience, p Params) (Endpoint, erro
 		return Endpoint{}, err
 	}
 	st := state{Cursor: head}
-	err = s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
+	err = s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
 		n := 0
 		if err := b.ForEach(func(_, v []byte) error {
@@ -226,7 +227,7 @@ func (s *Service) Create(workspace string, a Audience, p Params) (Endpoint, erro
 	return ep, nil
 }
 
-func putJSON(b *bolt.Bucket, key string, v any) error {
+func putJSON(b *kv.Bucket, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -338,7 +339,7 @@ func (s *Service) DisableByLink(workspace, reason string) (int, error) {
 
 // putEndpoint saves an endpoint's settings, if it still exists.
 func (s *Service) putEndpoint(ep Endpoint) error {
-	return s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
+	return s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
 		if b.Get([]byte(ep.ID)) == nil {
 			return fmt.Errorf("%w: no endpoint %q here", ErrNotFound, ep.ID)
@@ -354,7 +355,7 @@ func (s *Service) Delete(workspace, id string) error {
 	if err != nil {
 		return err
 	}
-	err = s.docs.Write("the webhook endpoint", func(tx *bolt.Tx) error {
+	err = s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks)
 		if err := b.Bucket(bucketEndpoints).Delete([]byte(id)); err != nil {
 			return err
@@ -362,7 +363,7 @@ func (s *Service) Delete(workspace, id string) error {
 		if err := b.Bucket(bucketState).Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := b.Bucket(bucketDeliveries).DeleteBucket([]byte(id)); err != nil && err != bolt.ErrBucketNotFound {
+		if err := b.Bucket(bucketDeliveries).DeleteBucket([]byte(id)); err != nil && err != kv.ErrBucketNotFound {
 			return err
 		}
 		return nil
@@ -384,7 +385,7 @@ func (s *Service) Delete(workspace, id string) error {
 // load reads every endpoint and its progress.
 func (s *Service) load() (eps []Endpoint, states map[string]state, err error) {
 	states = map[string]state{}
-	err = s.docs.View(func(tx *bolt.Tx) error {
+	err = s.docs.View(func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks)
 		if b == nil {
 			return nil

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
-	bolt "go.etcd.io/bbolt"
+	"github.com/collab-editor/collab/internal/kv"
 )
 
 // Config tunes a Service. Zero fields take the documented defaults.
@@ -181,7 +181,7 @@ func New(m *docs.Manager, cfg Config) *Service {
 // init makes the buckets and the store's instance id.
 func (s *Service) init() error {
 	var inst []byte
-	err := s.docs.View(func(tx *bolt.Tx) error {
+	err := s.docs.View(func(tx *kv.Tx) error {
 		if b := tx.Bucket(bucketHooks); b != nil {
 			inst = append(inst, b.Get(keyInstance)...)
 		}
@@ -197,7 +197,7 @@ func (s *Service) init() error {
 	if err != nil {
 		return err
 	}
-	return s.docs.Write("the webhooks' state", func(tx *bolt.Tx) error {
+	return s.docs.Write("the webhooks' state", func(tx *kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketHooks)
 		if err != nil {
 			return err
