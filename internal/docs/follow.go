@@ -236,7 +236,7 @@ func (m *Manager) isClosed() bool {
 // A gap before them (revisions this node missed) is read from the Log
 // first.
 func (m *Manager) remote(id string, runs []Run) error {
-	d, err := m.Open(id)
+	d, err := m.open(id) // not Open, which may wait for the follower
 	if err != nil {
 		return err
 	}
