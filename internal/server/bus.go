@@ -18,8 +18,10 @@ package server
 // re-announces its users every PeerRefresh (a state message); a node not
 // heard from for three times as long is gone (it died, or was cut off),
 // and its users leave. A room that comes alive asks the others for
-// their state (sync) and waits SyncWait for the answers before its first
-// session joins, so that joined lists everyone.
+// their state (sync) and waits for the answers before its first session
+// joins, so that joined lists everyone: until every node named in the
+// answers has answered, at most SyncWait (the whole of it when the
+// document is live on no other node).
 //
 // Messages are published with the room's lock held, so the other nodes
 // get one node's messages in the order its room made them (a Bus keeps
@@ -83,6 +85,7 @@ type busMsg struct {
 	Ranges []presence.Range  `json:"ranges,omitempty"`
 	User   *presence.User    `json:"user,omitempty"` // its ranges are not read: they come with a revision in cursor and state
 	Users  []presence.User   `json:"users,omitempty"`
+	Nodes  []string          `json:"nodes,omitempty"` // kindState: the nodes the sender knows to have the document live, itself too
 	Event  *busEvent         `json:"event,omitempty"`
 	Chat   *docs.ChatMessage `json:"chat,omitempty"`
 	Doc    string            `json:"doc,omitempty"`
@@ -125,6 +128,34 @@ type peers struct {
 	ahead map[peerUser]aheadRanges
 	stop  func()      // ends the room's subscription
 	tick  func() bool // stops the next refresh
+	sync  *syncing    // while the room waits for the answers to its sync
+}
+
+// syncing is a new room's wait for the other nodes' state: it ends when
+// every node that the answers name has answered (or after SyncWait).
+type syncing struct {
+	answered map[string]bool
+	expected map[string]bool
+	done     chan struct{} // closed once every expected node answered
+}
+
+// answer records node's state, which names the nodes it knows.
+func (s *syncing) answer(node string, knows []string) {
+	s.answered[node] = true
+	s.expected[node] = true
+	for _, n := range knows {
+		s.expected[n] = true
+	}
+	for n := range s.expected {
+		if !s.answered[n] {
+			return
+		}
+	}
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
 }
 
 // peerNode is one other node's users of the document.
@@ -172,12 +203,14 @@ func newNodeID() string {
 }
 
 // attach joins a new room to the document's rooms on the other nodes:
-// it subscribes, asks for their state, starts the refresh, and waits
-// SyncWait for the answers. Called before the room is listed, so no
-// session is in it yet.
+// it subscribes, asks for their state, starts the refresh, and waits for
+// the answers: until every node they name has answered, at most
+// SyncWait. Called before the room is listed, so no session is in it
+// yet.
 func (s *Server) attach(r *room) {
+	wait := &syncing{answered: map[string]bool{s.node: true}, expected: map[string]bool{s.node: true}, done: make(chan struct{})}
 	r.mu.Lock()
-	r.peers = &peers{nodes: map[string]*peerNode{}, ahead: map[peerUser]aheadRanges{}}
+	r.peers = &peers{nodes: map[string]*peerNode{}, ahead: map[peerUser]aheadRanges{}, sync: wait}
 	r.mu.Unlock()
 	stop, err := s.cfg.Bus.Subscribe(r.id, r.fromBus)
 	if err != nil {
@@ -200,22 +233,32 @@ func (s *Server) attach(r *room) {
 	// A network round trip, not the server's clock: the answers come in
 	// meanwhile.
 	t := time.NewTimer(s.cfg.SyncWait)
-	<-t.C
+	defer t.Stop()
+	select {
+	case <-wait.done:
+	case <-t.C:
+	}
+	r.mu.Lock()
+	if r.peers != nil {
+		r.peers.sync = nil
+	}
+	r.mu.Unlock()
 }
 
 // detach ends a closed room's part in the cluster. Called without mu.
 func (r *room) detach() {
 	r.mu.Lock()
-	p := r.peers
+	var tick func() bool
+	var stop func()
+	if r.peers != nil {
+		tick, stop = r.peers.tick, r.peers.stop
+	}
 	r.mu.Unlock()
-	if p == nil {
-		return
+	if tick != nil {
+		tick()
 	}
-	if p.tick != nil {
-		p.tick()
-	}
-	if p.stop != nil {
-		p.stop()
+	if stop != nil {
+		stop()
 	}
 }
 
@@ -267,6 +310,9 @@ func (r *room) fromBus(data []byte) {
 		r.publishBus(r.stateMsg())
 	case kindState:
 		r.peerState(m.Node, n, m.Users, m.Rev)
+		if r.peers.sync != nil {
+			r.peers.sync.answer(m.Node, m.Nodes)
+		}
 	case kindUser:
 		if m.User != nil {
 			u := *m.User
@@ -300,7 +346,12 @@ func (r *room) fromBus(data []byte) {
 // stateMsg is the room's state message: its users, ranges at pubRev.
 // Called with mu held.
 func (r *room) stateMsg() busMsg {
-	return busMsg{Kind: kindState, Rev: r.pubRev, Users: r.users.List()}
+	nodes := make([]string, 0, len(r.peers.nodes)+1)
+	nodes = append(nodes, r.srv.node)
+	for n := range r.peers.nodes {
+		nodes = append(nodes, n)
+	}
+	return busMsg{Kind: kindState, Rev: r.pubRev, Users: r.users.List(), Nodes: nodes}
 }
 
 // peerState replaces what the room knows of node's users with users
