@@ -76,7 +76,13 @@ const (
 
 // busMsg is one message on the Bus, as compact JSON: its kind, the
 // sending node, and the fields of its kind. Users are named by their
-// public ids; a client id never leaves its node.
+// public ids; a client id never leaves its node. For example:
+//
+//	{"k":"sync","n":"9f2c41d07ab3e865"}
+//	{"k":"user","n":"9f2c41d07ab3e865","user":{"id":"u5a0e…","name":"Ann","color":"#e06c75","ranges":[],"lastSeen":"…"}}
+//	{"k":"cursor","n":"9f2c41d07ab3e865","u":"u5a0e…","rev":44,"ranges":[{"anchor":31,"head":31}]}
+//	{"k":"event","n":"9f2c41d07ab3e865","event":{"name":"follow-me","data":{"line":120},"from":"u5a0e…","to":["u9d3f…"]}}
+//	{"k":"rotate","n":"9f2c41d07ab3e865","doc":"2b0c…","links":["…","…"]}
 type busMsg struct {
 	Kind   string            `json:"k"`
 	Node   string            `json:"n"`
@@ -330,7 +336,7 @@ func (r *room) fromBus(data []byte) {
 		if _, had := n.users[m.ID]; had {
 			delete(n.users, m.ID)
 			delete(r.peers.ahead, peerUser{m.Node, m.ID})
-			r.leftPeer(m.ID)
+			r.leaveUnlessPresent(m.ID)
 		}
 	case kindCursor:
 		if _, ok := n.users[m.ID]; ok {
@@ -376,7 +382,7 @@ func (r *room) peerState(node string, n *peerNode, users []presence.User, rev ui
 	for id := range old {
 		if _, ok := n.users[id]; !ok {
 			delete(r.peers.ahead, peerUser{node, id})
-			r.leftPeer(id)
+			r.leaveUnlessPresent(id)
 		}
 	}
 }
@@ -420,9 +426,9 @@ func (r *room) catchUp() {
 	}
 }
 
-// leftPeer tells the sessions that user id left, unless it is still
+// leaveUnlessPresent tells the sessions that user id left, unless it is still
 // here or on another node. Called with mu held.
-func (r *room) leftPeer(id string) {
+func (r *room) leaveUnlessPresent(id string) {
 	if _, local := r.users.Get(id); local || r.peers.has(id) {
 		return
 	}
@@ -452,7 +458,7 @@ func (r *room) refresh() {
 			}
 		}
 		for id := range n.users {
-			r.leftPeer(id)
+			r.leaveUnlessPresent(id)
 		}
 	}
 	r.peers.tick = cfg.AfterFunc(cfg.PeerRefresh, r.refresh)

@@ -599,7 +599,7 @@ func (s *Server) leave(r *room, c *session) {
 		if r.peers == nil {
 			r.broadcast(mustJSON(map[string]string{"type": "leave", "user": c.user}), nil)
 		} else {
-			r.leftPeer(c.user) // unless the user is on another node too
+			r.leaveUnlessPresent(c.user) // unless the user is on another node too
 			r.publishBus(busMsg{Kind: kindLeave, ID: c.user})
 		}
 	}
