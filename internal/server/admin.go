@@ -57,6 +57,7 @@ func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.closeLinks(g.doc, oldEdit, oldView)
 	s.endStreams(oldEdit, oldView)
+	s.tellRotated(g.doc, oldEdit, oldView)
 	writeJSON(w, http.StatusOK, map[string]any{"links": linksView{Edit: edit, View: view}})
 }
 
@@ -75,6 +76,7 @@ func (s *Server) handleRotateWorkspace(w http.ResponseWriter, r *http.Request) {
 	// the webhook endpoints the old edit link made or last changed
 	// (disabled until the new link's holder enables them again).
 	s.endStreams(oldEdit, oldView)
+	s.tellRotated("", oldEdit, oldView)
 	if _, err := s.hooks.DisableByLink(wg.ws, "the workspace's links were rotated: check this endpoint, then enable it with the new edit link"); err != nil {
 		s.fail(w, r, fmt.Errorf("the links were rotated, but the old edit link's webhook endpoints could not be disabled (rotate again): %w", err))
 		return

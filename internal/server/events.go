@@ -97,19 +97,36 @@ func validEventName(name string) bool {
 // them: a session's messages are handled one at a time, and each emit
 // queues to every receiver under mu.
 //
-// emit is the one way an app event reaches sessions, from a session, from
-// the document's REST route or from the administrator's, so that a
-// cluster mode has one place to carry events between nodes: it would
-// publish e to the document's room on the other nodes here, and each of
-// them would emit it to its own sessions. An appEvent names users by
-// their public ids and holds no pointer but skip, which is always local
-// (the sending session, on this node).
+// emit is the one way an app event reaches sessions, from a session or
+// from the document's REST route: in a cluster it publishes e to the
+// document's rooms on the other nodes, and each of them gives it to its
+// own sessions with emitHere (see bus.go). The count is this node's
+// sessions only. An appEvent names users by their public ids and holds
+// no pointer but skip, which is always local (the sending session, on
+// this node).
 func (r *room) emit(e appEvent, skip *session) int {
+	return r.deliverEvent(e, skip, true)
+}
+
+// emitHere is emit to this node's sessions only: an event another node
+// published, or one of the administrator's, which goes to every node on
+// its own.
+func (r *room) emitHere(e appEvent, skip *session) int {
+	return r.deliverEvent(e, skip, false)
+}
+
+// deliverEvent is emit, publishing e to the other nodes when publish is
+// set, and counting it as an event sent (an event from another node was
+// counted there).
+func (r *room) deliverEvent(e appEvent, skip *session, publish bool) int {
 	msg := mustJSON(eventMsg{Type: "event", Name: e.name, Data: e.data, From: e.from})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return 0
+	}
+	if publish && r.peers != nil {
+		r.publishBus(busMsg{Kind: kindEvent, Event: e.wire()})
 	}
 	n := 0
 	for c := range r.clients {
@@ -120,7 +137,9 @@ func (r *room) emit(e appEvent, skip *session) int {
 			n++
 		}
 	}
-	r.srv.metrics.events.Inc()
+	if publish || r.peers == nil {
+		r.srv.metrics.events.Inc()
+	}
 	r.srv.metrics.eventDeliveries.Add(float64(n))
 	return n
 }
@@ -232,13 +251,19 @@ func (s *Server) handleDocEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n = room.emit(e, nil)
+	} else if s.cfg.Bus != nil && s.emitElsewhere(g.doc, e, !g.admin) {
+		s.metrics.eventsRefused.Inc()
+		w.Header().Set("Retry-After", "1")
+		s.failFor(w, r, g, fmt.Errorf("%w: more than %g events per second to this document", errRateLimited, s.cfg.EventsPerSecond))
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"delivered": n})
 }
 
-// handleAdminEvents sends an event to every session of the server, or to
-// the sessions of chosen users wherever they are (POST /api/admin/events,
-// API token): an announcement.
+// handleAdminEvents sends an event to every session of the server (of
+// every node, in a cluster), or to the sessions of chosen users wherever
+// they are (POST /api/admin/events, API token): an announcement. The
+// counts are this node's.
 func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
@@ -252,15 +277,13 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.mu.Lock()
-	rooms := make([]*room, 0, len(s.rooms))
-	for _, room := range s.rooms {
-		rooms = append(rooms, room)
+	if s.cfg.Bus != nil {
+		s.publishBus(busAll, busMsg{Kind: kindEvent, Event: e.wire()})
+		s.metrics.events.Inc()
 	}
-	s.mu.Unlock()
 	n, docs := 0, 0
-	for _, room := range rooms {
-		if k := room.emit(e, nil); k > 0 {
+	for _, room := range s.liveRooms() {
+		if k := room.emitHere(e, nil); k > 0 {
 			n += k
 			docs++
 		}

@@ -469,6 +469,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
+	s.tellDeleted(g.doc)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -760,7 +761,7 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if room != nil {
 		room.mu.Lock()
-		users, rev = room.users.List(), room.pubRev
+		users, rev = room.userList(), room.pubRev
 		room.mu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rev": rev, "users": users})
@@ -874,5 +875,6 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 		s.failFor(w, r, g, err)
 		return
 	}
+	s.tellDeleted(g.doc)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -17,7 +17,7 @@ import (
 // per document with at least one session; fan-out walks only that room's
 // sessions.
 //
-// Concurrency: mu guards clients, users, userIDs and pubRev, and orders everything
+// Concurrency: mu guards clients, users, userIDs, pubRev and peers, and orders everything
 // the room sends: published revisions, cursors, joins and leaves. Sending
 // only queues (client.send never blocks), so holding mu while sending
 // never waits on a socket.
@@ -40,6 +40,9 @@ type room struct {
 	text   rope.Rope
 	unsub  func()
 	closed bool
+	// peers is what the other nodes of a cluster said of their sessions
+	// of the document (see bus.go); nil on a single node.
+	peers *peers
 
 	// viewerEvents is the document's setting: view-only sessions may send
 	// app events. Set from the document's metadata (at open, and on each
@@ -231,6 +234,9 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 		r.pubRev = rev.Rev
 		shared[i] = appendOpMsg(nil, rev, r.srv.publicOpID(rev, r.userIDs))
 		r.users.Apply(rev.Op)
+		if r.peers != nil {
+			r.peers.apply(rev.Op)
+		}
 	}
 	if r.pubRev == revs[len(revs)-1].Rev {
 		r.text = text // the document's, after the last: nothing to apply again
@@ -238,6 +244,9 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 	r.srv.metrics.opsBroadcast.Add(float64(len(revs) * len(r.clients)))
 	for c := range r.clients {
 		c.deliver(revs, shared)
+	}
+	if r.peers != nil && len(r.peers.ahead) > 0 {
+		r.catchUp() // after the revisions their cursors are at
 	}
 }
 

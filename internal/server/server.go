@@ -87,6 +87,11 @@ type Config struct {
 	JWTAudience string        // when set, tokens' "aud" must name it (the server's own get it)
 	JWTLeeway   time.Duration // clock skew allowed on exp, nbf and iat (default none)
 
+	// Cluster mode (see bus.go): several nodes serve the same documents.
+	Bus         Bus           // carries the rooms' presence, cursors, app events, chat and endings to the other nodes; nil: a single node
+	PeerRefresh time.Duration // a node re-announces its users of each live document this often (default 5s); one not heard from for three times as long is gone, and its users leave
+	SyncWait    time.Duration // the first session of a document on a node waits this long for the other nodes' presence (default 50ms)
+
 	// Behind proxies and in browser apps (see docs/OPERATIONS.md).
 	CORSOrigins    []string       // browser origins that may call /api/* (CORS; "*" for any); default none: no CORS headers
 	TrustedProxies []netip.Prefix // peers whose ProxyHeader names the client (default none: the peer is the client)
@@ -200,6 +205,12 @@ func (c *Config) fill() {
 	if c.EventsHeartbeat <= 0 {
 		c.EventsHeartbeat = 15 * time.Second
 	}
+	if c.PeerRefresh <= 0 {
+		c.PeerRefresh = 5 * time.Second
+	}
+	if c.SyncWait <= 0 {
+		c.SyncWait = 50 * time.Millisecond
+	}
 }
 
 // The bursts of the chat and profile limits: a person types a few chat
@@ -225,12 +236,16 @@ type Server struct {
 	userKey   []byte          // derives public user ids from client ids (see userID)
 	authorKey []byte          // derives public author ids (see authorID)
 
-	mu       sync.Mutex // guards rooms, loading, conns, connRate and draining
+	mu       sync.Mutex // guards rooms, loading, conns, connRate, apiRates and draining
 	rooms    map[string]*room
 	loading  map[string]*roomLoad     // rooms being opened
 	conns    map[string]int           // WebSocket connections per client address
 	connRate map[string]*rate.Limiter // new WebSocket connections per client address
+	apiRates map[string]*rate.Limiter // REST events to documents without a room here, in a cluster (see emitElsewhere)
 	draining bool
+
+	node    string // this node's id on the Bus
+	busStop func() // ends the subscription to busAll
 
 	open atomic.Int64 // WebSocket sessions connected and not yet disconnected
 
@@ -315,6 +330,12 @@ func New(cfg Config, m *docs.Manager, metrics *Metrics, log *slog.Logger) *Serve
 	metrics.storageFn(m.Storage)
 	s.handler = s.routes()
 	s.wsHandler = s.recoverer(http.HandlerFunc(s.handleWS))
+	if cfg.Bus != nil {
+		s.node, s.apiRates = newNodeID(), map[string]*rate.Limiter{}
+		if s.busStop, err = cfg.Bus.Subscribe(busAll, s.fromBusAll); err != nil {
+			log.Error("subscribing to the cluster's messages for every node: the administrator's events and link rotations of other nodes do not reach this one", "err", err)
+		}
+	}
 	return s
 }
 
@@ -349,10 +370,14 @@ func wsDocID(r *http.Request) (string, bool) {
 	return id, true
 }
 
-// Close stops the server's background work (fetching the JWK Set). Call
-// it after Drain.
+// Close stops the server's background work (fetching the JWK Set, the
+// subscription to the cluster's messages for every node). Call it after
+// Drain.
 func (s *Server) Close() {
 	s.tokens.Close()
+	if s.busStop != nil {
+		s.busStop()
+	}
 }
 
 // Drain closes every WebSocket session with 1001 (going away) so clients

@@ -379,6 +379,9 @@ func (s *Server) room(id string) (*room, error) {
 		s.mu.Unlock()
 
 		r, err := s.openRoom(id)
+		if err == nil && s.cfg.Bus != nil {
+			s.attach(r)
+		}
 		s.mu.Lock()
 		delete(s.loading, id)
 		if err == nil {
@@ -571,7 +574,7 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 	now := r.srv.cfg.Now()
 	before, _ := r.users.Get(c.user)
 	first := r.users.Join(presence.User{ID: c.user, Author: c.author, Name: prof.Name, Color: prof.Color, ReadOnly: c.readOnly, Data: prof.Data, LastSeen: now}, now)
-	msg.Users = r.users.List()
+	msg.Users = r.userList()
 	c.send(mustJSON(msg))
 	r.clients[c] = struct{}{}
 	c.room = r
@@ -579,6 +582,9 @@ func (r *room) admit(c *session, ops []revView, resumed bool, prof presence.User
 	// wins): the others hear of it when it changed.
 	if u, _ := r.users.Get(c.user); first || !presence.SameProfile(before, u) {
 		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), c)
+		if r.peers != nil {
+			r.publishBus(busMsg{Kind: kindUser, User: &u})
+		}
 	}
 }
 
@@ -590,7 +596,12 @@ func (s *Server) leave(r *room, c *session) {
 	}
 	delete(r.clients, c)
 	if r.users.Leave(c.user) {
-		r.broadcast(mustJSON(map[string]string{"type": "leave", "user": c.user}), nil)
+		if r.peers == nil {
+			r.broadcast(mustJSON(map[string]string{"type": "leave", "user": c.user}), nil)
+		} else {
+			r.leaveUnlessPresent(c.user) // unless the user is on another node too
+			r.publishBus(busMsg{Kind: kindLeave, ID: c.user})
+		}
 	}
 	empty := len(r.clients) == 0
 	r.mu.Unlock()
@@ -615,6 +626,7 @@ func (s *Server) dropRoomIfEmpty(r *room) {
 	r.mu.Unlock()
 	s.mu.Unlock()
 	r.unsub()
+	r.detach()
 	r.doc.Release()
 }
 
@@ -647,6 +659,7 @@ func (s *Server) closeRoom(r *room, cause error) {
 	for _, c := range clients {
 		c.closeWith(code, reason)
 	}
+	r.detach()
 	r.doc.Release()
 }
 
@@ -716,6 +729,9 @@ func (s *Server) cursor(c *session, m inMsg) {
 	u, ok := r.users.Update(c.user, ranges, s.cfg.Now())
 	if ok {
 		r.broadcast(mustJSON(map[string]any{"type": "cursor", "rev": r.pubRev, "user": u.ID, "ranges": u.Ranges}), c)
+		if r.peers != nil {
+			r.publishBus(busMsg{Kind: kindCursor, ID: u.ID, Rev: r.pubRev, Ranges: u.Ranges})
+		}
 	}
 	r.mu.Unlock()
 	s.savePresence(r)
@@ -790,6 +806,9 @@ func (s *Server) profile(c *session, m inMsg) {
 	}
 	if u, ok := r.users.SetProfile(c.user, name, color, data, s.cfg.Now()); ok {
 		r.broadcast(mustJSON(map[string]any{"type": "user", "user": u}), nil)
+		if r.peers != nil {
+			r.publishBus(busMsg{Kind: kindUser, User: &u})
+		}
 	}
 	r.mu.Unlock()
 	s.savePresence(r)
@@ -831,6 +850,9 @@ func (s *Server) chat(c *session, m inMsg) {
 	}
 	r.mu.Lock()
 	r.broadcast(mustJSON(map[string]any{"type": "chat", "message": msg}), nil)
+	if r.peers != nil {
+		r.publishBus(busMsg{Kind: kindChat, Chat: &msg})
+	}
 	r.mu.Unlock()
 }
 
