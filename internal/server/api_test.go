@@ -58,10 +58,12 @@ func (a apiClient) call(method, path string, body any, hdr map[string]string, ou
 // TestRESTWorkspaceHistoryScenario follows the issue's walk-through: a
 // workspace of three files, one edited live while another is PUT, its
 // history read, diffed, blamed, restored, with the live editor following.
-func TestRESTWorkspaceHistoryScenario(t *testing.T) {
+func TestRESTWorkspaceHistoryScenario(t *testing.T) { forBackends(t, testRESTWorkspaceHistoryScenario) }
+
+func testRESTWorkspaceHistoryScenario(t *testing.T, bk backend) {
 	testLogOut = os.Stderr
 	defer func() { testLogOut = io.Discard }()
-	_, base := testServer(t, Config{APIToken: adminToken})
+	_, base := bk.testServer(t, Config{APIToken: adminToken})
 	api := apiClient{t, base}
 	var ws struct {
 		ID    string
@@ -249,8 +251,10 @@ func TestRESTWorkspaceHistoryScenario(t *testing.T) {
 	}
 }
 
-func TestRESTErrorsAreProblems(t *testing.T) {
-	_, base := testServer(t, Config{MaxRequestBytes: 1024})
+func TestRESTErrorsAreProblems(t *testing.T) { forBackends(t, testRESTErrorsAreProblems) }
+
+func testRESTErrorsAreProblems(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxRequestBytes: 1024})
 	doc := createFull(t, base, `{"name":"a.txt","text":"x"}`)
 	for _, tc := range []struct {
 		method, path, ctype, body string
@@ -302,8 +306,10 @@ func TestRESTErrorsAreProblems(t *testing.T) {
 // TestRESTCaching: ETags change whenever what they tag does, past
 // revisions are immutable for the caller only, and the two diff formats
 // of one URL are cached apart.
-func TestRESTCaching(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestRESTCaching(t *testing.T) { forBackends(t, testRESTCaching) }
+
+func testRESTCaching(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	api := apiClient{t, base}
 	doc := createFull(t, base, `{"name":"a.go","text":"one\n"}`)
 	path := "/api/docs/" + doc.ID
@@ -381,7 +387,11 @@ func TestRESTCaching(t *testing.T) {
 // TestLanguageIsCheckedOnCreateAsOnPatch: POST /api/docs took a 100 KB
 // language that PATCH refuses; both apply the same check now.
 func TestLanguageIsCheckedOnCreateAsOnPatch(t *testing.T) {
-	_, base := testServer(t, Config{})
+	forBackends(t, testLanguageIsCheckedOnCreateAsOnPatch)
+}
+
+func testLanguageIsCheckedOnCreateAsOnPatch(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	api := apiClient{t, base}
 	ok, long, huge := strings.Repeat("l", 64), strings.Repeat("l", 65), strings.Repeat("l", 100_000)
 	for _, lang := range []string{long, huge} {
@@ -408,8 +418,10 @@ func TestLanguageIsCheckedOnCreateAsOnPatch(t *testing.T) {
 // from the API's only in case: encoding/json would take them, the API (and
 // its OpenAPI document) does not. Found by FuzzREST once its answers were
 // checked against the document.
-func TestBodyNamesAreCaseSensitive(t *testing.T) {
-	_, base := testServer(t, Config{APIToken: adminToken})
+func TestBodyNamesAreCaseSensitive(t *testing.T) { forBackends(t, testBodyNamesAreCaseSensitive) }
+
+func testBodyNamesAreCaseSensitive(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
 	id := "/api/docs/" + doc.ID
 	for _, c := range []struct {

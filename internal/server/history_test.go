@@ -37,11 +37,13 @@ type sessionPage struct {
 // TestSessionsRoute: the history in edit sessions, newest first, paged,
 // with authors' names, line counts and labels; and the diff of a session
 // in one call.
-func TestSessionsRoute(t *testing.T) {
+func TestSessionsRoute(t *testing.T) { forBackends(t, testSessionsRoute) }
+
+func testSessionsRoute(t *testing.T, bk backend) {
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	_, base := serveTest(t, Config{}, docs.Config{Now: now}, nil)
+	_, base := bk.serveTest(t, Config{}, docs.Config{Now: now}, nil)
 	doc := createFull(t, base, `{"name":"a.go","text":"package a\n"}`)
 	id := doc.ID
 	ann, ja := joinWith(t, base, id, "", `"client":"ann-tab-0123456789ab","author":"ann-secret-0123456789ab","name":"Ann"`)
@@ -141,8 +143,10 @@ func TestSessionsRoute(t *testing.T) {
 
 // TestLabelsRoute: labels are made and removed with edit access only,
 // listed with any, and checked.
-func TestLabelsRoute(t *testing.T) {
-	_, base := testServer(t, Config{APIToken: adminToken})
+func TestLabelsRoute(t *testing.T) { forBackends(t, testLabelsRoute) }
+
+func testLabelsRoute(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":"one\n"}`)
 	putText(t, base, doc.ID, "one\ntwo\n")
 	labels := func(link string) []labelView {

@@ -33,8 +33,10 @@ func (a apiClient) text(id string) string {
 // and If-Match after it was applied got 412, and a client that then
 // re-applied its change duplicated it. It gets the first answer: status,
 // revision and operation, also after the document moved on.
-func TestPutRetryAnswersAsTheFirst(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestPutRetryAnswersAsTheFirst(t *testing.T) { forBackends(t, testPutRetryAnswersAsTheFirst) }
+
+func testPutRetryAnswersAsTheFirst(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	api := apiClient{t, base}
 	doc := createFull(t, base, `{"name":"r.txt","text":"one\n"}`)
 	hdr := map[string]string{"Idempotency-Key": "9f1c-retry", "If-Match": `"1"`}
@@ -65,7 +67,11 @@ func TestPutRetryAnswersAsTheFirst(t *testing.T) {
 // If-Match answers 422 idempotency_key_reused (it answered 200 and applied
 // nothing).
 func TestPutKeyReusedForAnotherRequest(t *testing.T) {
-	_, base := testServer(t, Config{})
+	forBackends(t, testPutKeyReusedForAnotherRequest)
+}
+
+func testPutKeyReusedForAnotherRequest(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	api := apiClient{t, base}
 	doc := createFull(t, base, `{"name":"r.txt","text":"one\n"}`)
 	if status, _ := api.put(doc.ID, "two\n", map[string]string{"Idempotency-Key": "k"}); status != 200 {
@@ -93,8 +99,10 @@ func TestPutKeyReusedForAnotherRequest(t *testing.T) {
 // WebSocket client named "rest" blocked them. Keys are now opaque strings,
 // independent of each other, scoped to the document and the caller's
 // credential, and apart from WebSocket client ids.
-func TestPutKeysAreOpaqueAndScoped(t *testing.T) {
-	_, base := testServer(t, Config{APIToken: adminToken})
+func TestPutKeysAreOpaqueAndScoped(t *testing.T) { forBackends(t, testPutKeysAreOpaqueAndScoped) }
+
+func testPutKeysAreOpaqueAndScoped(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{APIToken: adminToken})
 	api := apiClient{t, base}
 	admin := func(key string) map[string]string {
 		return map[string]string{"Idempotency-Key": key, "Authorization": "Bearer " + adminToken}
@@ -153,7 +161,9 @@ func TestPutKeysAreOpaqueAndScoped(t *testing.T) {
 
 // TestKeyScope: each credential is its own scope; tokens by their
 // subject.
-func TestKeyScope(t *testing.T) {
+func TestKeyScope(t *testing.T) { forBackends(t, testKeyScope) }
+
+func testKeyScope(t *testing.T, bk backend) {
 	scopes := map[string]string{}
 	for name, g := range map[string]grant{
 		"admin": {admin: true}, "link": {link: "l"}, "other link": {link: "m"},

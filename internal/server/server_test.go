@@ -38,8 +38,10 @@ func TestWSDocID(t *testing.T) {
 
 // TestRefusedJoinSaysWhy: a session refused for the document's session
 // limit gets the error message before the close frame.
-func TestRefusedJoinSaysWhy(t *testing.T) {
-	_, base := testServer(t, Config{MaxSessionsPerDoc: 1})
+func TestRefusedJoinSaysWhy(t *testing.T) { forBackends(t, testRefusedJoinSaysWhy) }
+
+func testRefusedJoinSaysWhy(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxSessionsPerDoc: 1})
 	id := mkdoc(t, base, "hi")
 	joinRaw(t, base, id, "a") // the one session the document allows
 	b := dialRaw(t, base, id, "")
@@ -54,8 +56,10 @@ func TestRefusedJoinSaysWhy(t *testing.T) {
 
 // TestCursorFloodIsTold: cursor updates beyond the rate are dropped with
 // one rate_limited error (no id) per burst; the session goes on editing.
-func TestCursorFloodIsTold(t *testing.T) {
-	_, base := testServer(t, Config{CursorsPerSecond: 1})
+func TestCursorFloodIsTold(t *testing.T) { forBackends(t, testCursorFloodIsTold) }
+
+func testCursorFloodIsTold(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{CursorsPerSecond: 1})
 	id := mkdoc(t, base, "hello")
 	a := dialRaw(t, base, id, "")
 	a.send(`{"type":"join","client":"a"}`)
@@ -88,8 +92,10 @@ func TestCursorFloodIsTold(t *testing.T) {
 
 // TestDroppedSessionsCounted: every drop reason is in /metrics from the
 // start, and a message over the limit (closed with 1009) is counted.
-func TestDroppedSessionsCounted(t *testing.T) {
-	_, base := testServer(t, Config{MaxMessageBytes: 1 << 10})
+func TestDroppedSessionsCounted(t *testing.T) { forBackends(t, testDroppedSessionsCounted) }
+
+func testDroppedSessionsCounted(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxMessageBytes: 1 << 10})
 	for _, reason := range []string{dropSlowConsumer, dropRateLimited, dropHeartbeat, dropTooBig} {
 		if m := metricsText(t, base); !strings.Contains(m, `collab_sessions_dropped_total{reason="`+reason+`"} 0`) {
 			t.Fatalf("reason %s is not in /metrics:\n%s", reason, m)
@@ -115,8 +121,10 @@ func TestDroppedSessionsCounted(t *testing.T) {
 // TestClientRefusesTooLargeEdit: the Go client refuses an edit that would
 // not fit in one message of the server's limit, before making it, and the
 // session goes on.
-func TestClientRefusesTooLargeEdit(t *testing.T) {
-	_, base := testServer(t, Config{MaxMessageBytes: 1 << 10})
+func TestClientRefusesTooLargeEdit(t *testing.T) { forBackends(t, testClientRefusesTooLargeEdit) }
+
+func testClientRefusesTooLargeEdit(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxMessageBytes: 1 << 10})
 	id := mkdoc(t, base, "x")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -47,14 +47,17 @@ type host struct {
 
 // newHost starts a JWK Set with an RS256, an ES256 and an EdDSA key, and
 // a collab server that takes the host's tokens (cfg's other fields kept).
-func newHost(t *testing.T, cfg Config) *host {
+func newHost(t *testing.T, cfg Config) *host { return newHostOn(t, localBackend, cfg) }
+
+// newHostOn is newHost on the backend's documents.
+func newHostOn(t *testing.T, bk backend, cfg Config) *host {
 	h := &host{t: t, clock: newTestClock(), jwks: jwttest.NewJWKS(t)}
 	h.rs, h.es, h.ed = jwttest.NewRSA(t, "rsa-2026"), jwttest.NewEC(t, "ec-2026"), jwttest.NewEd(t, "ed-2026")
 	h.jwks.Serve(h.rs, h.es, h.ed)
 	cfg.APIToken = adminToken
 	cfg.JWTSecret, cfg.JWKSURL, cfg.JWTIssuer, cfg.JWTAudience = hostSecret, h.jwks.URL, hostIssuer, "collab"
 	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
-	h.srv, h.base = testServer(t, cfg)
+	h.srv, h.base = bk.testServer(t, cfg)
 	return h
 }
 

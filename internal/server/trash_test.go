@@ -17,8 +17,10 @@ import (
 // when its path was taken meanwhile: 409 otherwise), whole; editors and
 // viewers do neither; the API token purges, a live file or a deleted
 // one, for good; the journal tells each step.
-func TestDeleteRestoreAndPurge(t *testing.T) {
-	h := newHost(t, Config{})
+func TestDeleteRestoreAndPurge(t *testing.T) { forBackends(t, testDeleteRestoreAndPurge) }
+
+func testDeleteRestoreAndPurge(t *testing.T, bk backend) {
+	h := newHostOn(t, bk, Config{})
 	a, ah, ws := h.doc("src/a.go", "package a\n", "")
 	b, bh, _ := h.doc("b.go", "package b\n", a.WorkspaceLinks.Edit)
 	wsEdit, wsView := a.WorkspaceLinks.Edit, a.WorkspaceLinks.View
