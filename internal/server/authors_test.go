@@ -68,8 +68,10 @@ func readHistory(t *testing.T, base, id string) history {
 // TestAuthorIsOneAcrossTabs: two sessions of one browser (two client ids,
 // one author secret) are one author, in presence and in history; a
 // client without an author secret is its own author, as before.
-func TestAuthorIsOneAcrossTabs(t *testing.T) {
-	srv, base := testServer(t, Config{})
+func TestAuthorIsOneAcrossTabs(t *testing.T) { forBackends(t, testAuthorIsOneAcrossTabs) }
+
+func testAuthorIsOneAcrossTabs(t *testing.T, bk backend) {
+	srv, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	const secret = "ann-browser-5f0c1e9a2b7d4c3e"
 	tab1, j1 := joinWith(t, base, id, "", `"client":"tab1-0123456789abcdef","author":"`+secret+`","name":"Ann"`)
@@ -138,8 +140,10 @@ func TestAuthorIsOneAcrossTabs(t *testing.T) {
 // TestAuthorsWhoLeftKeepTheirNames: once everyone who edited has left,
 // a newcomer reads their names (and colours) in the revisions, a
 // revision, the blame and the edit sessions.
-func TestAuthorsWhoLeftKeepTheirNames(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestAuthorsWhoLeftKeepTheirNames(t *testing.T) { forBackends(t, testAuthorsWhoLeftKeepTheirNames) }
+
+func testAuthorsWhoLeftKeepTheirNames(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	ann, ja := joinWith(t, base, id, "", `"client":"ann-tab-0123456789ab","author":"ann-secret-0123456789ab","name":"Ann","color":"#e06c75"`)
 	bob, jb := joinWith(t, base, id, "", `"client":"bob-tab-0123456789ab","author":"bob-secret-0123456789ab","name":"Bob"`)
@@ -207,8 +211,10 @@ func TestAuthorsWhoLeftKeepTheirNames(t *testing.T) {
 // TestRenameRelabelsHistory: an author who comes back under a new name,
 // or changes it, relabels their past revisions; one who joins without a
 // name gets the one kept.
-func TestRenameRelabelsHistory(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestRenameRelabelsHistory(t *testing.T) { forBackends(t, testRenameRelabelsHistory) }
+
+func testRenameRelabelsHistory(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	const secret = "ann-secret-0123456789ab"
 	ann, j := joinWith(t, base, id, "", `"client":"ann-tab1-0123456789","author":"`+secret+`","name":"Ann"`)
@@ -280,8 +286,10 @@ func mintEmbed(t *testing.T, base, doc, body string) (token, handle string) {
 // subject is the author (whatever author secret the session sends), the
 // same for every token of that subject, over the socket and over REST;
 // a token without a subject makes its user name the author.
-func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) {
-	_, base := testServer(t, Config{APIToken: adminToken})
+func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) { forBackends(t, testEmbedTokenSubjectIsTheAuthor) }
+
+func testEmbedTokenSubjectIsTheAuthor(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{APIToken: adminToken})
 	doc := createFull(t, base, `{"name":"a.go","text":""}`)
 	tok, handle := mintEmbed(t, base, doc.Links.Edit, `{"mode":"edit","name":"Ann","subject":"host-user-42"}`)
 	s1, j1 := joinWith(t, base, handle, "?token="+tok, `"client":"tab1-0123456789abcdef","author":"my-own-secret-0123456789"`)
@@ -336,8 +344,10 @@ func TestEmbedTokenSubjectIsTheAuthor(t *testing.T) {
 // sees, nor anything the session itself is sent, names its author
 // secret; an attacker who joins with the victim's public author id as
 // its secret is another author.
-func TestAuthorSecretsStaySecret(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestAuthorSecretsStaySecret(t *testing.T) { forBackends(t, testAuthorSecretsStaySecret) }
+
+func testAuthorSecretsStaySecret(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	doc := createFull(t, base, `{"name":"a.go","text":""}`)
 	id := doc.ID
 	const secret = "victim-author-secret-9f8e7d6c5b4a"

@@ -12,9 +12,11 @@ import (
 // document and applies each with patch to the older text: it must make
 // the newer text exactly (a one-line file once got a phantom last line,
 // "@@ -1,2 +1,4 @@", which patch refused).
-func TestUnifiedDiffPatches(t *testing.T) {
+func TestUnifiedDiffPatches(t *testing.T) { forBackends(t, testUnifiedDiffPatches) }
+
+func testUnifiedDiffPatches(t *testing.T, bk backend) {
 	patchtest.Tool(t)
-	_, base := testServer(t, Config{})
+	_, base := bk.testServer(t, Config{})
 	api := apiClient{t, base}
 	texts := []string{"", "x\n", "y\n", "y", "y\nz\n", "", "a\r\nb\r\n", "a\r\nβ\r\n😀"}
 	var doc created

@@ -104,7 +104,11 @@ func (r *rawConn) nextEvent() (name, data, from string) {
 // order of one sender's events: each session's next event after the one
 // under test is a marker sent to everyone after it.
 func TestEventsReachExactlyTheirSessions(t *testing.T) {
-	_, base := testServer(t, Config{})
+	forBackends(t, testEventsReachExactlyTheirSessions)
+}
+
+func testEventsReachExactlyTheirSessions(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "text")
 	ann := joinRaw(t, base, id, "ann-client-0123456789")
 	bob := joinRaw(t, base, id, "bob-client-0123456789")
@@ -183,8 +187,10 @@ func TestEventsReachExactlyTheirSessions(t *testing.T) {
 
 // TestEventsKeepTheSendersOrder: every receiver gets one sender's events
 // in the order they were sent, interleaved with edits as they happened.
-func TestEventsKeepTheSendersOrder(t *testing.T) {
-	_, base := testServer(t, Config{EventsPerSecond: 1e6})
+func TestEventsKeepTheSendersOrder(t *testing.T) { forBackends(t, testEventsKeepTheSendersOrder) }
+
+func testEventsKeepTheSendersOrder(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{EventsPerSecond: 1e6})
 	id := mkdoc(t, base, "")
 	a := joinRaw(t, base, id, "a-0123456789abcdef")
 	b := joinRaw(t, base, id, "b-0123456789abcdef")
@@ -207,9 +213,11 @@ func TestEventsKeepTheSendersOrder(t *testing.T) {
 // watches: the edits are all acknowledged, and however long the flood,
 // the watcher gets exactly the burst of flood events, so an edit reaches
 // it behind at most that many, in the flooder's order.
-func TestEventFloodIsCutOff(t *testing.T) {
+func TestEventFloodIsCutOff(t *testing.T) { forBackends(t, testEventFloodIsCutOff) }
+
+func testEventFloodIsCutOff(t *testing.T, bk backend) {
 	clock, _ := standingClock()
-	srv, base := testServer(t, Config{EventsPerSecond: 10, Now: clock})
+	srv, base := bk.testServer(t, Config{EventsPerSecond: 10, Now: clock})
 	const burst = 20 // twice the rate
 	id := mkdoc(t, base, "")
 	flood := joinRaw(t, base, id, "flood-0123456789")
@@ -303,8 +311,12 @@ func TestEventFloodIsCutOff(t *testing.T) {
 // events with an id are each answered; of those without, the first of a
 // run.
 func TestEventsALittleTooFastAreRefusedNotClosed(t *testing.T) {
+	forBackends(t, testEventsALittleTooFastAreRefusedNotClosed)
+}
+
+func testEventsALittleTooFastAreRefusedNotClosed(t *testing.T, bk backend) {
 	clock, advance := standingClock()
-	_, base := testServer(t, Config{EventsPerSecond: 10, Now: clock})
+	_, base := bk.testServer(t, Config{EventsPerSecond: 10, Now: clock})
 	const burst = 20
 	id := mkdoc(t, base, "")
 	a := joinRaw(t, base, id, "eager-0123456789")
@@ -358,8 +370,10 @@ func standingClock() (now func() time.Time, advance func(time.Duration)) {
 // TestBadEventsGetClearErrors: each malformed or oversized event is
 // refused with a code and a message that says what is wrong, with its id
 // when it had a valid one, and the session stays open.
-func TestBadEventsGetClearErrors(t *testing.T) {
-	_, base := testServer(t, Config{MaxEventBytes: 100, MaxMessageBytes: 64 << 10})
+func TestBadEventsGetClearErrors(t *testing.T) { forBackends(t, testBadEventsGetClearErrors) }
+
+func testBadEventsGetClearErrors(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxEventBytes: 100, MaxMessageBytes: 64 << 10})
 	id := mkdoc(t, base, "")
 	a := joinRaw(t, base, id, "a-0123456789abcdef")
 	big := strings.Repeat("x", 100)
@@ -411,7 +425,11 @@ func TestBadEventsGetClearErrors(t *testing.T) {
 // (meta), and then the viewer's events go through. A view link may not
 // change the setting.
 func TestViewOnlySessionsSendEventsOnlyWhenAllowed(t *testing.T) {
-	_, base := testServer(t, Config{})
+	forBackends(t, testViewOnlySessionsSendEventsOnlyWhenAllowed)
+}
+
+func testViewOnlySessionsSendEventsOnlyWhenAllowed(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	doc := createFull(t, base, `{"name":"v.txt","text":"v"}`)
 	editor := joinRaw(t, base, doc.ID, "editor-0123456789")
 	viewer := joinAs(t, base, doc.Links.View, "", "viewer-0123456789", "")
@@ -463,7 +481,11 @@ func TestViewOnlySessionsSendEventsOnlyWhenAllowed(t *testing.T) {
 // one by one; too much data is refused; an embed token's keys cannot be
 // changed and win at join.
 func TestAppDataIsSharedAndTokensFixIt(t *testing.T) {
-	_, base := testServer(t, Config{APIToken: adminToken, MaxUserDataBytes: 200})
+	forBackends(t, testAppDataIsSharedAndTokensFixIt)
+}
+
+func testAppDataIsSharedAndTokensFixIt(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{APIToken: adminToken, MaxUserDataBytes: 200})
 	doc := createFull(t, base, `{"name":"d.txt","text":"d"}`)
 	ann := joinAs(t, base, doc.ID, "", "ann-0123456789abcdef", `"name":"Ann","data":{"role":"author","status":"here"}`)
 	bob := joinRaw(t, base, doc.ID, "bob-0123456789abcdef")
@@ -557,9 +579,11 @@ func TestAppDataIsSharedAndTokensFixIt(t *testing.T) {
 // document's sessions (all, or chosen users) as "api" or "admin", needs
 // edit access and is limited per document; POST /api/admin/events reaches
 // every session of the server, and needs the API token.
-func TestEventsFromTheBackend(t *testing.T) {
+func TestEventsFromTheBackend(t *testing.T) { forBackends(t, testEventsFromTheBackend) }
+
+func testEventsFromTheBackend(t *testing.T, bk backend) {
 	clock, _ := standingClock()
-	_, base := testServer(t, Config{APIToken: adminToken, EventsPerSecond: 2, Now: clock})
+	_, base := bk.testServer(t, Config{APIToken: adminToken, EventsPerSecond: 2, Now: clock})
 	one := createFull(t, base, `{"name":"one.txt","text":"1"}`)
 	two := createFull(t, base, `{"name":"two.txt","text":"2"}`)
 	idle := createFull(t, base, `{"name":"idle.txt","text":"3"}`)
@@ -646,8 +670,10 @@ func TestEventsFromTheBackend(t *testing.T) {
 // buffer waits, events skip it (the acks count 0), and when it reads
 // again it gets the events queued before that, in order, then everything
 // after, and it was never dropped.
-func TestEventsSkipASessionFarBehind(t *testing.T) {
-	srv, base := testServer(t, Config{EventsPerSecond: 1e6, SendBuffer: 256 << 10})
+func TestEventsSkipASessionFarBehind(t *testing.T) { forBackends(t, testEventsSkipASessionFarBehind) }
+
+func testEventsSkipASessionFarBehind(t *testing.T, bk backend) {
+	srv, base := bk.testServer(t, Config{EventsPerSecond: 1e6, SendBuffer: 256 << 10})
 	id := mkdoc(t, base, "")
 	sender := joinRaw(t, base, id, "sender-0123456789")
 	stuck := joinRaw(t, base, id, "stuck-0123456789")

@@ -23,8 +23,12 @@ import (
 // off the goroutine that delivers every document's revisions — and it
 // arrives while the silent sessions are still connected.
 func TestSilentReadersDoNotStallOtherDocuments(t *testing.T) {
+	forBackends(t, testSilentReadersDoNotStallOtherDocuments)
+}
+
+func testSilentReadersDoNotStallOtherDocuments(t *testing.T, bk backend) {
 	const silentN = 10
-	srv, base := testServer(t, Config{SendBuffer: 256 << 10, OpsPerSecond: 100000, WriteWait: time.Minute})
+	srv, base := bk.testServer(t, Config{SendBuffer: 256 << 10, OpsPerSecond: 100000, WriteWait: time.Minute})
 	hot := mkdoc(t, base, "")
 	other := mkdoc(t, base, "calm")
 	for i := range silentN {
@@ -78,7 +82,11 @@ func TestSilentReadersDoNotStallOtherDocuments(t *testing.T) {
 // TestColdLoadDoesNotBlockOtherDocuments: while one document loads (held
 // up here), other documents' sessions join, edit and leave.
 func TestColdLoadDoesNotBlockOtherDocuments(t *testing.T) {
-	srv, base := testServer(t, Config{})
+	forBackends(t, testColdLoadDoesNotBlockOtherDocuments)
+}
+
+func testColdLoadDoesNotBlockOtherDocuments(t *testing.T, bk backend) {
+	srv, base := bk.testServer(t, Config{})
 	live := mkdoc(t, base, "live")
 	cold := mkdoc(t, base, "cold")
 	loading, release := make(chan struct{}), make(chan struct{})
@@ -121,8 +129,10 @@ func TestColdLoadDoesNotBlockOtherDocuments(t *testing.T) {
 // TestResumeIsCappedByBytes: a client resuming from far back gets the
 // revisions while they are small, the text once they pass
 // MaxResumeBytes — read from disk, beyond the memory window, either way.
-func TestResumeIsCappedByBytes(t *testing.T) {
-	_, base := serveTest(t, Config{MaxResumeBytes: 64 << 10}, docs.Config{MaxBytes: 1 << 20, Window: 4}, nil)
+func TestResumeIsCappedByBytes(t *testing.T) { forBackends(t, testResumeIsCappedByBytes) }
+
+func testResumeIsCappedByBytes(t *testing.T, bk backend) {
+	_, base := bk.serveTest(t, Config{MaxResumeBytes: 64 << 10}, docs.Config{MaxBytes: 1 << 20, Window: 4}, nil)
 	id := mkdoc(t, base, "")
 	w := joinRaw(t, base, id, "writer")
 	big := strings.Repeat("x", 10<<10)
@@ -161,7 +171,11 @@ func TestResumeIsCappedByBytes(t *testing.T) {
 // TestFailedUpgradesGiveBackTheirSlot: refused upgrades (a plain GET, a
 // foreign Origin) do not use up the per-address connection limit.
 func TestFailedUpgradesGiveBackTheirSlot(t *testing.T) {
-	_, base := testServer(t, Config{MaxConnsPerAddr: 2})
+	forBackends(t, testFailedUpgradesGiveBackTheirSlot)
+}
+
+func testFailedUpgradesGiveBackTheirSlot(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{MaxConnsPerAddr: 2})
 	id := mkdoc(t, base, "x")
 	u := base + "/api/docs/" + id + "/ws"
 	for range 5 {
@@ -187,8 +201,10 @@ func TestFailedUpgradesGiveBackTheirSlot(t *testing.T) {
 // names a session's client id, so no one can submit ops in its name; an
 // attacker who joins under the victim's public user id gets its own op
 // id space, and the victim's next edit is applied as usual.
-func TestClientIDsStaySecret(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestClientIDsStaySecret(t *testing.T) { forBackends(t, testClientIDsStaySecret) }
+
+func testClientIDsStaySecret(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	const secret = "victimsecret0123456789"
 	victim := joinRaw(t, base, id, secret)
@@ -241,7 +257,11 @@ func TestClientIDsStaySecret(t *testing.T) {
 // TestChatAndProfileFloodsAreLimited: a view-only session cannot flood the
 // document's chat history or everyone's screens with profile changes.
 func TestChatAndProfileFloodsAreLimited(t *testing.T) {
-	_, base := testServer(t, Config{})
+	forBackends(t, testChatAndProfileFloodsAreLimited)
+}
+
+func testChatAndProfileFloodsAreLimited(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	c := createFull(t, base, `{"name":"a","text":"x"}`)
 	watcher := joinRaw(t, base, c.ID, "watcher")
 	flood := dialRaw(t, base, c.Links.View, "")
@@ -301,8 +321,10 @@ func TestChatAndProfileFloodsAreLimited(t *testing.T) {
 
 // TestBadMessageNamesTheOp: an op the server cannot read still names its
 // id, so the client knows which operation was refused.
-func TestBadMessageNamesTheOp(t *testing.T) {
-	_, base := testServer(t, Config{})
+func TestBadMessageNamesTheOp(t *testing.T) { forBackends(t, testBadMessageNamesTheOp) }
+
+func testBadMessageNamesTheOp(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{})
 	id := mkdoc(t, base, "")
 	a := joinRaw(t, base, id, "a")
 	a.send(`{"type":"op","rev":1,"id":"a:1","op":["\ud800"]}`)
@@ -320,7 +342,11 @@ func TestBadMessageNamesTheOp(t *testing.T) {
 // held to ConnsPerSecond new connections from its address; connections
 // already open go on working.
 func TestReconnectingFloodIsLimitedByAddress(t *testing.T) {
-	_, base := testServer(t, Config{ConnsPerSecond: 0.1}) // a burst of one, then one every ten seconds
+	forBackends(t, testReconnectingFloodIsLimitedByAddress)
+}
+
+func testReconnectingFloodIsLimitedByAddress(t *testing.T, bk backend) {
+	_, base := bk.testServer(t, Config{ConnsPerSecond: 0.1}) // a burst of one, then one every ten seconds
 	id := mkdoc(t, base, "x")
 	a := joinRaw(t, base, id, "a")
 	u := "ws" + strings.TrimPrefix(base, "http") + "/api/docs/" + id + "/ws"

@@ -484,7 +484,7 @@ func testDrainClosesWithGoingAway(t *testing.T, bk backend) {
 	}
 }
 
-var testLogOut io.Writer = os.Stderr
+var testLogOut io.Writer = io.Discard
 
 // metricsText returns the server's /metrics page.
 func metricsText(t *testing.T, base string) string {
