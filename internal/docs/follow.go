@@ -48,7 +48,7 @@ var (
 
 // catchUpTries bounds how often an edit refused by the Log is transformed
 // over what it missed and tried again.
-const catchUpTries = 20
+const catchUpTries = 200
 
 // startCluster reads the node's positions, follows the Log from there
 // and waits until it has applied everything the Log held at the start.

@@ -13,7 +13,7 @@ import (
 
 // nodes opens a docs.Manager on each Log, each with a bbolt file of its
 // own.
-func nodes(t *testing.T, logs []*Log) []*docs.Manager {
+func nodes(t testing.TB, logs []*Log) []*docs.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	var ms []*docs.Manager
@@ -32,12 +32,20 @@ func nodes(t *testing.T, logs []*Log) []*docs.Manager {
 // at random places.
 func typeInto(d *docs.Document, client string, n int, rng *rand.Rand) error {
 	for i := 1; i <= n; i++ {
-		text, rev, _ := d.Text()
-		pos := rng.IntN(text.Len() + 1)
-		op := new(ot.Operation).Retain(pos).Insert(fmt.Sprintf("<%s%d>", client, i)).Retain(text.Len() - pos)
-		if _, err := d.Submit(docs.Edit{Base: rev, Op: *op, Author: client, OpID: fmt.Sprintf("%s:%d", client, i)}); err != nil {
-			return fmt.Errorf("%s edit %d: %w", client, i, err)
+		if err := typeInto1(d, client, i, rng); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// typeInto1 is client's edit number i.
+func typeInto1(d *docs.Document, client string, i int, rng *rand.Rand) error {
+	text, rev, _ := d.Text()
+	pos := rng.IntN(text.Len() + 1)
+	op := new(ot.Operation).Retain(pos).Insert(fmt.Sprintf("<%s%d>", client, i)).Retain(text.Len() - pos)
+	if _, err := d.Submit(docs.Edit{Base: rev, Op: *op, Author: client, OpID: fmt.Sprintf("%s:%d", client, i)}); err != nil {
+		return fmt.Errorf("%s edit %d: %w", client, i, err)
 	}
 	return nil
 }
