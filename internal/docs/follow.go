@@ -624,6 +624,7 @@ func (m *Manager) changed(changes kv.Changes) {
 		}
 	}
 	m.watchJournal(entries)
+	m.watchChanges(changes)
 }
 
 // replicated is what of a change set every node applies: not what each
