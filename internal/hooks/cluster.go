@@ -264,8 +264,10 @@ func deleteRequests(hb *kv.Bucket, id string) error {
 }
 
 // requestRedelivery stores a redelivery of event seq (of type typ) to
-// endpoint id for the node that delivers, checked against the endpoint's
-// progress as last saved, and returns the delivery as it will be.
+// endpoint id for the node that delivers, and returns the delivery as it
+// will be. The progress saved here may be up to SaveEvery old, so an
+// event that has not had its turn yet is not refused: the holder, which
+// knows, sends it in its turn (and at once if it is the one under way).
 func (s *Service) requestRedelivery(id string, seq uint64, typ string) (Delivery, error) {
 	now := s.cfg.Now()
 	var out Delivery
@@ -287,9 +289,6 @@ func (s *Service) requestRedelivery(id string, seq uint64, typ string) (Delivery
 					return err
 				}
 			}
-		}
-		if seq > st.Cursor && d.Status != StatusPending {
-			return fmt.Errorf("%w: event %s has not had its turn yet: it is queued behind the event under way", ErrInvalid, s.eventID(seq))
 		}
 		rb, err := hb.CreateBucketIfNotExists(bucketRequests)
 		if err != nil {

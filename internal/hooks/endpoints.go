@@ -245,8 +245,11 @@ type Info struct {
 
 // lookup finds endpoint id of a workspace, and its worker. In local mode
 // every endpoint has one. In cluster mode the store says which endpoints
-// there are, and only the node delivering runs workers: w is nil on the
-// others (and, for a moment, for an endpoint just made on another node).
+// there are (one not found in this node's replica is looked for again
+// once it has caught up with the cluster, so that one just made on
+// another node is found), and only the node delivering runs workers: w is
+// nil on the others (and, for a moment, for an endpoint just made on
+// another node).
 func (s *Service) lookup(workspace, id string) (ep Endpoint, w *worker, err error) {
 	s.mu.Lock()
 	w = s.workers[id]
@@ -257,18 +260,25 @@ func (s *Service) lookup(workspace, id string) (ep Endpoint, w *worker, err erro
 		}
 		return w.endpoint(), w, nil
 	}
-	err = s.docs.View(func(tx *kv.Tx) error {
+	for synced := false; ; synced = true {
 		var ok bool
-		ep, ok, err = getEndpoint(tx, id)
-		if err == nil && (!ok || ep.Workspace != workspace) {
-			err = fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
+		err = s.docs.View(func(tx *kv.Tx) error {
+			var err error
+			ep, ok, err = getEndpoint(tx, id)
+			return err
+		})
+		switch {
+		case err != nil:
+			return Endpoint{}, nil, err
+		case ok && ep.Workspace == workspace:
+			return ep, w, nil
+		case ok || synced:
+			return Endpoint{}, nil, fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
 		}
-		return err
-	})
-	if err != nil {
-		return Endpoint{}, nil, err
+		if err := s.docs.Sync(); err != nil {
+			return Endpoint{}, nil, err
+		}
 	}
-	return ep, w, nil
 }
 
 // getEndpoint reads endpoint id from the store.
@@ -290,8 +300,21 @@ func (s *Service) Get(workspace, id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if w != nil {
+	return s.infoOf(ep, w)
+}
+
+// infoOf is ep's Info: its worker's, in local mode; in cluster mode the
+// endpoint as stored (changes made on other nodes reach the worker a
+// moment later), with the delivery under way as its worker has it, or as
+// last saved when this node does not deliver.
+func (s *Service) infoOf(ep Endpoint, w *worker) (Info, error) {
+	switch {
+	case !s.clustered:
 		return w.info(), nil
+	case w != nil:
+		in := Info{Endpoint: ep, Pending: w.info().Pending}
+		in.Secret = ""
+		return in, nil
 	}
 	return s.storedInfo(ep)
 }
@@ -357,11 +380,10 @@ func (s *Service) Update(workspace, id string, p Params) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if w == nil {
-		return s.storedInfo(ep)
+	if w != nil {
+		w.setEndpoint(ep)
 	}
-	w.setEndpoint(ep)
-	return w.info(), nil
+	return s.infoOf(ep, w)
 }
 
 // errUnchanged tells changeEndpoint to leave an endpoint as it is.

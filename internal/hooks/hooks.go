@@ -289,17 +289,9 @@ func (s *Service) init() error {
 // so that another node takes over at its next renewal. Call it before
 // closing the docs.Manager.
 func (s *Service) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.halt() {
 		return
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.docs.Watch(docs.Watcher{})
-	s.cancel()
-	close(s.stop)
-	s.wg.Wait()
 	s.nmu.Lock()
 	ids := make([]string, 0, len(s.due))
 	for id := range s.due {
@@ -319,6 +311,24 @@ func (s *Service) Close() {
 			s.log.Warn("webhooks: giving up the lease; another node takes over once it expires", "err", err)
 		}
 	}
+}
+
+// halt stops the service's goroutines, abandoning an attempt in flight,
+// and leaves the store as it is: what a crash leaves (Close then saves).
+// It reports false if the service was stopped already.
+func (s *Service) halt() bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.docs.Watch(docs.Watcher{})
+	s.cancel()
+	close(s.stop)
+	s.wg.Wait()
+	return true
 }
 
 // onJournal wakes the streams and the endpoints an entry concerns.
