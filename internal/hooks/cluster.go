@@ -56,14 +56,14 @@ func (s *Service) leaser() {
 			s.leaseEnd.Store(start.Add(s.cfg.LeaseTTL).UnixNano())
 			if !s.active.Load() {
 				s.gain()
-				break
+			} else {
+				if lapsed {
+					// Held throughout, but the workers paused when its
+					// ttl ran out before this renewal came back.
+					s.wakeAll()
+				}
+				s.reconcile()
 			}
-			if lapsed {
-				// Held throughout, but the workers paused when its ttl
-				// ran out before this renewal came back.
-				s.wakeAll()
-			}
-			s.reconcile()
 		case s.active.Load():
 			s.lose()
 		}
