@@ -540,12 +540,15 @@ func readHead(b *kv.Bucket) (head, bool) {
 	return h, true
 }
 
-func writeHead(b *kv.Bucket, h head) error {
+func writeHead(b *kv.Bucket, h head) error { return b.Put(keyHead, h.encode()) }
+
+// encode returns the head record's value.
+func (h head) encode() []byte {
 	v := make([]byte, 0, 40)
 	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes, h.snapSize} {
 		v = binary.BigEndian.AppendUint64(v, x)
 	}
-	return b.Put(keyHead, v)
+	return v
 }
 
 // getMeta reads a live document's metadata: a deleted one is not found.
