@@ -564,7 +564,13 @@ func (m *Manager) applyChanges(pos uint64, data []byte) {
 				m.cfg.Logger.Error("a change set from the cluster does not apply: skipped", "position", pos, "err", err)
 				return errSkip
 			}
-			return tx.Bucket(bucketLinks).Put(keyMetaPos, binary.BigEndian.AppendUint64(nil, pos))
+			// Everything before pos is pending, and committed by this
+			// transaction: the node resumes after pos.
+			links := tx.Bucket(bucketLinks)
+			if err := links.Put(keyFollowed, binary.BigEndian.AppendUint64(nil, pos)); err != nil {
+				return err
+			}
+			return links.Put(keyMetaPos, binary.BigEndian.AppendUint64(nil, pos))
 		})
 		if errors.Is(err, errSkip) {
 			return
