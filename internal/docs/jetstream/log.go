@@ -1,0 +1,226 @@
+package jetstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// revsHeader carries a run's first revision and count ("12 3"), so that
+// heads and reads need not decode bodies.
+const revsHeader = "Collab-Revs"
+
+// Log is a docs.Log on a JetStream stream. It is safe for concurrent use.
+type Log struct {
+	cfg    Config
+	js     jetstream.JetStream
+	stream jetstream.Stream
+
+	mu    sync.Mutex
+	heads map[string]head // each document's newest message as last seen
+}
+
+// head is a document's newest message: its stream sequence and the
+// number of the last revision it holds.
+type head struct{ seq, rev uint64 }
+
+// Open returns the Log on the stream cfg names, over nc, creating the
+// stream if it does not exist (it never changes an existing one: a node
+// starting while a server is down must not need the whole cluster). The
+// connection stays the caller's, with its credentials, TLS and reconnect
+// options.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
+	cfg = cfg.withDefaults()
+	js, err := jetstream.New(nc,
+		jetstream.WithDefaultTimeout(cfg.Timeout),
+		jetstream.WithPublishAsyncTimeout(cfg.Timeout),
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	l := &Log{cfg: cfg, js: js, heads: map[string]head{}}
+	for {
+		l.stream, err = js.Stream(ctx, cfg.Stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			l.stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
+				Name:        cfg.Stream,
+				Description: "collab: every document's revisions, one subject each, and the metadata change sets",
+				Subjects:    []string{cfg.Prefix + ".rev.*", cfg.Prefix + ".meta"},
+				Retention:   jetstream.LimitsPolicy,
+				Storage:     jetstream.FileStorage,
+				Replicas:    cfg.Replicas,
+				Duplicates:  cfg.Duplicates,
+				// Kept for ever: no age, count or size limit.
+				MaxMsgs:  -1,
+				MaxBytes: -1,
+				Discard:  jetstream.DiscardNew,
+			})
+		}
+		// A cluster still electing its leaders answers "no responders"
+		// or times out for a moment: ask again while ctx allows.
+		if err == nil || !retryable(err) {
+			break
+		}
+		if perr := pause(ctx, cfg.RetryWait); perr != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", cfg.Stream, err)
+	}
+	return l, nil
+}
+
+func (l *Log) revSubject(doc string) string { return l.cfg.Prefix + ".rev." + doc }
+func (l *Log) metaSubject() string          { return l.cfg.Prefix + ".meta" }
+
+// known returns what the Log last saw of doc's newest message.
+func (l *Log) known(doc string) (head, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.heads[doc]
+	return h, ok
+}
+
+// saw records that doc's newest message is at least h.
+func (l *Log) saw(doc string, h head) {
+	l.mu.Lock()
+	if h.seq > l.heads[doc].seq {
+		l.heads[doc] = h
+	}
+	l.mu.Unlock()
+}
+
+// Append implements docs.Log.
+func (l *Log) Append(runs []docs.Run) []error {
+	errs := make([]error, len(runs))
+	pubs := make([]*publish, len(runs))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.cfg.Retries+1)*(l.cfg.Timeout+l.cfg.RetryWait))
+	defer cancel()
+	for i, r := range runs {
+		if err := checkDoc(r.Doc); err != nil {
+			errs[i] = err
+			continue
+		}
+		h, ok := l.known(r.Doc)
+		if !ok || h.rev != r.First-1 {
+			// Unknown, or not what the run follows: ask the leader.
+			fresh, err := l.head(ctx, r.Doc)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			l.saw(r.Doc, fresh)
+			if h = fresh; h.rev != r.First-1 {
+				errs[i] = fmt.Errorf("%w: %s is at revision %d, not %d", docs.ErrConflict, r.Doc, h.rev, r.First-1)
+				continue
+			}
+		}
+		m := nats.NewMsg(l.revSubject(r.Doc))
+		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
+		m.Data = r.Body
+		pubs[i] = l.send(m, h.seq, r.Doc)
+	}
+	for i, p := range pubs {
+		if p == nil {
+			continue
+		}
+		seq, err := p.wait(ctx)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		runs[i].Pos = seq
+		l.saw(runs[i].Doc, head{seq: seq, rev: runs[i].Last()})
+	}
+	return errs
+}
+
+// Commit implements docs.Log.
+func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.cfg.Retries+1)*(l.cfg.Timeout+l.cfg.RetryWait))
+	defer cancel()
+	m := nats.NewMsg(l.metaSubject())
+	m.Data = changes
+	return l.send(m, after, "the metadata").wait(ctx)
+}
+
+// head asks the stream's leader for doc's newest message.
+func (l *Log) head(ctx context.Context, doc string) (head, error) {
+	m, err := l.stream.GetLastMsgForSubject(ctx, l.revSubject(doc))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return head{}, nil
+	}
+	if err != nil {
+		return head{}, fmt.Errorf("jetstream: head of %s: %w", doc, err)
+	}
+	first, count, err := runRevs(m.Header)
+	if err != nil {
+		return head{}, err
+	}
+	return head{seq: m.Sequence, rev: first + uint64(count) - 1}, nil
+}
+
+// runRevs reads a run message's first revision and count.
+func runRevs(h nats.Header) (first uint64, count int, err error) {
+	f, c, ok := strings.Cut(h.Get(revsHeader), " ")
+	if ok {
+		first, err = strconv.ParseUint(f, 10, 64)
+		if err == nil {
+			count, err = strconv.Atoi(c)
+		}
+	}
+	if !ok || err != nil || first == 0 || count <= 0 {
+		return 0, 0, fmt.Errorf("jetstream: a revision message without a valid %s header (%q)", revsHeader, h.Get(revsHeader))
+	}
+	return first, count, nil
+}
+
+// Last implements docs.Log: the stream's last sequence, from its leader.
+func (l *Log) Last() (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	for {
+		info, err := l.stream.Info(ctx)
+		if err == nil {
+			return info.State.LastSeq, nil
+		}
+		if !retryable(err) {
+			return 0, fmt.Errorf("jetstream: stream %s: %w", l.cfg.Stream, err)
+		}
+		if perr := pause(ctx, l.cfg.RetryWait/5); perr != nil {
+			return 0, fmt.Errorf("jetstream: stream %s: %w (after %w)", l.cfg.Stream, perr, err)
+		}
+	}
+}
+
+// msgID names a message for deduplication: its subject, the sequence it
+// expects before it, and a digest of its body.
+func msgID(subject string, expect uint64, body []byte) string {
+	sum := sha256.Sum256(body)
+	return subject + ":" + strconv.FormatUint(expect, 10) + ":" + base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// validDoc reports whether doc is usable as a subject token.
+func checkDoc(doc string) error {
+	if doc == "" || len(doc) > 128 {
+		return fmt.Errorf("jetstream: invalid document id %q", doc)
+	}
+	for _, c := range doc {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("jetstream: invalid document id %q", doc)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// publish is one message on its way, with its resends: what expects a
+// subject's newest message to be at sequence expect.
+type publish struct {
+	l      *Log
+	m      *nats.Msg
+	expect uint64
+	id     string
+	what   string
+	paf    jetstream.PubAckFuture
+	err    error // of the first send, when paf is nil
+}
+
+// send publishes m asynchronously: wait gets the result.
+func (l *Log) send(m *nats.Msg, expect uint64, what string) *publish {
+	p := &publish{l: l, m: m, expect: expect, id: msgID(m.Subject, expect, m.Data), what: what}
+	p.paf, p.err = p.try()
+	return p
+}
+
+func (p *publish) try() (jetstream.PubAckFuture, error) {
+	return p.l.js.PublishMsgAsync(p.m,
+		jetstream.WithMsgID(p.id),
+		jetstream.WithExpectLastSequencePerSubject(p.expect),
+		jetstream.WithExpectStream(p.l.cfg.Stream))
+}
+
+// wait returns the message's stream sequence once a majority of the
+// stream's replicas stored it, sending it again (same id: stored once)
+// while the failure is one a resend may cure: an acknowledgement that did
+// not come, a stream between leaders, a connection moving to another
+// server. A refusal because the subject moved is an error wrapping
+// docs.ErrConflict.
+func (p *publish) wait(ctx context.Context) (uint64, error) {
+	err := p.err
+	for attempt := 0; ; attempt++ {
+		if p.paf != nil {
+			select {
+			case ack := <-p.paf.Ok():
+				return ack.Sequence, nil
+			case err = <-p.paf.Err():
+			case <-ctx.Done():
+				return 0, fmt.Errorf("jetstream: append to %s: %w", p.what, context.Cause(ctx))
+			}
+		}
+		wait := p.l.cfg.RetryWait
+		if wrongLast(err) {
+			stored, moved, cerr := p.conflict(ctx)
+			switch {
+			case cerr != nil:
+				// Unknown: ask again.
+			case stored != 0:
+				// A resend whose first copy was stored after all.
+				return stored, nil
+			case moved:
+				return 0, fmt.Errorf("%w: %s moved past sequence %d", docs.ErrConflict, p.what, p.expect)
+			}
+			// The subject has not moved: a replicated stream refuses while
+			// an earlier publish to it is still being stored. Soon again.
+			wait = min(wait, time.Millisecond<<min(attempt, 8))
+		} else if !retryable(err) {
+			return 0, fmt.Errorf("jetstream: append to %s: %w", p.what, err)
+		}
+		if attempt >= p.l.cfg.Retries {
+			return 0, fmt.Errorf("jetstream: append to %s: %w (after %d attempts)", p.what, err, attempt+1)
+		}
+		if perr := pause(ctx, wait); perr != nil {
+			return 0, fmt.Errorf("jetstream: append to %s: %w (after %w)", p.what, perr, err)
+		}
+		p.paf, err = p.try()
+		if err != nil {
+			p.paf = nil
+		}
+	}
+}
+
+// conflict looks, at the stream's leader, at what follows the expected
+// sequence on the subject after a refusal: stored is the sequence of this
+// very message if it is there (a first copy stored after all), moved
+// whether another message is.
+func (p *publish) conflict(ctx context.Context) (stored uint64, moved bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.l.cfg.Timeout)
+	defer cancel()
+	last, err := p.l.stream.GetLastMsgForSubject(ctx, p.m.Subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, p.expect != 0, nil
+	case err != nil:
+		return 0, false, err
+	case last.Sequence == p.expect:
+		return 0, false, nil
+	}
+	next, err := p.l.stream.GetMsg(ctx, p.expect+1, jetstream.WithGetMsgSubject(p.m.Subject))
+	if err != nil {
+		return 0, false, err
+	}
+	if next.Header.Get(jetstream.MsgIDHeader) == p.id {
+		return next.Sequence, false, nil
+	}
+	return 0, true, nil
+}
+
+// JetStream's error codes for a refused expected last subject sequence,
+// and for a duplicate id whose first copy is still being stored.
+const (
+	codeWrongLast          = 10071
+	codeWrongLastInProcess = 10164
+	codeDuplicateInProcess = 10158
+)
+
+func apiCode(err error) jetstream.ErrorCode {
+	var je jetstream.JetStreamError
+	if errors.As(err, &je) && je.APIError() != nil {
+		return je.APIError().ErrorCode
+	}
+	return 0
+}
+
+func wrongLast(err error) bool {
+	c := apiCode(err)
+	return c == codeWrongLast || c == codeWrongLastInProcess
+}
+
+// retryable reports whether sending the same message again may succeed.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if apiCode(err) == codeDuplicateInProcess {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,0 +1,231 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// readChunk is how many messages a read asks for at a time.
+const readChunk = 256
+
+// Since implements docs.Log.
+func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
+	if err := checkDoc(doc); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*l.cfg.Timeout)
+	defer cancel()
+	m, err := l.lastMsg(ctx, doc)
+	if m == nil || err != nil {
+		return nil, err
+	}
+	last, err := runOf(doc, m.Sequence, m.Header, m.Data)
+	if err != nil {
+		return nil, err
+	}
+	l.saw(doc, head{seq: last.Pos, rev: last.Last()})
+	switch {
+	case last.Last() <= rev:
+		return nil, nil
+	case last.First <= rev+1:
+		return []docs.Run{last}, nil
+	}
+	from, err := l.seqOf(ctx, doc, rev+1, last.Pos)
+	if err != nil {
+		return nil, err
+	}
+	var out []docs.Run
+	err = l.read(ctx, doc, from, last.Pos, func(r docs.Run) { out = append(out, r) })
+	return out, err
+}
+
+// lastMsg is doc's newest message, from the stream's leader (nil if none).
+func (l *Log) lastMsg(ctx context.Context, doc string) (*jetstream.RawStreamMsg, error) {
+	for {
+		m, err := l.stream.GetLastMsgForSubject(ctx, l.revSubject(doc))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil, nil
+		case err == nil:
+			return m, nil
+		case !retryable(err):
+			return nil, fmt.Errorf("jetstream: head of %s: %w", doc, err)
+		}
+		if perr := pause(ctx, l.cfg.RetryWait/5); perr != nil {
+			return nil, fmt.Errorf("jetstream: head of %s: %w (after %w)", doc, perr, err)
+		}
+	}
+}
+
+// runOf decodes a revision message.
+func runOf(doc string, seq uint64, h nats.Header, body []byte) (docs.Run, error) {
+	first, count, err := runRevs(h)
+	if err != nil {
+		return docs.Run{}, fmt.Errorf("%w (message %d)", err, seq)
+	}
+	return docs.Run{Doc: doc, First: first, Count: count, Body: body, Pos: seq}, nil
+}
+
+// seqOf is the stream sequence of doc's message holding revision rev, at
+// or before sequence hi: a bisection over the stream with "doc's first
+// message at or after N" gets, about log2(stream length) round trips, with
+// no index to keep.
+func (l *Log) seqOf(ctx context.Context, doc string, rev, hi uint64) (uint64, error) {
+	lo := uint64(1)
+	if h, ok := l.known(doc); ok && h.rev < rev && h.seq < hi {
+		lo = h.seq + 1
+	}
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		m, err := l.stream.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(l.revSubject(doc)))
+		if err != nil {
+			return 0, fmt.Errorf("jetstream: find revision %d of %s: %w", rev, doc, err)
+		}
+		r, err := runOf(doc, m.Sequence, m.Header, nil)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case r.Last() < rev:
+			lo = m.Sequence + 1
+		case r.First > rev:
+			hi = mid - 1
+		default:
+			return m.Sequence, nil
+		}
+	}
+	return 0, fmt.Errorf("jetstream: %s has no message holding revision %d", doc, rev)
+}
+
+// read calls fn with each of doc's messages from sequence from to to, in
+// order, through a short-lived consumer filtered on doc's subject: the
+// server streams them, skipping other documents', readChunk per round
+// trip. The consumer's replica may lag the leader; reading up to to
+// (which the leader reported) waits for it.
+func (l *Log) read(ctx context.Context, doc string, from, to uint64, fn func(docs.Run)) error {
+	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject:     l.revSubject(doc),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: l.cfg.Timeout,
+	})
+	if err != nil {
+		return fmt.Errorf("jetstream: read %s: %w", doc, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name) // else reaped when inactive
+	}()
+	var delivered uint64
+	deadline := time.Now().Add(l.cfg.Timeout)
+	for {
+		batch, err := cons.Fetch(readChunk, jetstream.FetchMaxWait(l.cfg.Timeout))
+		if err != nil {
+			return fmt.Errorf("jetstream: read %s: %w", doc, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			meta, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("jetstream: read %s: %w", doc, err)
+			}
+			if meta.Sequence.Consumer != delivered+1 {
+				return fmt.Errorf("jetstream: read %s: delivery %d after %d: messages lost in transit", doc, meta.Sequence.Consumer, delivered)
+			}
+			delivered = meta.Sequence.Consumer
+			r, err := runOf(doc, meta.Sequence.Stream, m.Headers(), m.Data())
+			if err != nil {
+				return err
+			}
+			if r.Pos > to {
+				return nil
+			}
+			fn(r)
+			if r.Pos == to {
+				return nil
+			}
+		}
+		err = batch.Error()
+		if got == 0 && errors.Is(err, nats.ErrNoResponders) && time.Now().Before(deadline) {
+			// The consumer exists, but this connection's server has not
+			// yet heard where: interest spreads asynchronously.
+			if err := pause(ctx, 2*time.Millisecond); err != nil {
+				return fmt.Errorf("jetstream: read %s: %w", doc, err)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("jetstream: read %s: %w", doc, err)
+		}
+		if got == 0 && time.Now().After(deadline) {
+			return fmt.Errorf("jetstream: read %s: sequence %d not delivered in %v", doc, to, l.cfg.Timeout)
+		}
+	}
+}
+
+// Follow implements docs.Log with an ordered consumer over the whole
+// stream, which the client recreates from the next expected sequence
+// whenever it sees a gap or loses its server, so no entry is skipped or
+// repeated.
+func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if after > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: follow %s: %w", l.cfg.Stream, err)
+	}
+	revs := l.cfg.Prefix + ".rev."
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return // not a stream message: nothing to deliver
+		}
+		e := docs.Entry{Pos: meta.Sequence.Stream}
+		if doc, ok := strings.CutPrefix(m.Subject(), revs); ok {
+			r, err := runOf(doc, e.Pos, m.Headers(), m.Data())
+			if err != nil {
+				return // a message collab did not write: skip it
+			}
+			l.saw(doc, head{seq: r.Pos, rev: r.Last()})
+			e.Run = &r
+		} else {
+			e.Changes = m.Data()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			fn(e)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: follow %s: %w", l.cfg.Stream, err)
+	}
+	return func() {
+		cc.Stop()
+		<-cc.Closed()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+	}, nil
+}
