@@ -60,7 +60,7 @@ var (
 // encoded: "zstd" or "raw".
 var keySnapFormat = settingKey("snapshot-format")
 
-// appendFill is the FillPercent of buckets whose keys only grow.
+// appendFill is the fill percent (Bucket.SetFillPercent) of buckets whose keys only grow.
 const appendFill = 0.95
 
 // Meta describes a document: one file of a workspace.
