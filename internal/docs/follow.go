@@ -438,6 +438,16 @@ func (c *committer) appendRuns(local []*write) {
 	}
 }
 
+// NewRun makes a Run of consecutive revisions of document doc.
+func NewRun(doc string, revs []Revision) Run {
+	r := Run{Doc: doc, First: revs[0].Rev, Count: len(revs)}
+	for _, rev := range revs {
+		rec, _ := encodeRecord(rev)
+		r.Body = appendRunRecord(r.Body, rec)
+	}
+	return r
+}
+
 // A run's body: each revision's record (see encodeRecord), preceded by
 // its length as a uvarint.
 func appendRunRecord(body, rec []byte) []byte {
