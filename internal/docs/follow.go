@@ -65,6 +65,7 @@ func (m *Manager) startCluster(l Log) error {
 		return err
 	}
 	m.store.followed.Store(c.followed)
+	m.store.sync = m.Sync
 	m.cl = c
 	m.commit.cluster = l
 	m.commit.toMeta = c.enqueue
@@ -118,6 +119,20 @@ func (m *Manager) Sync() error {
 		return fmt.Errorf("%w: the cluster's log: %w", ErrStorage, err)
 	}
 	return m.cl.await(last)
+}
+
+// missed runs read, and, in cluster mode, when it finds nothing (an
+// ErrNotFound) waits for the node to apply what the cluster acknowledged
+// and runs it again: what another node created a moment ago is found.
+func (s *Store) missed(read func() error) error {
+	err := read()
+	if sync := s.sync; sync != nil && errors.Is(err, ErrNotFound) {
+		if serr := sync(); serr != nil {
+			return err
+		}
+		err = read()
+	}
+	return err
 }
 
 // close stops following. Called by Manager.Close before the committer

@@ -293,16 +293,14 @@ func (m *Manager) Loaded() int {
 // cluster acknowledged before the call (while the Log can be reached),
 // and a document created on another node a moment ago is found.
 func (m *Manager) Open(id string) (*Document, error) {
-	d, err := m.open(id)
 	if m.cl == nil {
-		return d, err
+		return m.open(id)
 	}
-	if errors.Is(err, ErrNotFound) {
-		if err := m.Sync(); err != nil {
-			return nil, err
-		}
+	var d *Document
+	err := m.store.missed(func() (err error) {
 		d, err = m.open(id)
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

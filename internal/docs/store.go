@@ -130,6 +130,7 @@ type Store struct {
 	// position in the Log of the newest entry the follower applied.
 	cluster  bool
 	followed atomic.Uint64
+	sync     func() error // Manager.Sync, in cluster mode (see missed)
 
 	db   *bolt.DB
 	path string
