@@ -135,6 +135,19 @@ func (s *Store) missed(read func() error) error {
 	return err
 }
 
+// purgeLog forgets a purged document's revisions in the cluster's Log,
+// if it can (see Purger). The change sets that named the document stay.
+func (m *Manager) purgeLog(id string) {
+	if m.cl == nil {
+		return
+	}
+	if p, ok := m.cl.log.(Purger); ok {
+		if err := p.Purge(id); err != nil {
+			m.cfg.Logger.Warn("purging a document's revisions from the cluster's log", "doc", id, "err", err)
+		}
+	}
+}
+
 // close stops following. Called by Manager.Close before the committer
 // closes.
 func (c *cluster) close() {
