@@ -50,6 +50,9 @@ var (
 // over what it missed and tried again.
 const catchUpTries = 200
 
+// followTries bounds the attempts to apply one entry of the Log.
+const followTries = 5
+
 // startCluster reads the node's positions, follows the Log from there
 // and waits until it has applied everything the Log held at the start.
 func (m *Manager) startCluster(l Log) error {
@@ -234,8 +237,15 @@ func (m *Manager) applyRun(run Run) {
 			// Revisions of a document purged since are dropped with it.
 			return
 		}
-		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "err", err)
-		if !m.pause(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond) {
+		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "attempt", attempt+1, "err", err)
+		if attempt == followTries-1 || !m.pause(time.Duration(attempt+1)*100*time.Millisecond) {
+			// Not for ever: the follower serves every document. The
+			// document is reloaded from the replica; its next edit reads
+			// what it lacks from the Log (a conflict).
+			if d := m.loaded(run.Doc); d != nil {
+				m.drop(d)
+				d.close(fmt.Errorf("%w: revisions from the cluster could not be applied: %w", ErrClosed, err))
+			}
 			return
 		}
 	}
