@@ -60,7 +60,7 @@ var (
 // encoded: "zstd" or "raw".
 var keySnapFormat = settingKey("snapshot-format")
 
-// appendFill is the FillPercent of buckets whose keys only grow.
+// appendFill is the fill percent (Bucket.SetFillPercent) of buckets whose keys only grow.
 const appendFill = 0.95
 
 // Meta describes a document: one file of a workspace.
@@ -130,6 +130,7 @@ type Store struct {
 	// position in the Log of the newest entry the follower applied.
 	cluster  bool
 	followed atomic.Uint64
+	sync     func() error // Manager.Sync, in cluster mode (see missed)
 
 	db   *bolt.DB
 	path string

@@ -156,6 +156,23 @@ func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
 	return l.send(m, after, "the metadata").wait(ctx)
 }
 
+// Purge implements docs.Purger: doc's revisions are removed from the
+// stream.
+func (l *Log) Purge(doc string) error {
+	if err := checkDoc(doc); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	if err := l.stream.Purge(ctx, jetstream.WithPurgeSubject(l.revSubject(doc))); err != nil {
+		return fmt.Errorf("jetstream: purge %s: %w", doc, err)
+	}
+	l.mu.Lock()
+	delete(l.heads, doc)
+	l.mu.Unlock()
+	return nil
+}
+
 // head asks the stream's leader for doc's newest message.
 func (l *Log) head(ctx context.Context, doc string) (head, error) {
 	m, err := l.stream.GetLastMsgForSubject(ctx, l.revSubject(doc))
