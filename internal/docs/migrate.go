@@ -106,9 +106,10 @@ type migration struct {
 	size  int
 	after uint64
 
-	sets, runs    int
-	setB, runB    int64
-	revs, appends uint64
+	// What was sent: change sets, runs, Append calls, revisions, bytes.
+	sets, runs, appends int
+	revs                uint64
+	setBytes, runBytes  int64
 }
 
 func (mg *migration) run() error {
@@ -119,7 +120,7 @@ func (mg *migration) run() error {
 	if b := mg.tx.Bucket(bucketWorkspaces); b != nil {
 		workspaces = b.Stats().KeyN
 	}
-	fmt.Fprintf(mg.out, "%s: %d documents (%d deleted) in %d workspaces\n", mg.path, len(mg.ids), len(mg.deleted), workspaces)
+	fmt.Fprintf(mg.out, "%s: %d documents, %d of them deleted, in %d workspaces\n", mg.path, len(mg.ids), len(mg.deleted), workspaces)
 	err := mg.tx.ForEach(func(name []byte, b *kv.Bucket) error {
 		if err := mg.add(kv.Change{Op: kv.OpCreateBucket, Key: name}); err != nil {
 			return err
@@ -137,11 +138,11 @@ func (mg *migration) run() error {
 	if err := mg.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(mg.out, "metadata: %d change sets, %d bytes\n", mg.sets, mg.setB)
+	fmt.Fprintf(mg.out, "metadata: %d change sets, %d bytes\n", mg.sets, mg.setBytes)
 	if err := mg.revisions(); err != nil {
 		return err
 	}
-	fmt.Fprintf(mg.out, "revisions: %d in %d runs, %d bytes, %d appends\n", mg.revs, mg.runs, mg.runB, mg.appends)
+	fmt.Fprintf(mg.out, "revisions: %d in %d runs, %d bytes, in %d appends\n", mg.revs, mg.runs, mg.runBytes, mg.appends)
 	for _, id := range mg.ids {
 		if v, ok := mg.deleted[id]; ok {
 			if err := mg.add(kv.Change{Op: kv.OpPut, Path: [][]byte{bucketMeta}, Key: []byte(id), Value: v}); err != nil {
@@ -152,7 +153,7 @@ func (mg *migration) run() error {
 	if err := mg.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(mg.out, "the cluster's log holds everything: %d change sets and %d runs\n", mg.sets, mg.runs)
+	fmt.Fprintf(mg.out, "the cluster's log holds it all: %d change sets and %d runs\n", mg.sets, mg.runs)
 	return nil
 }
 
@@ -313,7 +314,7 @@ func (mg *migration) flush() error {
 	}
 	mg.after = pos
 	mg.sets++
-	mg.setB += int64(len(body))
+	mg.setBytes += int64(len(body))
 	mg.set, mg.size = nil, 0
 	return nil
 }
@@ -360,7 +361,7 @@ func (mg *migration) revisions() error {
 		for _, r := range runs {
 			mg.runs++
 			mg.revs += uint64(r.Count)
-			mg.runB += int64(len(r.Body))
+			mg.runBytes += int64(len(r.Body))
 		}
 		left := todo[:0]
 		for _, d := range todo {
