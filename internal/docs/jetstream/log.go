@@ -210,8 +210,11 @@ func (l *Log) Last() (uint64, error) {
 	defer cancel()
 	for {
 		info, err := l.stream.Info(ctx)
-		if err == nil {
+		if err == nil && info.State.NumDeleted == 0 {
 			return info.State.LastSeq, nil
+		}
+		if err == nil {
+			return l.lastKept(ctx, info.State.LastSeq)
 		}
 		if !retryable(err) {
 			return 0, fmt.Errorf("jetstream: stream %s: %w", l.cfg.Stream, err)
@@ -220,6 +223,22 @@ func (l *Log) Last() (uint64, error) {
 			return 0, fmt.Errorf("jetstream: stream %s: %w (after %w)", l.cfg.Stream, perr, err)
 		}
 	}
+}
+
+// lastKept is the sequence of the newest message still in the stream, at
+// or before last: a purge (see Purge) may have removed the newest ones,
+// which a follower never receives.
+func (l *Log) lastKept(ctx context.Context, last uint64) (uint64, error) {
+	for seq := last; seq > 0; seq-- {
+		_, err := l.stream.GetMsg(ctx, seq)
+		if err == nil {
+			return seq, nil
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, fmt.Errorf("jetstream: stream %s: %w", l.cfg.Stream, err)
+		}
+	}
+	return 0, nil
 }
 
 // msgID names a message for deduplication: its subject, the sequence it
