@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -154,5 +155,19 @@ func TestNodesShareMetadata(t *testing.T) {
 	list, err := b.Store().List(meta.Workspace, "", "", 10)
 	if err != nil || len(list) != 2 || list[0].Name != "b.txt" || list[1].ID != other.ID {
 		t.Fatalf("restarted node lists %+v, %v", list, err)
+	}
+	// A purge on one node removes the document everywhere, and its
+	// revisions from the stream.
+	if err := b.Purge(other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store().Meta(other.ID); !errors.Is(err, docs.ErrNotFound) {
+		t.Fatalf("purged document on node 0: %v", err)
+	}
+	if runs, err := logs[2].Since(other.ID, 0); err != nil || len(runs) != 0 {
+		t.Fatalf("purged document's revisions: %v, %d runs", err, len(runs))
 	}
 }
