@@ -26,7 +26,10 @@ func (m *Manager) Clustered() bool { return m.cl != nil }
 // Lease takes lease name for holder until ttl from now, or renews it,
 // if it is free, expired, or holder's already; it reports whether holder
 // holds it. A node that finds it held by another, unexpired, writes
-// nothing. Holding it is safe only until ttl after the call began: renew
+// nothing, and does not ask the Log: its replica may be a moment behind,
+// so a lease just released or renewed elsewhere is seen at a later call
+// (a node that finds it free writes, and the compare-and-set settles who
+// gets it). Holding it is safe only until ttl after the call began: renew
 // it well before (every ttl/3, say), and stop what it guards when a
 // renewal fails or says no. In local mode there is no one to share with:
 // it returns true and writes nothing.

@@ -454,6 +454,7 @@ func TestClusterDeliversOnce(t *testing.T) {
 	})
 	hc.svcs[a].Close()
 	rc.setFail(false)
+	hc.sync(t) // the release, seen by every node
 	// The next renewal, a third of the ttl on, finds the lease free.
 	hc.clock.waitTimers(t, testLeaseTTL/3, 3)
 	hc.clock.Advance(testLeaseTTL / 3)

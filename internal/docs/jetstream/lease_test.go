@@ -121,6 +121,11 @@ func TestLease(t *testing.T) {
 	if err := ms[b].ReleaseLease("w", node(b)); err != nil {
 		t.Fatal(err)
 	}
+	// A node that finds the lease held reads its replica only, which may
+	// not have the release yet.
+	if err := ms[c].Sync(); err != nil {
+		t.Fatal(err)
+	}
 	if got := holders(c, a, b); len(got) != 1 || got[0] != c {
 		t.Fatalf("after the release the holders are %v, want [%d]", got, c)
 	}
