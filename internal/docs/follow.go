@@ -154,7 +154,9 @@ func (m *Manager) purgeLog(id string) {
 // close stops following. Called by Manager.Close before the committer
 // closes.
 func (c *cluster) close() {
-	c.stop()
+	if c.stop != nil { // nil if Open failed before following
+		c.stop()
+	}
 	c.mu.Lock()
 	c.closed = true
 	c.cond.Broadcast()
@@ -508,7 +510,7 @@ func decodeRun(run Run) ([]Revision, [][]byte, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %w", run.Doc, run.Pos, err)
 		}
-		r.opJSON = rec[len(rec)-r.Op.JSONLen():]
+		r.opJSON = recordOp(rec)
 		revs = append(revs, r)
 		recs = append(recs, rec)
 	}
@@ -516,6 +518,18 @@ func decodeRun(run Run) ([]Revision, [][]byte, error) {
 		return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %d bytes after its records", run.Doc, run.Pos, len(b))
 	}
 	return revs, recs, nil
+}
+
+// recordOp is the operation's JSON in a record that decodes (see
+// encodeRecord): what follows its three leading fields.
+func recordOp(rec []byte) []byte {
+	_, n := binary.Uvarint(rec) // time
+	rec = rec[n:]
+	for range 2 { // author, op id
+		l, n := binary.Uvarint(rec)
+		rec = rec[n+int(l):]
+	}
+	return rec[:len(rec):len(rec)]
 }
 
 // metaCommitter commits writes other than revisions to the Log, in the
