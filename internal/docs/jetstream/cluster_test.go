@@ -171,3 +171,46 @@ func TestNodesShareMetadata(t *testing.T) {
 		t.Fatalf("purged document's revisions: %v, %d runs", err, len(runs))
 	}
 }
+
+// A revision from another node reaches subscribers with its operation's
+// JSON exactly as the writer encoded it, whatever the text holds.
+func TestRemoteRevisionsKeepTheirJSON(t *testing.T) {
+	logs, _ := cluster(t)
+	ms := nodes(t, logs[:2])
+	meta, err := ms[0].Create(docs.CreateParams{Name: "u.txt", Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ms[1].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	got := make(chan docs.Revision, 10)
+	_, cancel, err := b.Join(func(e docs.Event) {
+		for _, r := range e.Revisions {
+			got <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	a, err := ms[0].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release()
+	for i, s := range []string{"é\"\\\n\t", "\u2028<>&\x01", "日本語 🎉"} {
+		text, rev, _ := a.Text()
+		op := new(ot.Operation).Retain(text.Len()).Insert(s)
+		if _, err := a.Submit(docs.Edit{Base: rev, Op: *op, OpID: fmt.Sprintf("c:%d", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		want := string(op.AppendJSON(nil))
+		if string(r.OpJSON()) != want {
+			t.Fatalf("revision %d: JSON %q, want %q", r.Rev, r.OpJSON(), want)
+		}
+	}
+}
