@@ -45,6 +45,11 @@ type Log interface {
 	Last() (uint64, error)
 }
 
+// A Purger is a Log that can forget a document's revisions, for a purge.
+type Purger interface {
+	Purge(doc string) error
+}
+
 // A Run is consecutive revisions of one document, as one entry of a Log:
 // First is the first one's number, Count how many, Body their records
 // (see encodeRun). Pos is its position in the Log, once known.

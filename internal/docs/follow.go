@@ -48,7 +48,10 @@ var (
 
 // catchUpTries bounds how often an edit refused by the Log is transformed
 // over what it missed and tried again.
-const catchUpTries = 20
+const catchUpTries = 200
+
+// followTries bounds the attempts to apply one entry of the Log.
+const followTries = 5
 
 // startCluster reads the node's positions, follows the Log from there
 // and waits until it has applied everything the Log held at the start.
@@ -65,6 +68,7 @@ func (m *Manager) startCluster(l Log) error {
 		return err
 	}
 	m.store.followed.Store(c.followed)
+	m.store.sync = m.Sync
 	m.cl = c
 	m.commit.cluster = l
 	m.commit.toMeta = c.enqueue
@@ -120,10 +124,39 @@ func (m *Manager) Sync() error {
 	return m.cl.await(last)
 }
 
+// missed runs read, and, in cluster mode, when it finds nothing (an
+// ErrNotFound) waits for the node to apply what the cluster acknowledged
+// and runs it again: what another node created a moment ago is found.
+func (s *Store) missed(read func() error) error {
+	err := read()
+	if sync := s.sync; sync != nil && errors.Is(err, ErrNotFound) {
+		if serr := sync(); serr != nil {
+			return err
+		}
+		err = read()
+	}
+	return err
+}
+
+// purgeLog forgets a purged document's revisions in the cluster's Log,
+// if it can (see Purger). The change sets that named the document stay.
+func (m *Manager) purgeLog(id string) {
+	if m.cl == nil {
+		return
+	}
+	if p, ok := m.cl.log.(Purger); ok {
+		if err := p.Purge(id); err != nil {
+			m.cfg.Logger.Warn("purging a document's revisions from the cluster's log", "doc", id, "err", err)
+		}
+	}
+}
+
 // close stops following. Called by Manager.Close before the committer
 // closes.
 func (c *cluster) close() {
-	c.stop()
+	if c.stop != nil { // nil if Open failed before following
+		c.stop()
+	}
 	c.mu.Lock()
 	c.closed = true
 	c.cond.Broadcast()
@@ -206,8 +239,15 @@ func (m *Manager) applyRun(run Run) {
 			// Revisions of a document purged since are dropped with it.
 			return
 		}
-		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "err", err)
-		if !m.pause(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond) {
+		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "attempt", attempt+1, "err", err)
+		if attempt == followTries-1 || !m.pause(time.Duration(attempt+1)*100*time.Millisecond) {
+			// Not for ever: the follower serves every document. The
+			// document is reloaded from the replica; its next edit reads
+			// what it lacks from the Log (a conflict).
+			if d := m.loaded(run.Doc); d != nil {
+				m.drop(d)
+				d.close(fmt.Errorf("%w: revisions from the cluster could not be applied: %w", ErrClosed, err))
+			}
 			return
 		}
 	}
@@ -438,6 +478,16 @@ func (c *committer) appendRuns(local []*write) {
 	}
 }
 
+// NewRun makes a Run of consecutive revisions of document doc.
+func NewRun(doc string, revs []Revision) Run {
+	r := Run{Doc: doc, First: revs[0].Rev, Count: len(revs)}
+	for _, rev := range revs {
+		rec, _ := encodeRecord(rev)
+		r.Body = appendRunRecord(r.Body, rec)
+	}
+	return r
+}
+
 // A run's body: each revision's record (see encodeRecord), preceded by
 // its length as a uvarint.
 func appendRunRecord(body, rec []byte) []byte {
@@ -460,7 +510,7 @@ func decodeRun(run Run) ([]Revision, [][]byte, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %w", run.Doc, run.Pos, err)
 		}
-		r.opJSON = rec[len(rec)-r.Op.JSONLen():]
+		r.opJSON = recordOp(rec)
 		revs = append(revs, r)
 		recs = append(recs, rec)
 	}
@@ -468,6 +518,18 @@ func decodeRun(run Run) ([]Revision, [][]byte, error) {
 		return nil, nil, fmt.Errorf("docs: run of %q at %d from the cluster: %d bytes after its records", run.Doc, run.Pos, len(b))
 	}
 	return revs, recs, nil
+}
+
+// recordOp is the operation's JSON in a record that decodes (see
+// encodeRecord): what follows its three leading fields.
+func recordOp(rec []byte) []byte {
+	_, n := binary.Uvarint(rec) // time
+	rec = rec[n:]
+	for range 2 { // author, op id
+		l, n := binary.Uvarint(rec)
+		rec = rec[n+int(l):]
+	}
+	return rec[:len(rec):len(rec)]
 }
 
 // metaCommitter commits writes other than revisions to the Log, in the
@@ -564,7 +626,13 @@ func (m *Manager) applyChanges(pos uint64, data []byte) {
 				m.cfg.Logger.Error("a change set from the cluster does not apply: skipped", "position", pos, "err", err)
 				return errSkip
 			}
-			return tx.Bucket(bucketLinks).Put(keyMetaPos, binary.BigEndian.AppendUint64(nil, pos))
+			// Everything before pos is pending, and committed by this
+			// transaction: the node resumes after pos.
+			links := tx.Bucket(bucketLinks)
+			if err := links.Put(keyFollowed, binary.BigEndian.AppendUint64(nil, pos)); err != nil {
+				return err
+			}
+			return links.Put(keyMetaPos, binary.BigEndian.AppendUint64(nil, pos))
 		})
 		if errors.Is(err, errSkip) {
 			return
@@ -624,6 +692,7 @@ func (m *Manager) changed(changes kv.Changes) {
 		}
 	}
 	m.watchJournal(entries)
+	m.watchChanges(changes)
 }
 
 // replicated is what of a change set every node applies: not what each

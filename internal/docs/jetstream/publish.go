@@ -45,6 +45,7 @@ func (p *publish) try() (jetstream.PubAckFuture, error) {
 // docs.ErrConflict.
 func (p *publish) wait(ctx context.Context) (uint64, error) {
 	err := p.err
+	inProcess := false // the last refusal was against an append still being stored
 	for attempt := 0; ; attempt++ {
 		if p.paf != nil {
 			select {
@@ -56,6 +57,7 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 			}
 		}
 		wait := p.l.cfg.RetryWait
+		inProcess = false
 		if wrongLast(err) {
 			stored, moved, cerr := p.conflict(ctx)
 			switch {
@@ -68,10 +70,16 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("%w: %s moved past sequence %d", docs.ErrConflict, p.what, p.expect)
 			}
 			// The subject has not moved: a replicated stream refuses while
-			// an earlier publish to it is still being stored. Soon again.
-			wait = min(wait, time.Millisecond<<min(attempt, 8))
+			// an earlier publish to it (another node's, usually) is still
+			// being stored. Soon again: it lands within a round trip.
+			wait = min(wait, time.Millisecond<<min(attempt, 2))
+			inProcess = true
 		} else if !retryable(err) {
 			return 0, fmt.Errorf("jetstream: append to %s: %w", p.what, err)
+		}
+		if attempt >= p.l.cfg.Retries && inProcess {
+			// Other nodes keep appending: the caller catches up with them.
+			return 0, fmt.Errorf("%w: %s: appends of other nodes kept arriving first", docs.ErrConflict, p.what)
 		}
 		if attempt >= p.l.cfg.Retries {
 			return 0, fmt.Errorf("jetstream: append to %s: %w (after %d attempts)", p.what, err, attempt+1)
