@@ -38,8 +38,12 @@ type room struct {
 	// outside mu.
 	pubRev uint64
 	text   rope.Rope
-	unsub  func()
-	closed bool
+	// published is broadcast when pubRev moves or the room closes: a
+	// join from a revision this node has not published yet waits on it
+	// (see join).
+	published sync.Cond
+	unsub     func()
+	closed    bool
 	// peers is what the other nodes of a cluster said of their sessions
 	// of the document (see bus.go); nil on a single node.
 	peers *peers
@@ -241,6 +245,7 @@ func (r *room) publish(revs []docs.Revision, text rope.Rope) {
 	if r.pubRev == revs[len(revs)-1].Rev {
 		r.text = text // the document's, after the last: nothing to apply again
 	}
+	r.published.Broadcast()
 	r.srv.metrics.opsBroadcast.Add(float64(len(revs) * len(r.clients)))
 	for c := range r.clients {
 		c.deliver(revs, shared)

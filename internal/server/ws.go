@@ -400,6 +400,34 @@ func (s *Server) room(id string) (*room, error) {
 	}
 }
 
+// awaitPublished catches the room's document up with the cluster
+// (docs.Manager.Open does) and, if it has revision rev, waits until the
+// room has published it, or closed, for at most WriteWait.
+func (r *room) awaitPublished(rev uint64) {
+	d, err := r.srv.openDoc(r.id)
+	if err != nil {
+		return
+	}
+	_, head, _ := d.Text()
+	d.Release()
+	if head < rev {
+		return
+	}
+	timeout := false
+	t := time.AfterFunc(r.srv.cfg.WriteWait, func() {
+		r.mu.Lock()
+		timeout = true
+		r.published.Broadcast()
+		r.mu.Unlock()
+	})
+	defer t.Stop()
+	r.mu.Lock()
+	for r.pubRev < rev && !r.closed && !timeout {
+		r.published.Wait()
+	}
+	r.mu.Unlock()
+}
+
 // roomLoad is a room being opened: joins of its document wait for done.
 type roomLoad struct {
 	done chan struct{}
@@ -414,6 +442,7 @@ func (s *Server) openRoom(id string) (*room, error) {
 	}
 	r := &room{id: id, srv: s, doc: d, clients: map[*session]struct{}{}, users: presence.NewSet(), userIDs: map[string]string{},
 		apiEvents: rate.NewLimiter(rate.Limit(s.cfg.EventsPerSecond), int(2*s.cfg.EventsPerSecond))}
+	r.published.L = &r.mu
 	r.mu.Lock() // events wait until the room is set up
 	defer r.mu.Unlock()
 	st, unsub, err := d.Join(r.event)
@@ -436,11 +465,21 @@ func (s *Server) openRoom(id string) (*room, error) {
 // text.
 func (r *room) join(c *session, m inMsg, prof presence.User) (bool, error) {
 	var disk []docs.Revision // read from disk for the resume: after *m.Rev
+	caughtUp := false
 	for tries := 0; ; tries++ {
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
 			return false, nil
+		}
+		if m.Rev != nil && *m.Rev > r.pubRev && !caughtUp && r.srv.cfg.Bus != nil {
+			// A node of a cluster may lag behind the one the client
+			// comes from: catch the document up with the cluster and,
+			// if it has the revision, wait for the room to publish it.
+			r.mu.Unlock()
+			caughtUp = true
+			r.awaitPublished(*m.Rev)
+			continue
 		}
 		if m.Rev != nil && *m.Rev > r.pubRev {
 			r.mu.Unlock()
@@ -620,6 +659,7 @@ func (s *Server) dropRoomIfEmpty(r *room) {
 		return
 	}
 	r.closed = true
+	r.published.Broadcast()
 	if s.rooms[r.id] == r {
 		delete(s.rooms, r.id)
 	}
@@ -644,6 +684,7 @@ func (s *Server) closeRoom(r *room, cause error) {
 		return
 	}
 	r.closed = true
+	r.published.Broadcast()
 	clients := make([]*session, 0, len(r.clients))
 	for c := range r.clients {
 		clients = append(clients, c)
