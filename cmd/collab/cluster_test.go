@@ -273,3 +273,44 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	check(bases[victim])
 	t.Logf("%d edits acknowledged (%d after the kill), head %d", len(acked), len(acked)-before, head)
 }
+
+func TestClusterFlags(t *testing.T) {
+	env := func(string) string { return "" }
+	o, err := parseFlags(nil, env, io.Discard)
+	if err != nil || o.cluster.on() {
+		t.Fatalf("defaults: cluster mode %v, %v", o.cluster.on(), err)
+	}
+	routes := "nats-route://10.0.0.1:6222,nats-route://10.0.0.2:6222,nats-route://10.0.0.3:6222"
+	o, err = parseFlags([]string{"-data", "/d/n1.db", "-nats-embed", "-nats-server-name", "n1", "-nats-listen", "127.0.0.1:4221",
+		"-nats-cluster-listen", "10.0.0.1:6222", "-nats-routes", routes, "-nats-sync-always"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := o.cluster.server
+	if !o.cluster.on() || s.Name != "n1" || s.Host != "127.0.0.1" || s.Port != 4221 || s.ClusterHost != "10.0.0.1" || s.ClusterPort != 6222 ||
+		len(s.Routes) != 3 || s.StoreDir != "/d/n1.db.nats" || !s.SyncAlways || s.Cluster != "collab" || o.cluster.replicas != 3 {
+		t.Errorf("-nats-embed: %+v, replicas %d", s, o.cluster.replicas)
+	}
+	o, err = parseFlags([]string{"-nats", "tls://a:4222,tls://b:4222", "-nats-creds", "c.creds", "-nats-stream", "DOCS"}, env, io.Discard)
+	if err != nil || !o.cluster.on() || o.cluster.stream != "DOCS" || o.cluster.creds != "c.creds" {
+		t.Errorf("-nats: %+v, %v", o.cluster, err)
+	}
+	for _, args := range [][]string{
+		{"-nats", "nats://a", "-nats-embed"},
+		{"-nats-creds", "c.creds"},
+		{"-nats-routes", routes},
+		{"-nats-sync-always"},
+		{"-nats", "nats://a", "-nats-creds", "c", "-nats-nkey", "k"},
+		{"-nats", "nats://a", "-nats-tls-cert", "c.pem"},
+		{"-nats", "nats://a", "-nats-replicas", "0"},
+		{"-nats", "nats://a", "-nats-stream", "a.b"},
+		{"-nats-embed"}, // one server, three replicas
+		{"-nats-embed", "-nats-routes", "nats-route://a:1,nats-route://b:1", "-nats-replicas", "3"},
+		{"-nats-embed", "-nats-routes", "http://a:1", "-nats-replicas", "1"},
+		{"-nats-embed", "-nats-listen", "localhost", "-nats-replicas", "1"},
+	} {
+		if _, err := parseFlags(args, env, io.Discard); err == nil {
+			t.Errorf("%q: accepted", args)
+		}
+	}
+}
