@@ -393,6 +393,13 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 	d.mu.Unlock()
 }
 
+// durableRev is the newest durable revision.
+func (d *Document) durableRev() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.durRev
+}
+
 // publish tells the subscribers of durable revisions revs (consecutive,
 // in order, text after the last), each only of those after the revision
 // it joined at.
