@@ -387,6 +387,39 @@ func (m *Manager) remote(id string, runs []Run) error {
 // errGap is a remote revision that does not follow the document's newest.
 var errGap = errors.New("docs: revisions from the cluster after a gap")
 
+// catchUpTo brings d up to the revision another node wrote first, which
+// refused one of d's with err: the follower brings it within moments, a
+// read from the Log (catchUp) if it does not.
+func (m *Manager) catchUpTo(d *Document, err error) error {
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Head == 0 {
+		return m.catchUp(d)
+	}
+	timer := time.NewTimer(followWait)
+	defer timer.Stop()
+	for {
+		d.mu.Lock()
+		at, advanced := d.durRev, d.advanced
+		if advanced == nil {
+			advanced = make(chan struct{})
+			d.advanced = advanced
+		}
+		d.mu.Unlock()
+		if at >= ce.Head {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-timer.C:
+			return m.catchUp(d)
+		}
+	}
+}
+
+// followWait is how long an edit refused by the Log waits for the
+// follower to bring what another node wrote before reading it itself.
+const followWait = 50 * time.Millisecond
+
 // catchUp applies to d whatever the Log has of it after its newest
 // durable revision.
 func (m *Manager) catchUp(d *Document) error {
@@ -446,6 +479,10 @@ func (c *committer) applyRemote(w *write) {
 		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	d.trim()
+	if d.advanced != nil {
+		close(d.advanced)
+		d.advanced = nil
+	}
 }
 
 // clusterBatch is a group commit in cluster mode: revisions from the Log
