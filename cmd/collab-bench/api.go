@@ -142,6 +142,25 @@ func (a *api) metrics(ctx context.Context) (metrics, error) {
 	return parseMetrics(resp.Body)
 }
 
+// nodeMetrics is a.metrics of every node of cfg.URLs (a is the first's),
+// summed: the servers' counters and CPU time, all processes together.
+func nodeMetrics(ctx context.Context, a *api, cfg Config) (metrics, error) {
+	sum, err := a.metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range cfg.URLs[1:] {
+		m, err := newAPI(u).metrics(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u, err)
+		}
+		for k, v := range m {
+			sum[k] += v
+		}
+	}
+	return sum, nil
+}
+
 // metrics are the unlabelled samples of the Prometheus text format by
 // name, and the buckets of unlabelled histograms by name and bound
 // (collab_edit_seconds_bucket{le="0.004"}).

@@ -15,7 +15,8 @@ import (
 // Config is one run's settings. parseFlags fills it from the command line;
 // the defaults below are the flags' defaults.
 type Config struct {
-	URL        string        // server base URL, http://host:port (default http://127.0.0.1:8080)
+	URL        string        // server base URL, http://host:port (default http://127.0.0.1:8080): the first of URLs
+	URLs       []string      // every node's base URL (-url a,b,c): each document's clients are spread over them
 	Docs       int           // documents, created at the start (default 10)
 	Clients    int           // clients per document (default 5)
 	Rate       float64       // edits per second per client; 0 is a closed loop (default 2)
@@ -98,7 +99,7 @@ func parseFlags(args []string, out io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("collab-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "server base URL")
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "server base URL; several, comma-separated, for the nodes of a cluster (documents are created on the first, each document's clients spread over all, the servers' counters summed)")
 	fs.IntVar(&c.Docs, "docs", 10, "documents to create and edit (with -idle: to spread the connections over)")
 	fs.IntVar(&c.Clients, "clients", 5, "clients per document")
 	fs.Float64Var(&c.Rate, "rate", 2, "edits per second per client; 0 for a closed loop (each edit right after the previous one's ack)")
@@ -148,11 +149,15 @@ Flags:
 	if c.DocSize, err = parseSize(*size); err != nil {
 		return c, err
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("-url %q: want http://host:port", c.URL)
+	c.URLs = nil
+	for raw := range strings.SplitSeq(c.URL, ",") {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("-url %q: want http://host:port", raw)
+		}
+		c.URLs = append(c.URLs, strings.TrimSuffix(raw, "/"))
 	}
-	c.URL = strings.TrimSuffix(c.URL, "/")
+	c.URL = c.URLs[0]
 	switch {
 	case c.Docs < 1 || c.Docs > 100_000:
 		return c, errors.New("-docs must be 1..100000")

@@ -67,7 +67,7 @@ func load(ctx context.Context, cfg Config, a *api) (*Result, error) {
 	var m0 metrics
 	begin := func() error {
 		var err error
-		if m0, err = a.metrics(ctx); err != nil {
+		if m0, err = nodeMetrics(ctx, a, cfg); err != nil {
 			return fmt.Errorf("reading the server's metrics: %w", err)
 		}
 		clk.start.Store(int64(clk.now()))
@@ -129,7 +129,7 @@ func load(ctx context.Context, cfg Config, a *api) (*Result, error) {
 	drain, drainCancel := context.WithTimeout(ctx, cfg.Drain)
 	defer drainCancel()
 	drainErr := waitAllSynced(drain, docs)
-	m1, err := a.metrics(ctx)
+	m1, err := nodeMetrics(ctx, a, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reading the server's metrics: %w", err)
 	}
@@ -169,7 +169,7 @@ func dialAll(ctx context.Context, cfg Config, docs []*benchDoc, text string, err
 			for j := range jobs {
 				tr := docs[j.d].track
 				ccfg := client.Config{
-					URL: cfg.URL, Doc: docs[j.d].id, Name: fmt.Sprintf("bench %d.%d", j.d, j.k),
+					URL: cfg.URLs[(j.d+j.k)%len(cfg.URLs)], Doc: docs[j.d].id, Name: fmt.Sprintf("bench %d.%d", j.d, j.k),
 					MaxBackoff: time.Second,
 					OnAck:      tr.ack,
 					OnRemote:   tr.remote,

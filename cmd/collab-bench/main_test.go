@@ -110,6 +110,19 @@ func TestOpenLoop(t *testing.T) {
 	}
 }
 
+// Several URLs: clients are spread over them and the servers' counters
+// summed (here two servers, each serving its own documents would not
+// converge, so both URLs name one server: its counters count twice).
+func TestSeveralURLs(t *testing.T) {
+	t.Parallel()
+	url := startServer(t)
+	r := runJSON(t, "-url", url+","+url+"/", "-docs", "2", "-clients", "3", "-rate", "20", "-duration", "1s", "-drain", "20s")
+	checkEditing(t, r, "open")
+	if r.ServerOpsApplied < 2*float64(r.AckedOps) {
+		t.Errorf("counters not summed over both URLs: %.0f ops applied for %d acked", r.ServerOpsApplied, r.AckedOps)
+	}
+}
+
 func TestClosedLoop(t *testing.T) {
 	t.Parallel()
 	url := startServer(t)

@@ -1,5 +1,7 @@
 // Package docs keeps collab's documents: the serial edit path, durable
-// revisions in bbolt, snapshots, and the history reads built on them.
+// revisions in bbolt (or, in cluster mode, in a replicated Log with bbolt
+// as this node's replica), snapshots, and the history reads built on
+// them.
 //
 // The types:
 //
@@ -96,6 +98,21 @@
 // off and logged) and damage; a damaged or mismatched pair of files is an
 // ErrCorrupt naming the recovery command, Recover. See
 // docs/OPERATIONS.md.
+//
+// # Cluster mode
+//
+// With Config.Log set, the durable step is a shared, replicated Log
+// (package docs/jetstream: NATS JetStream) instead of the revision log,
+// and the bbolt file is this node's replica of it: a group commit appends
+// each document's revisions to the Log as one run, only if the
+// document's newest revision there is still the one before it; every
+// other write is recorded (package kv), rolled back, and committed to the
+// Log as a change set, only if no other came first; every node follows
+// the Log and applies its entries, in order, to its replica. An edit that
+// another node's edit beat to the Log is transformed over it and tried
+// again. Reads stay local. See cluster.go, follow.go and
+// docs/CLUSTER.md. Nothing in this package knows NATS; nothing in
+// docs/jetstream knows bbolt.
 //
 // # Memory
 //

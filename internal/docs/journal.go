@@ -97,6 +97,11 @@ type Watcher struct {
 	Revisions func(id string, rev uint64)
 	// Journal: entry e is durable.
 	Journal func(e JournalEntry)
+	// Changes, in cluster mode only: a change set of the Log (any node's,
+	// this one's too) was applied to this node's bbolt file; c is what it
+	// wrote. The other packages learn this way of their own buckets'
+	// changes made on other nodes.
+	Changes func(c kv.Changes)
 }
 
 // Watch sets the one Watcher of m (replacing any earlier one).
@@ -105,6 +110,12 @@ func (m *Manager) Watch(w Watcher) { m.watcher.Store(&w) }
 func (m *Manager) watchRevisions(id string, rev uint64) {
 	if w := m.watcher.Load(); w != nil && w.Revisions != nil {
 		w.Revisions(id, rev)
+	}
+}
+
+func (m *Manager) watchChanges(c kv.Changes) {
+	if w := m.watcher.Load(); w != nil && w.Changes != nil {
+		w.Changes(c)
 	}
 }
 

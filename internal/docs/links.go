@@ -92,14 +92,19 @@ func (m *Manager) ResolveDeletedLink(key string) (Link, error) {
 }
 
 func (m *Manager) resolve(key string) (l Link, err error) {
-	err = m.store.view("", func(v *view) error {
+	err = m.store.missed(func() error { return m.resolveHere(key, &l) })
+	return l, err
+}
+
+// resolveHere is resolve of what this node has.
+func (m *Manager) resolveHere(key string, l *Link) error {
+	return m.store.view("", func(v *view) error {
 		b := v.tx.Bucket(bucketLinks).Get([]byte(key))
 		if b == nil {
 			return fmt.Errorf("%w: no such link", ErrNotFound)
 		}
-		return json.Unmarshal(b, &l)
+		return json.Unmarshal(b, l)
 	})
-	return l, err
 }
 
 func getWorkspace(tx *kv.Tx, id string) (Workspace, bool, error) {
@@ -134,13 +139,15 @@ func ensureWorkspace(tx *kv.Tx, id string, now time.Time) error {
 
 // GetWorkspace returns a workspace.
 func (m *Manager) GetWorkspace(id string) (w Workspace, err error) {
-	err = m.store.view("", func(v *view) error {
-		var ok bool
-		w, ok, err = getWorkspace(v.tx, id)
-		if err == nil && !ok {
-			err = fmt.Errorf("%w: workspace %q", ErrNotFound, id)
-		}
-		return err
+	err = m.store.missed(func() error {
+		return m.store.view("", func(v *view) error {
+			var ok bool
+			w, ok, err = getWorkspace(v.tx, id)
+			if err == nil && !ok {
+				err = fmt.Errorf("%w: workspace %q", ErrNotFound, id)
+			}
+			return err
+		})
 	})
 	return w, err
 }

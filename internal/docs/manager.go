@@ -290,25 +290,24 @@ func (m *Manager) Loaded() int {
 
 // Open returns the live document id, loading it if needed. Call Release
 // when done with it. In cluster mode the document has every revision the
-// cluster acknowledged before the call, and a document created on
-// another node a moment ago is found.
+// cluster acknowledged before the call (while the Log can be reached),
+// and a document created on another node a moment ago is found.
 func (m *Manager) Open(id string) (*Document, error) {
-	d, err := m.open(id)
 	if m.cl == nil {
-		return d, err
+		return m.open(id)
 	}
-	if errors.Is(err, ErrNotFound) {
-		if err := m.Sync(); err != nil {
-			return nil, err
-		}
+	var d *Document
+	err := m.store.missed(func() (err error) {
 		d, err = m.open(id)
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := m.catchUp(d); err != nil {
-		d.Release()
-		return nil, err
+		// The Log is out of reach: serve what this node has. An edit made
+		// against it finds out, when the Log takes edits again.
+		m.cfg.Logger.Warn("opening a document without the cluster's newest revisions", "doc", id, "err", err)
 	}
 	return d, nil
 }

@@ -60,7 +60,7 @@ var (
 // encoded: "zstd" or "raw".
 var keySnapFormat = settingKey("snapshot-format")
 
-// appendFill is the FillPercent of buckets whose keys only grow.
+// appendFill is the fill percent (Bucket.SetFillPercent) of buckets whose keys only grow.
 const appendFill = 0.95
 
 // Meta describes a document: one file of a workspace.
@@ -130,6 +130,7 @@ type Store struct {
 	// position in the Log of the newest entry the follower applied.
 	cluster  bool
 	followed atomic.Uint64
+	sync     func() error // Manager.Sync, in cluster mode (see missed)
 
 	db   *bolt.DB
 	path string
@@ -540,12 +541,15 @@ func readHead(b *kv.Bucket) (head, bool) {
 	return h, true
 }
 
-func writeHead(b *kv.Bucket, h head) error {
+func writeHead(b *kv.Bucket, h head) error { return b.Put(keyHead, h.encode()) }
+
+// encode returns the head record's value.
+func (h head) encode() []byte {
 	v := make([]byte, 0, 40)
 	for _, x := range []uint64{h.rev, h.updatedMs, h.snapRev, h.snapBytes, h.snapSize} {
 		v = binary.BigEndian.AppendUint64(v, x)
 	}
-	return b.Put(keyHead, v)
+	return v
 }
 
 // getMeta reads a live document's metadata: a deleted one is not found.

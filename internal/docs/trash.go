@@ -173,6 +173,7 @@ func (m *Manager) Purge(id string) error {
 	err := m.withoutEdits(id, w)
 	if err == nil {
 		m.watchJournal(entries)
+		m.purgeLog(id)
 	}
 	return err
 }

@@ -207,9 +207,11 @@ func (d docView) text(rev uint64) (rope.Rope, error) {
 
 // Meta returns a document's metadata.
 func (s *Store) Meta(id string) (m Meta, err error) {
-	err = s.view(id, func(v *view) error {
-		m, _, err = v.meta(id)
-		return err
+	err = s.missed(func() error {
+		return s.view(id, func(v *view) error {
+			m, _, err = v.meta(id)
+			return err
+		})
 	})
 	return m, err
 }

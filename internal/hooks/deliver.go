@@ -72,12 +72,13 @@ func (d *Delivery) clone() *Delivery {
 // first. Its goroutine is the only one that makes attempts; the API
 // changes its fields under mu and nudges it.
 type worker struct {
-	s     *Service
-	id    string
-	scope string        // the endpoint's workspace, "" for server-wide
-	wake  chan struct{} // cap 1
-	done  chan struct{} // closed by quit
-	emu   sync.Mutex    // one change of the endpoint's settings at a time
+	s      *Service
+	id     string
+	scope  string        // the endpoint's workspace, "" for server-wide
+	wake   chan struct{} // cap 1
+	done   chan struct{} // closed by quit
+	exited chan struct{} // closed once run has returned
+	emu    sync.Mutex    // one change of the endpoint's settings at a time
 
 	mu    sync.Mutex // guards the fields below
 	ep    Endpoint
@@ -88,7 +89,8 @@ type worker struct {
 }
 
 func (s *Service) startWorker(ep Endpoint, st state) {
-	w := &worker{s: s, id: ep.ID, scope: ep.Workspace, ep: ep, st: st, wake: make(chan struct{}, 1), done: make(chan struct{}), redo: map[uint64]*Delivery{}}
+	w := &worker{s: s, id: ep.ID, scope: ep.Workspace, ep: ep, st: st, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		exited: make(chan struct{}), redo: map[uint64]*Delivery{}}
 	// Where the last run left off: the pending deliveries, and those done
 	// whose progress was not saved.
 	err := s.docs.View(func(tx *kv.Tx) error {
@@ -121,8 +123,8 @@ func (s *Service) startWorker(ep Endpoint, st state) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return
+	if s.closed || s.clustered && !s.active.Load() || s.workers[ep.ID] != nil {
+		return // stopped, not delivering, or started meanwhile
 	}
 	s.workers[ep.ID] = w
 	s.wg.Add(1)
@@ -174,6 +176,7 @@ func (w *worker) info() Info {
 
 func (w *worker) run() {
 	defer w.s.wg.Done()
+	defer close(w.exited)
 	for {
 		d, wait, ok := w.next()
 		if !ok {
@@ -207,6 +210,9 @@ func (w *worker) next() (d *Delivery, wait time.Duration, ok bool) {
 	case <-w.s.stop:
 		return nil, 0, false
 	default:
+	}
+	if !w.s.delivering() {
+		return nil, 0, true // until the lease is renewed (see leaser)
 	}
 	now := w.s.cfg.Now()
 	w.mu.Lock()
@@ -329,17 +335,15 @@ func (w *worker) attempt(d *Delivery) {
 	if len(d.Log) > keepAttempts {
 		d.Log = slices.Delete(d.Log, 0, len(d.Log)-keepAttempts)
 	}
-	var disable Endpoint
+	var disable string
 	switch {
 	case ok:
 		d.Status, d.NextAttempt = StatusDelivered, time.Time{}
 	case forgotten || now.Sub(d.FirstAttempt) >= s.cfg.GiveUpAfter:
 		d.Status, d.NextAttempt = StatusFailed, time.Time{}
 		if d == w.head && !forgotten {
-			w.ep.Enabled = false
-			w.ep.DisabledReason = fmt.Sprintf("event %s failed for %s (%d attempts): enable the endpoint again to go on with the events after it", d.Event, s.cfg.GiveUpAfter, d.Attempts)
-			w.ep.Updated = now.UTC()
-			disable = w.ep
+			disable = fmt.Sprintf("event %s failed for %s (%d attempts): enable the endpoint again to go on with the events after it", d.Event, s.cfg.GiveUpAfter, d.Attempts)
+			w.ep.Enabled, w.ep.DisabledReason, w.ep.Updated = false, disable, now.UTC()
 		}
 	default:
 		d.NextAttempt = now.Add(s.backoff(d.Attempts))
@@ -355,14 +359,20 @@ func (w *worker) attempt(d *Delivery) {
 	s.unsave(w.id, w.st, d)
 	recorded := *d.clone()
 	w.mu.Unlock()
-	if disable.ID != "" {
+	if disable != "" {
 		w.emu.Lock()
-		err := s.putEndpoint(disable)
+		ep, err := s.changeEndpoint(w.id, func(ep *Endpoint) error {
+			ep.Enabled, ep.DisabledReason, ep.Updated = false, disable, now.UTC()
+			return nil
+		})
+		if err == nil {
+			w.setEndpoint(ep)
+		}
 		w.emu.Unlock()
 		if err != nil {
 			s.log.Warn("webhooks: saving a disabled endpoint", "endpoint", w.id, "err", err)
 		}
-		s.log.Warn("webhooks: endpoint disabled", "endpoint", w.id, "reason", disable.DisabledReason)
+		s.log.Warn("webhooks: endpoint disabled", "endpoint", w.id, "reason", disable)
 	}
 	if f := s.cfg.OnAttempt; f != nil {
 		f(w.id, recorded)
@@ -474,7 +484,11 @@ func (s *Service) saver() {
 func (s *Service) save() error {
 	s.smu.Lock()
 	states, ds := s.unsaved, s.unsavedD
-	if len(states) == 0 && len(ds) == 0 {
+	var taken [][]byte
+	for k := range s.taken {
+		taken = append(taken, []byte(k))
+	}
+	if len(states) == 0 && len(ds) == 0 && len(taken) == 0 {
 		s.smu.Unlock()
 		return nil
 	}
@@ -483,6 +497,15 @@ func (s *Service) save() error {
 	err := s.docs.Write("the webhooks' state", func(tx *kv.Tx) error {
 		hb := tx.Bucket(bucketHooks)
 		eps := hb.Bucket(bucketEndpoints)
+		// The redeliveries asked for on other nodes that the state saved
+		// here holds now.
+		if rb := hb.Bucket(bucketRequests); rb != nil {
+			for _, k := range taken {
+				if err := rb.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
 		for id, st := range states {
 			if eps.Get([]byte(id)) == nil {
 				continue // deleted
@@ -514,24 +537,28 @@ func (s *Service) save() error {
 		}
 		return nil
 	})
-	if err != nil {
-		s.smu.Lock()
-		for id, st := range states {
-			if _, newer := s.unsaved[id]; !newer {
-				s.unsaved[id] = st
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if err == nil {
+		for _, k := range taken {
+			delete(s.taken, string(k))
+		}
+		return nil
+	}
+	for id, st := range states {
+		if _, newer := s.unsaved[id]; !newer {
+			s.unsaved[id] = st
+		}
+	}
+	for id, m := range ds {
+		for seq, d := range m {
+			if s.unsavedD[id] == nil {
+				s.unsavedD[id] = map[uint64]*Delivery{}
+			}
+			if _, newer := s.unsavedD[id][seq]; !newer {
+				s.unsavedD[id][seq] = d
 			}
 		}
-		for id, m := range ds {
-			for seq, d := range m {
-				if s.unsavedD[id] == nil {
-					s.unsavedD[id] = map[uint64]*Delivery{}
-				}
-				if _, newer := s.unsavedD[id][seq]; !newer {
-					s.unsavedD[id][seq] = d
-				}
-			}
-		}
-		s.smu.Unlock()
 	}
 	return err
 }
@@ -559,7 +586,7 @@ func trimDeliveries(b *kv.Bucket) error {
 // Deliveries returns endpoint id's delivery log, newest event first,
 // before the event with seq before (0: from the newest), at most limit.
 func (s *Service) Deliveries(workspace, id string, before uint64, limit int) ([]Delivery, error) {
-	if _, err := s.worker(workspace, id); err != nil {
+	if _, _, err := s.lookup(workspace, id); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -624,13 +651,14 @@ func cmpSeq(a, b uint64) int {
 // Redeliver sends event eventID to endpoint id again, now, out of turn:
 // for an event it is done with (delivered, failed, or filtered out). For
 // the event at the head of its queue, it brings the next attempt forward
-// to now. Its give-up clock starts again.
+// to now. Its give-up clock starts again. In cluster mode, on a node that
+// does not deliver, the request is stored for the node that does.
 func (s *Service) Redeliver(workspace, id, eventID string) (Delivery, error) {
 	seq, err := s.ParseEventID(eventID)
 	if err != nil {
 		return Delivery{}, err
 	}
-	w, err := s.worker(workspace, id)
+	_, w, err := s.lookup(workspace, id)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -641,10 +669,20 @@ func (s *Service) Redeliver(workspace, id, eventID string) (Delivery, error) {
 	if len(es) == 0 || es[0].Seq != seq || (workspace != "" && es[0].Workspace != workspace) {
 		return Delivery{}, fmt.Errorf("%w: no event %s for this endpoint (or it was forgotten)", ErrNotFound, eventID)
 	}
+	if w == nil {
+		return s.requestRedelivery(id, seq, typeOf(es[0].Kind))
+	}
 	old, err := s.delivery(id, seq)
 	if err != nil {
 		return Delivery{}, err
 	}
+	return w.redeliver(seq, old, typeOf(es[0].Kind))
+}
+
+// redeliver queues event seq (of type typ; old is its record, if any)
+// for the worker's endpoint again, as Redeliver says.
+func (w *worker) redeliver(seq uint64, old *Delivery, typ string) (Delivery, error) {
+	s := w.s
 	now := s.cfg.Now()
 	w.mu.Lock()
 	defer func() { w.mu.Unlock(); w.nudge() }()
@@ -654,7 +692,7 @@ func (s *Service) Redeliver(workspace, id, eventID string) (Delivery, error) {
 		s.unsave(w.id, w.st, w.head)
 		return *w.head.clone(), nil
 	case seq > w.st.Cursor:
-		return Delivery{}, fmt.Errorf("%w: event %s has not had its turn yet: it is queued behind the event under way", ErrInvalid, eventID)
+		return Delivery{}, fmt.Errorf("%w: event %s has not had its turn yet: it is queued behind the event under way", ErrInvalid, s.eventID(seq))
 	}
 	d := w.redo[seq]
 	if d == nil {
@@ -663,7 +701,7 @@ func (s *Service) Redeliver(workspace, id, eventID string) (Delivery, error) {
 		}
 		d = old
 		if d == nil {
-			d = &Delivery{Event: eventID, Seq: seq, Type: typeOf(es[0].Kind), Log: []Attempt{}}
+			d = newDelivery(s.eventID(seq), seq, typ)
 		}
 		w.redo[seq] = d
 		w.st.Redeliver = append(w.st.Redeliver, seq)
@@ -671,6 +709,11 @@ func (s *Service) Redeliver(workspace, id, eventID string) (Delivery, error) {
 	d.Status, d.FirstAttempt, d.NextAttempt = StatusPending, time.Time{}, now
 	s.unsave(w.id, w.st, d)
 	return *d.clone(), nil
+}
+
+// newDelivery is the record of an event not attempted yet.
+func newDelivery(event string, seq uint64, typ string) *Delivery {
+	return &Delivery{Event: event, Seq: seq, Type: typ, Log: []Attempt{}}
 }
 
 // delivery reads endpoint id's record of the event seq, nil if none.

@@ -91,6 +91,18 @@
 // hours by default) or beyond JournalMax, and an id older than what it
 // keeps is ErrExpired.
 //
+// # Clusters
+//
+// Over a docs.Manager in cluster mode, every node runs a Service, and
+// one delivers: the holder of the lease "webhooks" (docs.Manager.Lease,
+// renewed every LeaseTTL/3), which also summarises every node's edits.
+// The others serve the API and the streams from their replica of the
+// store; what they change there (endpoints, redeliveries asked for)
+// reaches the holder through the Log. When the holder stops, another
+// node takes over at its next renewal (at once after a Close, which
+// gives up the lease; LeaseTTL after a crash) and carries on from the
+// saved progress. See cluster.go.
+//
 // # Storage
 //
 // The service keeps its buckets in the documents' bbolt file (through

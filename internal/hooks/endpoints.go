@@ -181,7 +181,8 @@ func (s *Service) apply(ep *Endpoint, p Params) error {
 // for a workspace's (what its creator may see: an edit link, or a
 // token), Admin for a server-wide one. It receives the events appended
 // from now on. The secret is in the result, and only there: Get and List
-// leave it out.
+// leave it out. In cluster mode its deliveries start on the node that
+// holds the lease, wherever it was created.
 func (s *Service) Create(workspace string, a Audience, p Params) (Endpoint, error) {
 	switch {
 	case p.URL == nil:
@@ -242,39 +243,111 @@ type Info struct {
 	Pending *Delivery
 }
 
-func (s *Service) worker(workspace, id string) (*worker, error) {
+// lookup finds endpoint id of a workspace, and its worker. In local mode
+// every endpoint has one. In cluster mode the store says which endpoints
+// there are (one not found in this node's replica is looked for again
+// once it has caught up with the cluster, so that one just made on
+// another node is found), and only the node delivering runs workers: w is
+// nil on the others (and, for a moment, for an endpoint just made on
+// another node).
+func (s *Service) lookup(workspace, id string) (ep Endpoint, w *worker, err error) {
 	s.mu.Lock()
-	w := s.workers[id]
+	w = s.workers[id]
 	s.mu.Unlock()
-	if w == nil || w.scope != workspace {
-		return nil, fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
+	if !s.clustered {
+		if w == nil || w.scope != workspace {
+			return Endpoint{}, nil, fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
+		}
+		return w.endpoint(), w, nil
 	}
-	return w, nil
+	for synced := false; ; synced = true {
+		var ok bool
+		err = s.docs.View(func(tx *kv.Tx) error {
+			var err error
+			ep, ok, err = getEndpoint(tx, id)
+			return err
+		})
+		switch {
+		case err != nil:
+			return Endpoint{}, nil, err
+		case ok && ep.Workspace == workspace:
+			return ep, w, nil
+		case ok || synced:
+			return Endpoint{}, nil, fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
+		}
+		if err := s.docs.Sync(); err != nil {
+			return Endpoint{}, nil, err
+		}
+	}
+}
+
+// getEndpoint reads endpoint id from the store.
+func getEndpoint(tx *kv.Tx, id string) (ep Endpoint, ok bool, err error) {
+	hb := tx.Bucket(bucketHooks)
+	if hb == nil {
+		return ep, false, nil
+	}
+	v := hb.Bucket(bucketEndpoints).Get([]byte(id))
+	if v == nil {
+		return ep, false, nil
+	}
+	return ep, true, json.Unmarshal(v, &ep)
 }
 
 // Get returns endpoint id of a workspace ("" for server-wide).
 func (s *Service) Get(workspace, id string) (Info, error) {
-	w, err := s.worker(workspace, id)
+	ep, w, err := s.lookup(workspace, id)
 	if err != nil {
 		return Info{}, err
 	}
-	return w.info(), nil
+	return s.infoOf(ep, w)
+}
+
+// infoOf is ep's Info: its worker's, in local mode; in cluster mode the
+// endpoint as stored (changes made on other nodes reach the worker a
+// moment later), with the delivery under way as its worker has it, or as
+// last saved when this node does not deliver.
+func (s *Service) infoOf(ep Endpoint, w *worker) (Info, error) {
+	switch {
+	case !s.clustered:
+		return w.info(), nil
+	case w != nil:
+		in := Info{Endpoint: ep, Pending: w.info().Pending}
+		in.Secret = ""
+		return in, nil
+	}
+	return s.storedInfo(ep)
 }
 
 // List returns the endpoints of a workspace ("" for the server-wide
 // ones), oldest first.
 func (s *Service) List(workspace string) []Info {
-	s.mu.Lock()
-	var ws []*worker
-	for _, w := range s.workers {
-		if w.scope == workspace {
-			ws = append(ws, w)
+	var out []Info
+	if s.clustered {
+		var err error
+		if out, err = s.storedInfos(workspace); err != nil {
+			s.log.Warn("webhooks: listing the endpoints", "err", err)
 		}
-	}
-	s.mu.Unlock()
-	out := make([]Info, len(ws))
-	for i, w := range ws {
-		out[i] = w.info()
+		s.mu.Lock()
+		for i, in := range out {
+			if w := s.workers[in.ID]; w != nil {
+				out[i].Pending = w.info().Pending
+			}
+		}
+		s.mu.Unlock()
+	} else {
+		s.mu.Lock()
+		var ws []*worker
+		for _, w := range s.workers {
+			if w.scope == workspace {
+				ws = append(ws, w)
+			}
+		}
+		s.mu.Unlock()
+		out = make([]Info, len(ws))
+		for i, w := range ws {
+			out[i] = w.info()
+		}
 	}
 	slices.SortFunc(out, func(a, b Info) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -288,23 +361,33 @@ func (s *Service) List(workspace string) []Info {
 // Update changes endpoint id of a workspace. Enabling it again goes on
 // with the events after the one that disabled it.
 func (s *Service) Update(workspace, id string, p Params) (Info, error) {
-	w, err := s.worker(workspace, id)
+	_, w, err := s.lookup(workspace, id)
 	if err != nil {
 		return Info{}, err
 	}
-	w.emu.Lock() // one change of the endpoint at a time
-	defer w.emu.Unlock()
-	ep := w.endpoint()
-	if err := s.apply(&ep, p); err != nil {
+	if w != nil {
+		w.emu.Lock() // one change of the endpoint at a time
+		defer w.emu.Unlock()
+	}
+	now := s.cfg.Now().UTC()
+	ep, err := s.changeEndpoint(id, func(ep *Endpoint) error {
+		if err := s.apply(ep, p); err != nil {
+			return err
+		}
+		ep.Updated = now
+		return nil
+	})
+	if err != nil {
 		return Info{}, err
 	}
-	ep.Updated = s.cfg.Now().UTC()
-	if err := s.putEndpoint(ep); err != nil {
-		return Info{}, err
+	if w != nil {
+		w.setEndpoint(ep)
 	}
-	w.setEndpoint(ep)
-	return w.info(), nil
+	return s.infoOf(ep, w)
 }
+
+// errUnchanged tells changeEndpoint to leave an endpoint as it is.
+var errUnchanged = errors.New("unchanged")
 
 // DisableByLink disables the endpoints of a workspace created or last
 // changed with its edit link (Endpoint.ByLink), saying why: call it when
@@ -316,46 +399,68 @@ func (s *Service) DisableByLink(workspace, reason string) (int, error) {
 	}
 	n := 0
 	for _, in := range s.List(workspace) {
-		w, err := s.worker(workspace, in.ID)
+		if !in.ByLink || !in.Enabled {
+			continue
+		}
+		_, w, err := s.lookup(workspace, in.ID)
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		w.emu.Lock()
-		ep := w.endpoint()
-		if ep.ByLink && ep.Enabled {
+		if w != nil {
+			w.emu.Lock()
+		}
+		ep, err := s.changeEndpoint(in.ID, func(ep *Endpoint) error {
+			if !ep.ByLink || !ep.Enabled {
+				return errUnchanged
+			}
 			ep.Enabled, ep.DisabledReason, ep.Updated = false, reason, s.cfg.Now().UTC()
-			if err := s.putEndpoint(ep); err != nil && !errors.Is(err, ErrNotFound) {
-				w.emu.Unlock()
-				return n, err
-			} else if err == nil {
+			return nil
+		})
+		if err == nil {
+			n++
+			if w != nil {
 				w.setEndpoint(ep)
-				n++
 			}
 		}
-		w.emu.Unlock()
+		if w != nil {
+			w.emu.Unlock()
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errUnchanged) {
+			return n, err
+		}
 	}
 	return n, nil
 }
 
-// putEndpoint saves an endpoint's settings, if it still exists.
-func (s *Service) putEndpoint(ep Endpoint) error {
-	return s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
-		b := tx.Bucket(bucketHooks).Bucket(bucketEndpoints)
-		if b.Get([]byte(ep.ID)) == nil {
-			return fmt.Errorf("%w: no endpoint %q here", ErrNotFound, ep.ID)
+// changeEndpoint changes endpoint id's stored settings with change and
+// returns them, in one transaction (in a cluster, ordered with every
+// node's changes), so that changes made at once on different nodes are
+// all kept.
+func (s *Service) changeEndpoint(id string, change func(*Endpoint) error) (ep Endpoint, err error) {
+	err = s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
+		var ok bool
+		ep, ok, err = getEndpoint(tx, id)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%w: no endpoint %q here", ErrNotFound, id)
 		}
-		return putJSON(b, ep.ID, ep)
+		if err := change(&ep); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketHooks).Bucket(bucketEndpoints), id, ep)
 	})
+	return ep, err
 }
 
 // Delete removes endpoint id of a workspace, its progress and its
 // delivery log; an attempt in flight is abandoned.
 func (s *Service) Delete(workspace, id string) error {
-	w, err := s.worker(workspace, id)
-	if err != nil {
+	if _, _, err := s.lookup(workspace, id); err != nil {
 		return err
 	}
-	err = s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
+	err := s.docs.Write("the webhook endpoint", func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketHooks)
 		if err := b.Bucket(bucketEndpoints).Delete([]byte(id)); err != nil {
 			return err
@@ -366,20 +471,34 @@ func (s *Service) Delete(workspace, id string) error {
 		if err := b.Bucket(bucketDeliveries).DeleteBucket([]byte(id)); err != nil && err != kv.ErrBucketNotFound {
 			return err
 		}
-		return nil
+		return deleteRequests(b, id)
 	})
 	if err != nil {
 		return err
 	}
+	s.dropWorker(id)
+	return nil
+}
+
+// dropWorker stops the worker of endpoint id, deleted, if it has one, and
+// forgets its unsaved state.
+func (s *Service) dropWorker(id string) {
 	s.mu.Lock()
+	w := s.workers[id]
 	delete(s.workers, id)
 	s.mu.Unlock()
-	w.quit()
+	if w != nil {
+		w.quit()
+	}
 	s.smu.Lock()
 	delete(s.unsaved, id)
 	delete(s.unsavedD, id)
+	for k := range s.taken {
+		if owner, _, ok := parseRequestKey([]byte(k)); ok && owner == id {
+			delete(s.taken, k)
+		}
+	}
 	s.smu.Unlock()
-	return nil
 }
 
 // load reads every endpoint and its progress.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -55,6 +56,19 @@ type Config struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Node names this process among a cluster's nodes, as the holder of
+	// the webhooks' lease (default random). See LeaseTTL.
+	Node string
+	// LeaseTTL, in cluster mode (a docs.Manager with a Log), is how long
+	// the node that delivers holds the lease "webhooks" without renewing
+	// it (default 15s): only its holder delivers and summarises edits; it
+	// renews it every LeaseTTL/3, and another node takes over at most
+	// LeaseTTL after it stops.
+	LeaseTTL time.Duration
+	// OnLease, if set, is called in cluster mode when the service gains
+	// the lease (true) and starts delivering, and when it loses it
+	// (false), once it has stopped.
+	OnLease func(held bool)
 	// OnAttempt, if set, is called after each delivery attempt is
 	// recorded (the delivery log and the endpoint show it), with the
 	// endpoint's id and the delivery as it stands: tests wait on it
@@ -75,8 +89,12 @@ func (c *Config) fill() {
 	def(&c.RetryMax, time.Hour)
 	def(&c.GiveUpAfter, 24*time.Hour)
 	def(&c.SaveEvery, time.Second)
+	def(&c.LeaseTTL, 15*time.Second)
 	if c.MaxEndpoints <= 0 {
 		c.MaxEndpoints = 20
+	}
+	if c.Node == "" {
+		c.Node = "node-" + randomID()
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "collab-webhooks/1"
@@ -107,9 +125,18 @@ type Service struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex // guards workers and closed
+	mu      sync.Mutex // guards workers and closed, and active's changes
 	workers map[string]*worker
 	closed  bool
+
+	// In cluster mode (see cluster.go) the service delivers only while
+	// active, that is while it holds the lease, until leaseEnd (the
+	// clock's UnixNano). resync (cap 1) says the stored endpoints, or the
+	// redeliveries asked for, changed.
+	clustered bool
+	active    atomic.Bool
+	leaseEnd  atomic.Int64
+	resync    chan struct{}
 
 	cmu     sync.Mutex    // guards changed
 	changed chan struct{} // closed at the next journal entry (see Changed)
@@ -122,6 +149,9 @@ type Service struct {
 	unsaved  map[string]state                // endpoint id -> progress to save
 	unsavedD map[string]map[uint64]*Delivery // endpoint id -> delivery log records to save
 	saveNow  chan chan error                 // asks the saver for a save at once
+	// taken: the redelivery requests (their keys in hooks/requests)
+	// taken into the workers' state, deleted by the save that saves it.
+	taken map[string]bool
 }
 
 // The store's buckets, beside the documents' in the same bbolt file:
@@ -130,18 +160,23 @@ type Service struct {
 //	hooks/endpoints       endpoint id -> Endpoint (JSON)
 //	hooks/state           endpoint id -> state (JSON)
 //	hooks/deliveries/<id> journal seq -> Delivery (JSON)
+//	hooks/requests        endpoint id, 0, journal seq -> a redelivery asked
+//	                      for on a node not delivering (cluster mode)
 var (
 	bucketHooks      = []byte("hooks")
 	bucketEndpoints  = []byte("endpoints")
 	bucketState      = []byte("state")
 	bucketDeliveries = []byte("deliveries")
+	bucketRequests   = []byte("requests")
 	keyInstance      = []byte("instance")
 )
 
 // New starts the service over the documents of m: it loads the endpoints
 // and starts their deliveries, and summarises edits as they become
 // durable (it becomes m's Watcher). Errors reading the store are logged;
-// the service goes on with what it could read.
+// the service goes on with what it could read. In cluster mode it does
+// so only while it holds the webhooks' lease (see Config.LeaseTTL and
+// cluster.go).
 func New(m *docs.Manager, cfg Config) *Service {
 	cfg.fill()
 	s := &Service{
@@ -149,21 +184,46 @@ func New(m *docs.Manager, cfg Config) *Service {
 		stop: make(chan struct{}), workers: map[string]*worker{},
 		changed: make(chan struct{}), due: map[string]time.Time{}, nudg: make(chan struct{}, 1),
 		unsaved: map[string]state{}, unsavedD: map[string]map[uint64]*Delivery{}, saveNow: make(chan chan error),
+		taken:     map[string]bool{},
+		clustered: m.Clustered(), resync: make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.client = newClient(cfg)
 	if err := s.init(); err != nil {
 		s.log.Error("webhooks: reading the store", "err", err)
 	}
-	m.Watch(docs.Watcher{Revisions: s.onRevisions, Journal: s.onJournal})
-	// Edits a stop left unsummarised: due at once.
-	ids, err := m.Unjournaled()
+	w := docs.Watcher{Revisions: s.onRevisions, Journal: s.onJournal}
+	if s.clustered {
+		w.Changes = s.onChanges
+	}
+	m.Watch(w)
+	if s.clustered {
+		s.wg.Add(1)
+		go s.leaser()
+	} else {
+		s.start()
+	}
+	s.wg.Add(2)
+	go s.noter()
+	go s.saver()
+	return s
+}
+
+// start marks the documents with edits a stop left unsummarised due at
+// once, loads the endpoints and starts their deliveries.
+func (s *Service) start() {
+	ids, err := s.docs.Unjournaled()
 	if err != nil {
 		s.log.Error("webhooks: listing the documents with edits to summarise", "err", err)
 	}
-	now := cfg.Now()
+	now := s.cfg.Now()
+	s.nmu.Lock()
 	for _, id := range ids {
 		s.due[id] = now
+	}
+	s.nmu.Unlock()
+	if len(ids) > 0 {
+		s.nudgeNoter()
 	}
 	eps, states, err := s.load()
 	if err != nil {
@@ -172,10 +232,20 @@ func New(m *docs.Manager, cfg Config) *Service {
 	for _, ep := range eps {
 		s.startWorker(ep, states[ep.ID])
 	}
-	s.wg.Add(2)
-	go s.noter()
-	go s.saver()
-	return s
+}
+
+func (s *Service) nudgeNoter() {
+	select {
+	case s.nudg <- struct{}{}:
+	default:
+	}
+}
+
+// randomID is 8 random base32 characters.
+func randomID() string {
+	fresh := make([]byte, 5)
+	rand.Read(fresh)
+	return strings.ToLower(base32.StdEncoding.EncodeToString(fresh))
 }
 
 // init makes the buckets and the store's instance id.
@@ -191,9 +261,7 @@ func (s *Service) init() error {
 		s.instance = string(inst)
 		return nil
 	}
-	fresh := make([]byte, 5)
-	rand.Read(fresh)
-	s.instance = strings.ToLower(base32.StdEncoding.EncodeToString(fresh))
+	s.instance = randomID()
 	if err != nil {
 		return err
 	}
@@ -217,19 +285,13 @@ func (s *Service) init() error {
 
 // Close stops the deliveries (an attempt in flight is abandoned, and made
 // again after the next start), summarises the edits that are due, and
-// saves the delivery state. Call it before closing the docs.Manager.
+// saves the delivery state; in cluster mode it then gives up the lease,
+// so that another node takes over at its next renewal. Call it before
+// closing the docs.Manager.
 func (s *Service) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.halt() {
 		return
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.docs.Watch(docs.Watcher{})
-	s.cancel()
-	close(s.stop)
-	s.wg.Wait()
 	s.nmu.Lock()
 	ids := make([]string, 0, len(s.due))
 	for id := range s.due {
@@ -244,6 +306,29 @@ func (s *Service) Close() {
 	if err := s.save(); err != nil {
 		s.log.Warn("webhooks: saving the delivery state at shutdown; the events since its last save will be sent again", "err", err)
 	}
+	if s.active.Load() {
+		if err := s.docs.ReleaseLease(leaseName, s.cfg.Node); err != nil {
+			s.log.Warn("webhooks: giving up the lease; another node takes over once it expires", "err", err)
+		}
+	}
+}
+
+// halt stops the service's goroutines, abandoning an attempt in flight,
+// and leaves the store as it is: what a crash leaves (Close then saves).
+// It reports false if the service was stopped already.
+func (s *Service) halt() bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.docs.Watch(docs.Watcher{})
+	s.cancel()
+	close(s.stop)
+	s.wg.Wait()
+	return true
 }
 
 // onJournal wakes the streams and the endpoints an entry concerns.
@@ -266,6 +351,9 @@ func (s *Service) onJournal(e docs.JournalEntry) {
 // commit: a hundred documents typed in cost one write a second, not a
 // hundred.
 func (s *Service) onRevisions(id string, _ uint64) {
+	if s.clustered && !s.active.Load() {
+		return // the lease's holder summarises
+	}
 	s.nmu.Lock()
 	if _, ok := s.due[id]; !ok {
 		s.due[id] = s.cfg.Now().Add(s.cfg.Debounce).Truncate(s.cfg.Debounce)
@@ -285,6 +373,16 @@ func (s *Service) onRevisions(id string, _ uint64) {
 func (s *Service) noter() {
 	defer s.wg.Done()
 	for {
+		if !s.delivering() {
+			// Not (or no longer surely) the lease's holder: the edits are
+			// summarised by whoever holds it.
+			select {
+			case <-s.stop:
+				return
+			case <-s.nudg:
+			}
+			continue
+		}
 		now := s.cfg.Now()
 		var ids []string
 		var next time.Time

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 
 // nodes opens a docs.Manager on each Log, each with a bbolt file of its
 // own.
-func nodes(t *testing.T, logs []*Log) []*docs.Manager {
+func nodes(t testing.TB, logs []*Log) []*docs.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	var ms []*docs.Manager
@@ -32,12 +33,20 @@ func nodes(t *testing.T, logs []*Log) []*docs.Manager {
 // at random places.
 func typeInto(d *docs.Document, client string, n int, rng *rand.Rand) error {
 	for i := 1; i <= n; i++ {
-		text, rev, _ := d.Text()
-		pos := rng.IntN(text.Len() + 1)
-		op := new(ot.Operation).Retain(pos).Insert(fmt.Sprintf("<%s%d>", client, i)).Retain(text.Len() - pos)
-		if _, err := d.Submit(docs.Edit{Base: rev, Op: *op, Author: client, OpID: fmt.Sprintf("%s:%d", client, i)}); err != nil {
-			return fmt.Errorf("%s edit %d: %w", client, i, err)
+		if err := typeInto1(d, client, i, rng); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// typeInto1 is client's edit number i.
+func typeInto1(d *docs.Document, client string, i int, rng *rand.Rand) error {
+	text, rev, _ := d.Text()
+	pos := rng.IntN(text.Len() + 1)
+	op := new(ot.Operation).Retain(pos).Insert(fmt.Sprintf("<%s%d>", client, i)).Retain(text.Len() - pos)
+	if _, err := d.Submit(docs.Edit{Base: rev, Op: *op, Author: client, OpID: fmt.Sprintf("%s:%d", client, i)}); err != nil {
+		return fmt.Errorf("%s edit %d: %w", client, i, err)
 	}
 	return nil
 }
@@ -146,5 +155,62 @@ func TestNodesShareMetadata(t *testing.T) {
 	list, err := b.Store().List(meta.Workspace, "", "", 10)
 	if err != nil || len(list) != 2 || list[0].Name != "b.txt" || list[1].ID != other.ID {
 		t.Fatalf("restarted node lists %+v, %v", list, err)
+	}
+	// A purge on one node removes the document everywhere, and its
+	// revisions from the stream.
+	if err := b.Purge(other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store().Meta(other.ID); !errors.Is(err, docs.ErrNotFound) {
+		t.Fatalf("purged document on node 0: %v", err)
+	}
+	if runs, err := logs[2].Since(other.ID, 0); err != nil || len(runs) != 0 {
+		t.Fatalf("purged document's revisions: %v, %d runs", err, len(runs))
+	}
+}
+
+// A revision from another node reaches subscribers with its operation's
+// JSON exactly as the writer encoded it, whatever the text holds.
+func TestRemoteRevisionsKeepTheirJSON(t *testing.T) {
+	logs, _ := cluster(t)
+	ms := nodes(t, logs[:2])
+	meta, err := ms[0].Create(docs.CreateParams{Name: "u.txt", Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ms[1].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	got := make(chan docs.Revision, 10)
+	_, cancel, err := b.Join(func(e docs.Event) {
+		for _, r := range e.Revisions {
+			got <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	a, err := ms[0].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release()
+	for i, s := range []string{"é\"\\\n\t", "\u2028<>&\x01", "日本語 🎉"} {
+		text, rev, _ := a.Text()
+		op := new(ot.Operation).Retain(text.Len()).Insert(s)
+		if _, err := a.Submit(docs.Edit{Base: rev, Op: *op, OpID: fmt.Sprintf("c:%d", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		want := string(op.AppendJSON(nil))
+		if string(r.OpJSON()) != want {
+			t.Fatalf("revision %d: JSON %q, want %q", r.Rev, r.OpJSON(), want)
+		}
 	}
 }

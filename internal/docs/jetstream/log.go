@@ -123,7 +123,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 			}
 			l.saw(r.Doc, fresh)
 			if h = fresh; h.rev != r.First-1 {
-				errs[i] = fmt.Errorf("%w: %s is at revision %d, not %d", docs.ErrConflict, r.Doc, h.rev, r.First-1)
+				errs[i] = &docs.ConflictError{Doc: r.Doc, Head: h.rev}
 				continue
 			}
 		}
@@ -131,6 +131,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
 		m.Data = r.Body
 		pubs[i] = l.send(m, h.seq, r.Doc)
+		pubs[i].doc = r.Doc
 	}
 	for i, p := range pubs {
 		if p == nil {
@@ -154,6 +155,23 @@ func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
 	m := nats.NewMsg(l.metaSubject())
 	m.Data = changes
 	return l.send(m, after, "the metadata").wait(ctx)
+}
+
+// Purge implements docs.Purger: doc's revisions are removed from the
+// stream.
+func (l *Log) Purge(doc string) error {
+	if err := checkDoc(doc); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	if err := l.stream.Purge(ctx, jetstream.WithPurgeSubject(l.revSubject(doc))); err != nil {
+		return fmt.Errorf("jetstream: purge %s: %w", doc, err)
+	}
+	l.mu.Lock()
+	delete(l.heads, doc)
+	l.mu.Unlock()
+	return nil
 }
 
 // head asks the stream's leader for doc's newest message.
@@ -193,8 +211,11 @@ func (l *Log) Last() (uint64, error) {
 	defer cancel()
 	for {
 		info, err := l.stream.Info(ctx)
-		if err == nil {
+		if err == nil && info.State.NumDeleted == 0 {
 			return info.State.LastSeq, nil
+		}
+		if err == nil {
+			return l.lastKept(ctx, info.State.LastSeq)
 		}
 		if !retryable(err) {
 			return 0, fmt.Errorf("jetstream: stream %s: %w", l.cfg.Stream, err)
@@ -203,6 +224,22 @@ func (l *Log) Last() (uint64, error) {
 			return 0, fmt.Errorf("jetstream: stream %s: %w (after %w)", l.cfg.Stream, perr, err)
 		}
 	}
+}
+
+// lastKept is the sequence of the newest message still in the stream, at
+// or before last: a purge (see Purge) may have removed the newest ones,
+// which a follower never receives.
+func (l *Log) lastKept(ctx context.Context, last uint64) (uint64, error) {
+	for seq := last; seq > 0; seq-- {
+		_, err := l.stream.GetMsg(ctx, seq)
+		if err == nil {
+			return seq, nil
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, fmt.Errorf("jetstream: stream %s: %w", l.cfg.Stream, err)
+		}
+	}
+	return 0, nil
 }
 
 // msgID names a message for deduplication: its subject, the sequence it

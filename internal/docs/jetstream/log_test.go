@@ -15,7 +15,7 @@ import (
 
 // cluster starts a three-node NATS cluster and returns a Log on each
 // node's connection.
-func cluster(t *testing.T) ([]*Log, []*natsembed.Server) {
+func cluster(t testing.TB) ([]*Log, []*natsembed.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
