@@ -123,7 +123,7 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 			"-nats-server-name", name, "-nats-listen", addr(i, 1), "-nats-cluster-listen", addr(i, 2),
 			"-nats-routes", strings.Join(routes, ","), "-nats-store", filepath.Join(dir, name+".nats")}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	procs := make([]*proc, n)
 	bases := make([]string, n)
