@@ -176,12 +176,9 @@ func (l *Log) Purge(doc string) error {
 
 // head asks the stream's leader for doc's newest message.
 func (l *Log) head(ctx context.Context, doc string) (head, error) {
-	m, err := l.stream.GetLastMsgForSubject(ctx, l.revSubject(doc))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return head{}, nil
-	}
-	if err != nil {
-		return head{}, fmt.Errorf("jetstream: head of %s: %w", doc, err)
+	m, err := l.lastMsg(ctx, doc)
+	if m == nil || err != nil {
+		return head{}, err
 	}
 	first, count, err := runRevs(m.Header)
 	if err != nil {

@@ -23,6 +23,22 @@ func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*l.cfg.Timeout)
 	defer cancel()
+	for {
+		runs, err := l.since(ctx, doc, rev)
+		if !retryable(err) || ctx.Err() != nil {
+			return runs, err
+		}
+		// A request went unanswered (sent as the stream's leader
+		// stopped, or while the connection moved to another server):
+		// read again, from the next leader.
+		if perr := pause(ctx, l.cfg.RetryWait/5); perr != nil {
+			return nil, err
+		}
+	}
+}
+
+// since is one attempt of Since, each of its requests bounded by Timeout.
+func (l *Log) since(ctx context.Context, doc string, rev uint64) ([]docs.Run, error) {
 	m, err := l.lastMsg(ctx, doc)
 	if m == nil || err != nil {
 		return nil, err
@@ -48,9 +64,14 @@ func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
 }
 
 // lastMsg is doc's newest message, from the stream's leader (nil if none).
+// Each request waits at most Timeout, and is sent again while ctx allows:
+// one sent as the leader stops is never answered, and its successor
+// answers the next.
 func (l *Log) lastMsg(ctx context.Context, doc string) (*jetstream.RawStreamMsg, error) {
 	for {
-		m, err := l.stream.GetLastMsgForSubject(ctx, l.revSubject(doc))
+		rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		m, err := l.stream.GetLastMsgForSubject(rctx, l.revSubject(doc))
+		cancel()
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			return nil, nil
@@ -85,7 +106,9 @@ func (l *Log) seqOf(ctx context.Context, doc string, rev, hi uint64) (uint64, er
 	}
 	for lo <= hi {
 		mid := lo + (hi-lo)/2
-		m, err := l.stream.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(l.revSubject(doc)))
+		rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		m, err := l.stream.GetMsg(rctx, mid, jetstream.WithGetMsgSubject(l.revSubject(doc)))
+		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("jetstream: find revision %d of %s: %w", rev, doc, err)
 		}
@@ -111,7 +134,9 @@ func (l *Log) seqOf(ctx context.Context, doc string, rev, hi uint64) (uint64, er
 // trip. The consumer's replica may lag the leader; reading up to to
 // (which the leader reported) waits for it.
 func (l *Log) read(ctx context.Context, doc string, from, to uint64, fn func(docs.Run)) error {
-	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	cons, err := l.stream.CreateConsumer(rctx, jetstream.ConsumerConfig{
 		FilterSubject:     l.revSubject(doc),
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       from,
@@ -196,6 +221,11 @@ func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
 		mu      sync.Mutex
 		stopped bool
 	)
+	// The consumer lives on one server: when it stops, the client sees
+	// the heartbeats stop and recreates the consumer elsewhere. Every
+	// Timeout/2, so the follower resumes within Timeout (nats.go's
+	// default, 5s, would leave the node behind for 10s).
+	hb := jetstream.PullHeartbeat(min(max(l.cfg.Timeout/2, 500*time.Millisecond), 30*time.Second))
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -217,7 +247,7 @@ func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
 		if !stopped {
 			fn(e)
 		}
-	})
+	}, hb)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: follow %s: %w", l.cfg.Stream, err)
 	}
