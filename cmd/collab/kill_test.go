@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -16,24 +17,82 @@ import (
 	"github.com/collab-editor/collab/client"
 )
 
-// startBinary runs the built server binary and returns its base URL.
-func startBinary(t *testing.T, bin, data, addr string) (*exec.Cmd, string) {
+// buildBinary builds the server binary into a temporary directory.
+func buildBinary(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", addr, "-data", data, "-log-level", "error", "-ops-per-second", "10000")
+	bin := filepath.Join(t.TempDir(), "collab")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+// proc is a running server binary. Its standard error is kept, and shown
+// if the test fails.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *bufio.Reader
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// launch starts the server binary with args, and the flags every test
+// run of it takes; the test's end kills it.
+func launch(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-log-level", "warn", "-ops-per-second", "10000"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	p := &proc{cmd: cmd, stdout: bufio.NewReader(out), stderr: &lockedBuffer{}}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s %q:\n%s", bin, args, p.stderr)
+		}
+	})
+	return p
+}
+
+// listening waits until the server accepts connections and returns its
+// base URL.
+func (p *proc) listening(t *testing.T) string {
+	t.Helper()
+	line, err := p.stdout.ReadString('\n')
 	if err != nil {
-		t.Fatalf("server did not start: %v", err)
+		t.Fatalf("server did not start: %v\n%s", err, p.stderr)
 	}
-	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+}
+
+// kill kills the process with SIGKILL and waits for it to end.
+func (p *proc) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
 }
 
 // TestKill9LosesNoAcknowledgedEdit kills the server binary with SIGKILL
@@ -44,15 +103,10 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "collab")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	data := filepath.Join(dir, "k.db")
-	cmd, base := startBinary(t, bin, data, "127.0.0.1:0")
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "k.db")
+	p := launch(t, bin, "-addr", "127.0.0.1:0", "-data", data)
+	base := p.listening(t)
 	id := createDoc(t, base, "k.go", "package k\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -94,10 +148,9 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	}
 	// Kill mid-stream, once plenty has been acknowledged.
 	ackedSome.wait(ctx, t, count, 150)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	p.kill()
 	before := count()
-	_, base2 := startBinary(t, bin, data, strings.TrimPrefix(base, "http://"))
+	base2 := launch(t, bin, "-addr", strings.TrimPrefix(base, "http://"), "-data", data).listening(t)
 	// The clients reconnect and go on typing: stop them once plenty more
 	// has been acknowledged by the new process.
 	ackedSome.wait(ctx, t, count, before+100)

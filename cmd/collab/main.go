@@ -50,6 +50,7 @@ type options struct {
 	tlsCert, tlsKey                 string
 	shutdownWait                    time.Duration
 	requestWait, keepAlive          time.Duration
+	cluster                         clusterOptions
 }
 
 // envName is the environment variable of a flag: COLLAB_ and the flag's
@@ -118,8 +119,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.requestWait, "request-timeout", 2*time.Minute, "longest time to receive one HTTP request, headers and body (WebSocket connections keep their own deadlines: -pong-wait)")
 	fs.DurationVar(&o.keepAlive, "keepalive-timeout", 2*time.Minute, "close an idle HTTP keep-alive connection after this long")
 	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish")
+	o.cluster.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data.\nEvery flag can also be set by the environment variable named after it; a flag\ngiven on the command line wins.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data;\nwith -nats or -nats-embed, as a node of a cluster (docs/CLUSTER.md).\nEvery flag can also be set by the environment variable named after it; a flag\ngiven on the command line wins.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	// Every flag's variable, checked like the flag, then the command line.
@@ -174,6 +176,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("-tls-cert and -tls-key go together")
 	}
+	if err := o.cluster.check(o.data); err != nil {
+		return nil, err
+	}
 	if err := o.server.Check(); err != nil {
 		return nil, fmt.Errorf("%w (see -jwt-secret, -jwt-jwks-url)", err)
 	}
@@ -220,29 +225,55 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metrics := server.NewMetrics()
 	o.docs.OnCommit = metrics.ObserveCommit
 	o.docs.Logger = log
+	var node *clusterNode
+	if o.cluster.on() {
+		slog.SetDefault(log) // the Bus logs there
+		if node, err = startCluster(ctx, &o.cluster, log, o.logLevel == "debug"); err != nil {
+			return err
+		}
+		o.docs.Log, o.server.Bus = node.log, node.bus
+	}
 	mgr, err := docs.Open(o.data, o.docs)
 	if err != nil {
+		node.close()
+		return err
+	}
+	// closeData closes the documents, then what cluster mode runs under
+	// them.
+	closeData := func() error {
+		err := mgr.Close()
+		node.close()
 		return err
 	}
 	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
-			mgr.Close()
+			closeData()
 			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	srv := server.New(o.server, mgr, metrics, log)
+	var handler http.Handler = srv
+	var probe *logProbe
+	if node != nil {
+		probe = startProbe(node.reachable(o.cluster.stream, mgr.Sync), log)
+		handler = probe.gate(srv)
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		mgr.Close()
+		if probe != nil {
+			probe.close()
+		}
+		srv.Close()
+		closeData()
 		return err
 	}
 	// A request's headers and body must arrive in time and an idle
 	// keep-alive connection is let go; WebSocket connections, hijacked,
 	// keep their own deadlines (ping and pong).
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: min(10*time.Second, o.requestWait), ReadTimeout: o.requestWait, IdleTimeout: o.keepAlive, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
 	// Event streams end as the shutdown begins; clients resume elsewhere.
 	hs.RegisterOnShutdown(srv.CloseStreams)
 	scheme := "http"
@@ -250,7 +281,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
-	log.Info("collab serving", "addr", ln.Addr().String(), "data", o.data)
+	log.Info("collab serving", "addr", ln.Addr().String(), "data", o.data, "cluster", node != nil)
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -270,7 +301,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shutdownErr := hs.Shutdown(sctx)
 	srv.Drain(sctx)
 	srv.Close()
-	closeErr := mgr.Close()
+	if probe != nil {
+		probe.close()
+	}
+	closeErr := closeData()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -1,5 +1,7 @@
 package docs
 
+import "fmt"
+
 // A Log is where a cluster's documents become durable, shared by every
 // node: a replicated, totally ordered log (NATS JetStream in package
 // docs/jetstream). Config.Log set puts a Manager in cluster mode:
@@ -44,6 +46,21 @@ type Log interface {
 	// call.
 	Last() (uint64, error)
 }
+
+// A ConflictError is a Log's refusal of a run because the document's
+// newest revision there is Head, not the one before the run (Head 0: not
+// known). It is an ErrConflict.
+type ConflictError struct {
+	Doc  string
+	Head uint64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%v: %q is at revision %d in the cluster's log", ErrConflict, e.Doc, e.Head)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // A Purger is a Log that can forget a document's revisions, for a purge.
 type Purger interface {

@@ -78,6 +78,9 @@ type Document struct {
 	// text's bytes at it), so that a snapshot is encoded before its commit
 	// (see Manager.appendWrite).
 	snapRev, snapLog, snapSize uint64
+	// advanced, in cluster mode, is closed (and replaced) whenever
+	// revisions of another node are applied (see Manager.catchUpTo).
+	advanced chan struct{}
 }
 
 func (d *Document) ID() string { return d.id }
@@ -131,7 +134,7 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 			// Another node wrote first: take what it wrote, and transform
 			// the edit over it (or find it was this one, sent before).
 			tries++
-			if err := d.m.catchUp(d); err != nil {
+			if err := d.m.catchUpTo(d, w.err); err != nil {
 				return Result{}, err
 			}
 			rd = diskReads{}
@@ -391,6 +394,13 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 	delete(d.writes, r.Rev)
 	d.trim()
 	d.mu.Unlock()
+}
+
+// durableRev is the newest durable revision.
+func (d *Document) durableRev() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.durRev
 }
 
 // publish tells the subscribers of durable revisions revs (consecutive,

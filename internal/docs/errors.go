@@ -30,7 +30,7 @@ var (
 	// ErrStorage: the disk refused a write (full, or failing): the edit or
 	// change was not made and may be sent again later. Reads still work,
 	// and writes succeed again by themselves once the disk takes them.
-	ErrStorage = errors.New("docs: storage unavailable (disk full?)")
+	ErrStorage = errors.New("docs: storage unavailable (disk full? in a cluster: its log out of reach?)")
 	// ErrCorrupt: the bbolt file or the revision log is damaged, or the two
 	// do not belong together. The error says what and where, and names the
 	// recovery command (see docs/OPERATIONS.md).

@@ -34,6 +34,10 @@ type cluster struct {
 	closed            bool
 
 	stop func() // ends the follow
+	// steps takes the entries the follower handed on to the advancer;
+	// queued is the position of the last (the follower's goroutine only).
+	steps  chan step
+	queued uint64
 	// The metadata committer's queue (guarded by mu), and its wake-up.
 	metaq []*write
 	wake  chan struct{}
@@ -50,13 +54,10 @@ var (
 // over what it missed and tried again.
 const catchUpTries = 200
 
-// followTries bounds the attempts to apply one entry of the Log.
-const followTries = 5
-
 // startCluster reads the node's positions, follows the Log from there
 // and waits until it has applied everything the Log held at the start.
 func (m *Manager) startCluster(l Log) error {
-	c := &cluster{log: l, wake: make(chan struct{}, 1)}
+	c := &cluster{log: l, wake: make(chan struct{}, 1), steps: make(chan step, 4096)}
 	c.cond.L = &c.mu
 	err := viewDB(m.store.db, func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketLinks)
@@ -76,11 +77,13 @@ func (m *Manager) startCluster(l Log) error {
 	if err != nil {
 		return fmt.Errorf("docs: the cluster's log: %w", err)
 	}
+	c.queued = c.followed
+	m.wg.Add(2)
+	go m.advancer()
+	go m.metaCommitter()
 	if c.stop, err = l.Follow(c.followed, m.follow); err != nil {
 		return fmt.Errorf("docs: the cluster's log: %w", err)
 	}
-	m.wg.Add(1)
-	go m.metaCommitter()
 	start := time.Now()
 	if err := c.await(last); err != nil {
 		return err
@@ -157,6 +160,7 @@ func (c *cluster) close() {
 	if c.stop != nil { // nil if Open failed before following
 		c.stop()
 	}
+	close(c.steps)
 	c.mu.Lock()
 	c.closed = true
 	c.cond.Broadcast()
@@ -211,46 +215,124 @@ func finish(w *write) {
 	}
 }
 
-// follow applies one entry of the Log; the follower's goroutine only.
+// follow applies one entry of the Log; the follower's goroutine only. A
+// run is handed to the group commit without waiting for it, so that the
+// next entries follow it into the queue; a change set waits until the
+// runs before it are applied. The node's position moves past an entry
+// once it is applied (see advancer).
 func (m *Manager) follow(e Entry) {
 	c := m.cl
 	if e.Run != nil {
-		m.applyRun(*e.Run)
+		c.steps <- step{pos: e.Pos, done: m.applyRun(*e.Run)}
 	} else {
+		if err := c.await(c.queued); err != nil {
+			return // closing
+		}
 		m.applyChanges(e.Pos, e.Changes)
+		c.steps <- step{pos: e.Pos, changes: true}
 	}
-	m.store.followed.Store(e.Pos)
-	c.mu.Lock()
-	c.followed = e.Pos
-	if e.Run == nil {
-		c.metaPos = e.Pos
-	}
-	c.cond.Broadcast()
-	c.mu.Unlock()
+	c.queued = e.Pos
 }
 
-// applyRun hands a run of revisions of the Log to its document, through
-// the group commit, and waits for them to be applied: those the document
-// has already (this node's own) are skipped.
-func (m *Manager) applyRun(run Run) {
-	for attempt := 0; ; attempt++ {
-		err := m.remote(run.Doc, []Run{run})
-		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed) && m.isClosed() {
-			// Revisions of a document purged since are dropped with it.
-			return
+// A step is an entry of the Log the follower handed on: applied once done
+// is closed (nil: applied already).
+type step struct {
+	pos     uint64
+	done    <-chan struct{}
+	changes bool
+}
+
+// advancer moves the node's position past each entry, in order, once it
+// is applied, and wakes whoever waits for it (see await).
+func (m *Manager) advancer() {
+	defer m.wg.Done()
+	c := m.cl
+	for st := range c.steps {
+		if st.done != nil {
+			<-st.done
 		}
-		m.cfg.Logger.Error("applying revisions from the cluster", "doc", run.Doc, "first", run.First, "count", run.Count, "attempt", attempt+1, "err", err)
-		if attempt == followTries-1 || !m.pause(time.Duration(attempt+1)*100*time.Millisecond) {
-			// Not for ever: the follower serves every document. The
-			// document is reloaded from the replica; its next edit reads
-			// what it lacks from the Log (a conflict).
-			if d := m.loaded(run.Doc); d != nil {
-				m.drop(d)
-				d.close(fmt.Errorf("%w: revisions from the cluster could not be applied: %w", ErrClosed, err))
+		m.store.followed.Store(st.pos)
+		c.mu.Lock()
+		c.followed = st.pos
+		if st.changes {
+			c.metaPos = st.pos
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// applyRun queues a run of revisions of the Log for its document, through
+// the group commit, and returns what is closed once they are applied (nil
+// if there is nothing to apply: the node's own run, or a document gone).
+func (m *Manager) applyRun(run Run) <-chan struct{} {
+	if d := m.loaded(run.Doc); d != nil && d.durableRev() >= run.Last() {
+		return nil // this node's own, or caught up already
+	}
+	d, err := m.open(run.Doc) // not Open, which may wait for the follower
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) { // not a document purged since
+			m.repair(run.Doc, err)
+		}
+		return nil
+	}
+	ws, err := remoteWrites(d, []Run{run})
+	if err != nil || len(ws) == 0 {
+		d.Release()
+		if err != nil {
+			m.cfg.Logger.Error("revisions from the cluster do not decode: skipped", "doc", run.Doc, "position", run.Pos, "err", err)
+		}
+		return nil
+	}
+	last := ws[len(ws)-1]
+	for _, w := range ws {
+		w.durable = func(err error) {
+			if err != nil {
+				m.repair(run.Doc, err)
 			}
-			return
+			if w == last {
+				d.Release()
+			}
+		}
+		m.commit.enqueue(w)
+	}
+	return last.done
+}
+
+// remoteWrites makes the writes of runs of d, read from the Log.
+func remoteWrites(d *Document, runs []Run) ([]*write, error) {
+	var ws []*write
+	for _, run := range runs {
+		revs, recs, err := decodeRun(run)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range revs {
+			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true})
 		}
 	}
+	return ws, nil
+}
+
+// repair brings document id up to the Log after revisions of it from the
+// follower could not be applied (a gap before them, a document closed
+// meanwhile): it reads what the document lacks from the Log, off the
+// follower's and the commit's goroutines.
+func (m *Manager) repair(id string, cause error) {
+	if m.isClosed() {
+		return
+	}
+	m.cfg.Logger.Warn("catching a document up with the cluster", "doc", id, "because", cause)
+	go func() {
+		d, err := m.open(id)
+		if err != nil {
+			return
+		}
+		defer d.Release()
+		if err := m.catchUp(d); err != nil {
+			m.cfg.Logger.Error("catching a document up with the cluster", "doc", id, "err", err)
+		}
+	}()
 }
 
 // pause waits d, or until the manager closes (false).
@@ -281,18 +363,9 @@ func (m *Manager) remote(id string, runs []Run) error {
 		return err
 	}
 	defer d.Release()
-	var ws []*write
-	for _, run := range runs {
-		revs, recs, err := decodeRun(run)
-		if err != nil {
-			return err
-		}
-		for i, r := range revs {
-			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true})
-		}
-	}
-	if len(ws) == 0 {
-		return nil
+	ws, err := remoteWrites(d, runs)
+	if err != nil {
+		return err
 	}
 	for _, w := range ws {
 		m.commit.enqueue(w)
@@ -313,6 +386,39 @@ func (m *Manager) remote(id string, runs []Run) error {
 
 // errGap is a remote revision that does not follow the document's newest.
 var errGap = errors.New("docs: revisions from the cluster after a gap")
+
+// catchUpTo brings d up to the revision another node wrote first, which
+// refused one of d's with err: the follower brings it within moments, a
+// read from the Log (catchUp) if it does not.
+func (m *Manager) catchUpTo(d *Document, err error) error {
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Head == 0 {
+		return m.catchUp(d)
+	}
+	timer := time.NewTimer(followWait)
+	defer timer.Stop()
+	for {
+		d.mu.Lock()
+		at, advanced := d.durRev, d.advanced
+		if advanced == nil {
+			advanced = make(chan struct{})
+			d.advanced = advanced
+		}
+		d.mu.Unlock()
+		if at >= ce.Head {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-timer.C:
+			return m.catchUp(d)
+		}
+	}
+}
+
+// followWait is how long an edit refused by the Log waits for the
+// follower to bring what another node wrote before reading it itself.
+const followWait = 50 * time.Millisecond
 
 // catchUp applies to d whatever the Log has of it after its newest
 // durable revision.
@@ -373,6 +479,10 @@ func (c *committer) applyRemote(w *write) {
 		d.snapRev, d.snapLog, d.snapSize = r.Rev, 0, uint64(text.ByteLen())
 	}
 	d.trim()
+	if d.advanced != nil {
+		close(d.advanced)
+		d.advanced = nil
+	}
 }
 
 // clusterBatch is a group commit in cluster mode: revisions from the Log

@@ -123,7 +123,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 			}
 			l.saw(r.Doc, fresh)
 			if h = fresh; h.rev != r.First-1 {
-				errs[i] = fmt.Errorf("%w: %s is at revision %d, not %d", docs.ErrConflict, r.Doc, h.rev, r.First-1)
+				errs[i] = &docs.ConflictError{Doc: r.Doc, Head: h.rev}
 				continue
 			}
 		}
@@ -131,6 +131,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
 		m.Data = r.Body
 		pubs[i] = l.send(m, h.seq, r.Doc)
+		pubs[i].doc = r.Doc
 	}
 	for i, p := range pubs {
 		if p == nil {

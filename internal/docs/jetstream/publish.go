@@ -19,6 +19,7 @@ type publish struct {
 	expect uint64
 	id     string
 	what   string
+	doc    string // for a run: its document
 	paf    jetstream.PubAckFuture
 	err    error // of the first send, when paf is nil
 }
@@ -59,15 +60,15 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 		wait := p.l.cfg.RetryWait
 		inProcess = false
 		if wrongLast(err) {
-			stored, moved, cerr := p.conflict(ctx)
+			stored, moved, cerr := p.conflict(ctx, attempt > 0)
 			switch {
 			case cerr != nil:
 				// Unknown: ask again.
 			case stored != 0:
 				// A resend whose first copy was stored after all.
 				return stored, nil
-			case moved:
-				return 0, fmt.Errorf("%w: %s moved past sequence %d", docs.ErrConflict, p.what, p.expect)
+			case moved != nil:
+				return 0, moved
 			}
 			// The subject has not moved: a replicated stream refuses while
 			// an earlier publish to it (another node's, usually) is still
@@ -94,30 +95,52 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 	}
 }
 
-// conflict looks, at the stream's leader, at what follows the expected
-// sequence on the subject after a refusal: stored is the sequence of this
-// very message if it is there (a first copy stored after all), moved
-// whether another message is.
-func (p *publish) conflict(ctx context.Context) (stored uint64, moved bool, err error) {
+// conflict looks, at the stream's leader, at the subject after a refusal:
+// moved is the error to return if another message follows the expected
+// one (for a run, a docs.ConflictError naming the document's newest
+// revision, which the node's follower is about to bring); stored, if the
+// message was sent before (resent), is its sequence when that first copy
+// is there after all.
+func (p *publish) conflict(ctx context.Context, resent bool) (stored uint64, moved error, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.l.cfg.Timeout)
 	defer cancel()
 	last, err := p.l.stream.GetLastMsgForSubject(ctx, p.m.Subject)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return 0, p.expect != 0, nil
+		if p.expect == 0 {
+			return 0, nil, nil
+		}
+		return 0, p.moved(0), nil
 	case err != nil:
-		return 0, false, err
+		return 0, nil, err
 	case last.Sequence == p.expect:
-		return 0, false, nil
+		return 0, nil, nil
 	}
-	next, err := p.l.stream.GetMsg(ctx, p.expect+1, jetstream.WithGetMsgSubject(p.m.Subject))
-	if err != nil {
-		return 0, false, err
+	if resent {
+		next := last
+		if last.Header.Get(jetstream.MsgIDHeader) != p.id {
+			if next, err = p.l.stream.GetMsg(ctx, p.expect+1, jetstream.WithGetMsgSubject(p.m.Subject)); err != nil {
+				return 0, nil, err
+			}
+		}
+		if next.Header.Get(jetstream.MsgIDHeader) == p.id {
+			return next.Sequence, nil, nil
+		}
 	}
-	if next.Header.Get(jetstream.MsgIDHeader) == p.id {
-		return next.Sequence, false, nil
+	var head uint64
+	if first, count, err := runRevs(last.Header); err == nil {
+		head = first + uint64(count) - 1
 	}
-	return 0, true, nil
+	return 0, p.moved(head), nil
+}
+
+// moved is the refusal of p because its subject moved on, to head if
+// known.
+func (p *publish) moved(head uint64) error {
+	if p.doc != "" {
+		return &docs.ConflictError{Doc: p.doc, Head: head}
+	}
+	return fmt.Errorf("%w: %s moved past sequence %d", docs.ErrConflict, p.what, p.expect)
 }
 
 // JetStream's error codes for a refused expected last subject sequence,

@@ -13,9 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// readChunk is how many messages a read asks for at a time.
-const readChunk = 256
-
 // Since implements docs.Log.
 func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
 	if err := checkDoc(doc); err != nil {
@@ -129,76 +126,31 @@ func (l *Log) seqOf(ctx context.Context, doc string, rev, hi uint64) (uint64, er
 }
 
 // read calls fn with each of doc's messages from sequence from to to, in
-// order, through a short-lived consumer filtered on doc's subject: the
-// server streams them, skipping other documents', readChunk per round
-// trip. The consumer's replica may lag the leader; reading up to to
-// (which the leader reported) waits for it.
+// order: "doc's first message at or after N" gets, answered by the
+// stream's leader, one round trip a message. No consumer is made for it:
+// a consumer is placed on some server of the stream, which may be the one
+// that just died. Reads are short (a conflict's catch-up is a message or
+// two; a node that missed more follows the stream anyway).
 func (l *Log) read(ctx context.Context, doc string, from, to uint64, fn func(docs.Run)) error {
-	rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-	defer cancel()
-	cons, err := l.stream.CreateConsumer(rctx, jetstream.ConsumerConfig{
-		FilterSubject:     l.revSubject(doc),
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		AckPolicy:         jetstream.AckNonePolicy,
-		MemoryStorage:     true,
-		Replicas:          1,
-		InactiveThreshold: l.cfg.Timeout,
-	})
-	if err != nil {
-		return fmt.Errorf("jetstream: read %s: %w", doc, err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
-		defer cancel()
-		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name) // else reaped when inactive
-	}()
-	var delivered uint64
-	deadline := time.Now().Add(l.cfg.Timeout)
-	for {
-		batch, err := cons.Fetch(readChunk, jetstream.FetchMaxWait(l.cfg.Timeout))
+	subject := l.revSubject(doc)
+	for seq := from; seq <= to; {
+		rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		m, err := l.stream.GetMsg(rctx, seq, jetstream.WithGetMsgSubject(subject))
+		cancel()
 		if err != nil {
-			return fmt.Errorf("jetstream: read %s: %w", doc, err)
+			return fmt.Errorf("jetstream: read %s at %d: %w", doc, seq, err)
 		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			meta, err := m.Metadata()
-			if err != nil {
-				return fmt.Errorf("jetstream: read %s: %w", doc, err)
-			}
-			if meta.Sequence.Consumer != delivered+1 {
-				return fmt.Errorf("jetstream: read %s: delivery %d after %d: messages lost in transit", doc, meta.Sequence.Consumer, delivered)
-			}
-			delivered = meta.Sequence.Consumer
-			r, err := runOf(doc, meta.Sequence.Stream, m.Headers(), m.Data())
-			if err != nil {
-				return err
-			}
-			if r.Pos > to {
-				return nil
-			}
-			fn(r)
-			if r.Pos == to {
-				return nil
-			}
+		if m.Sequence > to {
+			return nil
 		}
-		err = batch.Error()
-		if got == 0 && errors.Is(err, nats.ErrNoResponders) && time.Now().Before(deadline) {
-			// The consumer exists, but this connection's server has not
-			// yet heard where: interest spreads asynchronously.
-			if err := pause(ctx, 2*time.Millisecond); err != nil {
-				return fmt.Errorf("jetstream: read %s: %w", doc, err)
-			}
-			continue
+		r, err := runOf(doc, m.Sequence, m.Header, m.Data)
+		if err != nil {
+			return err
 		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("jetstream: read %s: %w", doc, err)
-		}
-		if got == 0 && time.Now().After(deadline) {
-			return fmt.Errorf("jetstream: read %s: sequence %d not delivered in %v", doc, to, l.cfg.Timeout)
-		}
+		fn(r)
+		seq = m.Sequence + 1
 	}
+	return nil
 }
 
 // Follow implements docs.Log with an ordered consumer over the whole
