@@ -787,7 +787,12 @@ func (m *Manager) changed(changes kv.Changes) {
 				m.drop(d)
 				d.close(ErrDeleted)
 			default:
-				d.setMeta(meta)
+				d.mu.Lock()
+				same := sameView(d.meta, meta)
+				d.mu.Unlock()
+				if !same { // not this node's own change, already told
+					d.setMeta(meta)
+				}
 			}
 		case ch.Op == kv.OpDeleteBucket && len(ch.Path) == 1 && bytes.Equal(ch.Path[0], bucketLog):
 			if d := m.loaded(string(ch.Key)); d != nil {
@@ -803,6 +808,15 @@ func (m *Manager) changed(changes kv.Changes) {
 	}
 	m.watchJournal(entries)
 	m.watchChanges(changes)
+}
+
+// sameView reports whether two versions of a document's metadata look the
+// same to its sessions: a change set that only moved bookkeeping (the
+// journal's cursor), or that this node made and told of already, is not
+// news.
+func sameView(a, b Meta) bool {
+	return a.Name == b.Name && a.Language == b.Language && a.Workspace == b.Workspace &&
+		a.EditLink == b.EditLink && a.ViewLink == b.ViewLink && a.Settings == b.Settings
 }
 
 // replicated is what of a change set every node applies: not what each
