@@ -40,18 +40,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := envName(f.Name)
-		f.Usage += " (" + name + ")"
-		if v := getenv(name); v != "" && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
+	if err := fromEnv(fs, getenv); err != nil {
+		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
