@@ -185,6 +185,7 @@ type clusterNode struct {
 	js  natsjs.JetStream // for the readiness probe's account info
 	log *jetstream.Log   // the documents' Log (docs.Config.Log)
 	bus *roombus.Bus     // the rooms' Bus (server.Config.Bus)
+	id  string           // the node's name among the cluster's nodes (the bus's, the webhooks lease's)
 }
 
 // startCluster starts the embedded server (with -nats-embed), connects to
@@ -279,7 +280,8 @@ func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger, debu
 	}); err != nil {
 		return nil, err
 	}
-	n.bus = roombus.New(n.nc, c.name+"-"+randomHex(4))
+	n.id = c.name + "-" + randomHex(4)
+	n.bus = roombus.New(n.nc, n.id)
 	return n, nil
 }
 

@@ -222,6 +222,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		o.docs.Log, o.server.Bus = node.log, node.bus
+		o.server.Hooks.Node = node.id // the webhooks' lease holder, by the name the logs use
 	}
 	mgr, err := docs.Open(o.data, o.docs)
 	if err != nil {
