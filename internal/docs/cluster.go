@@ -19,8 +19,9 @@ import "fmt"
 //     in order, to its bbolt file, which is then the node's replica of the
 //     cluster's state: reads (history, blame, links, …) are local.
 //
-// The local mode's revision log (wal.go) and its bbolt file are the
-// single-node Log and replica in one; it keeps its own, faster, path.
+// The group commit sees neither: it hands each batch to a revisionLog
+// (commit.go), walLog in local mode (the revision log beside bbolt,
+// wal.go), clusterLog in cluster mode (a Log, follow.go).
 type Log interface {
 	// Append makes runs durable, in one call per group commit; runs of
 	// different documents are sent together. errs[i] is run i's result:

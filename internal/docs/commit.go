@@ -63,22 +63,12 @@ type committer struct {
 	maxBatch int
 	observe  func(batch int, took time.Duration)
 
-	// The revision log (see wal.go), if log is set: a batch of revisions
-	// only is made durable there; anything else commits to bbolt. The
-	// Manager checkpoints it.
-	log    *walFile
-	logMax int64             // the file starts over once records pass this offset
-	heads  map[string]uint64 // each document's log head, as last committed; commit goroutine only
-	// logBroken is set when a write to the log failed: the file's state is
-	// then unknown, and the log is used again only from its next
-	// generation, which starts once everything is in bbolt. Commit
-	// goroutine only.
-	logBroken bool
-	// cluster, in cluster mode, is where revisions go instead of the
-	// revision log, and toMeta takes the writes to replicate (see
+	// revs makes each batch durable: the revision log beside bbolt
+	// (walLog), or in cluster mode the cluster's Log (clusterLog).
+	revs revisionLog
+	// toMeta, in cluster mode, takes the writes to replicate (see
 	// Manager.metaCommitter).
-	cluster Log
-	toMeta  func(*write)
+	toMeta func(*write)
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*write
@@ -88,20 +78,27 @@ type committer struct {
 	wg     sync.WaitGroup
 }
 
-// newCommitter starts the group commit. With useLog, batches of revisions
-// go to the store's revision log, which starts over past logMax bytes.
-func newCommitter(st *Store, maxBatch int, observe func(int, time.Duration), useLog bool, logMax int64) *committer {
+// A revisionLog makes the group commit's batches durable: the seam
+// between the serial edit path and where its revisions are kept. walLog
+// (wal.go) is the local mode's, clusterLog (follow.go) cluster mode's. Its
+// commit runs on the commit goroutine, one batch at a time, and returns
+// the batch in the order its subscribers are to hear of it, each write's
+// own error in its err, or the failure of the whole batch.
+type revisionLog interface {
+	commit(c *committer, batch []*write) ([]*write, error)
+}
+
+// newCommitter starts the group commit, its batches made durable by revs;
+// toMeta, if set, takes the writes that are not revisions (cluster mode).
+func newCommitter(st *Store, maxBatch int, observe func(int, time.Duration), revs revisionLog, toMeta func(*write)) *committer {
 	c := &committer{
 		store:    st,
 		maxBatch: maxBatch,
 		observe:  observe,
-		logMax:   logMax,
-		heads:    map[string]uint64{},
+		revs:     revs,
+		toMeta:   toMeta,
 		wake:     make(chan struct{}, 1),
 		notify:   make(chan []*write, 64),
-	}
-	if useLog {
-		c.log = st.wal
 	}
 	c.wg.Add(2)
 	go c.run()
@@ -189,14 +186,7 @@ func (c *committer) run() {
 		c.mu.Unlock()
 
 		start := time.Now()
-		var err error
-		if c.cluster != nil {
-			batch = c.clusterBatch(batch)
-		} else if rec := c.logRecord(batch); rec != nil {
-			err = c.logBatch(batch, rec)
-		} else {
-			err = c.commitBatch(batch)
-		}
+		batch, err := c.revs.commit(c, batch)
 		took := time.Since(start)
 		if c.observe != nil {
 			c.observe(len(batch), took)
@@ -217,79 +207,6 @@ func (c *committer) run() {
 	}
 }
 
-// logRecord returns the revision log record of batch, or nil if the
-// batch must commit to bbolt: it holds something other than revisions, a
-// revision of a document whose head the committer does not know (the
-// first since start, or since a write that may have changed its log), or
-// is too big for the log.
-func (c *committer) logRecord(batch []*write) []byte {
-	if c.log == nil {
-		return nil
-	}
-	next := make(map[string]uint64, len(batch))
-	size := 0
-	for _, w := range batch {
-		if w.doc == nil {
-			return nil
-		}
-		id := w.doc.id
-		head, ok := next[id]
-		if !ok {
-			if head, ok = c.heads[id]; !ok {
-				return nil
-			}
-		}
-		if w.rev.Rev != head+1 {
-			return nil
-		}
-		next[id] = w.rev.Rev
-		size += len(id) + len(w.prep.rec) + 24
-	}
-	if int64(size) > c.logMax/4 {
-		return nil
-	}
-	rec := newWALRecord(len(batch), size)
-	for _, w := range batch {
-		rec = appendWALEntry(rec, w.doc.id, w.rev.Rev, w.prep.rec)
-	}
-	return rec
-}
-
-// logBatch makes a batch of revisions durable in the revision log. Should
-// the log fail, the batch goes to bbolt, and so does every later one until
-// the log starts its next generation, which needs everything in it
-// checkpointed first: the first batch after a checkpoint tries. Past
-// logMax the log starts over the same way; while bbolt refuses the
-// checkpoint, records go on past logMax, and the file grows.
-func (c *committer) logBatch(batch []*write, rec []byte) error {
-	if c.logBroken || c.log.off+int64(len(rec)) > c.logMax {
-		// While a checkpoint has failed, its retry is the Manager's, not
-		// one per batch.
-		if !c.store.health.isFailing(partDB) || !c.store.hasPending() {
-			if c.store.restartLog(c.log) == nil {
-				c.logBroken = false
-			}
-		}
-		if c.logBroken {
-			return c.commitBatch(batch)
-		}
-	}
-	if err := c.log.append(rec); err != nil {
-		// After a failed write or fsync the file's state is unknown:
-		// nothing more goes after this record. Replaying it, should it
-		// have reached the disk, is harmless.
-		c.logBroken = true
-		c.store.health.failed(partLog, "append to the revision log", err)
-		return c.commitBatch(batch)
-	}
-	c.store.health.ok(partLog)
-	for _, w := range batch {
-		c.heads[w.doc.id] = w.rev.Rev
-	}
-	c.store.addPending(batch)
-	return nil
-}
-
 // commitBatch commits a batch in one bbolt transaction, after the
 // revisions pending in the log. While bbolt refuses writes and revisions
 // are pending, it fails at once: the Manager's checkpoints retry them,
@@ -304,23 +221,7 @@ func (c *committer) commitBatch(batch []*write) error {
 		}
 		return nil
 	})
-	if err != nil {
-		// Nothing committed: the heads stand.
-		return err
-	}
-	for _, w := range batch {
-		switch {
-		case w.doc != nil && w.err == nil:
-			c.heads[w.doc.id] = w.rev.Rev
-		case w.doc != nil:
-			delete(c.heads, w.doc.id)
-		case w.foreign:
-			clear(c.heads)
-		case w.drops != "":
-			delete(c.heads, w.drops)
-		}
-	}
-	return nil
+	return err
 }
 
 // notSaved is the error of a write that is not a revision, which saves

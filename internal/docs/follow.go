@@ -54,11 +54,17 @@ var (
 // over what it missed and tried again.
 const catchUpTries = 200
 
-// startCluster reads the node's positions, follows the Log from there
-// and waits until it has applied everything the Log held at the start.
-func (m *Manager) startCluster(l Log) error {
+// newCluster is the cluster-mode state of a Manager over l.
+func newCluster(l Log) *cluster {
 	c := &cluster{log: l, wake: make(chan struct{}, 1), steps: make(chan step, 4096)}
 	c.cond.L = &c.mu
+	return c
+}
+
+// startCluster reads the node's positions, follows the Log from there
+// and waits until it has applied everything the Log held at the start.
+func (m *Manager) startCluster() error {
+	c, l := m.cl, m.cl.log
 	err := viewDB(m.store.db, func(tx *kv.Tx) error {
 		b := tx.Bucket(bucketLinks)
 		c.followed = readPos(b.Get(keyFollowed))
@@ -70,9 +76,6 @@ func (m *Manager) startCluster(l Log) error {
 	}
 	m.store.followed.Store(c.followed)
 	m.store.sync = m.Sync
-	m.cl = c
-	m.commit.cluster = l
-	m.commit.toMeta = c.enqueue
 	last, err := l.Last()
 	if err != nil {
 		return fmt.Errorf("docs: the cluster's log: %w", err)
@@ -485,12 +488,14 @@ func (c *committer) applyRemote(w *write) {
 	}
 }
 
-// clusterBatch is a group commit in cluster mode: revisions from the Log
-// are applied, this node's revisions appended to the Log, one run per
-// document; it returns the batch in the order its subscribers hear of it
-// (the Log's revisions first). Writes that are not revisions went to the
-// metadata committer or, if local, commit to bbolt here.
-func (c *committer) clusterBatch(batch []*write) []*write {
+// clusterLog is cluster mode's revisionLog: revisions from the Log are
+// applied, this node's revisions appended to the Log, one run per
+// document, and the batch returned in the order its subscribers hear of
+// it (the Log's revisions first). Writes that are not revisions went to
+// the metadata committer or, if the node's own, commit to bbolt here.
+type clusterLog struct{ log Log }
+
+func (l *clusterLog) commit(c *committer, batch []*write) ([]*write, error) {
 	var remote, local, other []*write
 	for _, w := range batch {
 		switch {
@@ -509,7 +514,7 @@ func (c *committer) clusterBatch(batch []*write) []*write {
 		c.store.addPending(remote)
 	}
 	if len(local) > 0 {
-		c.appendRuns(local)
+		l.appendRuns(c, local)
 	}
 	if len(other) > 0 {
 		if err := c.commitBatch(other); err != nil {
@@ -529,13 +534,13 @@ func (c *committer) clusterBatch(batch []*write) []*write {
 			out = append(out, w)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // appendRuns appends this node's revisions to the Log, one run per
 // document, and sets each write's error. A revision rolled back since it
 // was queued (see rollback) is not sent.
-func (c *committer) appendRuns(local []*write) {
+func (l *clusterLog) appendRuns(c *committer, local []*write) {
 	var (
 		runs  []Run
 		owner [][]*write
@@ -568,7 +573,7 @@ func (c *committer) appendRuns(local []*write) {
 	if len(runs) == 0 {
 		return
 	}
-	errs := c.cluster.Append(runs)
+	errs := l.log.Append(runs)
 	var durable []*write
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, ErrConflict) {

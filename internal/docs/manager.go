@@ -170,10 +170,24 @@ func Open(path string, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var (
+		revs   revisionLog = &walLog{max: int64(cfg.LogBytes), heads: map[string]uint64{}}
+		cl     *cluster
+		toMeta func(*write)
+	)
+	switch {
+	case cfg.Log != nil:
+		cl = newCluster(cfg.Log)
+		revs, toMeta = &clusterLog{log: cfg.Log}, cl.enqueue
+		st.cluster = true
+	case !cfg.DirectCommits:
+		revs.(*walLog).file = st.wal
+	}
 	m := &Manager{
 		store:   st,
 		cfg:     cfg,
-		commit:  newCommitter(st, cfg.MaxBatch, cfg.OnCommit, !cfg.DirectCommits && cfg.Log == nil, int64(cfg.LogBytes)),
+		cl:      cl,
+		commit:  newCommitter(st, cfg.MaxBatch, cfg.OnCommit, revs, toMeta),
 		live:    make(map[string]*entry),
 		stopped: make(map[string]int),
 		index:   make(chan blameJob, 256),
@@ -191,9 +205,8 @@ func Open(path string, cfg Config) (*Manager, error) {
 	})
 	go m.indexer()
 	go m.sessionIndexer()
-	if cfg.Log != nil {
-		st.cluster = true
-		if err := m.startCluster(cfg.Log); err != nil {
+	if cl != nil {
+		if err := m.startCluster(); err != nil {
 			m.Close()
 			return nil, err
 		}

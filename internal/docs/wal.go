@@ -668,3 +668,119 @@ func (s *Store) closeLog() error {
 	s.wal = nil
 	return err
 }
+
+// walLog is the local mode's revisionLog: a batch of revisions only goes
+// to the revision log (the file, and then pending until a checkpoint
+// copies it into bbolt); anything else, or with no file (DirectCommits),
+// commits to bbolt.
+type walLog struct {
+	file  *walFile
+	max   int64             // the file starts over once records pass this offset
+	heads map[string]uint64 // each document's log head, as last committed
+	// broken is set when a write to the file failed: its state is then
+	// unknown, and the log is used again only from its next generation,
+	// which starts once everything is in bbolt.
+	broken bool
+}
+
+func (l *walLog) commit(c *committer, batch []*write) ([]*write, error) {
+	if rec := l.record(batch); rec != nil {
+		return batch, l.append(c, batch, rec)
+	}
+	return batch, l.bolt(c, batch)
+}
+
+// record returns the revision log record of batch, or nil if the
+// batch must commit to bbolt: it holds something other than revisions, a
+// revision of a document whose head the committer does not know (the
+// first since start, or since a write that may have changed its log), or
+// is too big for the log.
+func (l *walLog) record(batch []*write) []byte {
+	if l.file == nil {
+		return nil
+	}
+	next := make(map[string]uint64, len(batch))
+	size := 0
+	for _, w := range batch {
+		if w.doc == nil {
+			return nil
+		}
+		id := w.doc.id
+		head, ok := next[id]
+		if !ok {
+			if head, ok = l.heads[id]; !ok {
+				return nil
+			}
+		}
+		if w.rev.Rev != head+1 {
+			return nil
+		}
+		next[id] = w.rev.Rev
+		size += len(id) + len(w.prep.rec) + 24
+	}
+	if int64(size) > l.max/4 {
+		return nil
+	}
+	rec := newWALRecord(len(batch), size)
+	for _, w := range batch {
+		rec = appendWALEntry(rec, w.doc.id, w.rev.Rev, w.prep.rec)
+	}
+	return rec
+}
+
+// append makes a batch of revisions durable in the revision log. Should
+// the log fail, the batch goes to bbolt, and so does every later one until
+// the log starts its next generation, which needs everything in it
+// checkpointed first: the first batch after a checkpoint tries. Past
+// logMax the log starts over the same way; while bbolt refuses the
+// checkpoint, records go on past logMax, and the file grows.
+func (l *walLog) append(c *committer, batch []*write, rec []byte) error {
+	if l.broken || l.file.off+int64(len(rec)) > l.max {
+		// While a checkpoint has failed, its retry is the Manager's, not
+		// one per batch.
+		if !c.store.health.isFailing(partDB) || !c.store.hasPending() {
+			if c.store.restartLog(l.file) == nil {
+				l.broken = false
+			}
+		}
+		if l.broken {
+			return l.bolt(c, batch)
+		}
+	}
+	if err := l.file.append(rec); err != nil {
+		// After a failed write or fsync the file's state is unknown:
+		// nothing more goes after this record. Replaying it, should it
+		// have reached the disk, is harmless.
+		l.broken = true
+		c.store.health.failed(partLog, "append to the revision log", err)
+		return l.bolt(c, batch)
+	}
+	c.store.health.ok(partLog)
+	for _, w := range batch {
+		l.heads[w.doc.id] = w.rev.Rev
+	}
+	c.store.addPending(batch)
+	return nil
+}
+
+// bolt commits a batch to bbolt (see committer.commitBatch) and keeps the
+// heads: a document's, once bbolt has its revision; none, for a write
+// that may change its log.
+func (l *walLog) bolt(c *committer, batch []*write) error {
+	if err := c.commitBatch(batch); err != nil {
+		return err // nothing committed: the heads stand
+	}
+	for _, w := range batch {
+		switch {
+		case w.doc != nil && w.err == nil:
+			l.heads[w.doc.id] = w.rev.Rev
+		case w.doc != nil:
+			delete(l.heads, w.doc.id)
+		case w.foreign:
+			clear(l.heads)
+		case w.drops != "":
+			delete(l.heads, w.drops)
+		}
+	}
+	return nil
+}
