@@ -338,12 +338,29 @@ func appendLeaves(out []*node, s string, size int) []*node {
 	if len(s) <= cfg.leafMax {
 		return append(out, newLeafCount(s))
 	}
+	// g pieces of at most size bytes hold s: each cut leaves the rest
+	// within g-1 of them. A cut moved back to a code point boundary
+	// leaves the bytes it gave up to the rest, which after a few cuts of
+	// multi-byte text would outgrow them: then the cut goes forward to
+	// the next boundary instead.
 	for g := (len(s) + size - 1) / size; g > 1; g-- {
 		cut := cutPoint(s, len(s)/g)
+		if len(s)-cut > (g-1)*size {
+			cut = nextBoundary(s, len(s)-(g-1)*size)
+		}
 		out = append(out, newLeafCount(s[:cut]))
 		s = s[cut:]
 	}
 	return append(out, newLeafCount(s))
+}
+
+// nextBoundary moves i forward to a code point boundary of the valid
+// UTF-8 text s, by at most utf8.UTFMax-1 bytes.
+func nextBoundary(s string, i int) int {
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return i
 }
 
 // cutPoint moves i back to a code point boundary of the valid UTF-8 text

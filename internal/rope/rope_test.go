@@ -189,6 +189,37 @@ func TestAppendLeaves(t *testing.T) {
 	})
 }
 
+// Texts of random multi-byte code points: cuts that move back to code
+// point boundaries time after time must not leave the last pieces over
+// leafMax (TestRandomOps found one: a leaf of 33 bytes with leafMax 32).
+func TestAppendLeavesRandomText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 7))
+	eachParams(t, func(t *testing.T) {
+		units := []string{"a", "é", "中", "😀"}
+		for range 2000 {
+			var sb strings.Builder
+			for n := cfg.leafMax + rng.IntN(6*cfg.leafMax); sb.Len() < n; {
+				sb.WriteString(units[rng.IntN(len(units))])
+			}
+			s := sb.String()
+			for _, size := range []int{cfg.leafBuild, cfg.leafMax - utf8.UTFMax} {
+				ls := appendLeaves(nil, s, size)
+				var got strings.Builder
+				for _, l := range ls {
+					leaves := 0
+					if err := checkNode(l, len(ls) == 1, &leaves); err != nil {
+						t.Fatalf("len %d size %d: %v", len(s), size, err)
+					}
+					got.WriteString(l.text)
+				}
+				if got.String() != s {
+					t.Fatalf("len %d: pieces do not concatenate to the input", len(s))
+				}
+			}
+		}
+	})
+}
+
 // ---------------------------------------------------------------------------
 // Model-based checking
 
