@@ -25,8 +25,13 @@ type Config struct {
 	Retries int
 	// RetryWait is the pause before such a resend. Default 250ms.
 	RetryWait time.Duration
+	// Deadline bounds an append or a change set, resends included: past
+	// it the write fails (an edit is refused as storage unavailable, and
+	// its client sends it again). It outlasts a stream leader's election
+	// (a few seconds). Default 20s.
+	Deadline time.Duration
 	// Duplicates is the stream's deduplication window; it must outlast
-	// Retries*(Timeout+RetryWait). Default 5 minutes. Only used when the
+	// Deadline. Default 5 minutes. Only used when the
 	// stream is created.
 	Duplicates time.Duration
 	// MaxPending caps publishes awaiting their acknowledgement. Default
@@ -52,6 +57,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryWait <= 0 {
 		c.RetryWait = 250 * time.Millisecond
+	}
+	if c.Deadline <= 0 {
+		c.Deadline = 20 * time.Second
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = 5 * time.Minute

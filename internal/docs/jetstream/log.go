@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/nats-io/nats.go"
@@ -106,7 +105,7 @@ func (l *Log) saw(doc string, h head) {
 func (l *Log) Append(runs []docs.Run) []error {
 	errs := make([]error, len(runs))
 	pubs := make([]*publish, len(runs))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.cfg.Retries+1)*(l.cfg.Timeout+l.cfg.RetryWait))
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
 	defer cancel()
 	for i, r := range runs {
 		if err := checkDoc(r.Doc); err != nil {
@@ -150,7 +149,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 
 // Commit implements docs.Log.
 func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.cfg.Retries+1)*(l.cfg.Timeout+l.cfg.RetryWait))
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
 	defer cancel()
 	m := nats.NewMsg(l.metaSubject())
 	m.Data = changes
