@@ -658,9 +658,20 @@ func (m *Manager) metaCommitter() {
 	c := m.cl
 	for batch := c.next(); batch != nil; batch = c.next() {
 		var err error
+		synced := false
 		for attempt := 0; ; attempt++ {
 			var changes kv.Changes
-			if changes, err = m.store.record(batch); err != nil || changes.Empty() {
+			changes, err = m.store.record(batch)
+			if err == nil && !synced && missedOne(batch) {
+				// A write that found nothing may concern what another
+				// node made a moment ago: catch up, and run the batch
+				// again.
+				synced = true
+				if err = m.Sync(); err == nil {
+					continue
+				}
+			}
+			if err != nil || changes.Empty() {
 				break
 			}
 			c.mu.Lock()
@@ -698,6 +709,16 @@ func (m *Manager) metaCommitter() {
 			finish(w)
 		}
 	}
+}
+
+// missedOne reports whether a write of batch failed with ErrNotFound.
+func missedOne(batch []*write) bool {
+	for _, w := range batch {
+		if errors.Is(w.err, ErrNotFound) {
+			return true
+		}
+	}
+	return false
 }
 
 // record runs the writes of batch in a bbolt transaction that records
