@@ -325,8 +325,10 @@ func (s *Service) halt() bool {
 	s.closed = true
 	s.mu.Unlock()
 	s.docs.Watch(docs.Watcher{})
-	s.cancel()
+	// stop before cancel: an attempt that ends because it was cancelled
+	// then sees the service stopping, and records nothing.
 	close(s.stop)
+	s.cancel()
 	s.wg.Wait()
 	return true
 }
