@@ -142,12 +142,14 @@ func (w *worker) nudge() {
 
 // quit stops the worker, abandoning an attempt in flight.
 func (w *worker) quit() {
+	// done first: an attempt cancelled below then sees the worker gone,
+	// and records nothing.
+	close(w.done)
 	w.mu.Lock()
 	if w.abort != nil {
 		w.abort()
 	}
 	w.mu.Unlock()
-	close(w.done)
 }
 
 func (w *worker) endpoint() Endpoint {
