@@ -50,10 +50,13 @@ type Log interface {
 
 // A ConflictError is a Log's refusal of a run because the document's
 // newest revision there is Head, not the one before the run (Head 0: not
-// known). It is an ErrConflict.
+// known). It is an ErrConflict. Won, if the Log read it, is the run that
+// took the refused run's place: the node applies it at once rather than
+// wait for its follower to bring it.
 type ConflictError struct {
 	Doc  string
 	Head uint64
+	Won  *Run
 }
 
 func (e *ConflictError) Error() string {

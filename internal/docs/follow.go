@@ -398,6 +398,9 @@ func (m *Manager) catchUpTo(d *Document, err error) error {
 	if !errors.As(err, &ce) || ce.Head == 0 {
 		return m.catchUp(d)
 	}
+	if ce.Won != nil && ce.Won.First == d.durableRev()+1 {
+		return m.remote(d.id, []Run{*ce.Won}) // the winner, read with the refusal
+	}
 	timer := time.NewTimer(followWait)
 	defer timer.Stop()
 	for {

@@ -130,7 +130,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
 		m.Data = r.Body
 		pubs[i] = l.send(m, h.seq, r.Doc)
-		pubs[i].doc = r.Doc
+		pubs[i].doc, pubs[i].first = r.Doc, r.First
 	}
 	for i, p := range pubs {
 		if p == nil {

@@ -19,7 +19,8 @@ type publish struct {
 	expect uint64
 	id     string
 	what   string
-	doc    string // for a run: its document
+	doc    string // for a run: its document and first revision
+	first  uint64
 	paf    jetstream.PubAckFuture
 	err    error // of the first send, when paf is nil
 }
@@ -127,11 +128,18 @@ func (p *publish) conflict(ctx context.Context, resent bool) (stored uint64, mov
 			return next.Sequence, nil, nil
 		}
 	}
-	var head uint64
-	if first, count, err := runRevs(last.Header); err == nil {
-		head = first + uint64(count) - 1
+	if p.doc == "" {
+		return 0, p.moved(0), nil
 	}
-	return 0, p.moved(head), nil
+	won, err := runOf(p.doc, last.Sequence, last.Header, last.Data)
+	if err != nil {
+		return 0, p.moved(0), nil
+	}
+	ce := &docs.ConflictError{Doc: p.doc, Head: won.Last()}
+	if won.First == p.first { // the run that took this one's place
+		ce.Won = &won
+	}
+	return 0, ce, nil
 }
 
 // moved is the refusal of p because its subject moved on, to head if
