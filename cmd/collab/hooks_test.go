@@ -72,8 +72,10 @@ func TestWebhooksThroughRun(t *testing.T) {
 	if resp, err := apiClient(t).Do(put); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("PUT: %v %v", resp, err)
 	}
-	if g := next("document.changed"); !strings.Contains(string(g.body), `"fromRev":2,"toRev":2`) || wh.Verify(g.body, g.header) != nil {
+	if g := next("document.changed"); !strings.Contains(string(g.body), `"fromRev":2,"toRev":2`) {
 		t.Fatalf("summary %s", g.body)
+	} else if err := wh.Verify(g.body, g.header); err != nil {
+		t.Fatalf("summary %s, headers %v: %v", g.body, g.header, err)
 	}
 
 	status.Store(503)
