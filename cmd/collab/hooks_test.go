@@ -29,8 +29,11 @@ func TestWebhooksThroughRun(t *testing.T) {
 	status.Store(200)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		// The answer is chosen before the test hears of the request: the
+		// test changes it once it has.
+		code := int(status.Load())
 		reqs <- got{r.Header.Clone(), b}
-		w.WriteHeader(int(status.Load()))
+		w.WriteHeader(code)
 	}))
 	defer rcv.Close()
 	next := func(want string) got {
