@@ -212,11 +212,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, edit bool) (gran
 			return g, false
 		}
 	default:
-		var l docs.Link
-		err := s.known(func() (err error) {
-			l, err = s.docs.ResolveLink(id)
-			return err
-		})
+		l, err := s.docs.ResolveLink(id) // in a cluster, caught up on a miss
 		if err != nil || l.Kind != "doc" {
 			s.problem(w, r, http.StatusNotFound, "not_found", "no such document, or the link was rotated")
 			return g, false
@@ -273,7 +269,7 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, cred credent
 // internal id must not either (its history stays in the store; see
 // trash.go).
 func (s *Server) live(w http.ResponseWriter, r *http.Request, g grant) bool {
-	if err := s.known(func() error { _, err := s.docs.Store().Meta(g.doc); return err }); err != nil {
+	if _, err := s.docs.Store().Meta(g.doc); err != nil { // in a cluster, caught up on a miss
 		s.failFor(w, r, g, err)
 		return false
 	}
@@ -379,17 +375,4 @@ func newEmbedKey() []byte {
 	k := make([]byte, 32)
 	rand.Read(k)
 	return k
-}
-
-// known runs look, a read of a document or link that this node's
-// replica answers, and once more after the node has caught up with its
-// cluster (docs.Manager.Sync) if look found nothing: a document or link
-// made on another node a moment ago, acknowledged to its caller, is then
-// found here too. On a single node Sync returns at once.
-func (s *Server) known(look func() error) error {
-	err := look()
-	if errors.Is(err, docs.ErrNotFound) && s.docs.Sync() == nil {
-		err = look()
-	}
-	return err
 }
