@@ -166,27 +166,7 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 		cs[i] = c
 	}
 	seed := seedOf(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			for range 5000 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := randomEdit(rng, c); err != nil {
-					t.Error(err)
-					return
-				}
-				time.Sleep(time.Millisecond) // think time: the workload
-			}
-		}()
-	}
+	stop, wg := typeAway(t, cs, seed, 5000)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	ackedSome.wait(ctx, t, count, 150)
 	victim := rand.New(rand.NewPCG(seed, 99)).IntN(n)

@@ -125,27 +125,7 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 		cs[i] = c
 	}
 	seed := seedOf(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			for k := 0; k < 2000; k++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := randomEdit(rng, c); err != nil {
-					t.Error(err)
-					return
-				}
-				time.Sleep(time.Millisecond) // think time: the workload
-			}
-		}()
-	}
+	stop, wg := typeAway(t, cs, seed, 2000)
 	// Kill mid-stream, once plenty has been acknowledged.
 	ackedSome.wait(ctx, t, count, 150)
 	p.kill()
@@ -174,4 +154,29 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	defer mu.Unlock()
 	checkExactlyOnce(t, base2, id, acked)
 	t.Logf("killed with %d edits acknowledged; %d after restart; head %d", before, len(acked), head.Rev)
+}
+
+// typeAway starts a typist for each client: up to n random edits each,
+// a millisecond apart (the workload), until stop is closed; wait on wg
+// after closing it.
+func typeAway(t *testing.T, cs []*client.Client, seed uint64, n int) (stop chan struct{}, wg *sync.WaitGroup) {
+	stop, wg = make(chan struct{}), &sync.WaitGroup{}
+	for i, c := range cs {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			for range n {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := randomEdit(rng, c); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond) // think time: the workload
+			}
+		})
+	}
+	return stop, wg
 }
