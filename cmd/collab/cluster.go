@@ -191,7 +191,7 @@ type clusterNode struct {
 // startCluster starts the embedded server (with -nats-embed), connects to
 // NATS, and waits, at most -nats-wait, until the stream answers; it logs
 // what it waits for every few seconds. On error it stops what it started.
-func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger, debug bool) (_ *clusterNode, err error) {
+func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger) (_ *clusterNode, err error) {
 	n := &clusterNode{}
 	defer func() {
 		if err != nil {
@@ -216,7 +216,7 @@ func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger, debu
 	}
 	if c.embed {
 		cfg := c.server
-		cfg.Log = debug
+		cfg.Logger = log.With("nats", cfg.Name)
 		if n.srv, err = natsembed.Start(cfg, 10*time.Second); err != nil {
 			return nil, fmt.Errorf("-nats-embed: %w", err)
 		}
@@ -230,6 +230,7 @@ func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger, debu
 			return nil, err
 		}
 		urls = n.srv.ClientURL()
+		opts = append(opts, nats.InProcessServer(n.srv))
 	} else {
 		if c.creds != "" {
 			opts = append(opts, nats.UserCredentials(c.creds))

@@ -218,7 +218,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var node *clusterNode
 	if o.cluster.on() {
 		slog.SetDefault(log) // the Bus logs there
-		if node, err = startCluster(ctx, &o.cluster, log, o.logLevel == "debug"); err != nil {
+		if node, err = startCluster(ctx, &o.cluster, log); err != nil {
 			return err
 		}
 		o.docs.Log, o.server.Bus = node.log, node.bus

@@ -49,17 +49,21 @@ type Log interface {
 }
 
 // A ConflictError is a Log's refusal of a run because the document's
-// newest revision there is Head, not the one before the run (Head 0: not
-// known). It is an ErrConflict. Won, if the Log read it, is the run that
-// took the refused run's place: the node applies it at once rather than
-// wait for its follower to bring it.
+// newest revision there is Head, not the one before the run, or its
+// newest run is at position Pos (0: not known). It is an ErrConflict. Won,
+// if the Log read it, is the run that took the refused run's place: the
+// node applies it at once rather than wait for its follower to bring it.
 type ConflictError struct {
 	Doc  string
 	Head uint64
+	Pos  uint64
 	Won  *Run
 }
 
 func (e *ConflictError) Error() string {
+	if e.Head == 0 && e.Pos != 0 {
+		return fmt.Sprintf("%v: %q has newer revisions at position %d of the cluster's log", ErrConflict, e.Doc, e.Pos)
+	}
 	return fmt.Sprintf("%v: %q is at revision %d in the cluster's log", ErrConflict, e.Doc, e.Head)
 }
 

@@ -48,6 +48,9 @@ type write struct {
 	// (skip, if the document had it); local for a write of the node's
 	// own (presence, line counts), which is not replicated.
 	remote, skip, local bool
+	// pos, in cluster mode, is the Log position of the run holding rev,
+	// once the Log stored it.
+	pos uint64
 }
 
 // committer is the group commit, in the leader/follower shape: one

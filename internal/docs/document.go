@@ -66,6 +66,7 @@ type Document struct {
 	marks  map[string]clientMark // newest op of each client seen since loading
 	durRev uint64                // newest durable revision
 	durTxt rope.Rope             // text at durRev
+	durPos uint64                // in cluster mode, the Log position of durRev's run (0: not known)
 	subs   map[int]subscriber
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
@@ -378,7 +379,7 @@ func (d *Document) duplicate(rev uint64) (Result, error) {
 // durable runs, in revision order, as soon as revision r is durable (err
 // nil) or failed to commit. It only updates bookkeeping; publish tells the
 // subscribers.
-func (d *Document) durable(r Revision, text rope.Rope, err error) {
+func (d *Document) durable(r Revision, text rope.Rope, pos uint64, err error) {
 	d.mu.Lock()
 	if d.err != nil {
 		d.mu.Unlock()
@@ -391,6 +392,9 @@ func (d *Document) durable(r Revision, text rope.Rope, err error) {
 		return
 	}
 	d.durRev, d.durTxt = r.Rev, text
+	if pos != 0 {
+		d.durPos = pos
+	}
 	delete(d.writes, r.Rev)
 	d.trim()
 	d.mu.Unlock()

@@ -311,7 +311,7 @@ func remoteWrites(d *Document, runs []Run) ([]*write, error) {
 			return nil, err
 		}
 		for i, r := range revs {
-			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true})
+			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true, pos: run.Pos})
 		}
 	}
 	return ws, nil
@@ -395,7 +395,7 @@ var errGap = errors.New("docs: revisions from the cluster after a gap")
 // read from the Log (catchUp) if it does not.
 func (m *Manager) catchUpTo(d *Document, err error) error {
 	var ce *ConflictError
-	if !errors.As(err, &ce) || ce.Head == 0 {
+	if !errors.As(err, &ce) || ce.Head == 0 && ce.Pos == 0 {
 		return m.catchUp(d)
 	}
 	if ce.Won != nil && ce.Won.First == d.durableRev()+1 {
@@ -405,13 +405,13 @@ func (m *Manager) catchUpTo(d *Document, err error) error {
 	defer timer.Stop()
 	for {
 		d.mu.Lock()
-		at, advanced := d.durRev, d.advanced
+		rev, pos, advanced := d.durRev, d.durPos, d.advanced
 		if advanced == nil {
 			advanced = make(chan struct{})
 			d.advanced = advanced
 		}
 		d.mu.Unlock()
-		if at >= ce.Head {
+		if ce.Head != 0 && rev >= ce.Head || ce.Pos != 0 && pos >= ce.Pos {
 			return nil
 		}
 		select {
@@ -423,8 +423,11 @@ func (m *Manager) catchUpTo(d *Document, err error) error {
 }
 
 // followWait is how long an edit refused by the Log waits for the
-// follower to bring what another node wrote before reading it itself.
-const followWait = 50 * time.Millisecond
+// follower to bring what another node wrote before reading it itself: a
+// follower is milliseconds behind, a few hundred on a saturated machine;
+// longer, it is stuck (a stream between leaders), and a read from the
+// leader is quicker.
+const followWait = 250 * time.Millisecond
 
 // catchUp applies to d whatever the Log has of it after its newest
 // durable revision.
@@ -463,7 +466,9 @@ func (c *committer) applyRemote(w *write) {
 		return
 	}
 	if first := d.writes[d.durRev+1]; first != nil {
-		first.abandoned = fmt.Errorf("%w: revision %d of %q was written by another node first", ErrConflict, first.rev.Rev, d.id)
+		// The edits rolled back are transformed over this revision and
+		// tried again (see catchUpTo): nothing more to wait for.
+		first.abandoned = &ConflictError{Doc: d.id, Head: w.rev.Rev}
 		d.rollback(first, first.abandoned)
 	}
 	text, err := w.rev.Op.ApplyRope(d.durTxt)
@@ -474,6 +479,9 @@ func (c *committer) applyRemote(w *write) {
 	r := w.rev
 	w.text = text
 	d.text, d.head, d.durRev, d.durTxt = text, r.Rev, r.Rev, text
+	if w.pos != 0 {
+		d.durPos = w.pos
+	}
 	d.hist = append(d.hist, r)
 	if client, seq, ok := parseOpID(r.OpID); ok {
 		d.marks[client] = clientMark{seq: seq, rev: r.Rev}
@@ -585,7 +593,7 @@ func (l *clusterLog) appendRuns(c *committer, local []*write) {
 			err = &refusal{what: "the cluster's log", err: err}
 		}
 		for _, w := range owner[i] {
-			w.err = err
+			w.err, w.pos = err, runs[i].Pos
 		}
 		if err == nil {
 			durable = append(durable, owner[i]...)

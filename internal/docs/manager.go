@@ -436,7 +436,7 @@ func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
 		if err != nil && !m.refused(d, w, err) {
 			return // abandoned by an earlier refusal
 		}
-		d.durable(r, text, err)
+		d.durable(r, text, w.pos, err)
 		if err == nil && r.Rev%uint64(m.cfg.SnapshotEvery) == 0 {
 			select {
 			case m.index <- blameJob{d.id, r.Rev}:
@@ -501,7 +501,8 @@ func (d *Document) rollback(w *write, err error) {
 		keep--
 	}
 	dropped := d.hist[keep:]
-	d.hist = d.hist[:keep:keep]
+	d.hist = d.hist[:keep]
+	defer clear(dropped) // after the marks below; the slots are reused
 	d.snapRev, d.snapLog, d.snapSize = w.snapBefore[0], w.snapBefore[1], w.snapBefore[2]
 	// The dropped revisions' op ids were not applied: each of their
 	// clients' marks goes back to the client's newest op that was, from

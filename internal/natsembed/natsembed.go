@@ -32,6 +32,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
@@ -70,8 +72,10 @@ type Config struct {
 	// keeps NATS's default (1 MiB). Document snapshots larger than it are
 	// not written (see package jetstream).
 	MaxPayload int32
-	// Log writes the server's notices to standard error.
-	Log bool
+	// Logger, if set, takes the server's notices (Info), warnings and
+	// errors, and its debug lines when it is enabled for them; nil: the
+	// server logs nothing.
+	Logger *slog.Logger
 }
 
 // Server is a running embedded NATS server.
@@ -110,7 +114,7 @@ func Start(cfg Config, readyTimeout time.Duration) (*Server, error) {
 		SyncInterval: cfg.SyncInterval,
 		MaxPayload:   cfg.MaxPayload,
 		NoSigs:       true,
-		NoLog:        !cfg.Log,
+		NoLog:        cfg.Logger == nil,
 	}
 	if cfg.SyncAlways && opts.SyncInterval == 0 {
 		// The server's config parser sets both; keep them alike.
@@ -134,8 +138,8 @@ func Start(cfg Config, readyTimeout time.Duration) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if cfg.Log {
-		srv.ConfigureLogger()
+	if cfg.Logger != nil {
+		srv.SetLogger(slogger{cfg.Logger}, cfg.Logger.Enabled(context.Background(), slog.LevelDebug), false)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(readyTimeout) {
@@ -164,6 +168,12 @@ func (s *Server) Name() string { return s.cfg.Name }
 
 // ClientURL is the URL clients connect to (nats://127.0.0.1:port).
 func (s *Server) ClientURL() string { return s.srv.ClientURL() }
+
+// InProcessConn is a client connection to the server that stays inside
+// the process (no socket): with nats.InProcessServer, the node's own
+// client skips the loopback TCP its every publish and delivery would
+// otherwise cross twice.
+func (s *Server) InProcessConn() (net.Conn, error) { return s.srv.InProcessConn() }
 
 // Running reports whether the server is running.
 func (s *Server) Running() bool { return s.srv.Running() }
@@ -265,3 +275,13 @@ func waitFor(ctx context.Context, cond func() bool, what string) error {
 		}
 	}
 }
+
+// slogger hands the server's log lines to a slog.Logger.
+type slogger struct{ l *slog.Logger }
+
+func (s slogger) Noticef(format string, v ...any) { s.l.Info(fmt.Sprintf(format, v...)) }
+func (s slogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s slogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogger) Tracef(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }

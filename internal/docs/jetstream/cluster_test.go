@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -51,11 +52,35 @@ func typeInto1(d *docs.Document, client string, i int, rng *rand.Rand) error {
 	return nil
 }
 
+// readsCounted is a Log that counts the reads of a document's runs from
+// the stream's leader (Since).
+type readsCounted struct {
+	*Log
+	reads *atomic.Int64
+}
+
+func (l readsCounted) Since(doc string, rev uint64) ([]docs.Run, error) {
+	l.reads.Add(1)
+	return l.Log.Since(doc, rev)
+}
+
 // Three nodes edit one document at once: every edit is applied exactly
 // once, in one order, and every node ends with the same text and history.
+// A node whose edit lost a race takes the winner from its follower, not
+// by reading the stream's leader.
 func TestNodesEditOneDocument(t *testing.T) {
 	logs, _ := cluster(t)
-	ms := nodes(t, logs)
+	var reads atomic.Int64
+	dir := t.TempDir()
+	var ms []*docs.Manager
+	for i, l := range logs {
+		m, err := docs.Open(filepath.Join(dir, fmt.Sprintf("node%d.db", i)), docs.Config{Log: readsCounted{l, &reads}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms = append(ms, m)
+	}
 	meta, err := ms[0].Create(docs.CreateParams{Name: "main.go", Text: "package main\n", Author: "a"})
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +106,11 @@ func TestNodesEditOneDocument(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// One read per node, opening the document; two to spare for a
+	// follower slow to bring a winner on a loaded machine.
+	if n := reads.Load(); n > int64(len(ms))+2 {
+		t.Errorf("%d reads of the document from the stream's leader, want at most %d", n, len(ms)+2)
 	}
 	var want string
 	for i, m := range ms {

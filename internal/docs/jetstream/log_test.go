@@ -58,19 +58,26 @@ func TestAppendCompareAndSince(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var errA, errB error
+	runA, runB := []docs.Run{run("d1", 2, "a2")}, []docs.Run{run("d1", 2, "b2")}
 	wg.Add(2)
-	go func() { defer wg.Done(); errA = a.Append([]docs.Run{run("d1", 2, "a2")})[0] }()
-	go func() { defer wg.Done(); errB = b.Append([]docs.Run{run("d1", 2, "b2")})[0] }()
+	go func() { defer wg.Done(); errA = a.Append(runA)[0] }()
+	go func() { defer wg.Done(); errB = b.Append(runB)[0] }()
 	wg.Wait()
 	if (errA == nil) == (errB == nil) {
 		t.Fatalf("both or neither won: %v / %v", errA, errB)
 	}
-	loser, lost := b, errB
+	loser, lost, won := b, errB, runA[0]
 	if errA != nil {
-		loser, lost = a, errA
+		loser, lost, won = a, errA, runB[0]
 	}
 	if !errors.Is(lost, docs.ErrConflict) {
 		t.Fatalf("loser's error %v is not a conflict", lost)
+	}
+	// The refusal names the winner, by its revision or its position, so
+	// that the loser knows what to wait for.
+	var ce *docs.ConflictError
+	if !errors.As(lost, &ce) || ce.Doc != "d1" || ce.Head != 2 && ce.Pos != won.Pos {
+		t.Fatalf("loser's error %#v does not name the winner (revision 2 at position %d)", lost, won.Pos)
 	}
 	missed, err := loser.Since("d1", 1)
 	if err != nil || len(missed) != 1 || missed[0].First != 2 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
@@ -47,7 +49,8 @@ func (p *publish) try() (jetstream.PubAckFuture, error) {
 // docs.ErrConflict.
 func (p *publish) wait(ctx context.Context) (uint64, error) {
 	err := p.err
-	inProcess := false // the last refusal was against an append still being stored
+	inProcess := false   // the last refusal was against an append still being stored
+	maybeStored := false // an earlier attempt's fate is unknown
 	for attempt := 0; ; attempt++ {
 		if p.paf != nil {
 			select {
@@ -60,8 +63,21 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 		}
 		wait := p.l.cfg.RetryWait
 		inProcess = false
-		if wrongLast(err) {
-			stored, moved, cerr := p.conflict(ctx, attempt > 0)
+		if last, ok := movedTo(err); ok && !maybeStored && last > p.expect && p.doc != "" {
+			// Another node's run came first (no copy of this one was
+			// stored): the refusal names the subject's newest message,
+			// which the node's follower brings.
+			return 0, &docs.ConflictError{Doc: p.doc, Pos: last}
+		}
+		if apiCode(err) == codeWrongLastInProcess {
+			// A replicated stream refuses while an earlier publish to the
+			// subject (another node's, usually) is still being stored.
+			// Soon again: it lands within a round trip, and the next
+			// refusal, if any, names it.
+			wait = min(wait, time.Millisecond<<min(attempt, 2))
+			inProcess = true
+		} else if wrongLast(err) {
+			stored, moved, cerr := p.conflict(ctx, maybeStored)
 			switch {
 			case cerr != nil:
 				// Unknown: ask again.
@@ -71,12 +87,9 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 			case moved != nil:
 				return 0, moved
 			}
-			// The subject has not moved: a replicated stream refuses while
-			// an earlier publish to it (another node's, usually) is still
-			// being stored. Soon again: it lands within a round trip.
-			wait = min(wait, time.Millisecond<<min(attempt, 2))
-			inProcess = true
-		} else if !retryable(err) {
+		} else if retryable(err) {
+			maybeStored = true
+		} else {
 			return 0, fmt.Errorf("jetstream: append to %s: %w", p.what, err)
 		}
 		if attempt >= p.l.cfg.Retries && inProcess {
@@ -165,6 +178,21 @@ func apiCode(err error) jetstream.ErrorCode {
 		return je.APIError().ErrorCode
 	}
 	return 0
+}
+
+// movedTo reads, from a refusal because the subject's newest message is
+// not the one expected, the sequence of the one it is.
+func movedTo(err error) (uint64, bool) {
+	var je jetstream.JetStreamError
+	if !errors.As(err, &je) || je.APIError() == nil || je.APIError().ErrorCode != codeWrongLast {
+		return 0, false
+	}
+	_, n, ok := strings.Cut(je.APIError().Description, ": ")
+	if !ok {
+		return 0, false
+	}
+	seq, perr := strconv.ParseUint(n, 10, 64)
+	return seq, perr == nil
 }
 
 func wrongLast(err error) bool {
