@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -166,7 +167,10 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 		cs[i] = c
 	}
 	seed := seedOf(t)
-	stop, wg := typeAway(t, cs, seed, 5000)
+	// Typing goes on until the end: killing the stream's leader stops
+	// edits for JetStream's election timeout (4 to 9 seconds), longer
+	// than a few thousand edits a millisecond apart take.
+	stop, wg := typeAway(t, cs, seed, math.MaxInt)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	ackedSome.wait(ctx, t, count, 150)
 	victim := rand.New(rand.NewPCG(seed, 99)).IntN(n)
@@ -193,6 +197,12 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 			for i, c := range cs {
 				t.Logf("client %d: %+v, at revision %d", i, c.Stats(), c.Rev())
 			}
+			for i, base := range bases {
+				if i != victim {
+					t.Logf("n%d: the document at revision %d", i+1, getDoc(t, base, id).Rev)
+				}
+			}
+
 		}
 	})
 	ackedSome.wait(ctx, t, fewest, 30)

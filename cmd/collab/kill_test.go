@@ -69,7 +69,14 @@ func launch(t *testing.T, bin string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		if t.Failed() {
+			// A Go program stopped by SIGQUIT writes every goroutine's
+			// stack: what a stuck server was waiting for.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() })
+		} else {
+			cmd.Process.Kill()
+		}
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("%s %q:\n%s", bin, args, p.stderr)
