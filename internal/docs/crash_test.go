@@ -23,18 +23,69 @@ import (
 // acknowledged; the parent kills it with SIGKILL and checks that every
 // acknowledged edit survived, once, where it was acknowledged.
 const (
-	crashChildEnv = "COLLAB_CRASH_CHILD" // "1" in the child
-	crashDBEnv    = "COLLAB_CRASH_DB"    // the database file
-	crashRunEnv   = "COLLAB_CRASH_RUN"   // which run: op ids are unique across runs
-	crashDocs     = 4
-	crashWriters  = 8
-	crashAcks     = 300 // acknowledged edits to wait for before each kill
-	crashRuns     = 3
+	crashChildEnv   = "COLLAB_CRASH_CHILD"   // "1" in the child
+	crashDBEnv      = "COLLAB_CRASH_DB"      // the database file
+	crashRunEnv     = "COLLAB_CRASH_RUN"     // which run: op ids are unique across runs
+	crashBackendEnv = "COLLAB_CRASH_BACKEND" // the name of the crashBackend
+	crashDocs       = 4
+	crashWriters    = 8
+	crashAcks       = 300 // acknowledged edits to wait for before each kill
+	crashRuns       = 3
 )
 
 // The child's configuration: small, so that snapshots and the in-memory
 // window are crossed often.
 var crashConfig = Config{Window: 16, SnapshotEvery: 16}
+
+// A CrashBackend is where the crash test keeps its documents. The test
+// runs on each: the local revision log (here), and a cluster's Log on
+// NATS JetStream (crash_cluster_test.go, a test of package docs_test,
+// which may import the cluster's packages: this one may not).
+type CrashBackend struct {
+	Name string
+	// Start, in the test, starts what every run's child uses (the
+	// cluster's servers) and returns the environment the child and
+	// Config need to reach it; it stops at the test's end.
+	Start func(t *testing.T) (env []string)
+	// Config, in the child and in the test's checks, returns the
+	// Config's storage fields for the environment, and what releases
+	// them once the Manager is closed.
+	Config func(env func(string) string) (cfg Config, release func(), err error)
+}
+
+var crashBackends = []CrashBackend{{
+	Name:   "local",
+	Start:  func(*testing.T) []string { return nil },
+	Config: func(func(string) string) (Config, func(), error) { return Config{}, func() {}, nil },
+}}
+
+// AddCrashBackend adds a backend for the crash test to run on.
+func AddCrashBackend(b CrashBackend) { crashBackends = append(crashBackends, b) }
+
+// crashOpen opens the database at path on backend b, with crashConfig.
+func crashOpen(b CrashBackend, path string, env func(string) string) (*Manager, func(), error) {
+	cfg, release, err := b.Config(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Window, cfg.SnapshotEvery = crashConfig.Window, crashConfig.SnapshotEvery
+	m, err := Open(path, cfg)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return m, func() { m.Close(); release() }, nil
+}
+
+// crashBackendNamed is the backend the child was started for.
+func crashBackendNamed(name string) (CrashBackend, error) {
+	for _, b := range crashBackends {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	return CrashBackend{}, fmt.Errorf("no crash backend %q", name)
+}
 
 // crashOpID names writer w's seq-th op of a run: "<client>:<seq>" for even
 // writers, an opaque key for odd ones.
@@ -55,7 +106,11 @@ func crashChild() int {
 		return 2
 	}
 	run := os.Getenv(crashRunEnv)
-	m, err := Open(os.Getenv(crashDBEnv), crashConfig)
+	b, err := crashBackendNamed(os.Getenv(crashBackendEnv))
+	if err != nil {
+		return fail(err)
+	}
+	m, _, err := crashOpen(b, os.Getenv(crashDBEnv), os.Getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -125,19 +180,38 @@ type crashAck struct {
 // revision it was acknowledged at, that the logs have no gaps and no op id
 // twice, that replaying each log gives the document's text, and that
 // resending any acknowledged op applies nothing.
+// It runs on every backend: in a cluster, the child is a node (its
+// replica the database file), the NATS servers run in the test and
+// outlive it, and the checks open the replica on the cluster's Log.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills child processes")
 	}
+	for _, b := range crashBackends {
+		t.Run(b.Name, func(t *testing.T) { crashSafety(t, b) })
+	}
+}
+
+func crashSafety(t *testing.T, b CrashBackend) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
+	}
+	env := b.Start(t)
+	lookup := func(key string) string {
+		for _, kv := range env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+				return v
+			}
+		}
+		return ""
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
 	var acks []crashAck
 	for run := range crashRuns {
 		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashDBEnv+"="+path, crashRunEnv+"="+strconv.Itoa(run))
+		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashDBEnv+"="+path, crashRunEnv+"="+strconv.Itoa(run), crashBackendEnv+"="+b.Name)
+		cmd.Env = append(cmd.Env, env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
@@ -174,22 +248,22 @@ func TestCrashSafety(t *testing.T) {
 			t.Errorf("run %d: the child found a data race:\n%s", run, stderr.Bytes())
 		}
 		t.Logf("run %d: killed after %d acknowledged edits (%v): %v", run, n, time.Since(start).Round(time.Millisecond), err)
-		checkAfterCrash(t, path, acks)
+		checkAfterCrash(t, acks, func() (*Manager, func(), error) { return crashOpen(b, path, lookup) })
 		if t.Failed() {
 			t.FailNow()
 		}
 	}
 }
 
-// checkAfterCrash reopens the database and checks it against every edit
-// acknowledged so far.
-func checkAfterCrash(t *testing.T, path string, acks []crashAck) {
+// checkAfterCrash reopens the database with open and checks it against
+// every edit acknowledged so far.
+func checkAfterCrash(t *testing.T, acks []crashAck, open func() (*Manager, func(), error)) {
 	t.Helper()
-	m, err := Open(path, crashConfig)
+	m, closeDB, err := open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer closeDB()
 	metas, err := m.Store().ListAll("", 100)
 	if err != nil || len(metas) != crashDocs {
 		t.Fatalf("%d documents, %v", len(metas), err)
