@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/docs/jetstream"
 	"github.com/collab-editor/collab/internal/natsembed"
 	"github.com/collab-editor/collab/internal/roombus"
@@ -186,6 +187,26 @@ type clusterNode struct {
 	log *jetstream.Log   // the documents' Log (docs.Config.Log)
 	bus *roombus.Bus     // the rooms' Bus (server.Config.Bus)
 	id  string           // the node's name among the cluster's nodes (the bus's, the webhooks lease's)
+	// fwd hands edits between nodes (docs.Config.Forward); stopServe
+	// ends this node's answering them.
+	fwd       *jetstream.Forwarder
+	stopServe func()
+}
+
+// serve answers the edits other nodes hand to this one, on m, until
+// unserve.
+func (n *clusterNode) serve(m *docs.Manager) (err error) {
+	n.stopServe, err = n.fwd.Serve(m, n.id)
+	return err
+}
+
+// unserve stops answering handed-over edits (before the Manager closes:
+// the nodes that asked go on themselves). A nil node does nothing.
+func (n *clusterNode) unserve() {
+	if n != nil && n.stopServe != nil {
+		n.stopServe()
+		n.stopServe = nil
+	}
 }
 
 // startCluster starts the embedded server (with -nats-embed), connects to
@@ -283,6 +304,7 @@ func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger) (_ *
 	}
 	n.id = c.name + "-" + randomHex(4)
 	n.bus = roombus.New(n.nc, n.id)
+	n.fwd = jetstream.NewForwarder(n.nc, cfg)
 	return n, nil
 }
 
@@ -326,6 +348,7 @@ func (n *clusterNode) close() {
 	if n == nil {
 		return
 	}
+	n.unserve()
 	if n.bus != nil {
 		n.bus.Close()
 	}

@@ -195,7 +195,7 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, c := range cs {
-				t.Logf("client %d: %+v, at revision %d", i, c.Stats(), c.Rev())
+				t.Logf("client %d (%s): %+v, at revision %d", i, c.User(), c.Stats(), c.Rev())
 			}
 			for i, base := range bases {
 				if i != victim {

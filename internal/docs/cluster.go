@@ -77,13 +77,15 @@ type Purger interface {
 
 // A Run is consecutive revisions of one document, as one entry of a Log:
 // First is the first one's number, Count how many, Body their records
-// (see encodeRun). Pos is its position in the Log, once known.
+// (see encodeRun). Pos is its position in the Log, once known; Node the
+// node that appended it (Config.Node), if it said.
 type Run struct {
 	Doc   string
 	First uint64
 	Count int
 	Body  []byte
 	Pos   uint64
+	Node  string
 }
 
 // Last is the number of the run's last revision.

@@ -49,8 +49,10 @@ type write struct {
 	// own (presence, line counts), which is not replicated.
 	remote, skip, local bool
 	// pos, in cluster mode, is the Log position of the run holding rev,
-	// once the Log stored it.
-	pos uint64
+	// once the Log stored it; node, for a remote revision, the node that
+	// wrote it.
+	pos  uint64
+	node string
 }
 
 // committer is the group commit, in the leader/follower shape: one

@@ -67,6 +67,7 @@ type Document struct {
 	durRev uint64                // newest durable revision
 	durTxt rope.Rope             // text at durRev
 	durPos uint64                // in cluster mode, the Log position of durRev's run (0: not known)
+	writer string                // in cluster mode, the node that wrote durRev, if another ("": this one, or not known)
 	subs   map[int]subscriber
 	nextID int
 	writes map[uint64]*write // revisions on their way to disk
@@ -80,8 +81,12 @@ type Document struct {
 	// (see Manager.appendWrite).
 	snapRev, snapLog, snapSize uint64
 	// advanced, in cluster mode, is closed (and replaced) whenever
-	// revisions of another node are applied (see Manager.catchUpTo).
-	advanced chan struct{}
+	// revisions of another node are applied (see Manager.catchUpTo);
+	// catching is closed when the catch-up under way ends, catchBegun and
+	// catchDone count those begun and ended (catchUp).
+	advanced              chan struct{}
+	catching              chan struct{}
+	catchBegun, catchDone uint64
 }
 
 func (d *Document) ID() string { return d.id }
@@ -95,12 +100,28 @@ func (d *Document) histStart() uint64 { return d.head + 1 - uint64(len(d.hist)) 
 // the future (ErrFutureRevision), an operation that does not fit
 // (ErrBadOperation), a document that would exceed the cap (ErrTooLarge);
 // in each case the document is unchanged.
-func (d *Document) Submit(e Edit) (Result, error) { return d.submit(e, false) }
+func (d *Document) Submit(e Edit) (Result, error) { return d.submit(e, submitAny) }
 
 // submitIf is Submit that fails with ErrConflict unless e.Base is the head.
-func (d *Document) submitIf(e Edit) (Result, error) { return d.submit(e, true) }
+func (d *Document) submitIf(e Edit) (Result, error) { return d.submit(e, submitStrict) }
 
-func (d *Document) submit(e Edit, strict bool) (Result, error) {
+// How submit may go about an edit: any way (transformed, and in a
+// cluster handed to another node if need be), strictly at the head, or
+// here, on this node, for another that handed it over.
+type submitMode int
+
+const (
+	submitAny submitMode = iota
+	submitStrict
+	submitHere
+)
+
+// forwardAfter is how many races for its document an edit loses to
+// another node before it is handed to that node (see Config.Forward).
+const forwardAfter = 3
+
+func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
+	strict := mode == submitStrict
 	if err := e.Op.Validate(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrBadOperation, err)
 	}
@@ -128,7 +149,18 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 		case err != nil:
 			return Result{}, err
 		case dup:
-			return d.duplicate(r.Rev)
+			res, err := d.duplicate(r.Rev)
+			if errors.Is(err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {
+				// A resend of an edit whose first copy, still on its way,
+				// lost a race: that copy was rolled back, so this one is
+				// the edit now (whichever is applied first, the other
+				// finds it a duplicate). The first copy's error is not
+				// this edit's fate.
+				tries++
+				rd = diskReads{}
+				continue
+			}
+			return res, err
 		}
 		<-w.done
 		if w.err != nil && errors.Is(w.err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {
@@ -137,6 +169,11 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 			tries++
 			if err := d.m.catchUpTo(d, w.err); err != nil {
 				return Result{}, err
+			}
+			if tries >= forwardAfter && mode == submitAny {
+				if res, ok, err := d.forward(e); ok {
+					return res, err
+				}
 			}
 			rd = diskReads{}
 			continue
@@ -395,6 +432,7 @@ func (d *Document) durable(r Revision, text rope.Rope, pos uint64, err error) {
 	if pos != 0 {
 		d.durPos = pos
 	}
+	d.writer = ""
 	delete(d.writes, r.Rev)
 	d.trim()
 	d.mu.Unlock()

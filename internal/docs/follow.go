@@ -311,7 +311,7 @@ func remoteWrites(d *Document, runs []Run) ([]*write, error) {
 			return nil, err
 		}
 		for i, r := range revs {
-			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true, pos: run.Pos})
+			ws = append(ws, &write{doc: d, rev: r, prep: prepared{rec: recs[i]}, remote: true, pos: run.Pos, node: run.Node})
 		}
 	}
 	return ws, nil
@@ -430,11 +430,34 @@ func (m *Manager) catchUpTo(d *Document, err error) error {
 const followWait = 250 * time.Millisecond
 
 // catchUp applies to d whatever the Log has of it after its newest
-// durable revision.
+// durable revision. One at a time per document, and shared: callers
+// that arrive while one is under way wait for the next, which one of
+// them runs for all, so that edits refused while the follower is stuck do
+// not flood the stream's leader with reads (which would hold up every
+// request to it, the follower's own included).
 func (m *Manager) catchUp(d *Document) error {
 	d.mu.Lock()
-	rev := d.durRev
+	need := d.catchBegun + 1 // a catch-up that begins from now on
+	for d.catchDone < need && d.catching != nil {
+		wait := d.catching
+		d.mu.Unlock()
+		<-wait
+		d.mu.Lock()
+	}
+	if d.catchDone >= need {
+		d.mu.Unlock()
+		return nil // another caller's, begun after this one arrived
+	}
+	d.catchBegun++
+	rev, done, n := d.durRev, make(chan struct{}), d.catchBegun
+	d.catching = done
 	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.catching, d.catchDone = nil, n
+		d.mu.Unlock()
+		close(done)
+	}()
 	runs, err := m.cl.log.Since(d.id, rev)
 	if err != nil {
 		return fmt.Errorf("%w: reading %q from the cluster: %w", ErrStorage, d.id, err)
@@ -482,6 +505,7 @@ func (c *committer) applyRemote(w *write) {
 	if w.pos != 0 {
 		d.durPos = w.pos
 	}
+	d.writer = w.node
 	d.hist = append(d.hist, r)
 	if client, seq, ok := parseOpID(r.OpID); ok {
 		d.marks[client] = clientMark{seq: seq, rev: r.Rev}
@@ -504,7 +528,10 @@ func (c *committer) applyRemote(w *write) {
 // document, and the batch returned in the order its subscribers hear of
 // it (the Log's revisions first). Writes that are not revisions went to
 // the metadata committer or, if the node's own, commit to bbolt here.
-type clusterLog struct{ log Log }
+type clusterLog struct {
+	log  Log
+	node string // Config.Node, on every run
+}
 
 func (l *clusterLog) commit(c *committer, batch []*write) ([]*write, error) {
 	var remote, local, other []*write
@@ -574,7 +601,7 @@ func (l *clusterLog) appendRuns(c *committer, local []*write) {
 		if !ok {
 			i = len(runs)
 			at[d] = i
-			runs = append(runs, Run{Doc: d.id, First: w.rev.Rev})
+			runs = append(runs, Run{Doc: d.id, First: w.rev.Rev, Node: l.node})
 			owner = append(owner, nil)
 		}
 		runs[i].Count++

@@ -51,6 +51,13 @@ type Config struct {
 	// with the cluster's other nodes, and the bbolt file at the path Open
 	// is given is this node's replica. The revision log is not used.
 	Log Log
+	// Node names this node among the cluster's (its runs carry it), and
+	// Forward, if set, hands an edit to the node named: an edit that keeps
+	// losing the race for its document to another node's goes to that
+	// node, which submits it as its own (see Manager.SubmitHere), so that
+	// a node that lags behind a busy writer elsewhere is not starved.
+	Node    string
+	Forward func(node, doc string, e Edit) (Result, error)
 	// LogBytes is how far the revision log grows before it starts over,
 	// all of it checkpointed first (default 8 MiB).
 	LogBytes int
@@ -178,7 +185,7 @@ func Open(path string, cfg Config) (*Manager, error) {
 	switch {
 	case cfg.Log != nil:
 		cl = newCluster(cfg.Log)
-		revs, toMeta = &clusterLog{log: cfg.Log}, cl.enqueue
+		revs, toMeta = &clusterLog{log: cfg.Log, node: cfg.Node}, cl.enqueue
 		st.cluster = true
 	case !cfg.DirectCommits:
 		revs.(*walLog).file = st.wal

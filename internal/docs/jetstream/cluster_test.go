@@ -8,9 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
+	"github.com/nats-io/nats.go"
 )
 
 // nodes opens a docs.Manager on each Log, each with a bbolt file of its
@@ -242,5 +244,66 @@ func TestRemoteRevisionsKeepTheirJSON(t *testing.T) {
 		if string(r.OpJSON()) != want {
 			t.Fatalf("revision %d: JSON %q, want %q", r.Rev, r.OpJSON(), want)
 		}
+	}
+}
+
+// An edit handed to another node (Forwarder, docs.Manager.SubmitHere) is
+// applied there once, at a revision every node then has: sent again, it
+// is a duplicate of that revision; an edit that cannot apply anywhere
+// fails the same way it would here; a node that is not there leaves the
+// edit to the asking node.
+func TestForwardedEdits(t *testing.T) {
+	logs, srvs := cluster(t)
+	dir := t.TempDir()
+	var ms []*docs.Manager
+	var fwds []*Forwarder
+	for i, l := range logs[:2] {
+		nc, err := nats.Connect(srvs[i].ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		fwd := NewForwarder(nc, Config{Timeout: 2 * time.Second})
+		node := fmt.Sprint("node", i)
+		m, err := docs.Open(filepath.Join(dir, node+".db"), docs.Config{Log: l, Node: node, Forward: fwd.Forward})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := fwd.Serve(m, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { stop(); m.Close() })
+		ms, fwds = append(ms, m), append(fwds, fwd)
+	}
+	meta, err := ms[0].Create(docs.CreateParams{Name: "f.go", Text: "package f\n", Author: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := *new(ot.Operation).Retain(10).Insert("// hi\n")
+	e := docs.Edit{Base: 1, Op: op, Author: "b", OpID: "b:1"}
+	res, err := fwds[1].Forward("node0", meta.ID, e)
+	if err != nil || res.Rev != 2 || res.Duplicate {
+		t.Fatalf("handed over: %+v, %v", res, err)
+	}
+	again, err := fwds[1].Forward("node0", meta.ID, e)
+	if err != nil || !again.Duplicate || again.Rev != 2 {
+		t.Fatalf("handed over again: %+v, %v; want a duplicate of revision 2", again, err)
+	}
+	for i, m := range ms {
+		if err := m.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		_, text, err := m.Head(meta.ID)
+		if err != nil || text.String() != "package f\n// hi\n" {
+			t.Fatalf("node %d: %q, %v", i, text.String(), err)
+		}
+	}
+	bad := docs.Edit{Base: 2, Op: *new(ot.Operation).Retain(99), Author: "b", OpID: "b:2"}
+	if _, err := fwds[1].Forward("node0", meta.ID, bad); !errors.Is(err, docs.ErrBadOperation) {
+		t.Fatalf("an edit that does not fit, handed over: %v; want ErrBadOperation", err)
+	}
+	if _, err := fwds[1].Forward("node9", meta.ID, e); err == nil || errors.Is(err, docs.ErrBadOperation) {
+		t.Fatalf("handed to a node that is not there: %v; want a failure to reach it", err)
 	}
 }

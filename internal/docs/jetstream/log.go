@@ -19,6 +19,9 @@ import (
 // heads and reads need not decode bodies.
 const revsHeader = "Collab-Revs"
 
+// nodeHeader names the node that appended a run (docs.Run.Node).
+const nodeHeader = "Collab-Node"
+
 // Log is a docs.Log on a JetStream stream. It is safe for concurrent use.
 type Log struct {
 	cfg    Config
@@ -128,6 +131,9 @@ func (l *Log) Append(runs []docs.Run) []error {
 		}
 		m := nats.NewMsg(l.revSubject(r.Doc))
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
+		if r.Node != "" {
+			m.Header.Set(nodeHeader, r.Node)
+		}
 		m.Data = r.Body
 		pubs[i] = l.send(m, h.seq, r.Doc)
 		pubs[i].doc, pubs[i].first = r.Doc, r.First
