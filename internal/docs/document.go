@@ -80,8 +80,12 @@ type Document struct {
 	// (see Manager.appendWrite).
 	snapRev, snapLog, snapSize uint64
 	// advanced, in cluster mode, is closed (and replaced) whenever
-	// revisions of another node are applied (see Manager.catchUpTo).
-	advanced chan struct{}
+	// revisions of another node are applied (see Manager.catchUpTo);
+	// catching is closed when the catch-up under way ends, catchBegun and
+	// catchDone count those begun and ended (catchUp).
+	advanced              chan struct{}
+	catching              chan struct{}
+	catchBegun, catchDone uint64
 }
 
 func (d *Document) ID() string { return d.id }
@@ -128,7 +132,18 @@ func (d *Document) submit(e Edit, strict bool) (Result, error) {
 		case err != nil:
 			return Result{}, err
 		case dup:
-			return d.duplicate(r.Rev)
+			res, err := d.duplicate(r.Rev)
+			if errors.Is(err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {
+				// A resend of an edit whose first copy, still on its way,
+				// lost a race: that copy was rolled back, so this one is
+				// the edit now (whichever is applied first, the other
+				// finds it a duplicate). The first copy's error is not
+				// this edit's fate.
+				tries++
+				rd = diskReads{}
+				continue
+			}
+			return res, err
 		}
 		<-w.done
 		if w.err != nil && errors.Is(w.err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {

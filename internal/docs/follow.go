@@ -430,11 +430,34 @@ func (m *Manager) catchUpTo(d *Document, err error) error {
 const followWait = 250 * time.Millisecond
 
 // catchUp applies to d whatever the Log has of it after its newest
-// durable revision.
+// durable revision. One at a time per document, and shared: callers
+// that arrive while one is under way wait for the next, which one of
+// them runs for all, so that edits refused while the follower is stuck do
+// not flood the stream's leader with reads (which would hold up every
+// request to it, the follower's own included).
 func (m *Manager) catchUp(d *Document) error {
 	d.mu.Lock()
-	rev := d.durRev
+	need := d.catchBegun + 1 // a catch-up that begins from now on
+	for d.catchDone < need && d.catching != nil {
+		wait := d.catching
+		d.mu.Unlock()
+		<-wait
+		d.mu.Lock()
+	}
+	if d.catchDone >= need {
+		d.mu.Unlock()
+		return nil // another caller's, begun after this one arrived
+	}
+	d.catchBegun++
+	rev, done, n := d.durRev, make(chan struct{}), d.catchBegun
+	d.catching = done
 	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.catching, d.catchDone = nil, n
+		d.mu.Unlock()
+		close(done)
+	}()
 	runs, err := m.cl.log.Since(d.id, rev)
 	if err != nil {
 		return fmt.Errorf("%w: reading %q from the cluster: %w", ErrStorage, d.id, err)

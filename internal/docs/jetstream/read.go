@@ -175,10 +175,11 @@ func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
 	)
 	// The consumer lives on one server: when it stops, the client sees
 	// two heartbeats missed and recreates the consumer elsewhere. Every
-	// Timeout/5 (a second by default), so the follower notices within
-	// 2×Timeout/5 (nats.go's default, 5s, would leave the node behind for
-	// 10s); heartbeats come only while no message does.
-	hb := jetstream.PullHeartbeat(min(max(l.cfg.Timeout/5, 500*time.Millisecond), 30*time.Second))
+	// Timeout/2, so the follower resumes within Timeout (nats.go's
+	// default, 5s, would leave the node behind for 10s); not more often:
+	// a node too busy to read a heartbeat in time would recreate its
+	// consumer for nothing, which costs the cluster's API more.
+	hb := jetstream.PullHeartbeat(min(max(l.cfg.Timeout/2, 500*time.Millisecond), 30*time.Second))
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		meta, err := m.Metadata()
 		if err != nil {
