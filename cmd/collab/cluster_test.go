@@ -169,8 +169,12 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	seed := seedOf(t)
 	// Typing goes on until the end: killing the stream's leader stops
 	// edits for JetStream's election timeout (4 to 9 seconds), longer
-	// than a few thousand edits a millisecond apart take.
-	stop, wg := typeAway(t, cs, seed, math.MaxInt)
+	// than a few thousand edits a millisecond apart take. Each typist
+	// types 50 times a second, several times faster than a person, and
+	// slow enough for a node of this test (three on two shared cores)
+	// to follow what the others write: see docs/CLUSTER.md on a document
+	// written flat out from several nodes.
+	stop, wg := typeAway(t, cs, seed, math.MaxInt, 20*time.Millisecond)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	ackedSome.wait(ctx, t, count, 150)
 	victim := rand.New(rand.NewPCG(seed, 99)).IntN(n)

@@ -132,7 +132,7 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 		cs[i] = c
 	}
 	seed := seedOf(t)
-	stop, wg := typeAway(t, cs, seed, 2000)
+	stop, wg := typeAway(t, cs, seed, 2000, time.Millisecond)
 	// Kill mid-stream, once plenty has been acknowledged.
 	ackedSome.wait(ctx, t, count, 150)
 	p.kill()
@@ -164,9 +164,9 @@ func TestKill9LosesNoAcknowledgedEdit(t *testing.T) {
 }
 
 // typeAway starts a typist for each client: up to n random edits each,
-// a millisecond apart (the workload), until stop is closed; wait on wg
-// after closing it.
-func typeAway(t *testing.T, cs []*client.Client, seed uint64, n int) (stop chan struct{}, wg *sync.WaitGroup) {
+// think apart (the workload), until stop is closed; wait on wg after
+// closing it.
+func typeAway(t *testing.T, cs []*client.Client, seed uint64, n int, think time.Duration) (stop chan struct{}, wg *sync.WaitGroup) {
 	stop, wg = make(chan struct{}), &sync.WaitGroup{}
 	for i, c := range cs {
 		wg.Go(func() {
@@ -181,7 +181,7 @@ func typeAway(t *testing.T, cs []*client.Client, seed uint64, n int) (stop chan 
 					t.Error(err)
 					return
 				}
-				time.Sleep(time.Millisecond) // think time: the workload
+				time.Sleep(think) // the workload's pace, not a wait for anything
 			}
 		})
 	}
