@@ -149,8 +149,8 @@ func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 		case err != nil:
 			return Result{}, err
 		case dup:
-			res, err := d.duplicate(r.Rev)
-			if errors.Is(err, ErrConflict) && d.m.cl != nil && tries < catchUpTries {
+			res, err := d.duplicate(r.Rev, e.OpID)
+			if (errors.Is(err, errNotThere) || errors.Is(err, ErrConflict) && d.m.cl != nil) && tries < catchUpTries {
 				// A resend of an edit whose first copy, still on its way,
 				// lost a race: that copy was rolled back, so this one is
 				// the edit now (whichever is applied first, the other
@@ -184,6 +184,10 @@ func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 		return Result{Rev: r.Rev, Op: r.Op, Depth: int(r.Rev - 1 - e.Base)}, nil
 	}
 }
+
+// errNotThere is duplicate's finding that the revision an op id was found
+// at no longer holds it (rolled back since).
+var errNotThere = errors.New("docs: the op id's revision was rolled back")
 
 // testHookRead, when set by a test, runs before each of submit's disk
 // reads, without the lock.
@@ -390,9 +394,19 @@ func transformOver(op ot.Operation, r Revision) (ot.Operation, error) {
 }
 
 // duplicate answers a resent op id with its revision, once durable.
-func (d *Document) duplicate(rev uint64) (Result, error) {
+//
+// The lookup that found the op id ran under the lock submit has since let
+// go: if meanwhile the revision holding it was rolled back (its commit
+// refused, or in a cluster another node's revision came first), another
+// edit may hold that revision now, and the op id is not applied at all:
+// errNotThere, and submit tries the edit again.
+func (d *Document) duplicate(rev uint64, opID string) (Result, error) {
 	d.mu.Lock()
 	if w := d.writes[rev]; w != nil {
+		if w.rev.OpID != opID {
+			d.mu.Unlock()
+			return Result{}, errNotThere
+		}
 		// Still on its way to disk: wait for the commit that holds it.
 		d.mu.Unlock()
 		<-w.done
@@ -404,6 +418,10 @@ func (d *Document) duplicate(rev uint64) (Result, error) {
 	err := d.err
 	var op ot.Operation
 	if i := int(rev) - int(d.histStart()); i >= 0 && i < len(d.hist) {
+		if d.hist[i].OpID != opID {
+			d.mu.Unlock()
+			return Result{}, errNotThere
+		}
 		op = d.hist[i].Op
 	}
 	d.mu.Unlock()

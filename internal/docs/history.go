@@ -3,6 +3,7 @@ package docs
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -174,7 +175,11 @@ func (m *Manager) Put(id, text, author string, key Key, ifRev *uint64) (Result, 
 			return Result{}, err
 		}
 		if dup {
-			return m.replay(d, at)
+			res, err := m.replay(d, at, opID)
+			if !errors.Is(err, errNotThere) {
+				return res, err
+			}
+			// Rolled back since it was found: submitted below, again.
 		}
 	}
 	if ifRev != nil && *ifRev != rev {
@@ -192,15 +197,15 @@ func (m *Manager) Put(id, text, author string, key Key, ifRev *uint64) (Result, 
 		res, err = d.Submit(e)
 	}
 	if err == nil && res.Duplicate {
-		return m.replay(d, res.Rev)
+		return m.replay(d, res.Rev, opID)
 	}
 	return res, err
 }
 
 // replay answers a keyed Put with the revision rev its key was applied at:
 // once that is durable, with its operation, from memory or from the log.
-func (m *Manager) replay(d *Document, rev uint64) (Result, error) {
-	res, err := d.duplicate(rev)
+func (m *Manager) replay(d *Document, rev uint64, opID string) (Result, error) {
+	res, err := d.duplicate(rev, opID)
 	if err != nil {
 		return Result{}, err
 	}

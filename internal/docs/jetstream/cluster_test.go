@@ -247,6 +247,98 @@ func TestRemoteRevisionsKeepTheirJSON(t *testing.T) {
 	}
 }
 
+// An edit sent twice at once (a client's resend after a reconnect, while
+// its first copy is still on its way) on a node whose edits keep losing
+// races to another's: both copies answer with the revision that holds
+// the edit, which the log has once, even when the first copy's revision
+// is rolled back and another edit takes its place meanwhile.
+func TestResendsRaceRollbacks(t *testing.T) {
+	logs, _ := cluster(t)
+	ms := nodes(t, logs[:2])
+	meta, err := ms[0].Create(docs.CreateParams{Name: "r.go", Text: "package r\n", Author: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := ms[0].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Release()
+	other, err := ms[1].Open(meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	done := make(chan struct{})
+	var typists sync.WaitGroup
+	for k := range 2 {
+		typists.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(k), 3))
+			for i := 1; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := typeInto1(busy, fmt.Sprint("busy", k), i, rng); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	type answer struct {
+		id  string
+		rev uint64
+	}
+	var answers []answer
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := 1; i <= 100; i++ {
+		text, rev, _ := other.Text()
+		pos := rng.IntN(text.Len() + 1)
+		e := docs.Edit{Base: rev, Op: *new(ot.Operation).Retain(pos).Insert(fmt.Sprintf("<o%d>", i)).Retain(text.Len() - pos), Author: "o", OpID: fmt.Sprintf("o:%d", i)}
+		var copies sync.WaitGroup
+		results := make([]docs.Result, 2)
+		errs := make([]error, 2)
+		for c := range 2 {
+			copies.Go(func() { results[c], errs[c] = other.Submit(e) })
+		}
+		copies.Wait()
+		for c := range 2 {
+			if errs[c] != nil {
+				t.Fatalf("%s, copy %d: %v", e.OpID, c, errs[c])
+			}
+			answers = append(answers, answer{e.OpID, results[c].Rev})
+		}
+		if results[0].Rev != results[1].Rev {
+			t.Fatalf("%s answered at revisions %d and %d", e.OpID, results[0].Rev, results[1].Rev)
+		}
+	}
+	close(done)
+	typists.Wait()
+	for i, m := range ms {
+		if err := m.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		revs, err := m.Store().Revisions(meta.ID, 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := map[string]uint64{}
+		for _, r := range revs {
+			if _, twice := at[r.OpID]; twice && r.OpID != "" {
+				t.Fatalf("node %d: %s applied twice", i, r.OpID)
+			}
+			at[r.OpID] = r.Rev
+		}
+		for _, a := range answers {
+			if at[a.id] != a.rev {
+				t.Fatalf("node %d: %s answered at revision %d, in the log at %d", i, a.id, a.rev, at[a.id])
+			}
+		}
+	}
+}
+
 // An edit handed to another node (Forwarder, docs.Manager.SubmitHere) is
 // applied there once, at a revision every node then has: sent again, it
 // is a duplicate of that revision; an edit that cannot apply anywhere
