@@ -224,9 +224,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		o.docs.Log, o.server.Bus = node.log, node.bus
 		o.server.Hooks.Node = node.id // the webhooks' lease holder, by the name the logs use
 		o.docs.Node, o.docs.Forward = node.id, node.fwd.Forward
-		if os.Getenv("COLLAB_NO_FORWARD") == "1" {
-			o.docs.Forward = nil
-		}
 	}
 	mgr, err := docs.Open(o.data, o.docs)
 	if err != nil {
