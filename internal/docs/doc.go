@@ -110,10 +110,11 @@
 // Log as a change set, only if no other came first; every node follows
 // the Log and applies its entries, in order, to its replica. An edit that
 // another node's edit beat to the Log is transformed over it and tried
-// again. Reads stay local. The group commit hands each batch to a
-// revisionLog, the seam between the edit path and storage: walLog (the
-// revision log, local mode) or clusterLog (the Log). See cluster.go,
-// follow.go and docs/CLUSTER.md. Nothing in this package knows NATS; nothing in
+// again; after three such races it is handed to the node that keeps
+// winning (Config.Forward, forward.go). Reads stay local. The group
+// commit hands each batch to a revisionLog, the seam between the edit
+// path and storage: walLog (the revision log, local mode) or clusterLog
+// (the Log). See cluster.go, follow.go and docs/CLUSTER.md. Nothing in this package knows NATS; nothing in
 // docs/jetstream knows bbolt.
 //
 // # Memory

@@ -21,4 +21,9 @@
 // acknowledgement means the message is stored by a majority of the
 // stream's replicas; each server fsyncs on its own schedule (see
 // internal/natsembed and docs/CLUSTER.md).
+//
+// A Forwarder carries docs.Config.Forward between nodes: an edit that
+// keeps losing races for its document is handed, by request and reply on
+// core NATS (<prefix>.node.<node>.submit), to the node that keeps
+// winning, which submits it as its own (docs.Manager.SubmitHere).
 package jetstream
