@@ -117,8 +117,13 @@ const (
 )
 
 // forwardAfter is how many races for its document an edit loses to
-// another node before it is handed to that node (see Config.Forward).
-const forwardAfter = 3
+// another node before it is handed to that node (see Config.Forward);
+// maxForwards bounds the hand-overs one Submit tries (a node that does not
+// answer costs a timeout each).
+const (
+	forwardAfter = 3
+	maxForwards  = 2
+)
 
 func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 	strict := mode == submitStrict
@@ -130,6 +135,7 @@ func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 	// under it would hold up everyone. A lookup that misses memory sets
 	// rd.need and gives up; the read fills rd, and the edit starts over.
 	var rd diskReads
+	forwards := 0
 	for tries := 0; ; {
 		d.mu.Lock()
 		r, w, dup, err := d.apply(e, strict, &rd)
@@ -170,9 +176,13 @@ func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 			if err := d.m.catchUpTo(d, w.err); err != nil {
 				return Result{}, err
 			}
-			if tries >= forwardAfter && mode == submitAny {
-				if res, ok, err := d.forward(e); ok {
+			if tries >= forwardAfter && mode == submitAny && forwards < maxForwards {
+				res, tried, ok, err := d.forward(e)
+				if ok {
 					return res, err
+				}
+				if tried {
+					forwards++
 				}
 			}
 			rd = diskReads{}

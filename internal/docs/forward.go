@@ -13,31 +13,31 @@ import "errors"
 // so the client's session hears of it as of its own.
 
 // forward hands e to the node that wrote d's newest revision, if it is
-// another and Config.Forward is set. ok reports whether that node settled
-// the edit, res and err being its result; false leaves it to this node
-// (no such node, or it did not settle it: out of reach, behind, or
-// losing races itself).
-func (d *Document) forward(e Edit) (res Result, ok bool, err error) {
+// another and Config.Forward is set. tried reports whether it asked; ok
+// whether that node settled the edit, res and err being its result;
+// false leaves it to this node (no such node, or it did not settle it:
+// out of reach, behind, or losing races itself).
+func (d *Document) forward(e Edit) (res Result, tried, ok bool, err error) {
 	fwd := d.m.cfg.Forward
 	d.mu.Lock()
 	node := d.writer
 	d.mu.Unlock()
 	if fwd == nil || node == "" || node == d.m.cfg.Node || e.OpID == "" {
-		return Result{}, false, nil // without an op id, a retry could apply it twice
+		return Result{}, false, false, nil // without an op id, a retry could apply it twice
 	}
 	res, err = fwd(node, d.id, e)
 	if err != nil {
 		if settled(err) {
-			return Result{}, true, err
+			return Result{}, true, true, err
 		}
 		d.m.cfg.Logger.Debug("an edit handed to another node came back: trying here", "doc", d.id, "node", node, "err", err)
-		return Result{}, false, nil
+		return Result{}, true, false, nil
 	}
 	// Answer once this node has the revision too, as a Submit here would.
 	if err := d.m.catchUpTo(d, &ConflictError{Doc: d.id, Head: res.Rev}); err != nil {
-		return Result{}, true, err
+		return Result{}, true, true, err
 	}
-	return res, true, nil
+	return res, true, true, nil
 }
 
 // settled reports whether a forwarded edit's error is the edit's own
