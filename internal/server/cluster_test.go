@@ -81,12 +81,18 @@ func startCluster(t *testing.T) ([]*clusterNode, []*natsembed.Server) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := jetstream.Open(ctx, n.nc, jetstream.Config{Timeout: 2 * time.Second, RetryWait: 50 * time.Millisecond})
+		jcfg := jetstream.Config{Timeout: 2 * time.Second, RetryWait: 50 * time.Millisecond}
+		l, err := jetstream.Open(ctx, n.nc, jcfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		bus := roombus.New(n.nc, n.name)
-		if n.mgr, err = docs.Open(filepath.Join(dir, n.name+".db"), docs.Config{Log: l}); err != nil {
+		fwd := jetstream.NewForwarder(n.nc, jcfg) // edits that keep losing races go to the winner
+		if n.mgr, err = docs.Open(filepath.Join(dir, n.name+".db"), docs.Config{Log: l, Node: n.name, Forward: fwd.Forward}); err != nil {
+			t.Fatal(err)
+		}
+		unserve, err := fwd.Serve(n.mgr, n.name)
+		if err != nil {
 			t.Fatal(err)
 		}
 		log := slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", n.name)
@@ -99,6 +105,7 @@ func startCluster(t *testing.T) ([]*clusterNode, []*natsembed.Server) {
 			defer cancel()
 			n.srv.Drain(dctx)
 			n.srv.Close()
+			unserve()
 			n.mgr.Close()
 			bus.Close()
 			n.nc.Close()
