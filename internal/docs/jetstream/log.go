@@ -136,7 +136,7 @@ func (l *Log) Append(runs []docs.Run) []error {
 		}
 		m.Data = r.Body
 		pubs[i] = l.send(m, h.seq, r.Doc)
-		pubs[i].doc, pubs[i].first = r.Doc, r.First
+		pubs[i].doc = r.Doc
 	}
 	for i, p := range pubs {
 		if p == nil {

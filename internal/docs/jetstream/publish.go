@@ -21,8 +21,7 @@ type publish struct {
 	expect uint64
 	id     string
 	what   string
-	doc    string // for a run: its document and first revision
-	first  uint64
+	doc    string // for a run: its document
 	paf    jetstream.PubAckFuture
 	err    error // of the first send, when paf is nil
 }
@@ -76,7 +75,7 @@ func (p *publish) wait(ctx context.Context) (uint64, error) {
 			// refusal, if any, names it.
 			wait = min(wait, time.Millisecond<<min(attempt, 2))
 			inProcess = true
-		} else if wrongLast(err) {
+		} else if apiCode(err) == codeWrongLast {
 			stored, moved, cerr := p.conflict(ctx, maybeStored)
 			switch {
 			case cerr != nil:
@@ -141,18 +140,11 @@ func (p *publish) conflict(ctx context.Context, resent bool) (stored uint64, mov
 			return next.Sequence, nil, nil
 		}
 	}
-	if p.doc == "" {
-		return 0, p.moved(0), nil
+	var head uint64
+	if first, count, err := runRevs(last.Header); err == nil {
+		head = first + uint64(count) - 1
 	}
-	won, err := runOf(p.doc, last.Sequence, last.Header, last.Data)
-	if err != nil {
-		return 0, p.moved(0), nil
-	}
-	ce := &docs.ConflictError{Doc: p.doc, Head: won.Last()}
-	if won.First == p.first { // the run that took this one's place
-		ce.Won = &won
-	}
-	return 0, ce, nil
+	return 0, p.moved(head), nil
 }
 
 // moved is the refusal of p because its subject moved on, to head if
@@ -172,32 +164,36 @@ const (
 	codeDuplicateInProcess = 10158
 )
 
-func apiCode(err error) jetstream.ErrorCode {
+// apiError is JetStream's answer in err, if err is one.
+func apiError(err error) *jetstream.APIError {
 	var je jetstream.JetStreamError
-	if errors.As(err, &je) && je.APIError() != nil {
-		return je.APIError().ErrorCode
+	if errors.As(err, &je) {
+		return je.APIError()
+	}
+	return nil
+}
+
+func apiCode(err error) jetstream.ErrorCode {
+	if ae := apiError(err); ae != nil {
+		return ae.ErrorCode
 	}
 	return 0
 }
 
 // movedTo reads, from a refusal because the subject's newest message is
-// not the one expected, the sequence of the one it is.
+// not the one expected ("wrong last sequence: N"), the sequence N of the
+// one it is.
 func movedTo(err error) (uint64, bool) {
-	var je jetstream.JetStreamError
-	if !errors.As(err, &je) || je.APIError() == nil || je.APIError().ErrorCode != codeWrongLast {
+	ae := apiError(err)
+	if ae == nil || ae.ErrorCode != codeWrongLast {
 		return 0, false
 	}
-	_, n, ok := strings.Cut(je.APIError().Description, ": ")
+	_, n, ok := strings.Cut(ae.Description, ": ")
 	if !ok {
 		return 0, false
 	}
 	seq, perr := strconv.ParseUint(n, 10, 64)
 	return seq, perr == nil
-}
-
-func wrongLast(err error) bool {
-	c := apiCode(err)
-	return c == codeWrongLast || c == codeWrongLastInProcess
 }
 
 // retryable reports whether sending the same message again may succeed.
