@@ -1,6 +1,9 @@
 package docs
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // A Log is where a cluster's documents become durable, shared by every
 // node: a replicated, totally ordered log (NATS JetStream in package
@@ -50,14 +53,12 @@ type Log interface {
 
 // A ConflictError is a Log's refusal of a run because the document's
 // newest revision there is Head, not the one before the run, or its
-// newest run is at position Pos (0: not known). It is an ErrConflict. Won,
-// if the Log read it, is the run that took the refused run's place: the
-// node applies it at once rather than wait for its follower to bring it.
+// newest run is at position Pos (0: not known). It is an ErrConflict: the
+// node waits for its follower to bring what came first.
 type ConflictError struct {
 	Doc  string
 	Head uint64
 	Pos  uint64
-	Won  *Run
 }
 
 func (e *ConflictError) Error() string {
@@ -69,6 +70,12 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ErrNotHandedOver is what Config.Forward's error wraps when the other
+// node did not settle the edit (out of reach, behind, busy, losing races
+// itself): this node goes on with it. Any other error is the edit's own
+// (it does not fit, it is too large, …), the same on every node.
+var ErrNotHandedOver = errors.New("docs: the edit was not handed over")
 
 // A Purger is a Log that can forget a document's revisions, for a purge.
 type Purger interface {

@@ -177,12 +177,9 @@ func (d *Document) submit(e Edit, mode submitMode) (Result, error) {
 				return Result{}, err
 			}
 			if tries >= forwardAfter && mode == submitAny && forwards < maxForwards {
-				res, tried, ok, err := d.forward(e)
-				if ok {
+				forwards++
+				if res, settled, err := d.forward(e); settled {
 					return res, err
-				}
-				if tried {
-					forwards++
 				}
 			}
 			rd = diskReads{}

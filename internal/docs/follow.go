@@ -391,27 +391,30 @@ func (m *Manager) remote(id string, runs []Run) error {
 var errGap = errors.New("docs: revisions from the cluster after a gap")
 
 // catchUpTo brings d up to the revision another node wrote first, which
-// refused one of d's with err: the follower brings it within moments, a
-// read from the Log (catchUp) if it does not.
+// refused one of d's with err (see awaitRev).
 func (m *Manager) catchUpTo(d *Document, err error) error {
 	var ce *ConflictError
 	if !errors.As(err, &ce) || ce.Head == 0 && ce.Pos == 0 {
 		return m.catchUp(d)
 	}
-	if ce.Won != nil && ce.Won.First == d.durableRev()+1 {
-		return m.remote(d.id, []Run{*ce.Won}) // the winner, read with the refusal
-	}
+	return m.awaitRev(d, ce.Head, ce.Pos)
+}
+
+// awaitRev waits until d has revision rev and the Log's entry at position
+// pos (0: not asked): the follower brings them within moments, a read from
+// the Log (catchUp) if it does not.
+func (m *Manager) awaitRev(d *Document, rev, pos uint64) error {
 	timer := time.NewTimer(followWait)
 	defer timer.Stop()
 	for {
 		d.mu.Lock()
-		rev, pos, advanced := d.durRev, d.durPos, d.advanced
+		at, atPos, advanced := d.durRev, d.durPos, d.advanced
 		if advanced == nil {
 			advanced = make(chan struct{})
 			d.advanced = advanced
 		}
 		d.mu.Unlock()
-		if ce.Head != 0 && rev >= ce.Head || ce.Pos != 0 && pos >= ce.Pos {
+		if (rev == 0 || at >= rev) && (pos == 0 || atPos >= pos) {
 			return nil
 		}
 		select {

@@ -55,7 +55,8 @@ type Config struct {
 	// Forward, if set, hands an edit to the node named: an edit that keeps
 	// losing the race for its document to another node's goes to that
 	// node, which submits it as its own (see Manager.SubmitHere), so that
-	// a node that lags behind a busy writer elsewhere is not starved.
+	// a node that lags behind a busy writer elsewhere is not starved. Its
+	// error wraps ErrNotHandedOver unless the other node settled the edit.
 	Node    string
 	Forward func(node, doc string, e Edit) (Result, error)
 	// LogBytes is how far the revision log grows before it starts over,
@@ -316,11 +317,7 @@ func (m *Manager) Open(id string) (*Document, error) {
 	if m.cl == nil {
 		return m.open(id)
 	}
-	var d *Document
-	err := m.store.missed(func() (err error) {
-		d, err = m.open(id)
-		return err
-	})
+	d, err := m.openMissed(id)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +327,16 @@ func (m *Manager) Open(id string) (*Document, error) {
 		m.cfg.Logger.Warn("opening a document without the cluster's newest revisions", "doc", id, "err", err)
 	}
 	return d, nil
+}
+
+// openMissed is open that, in cluster mode, catches up with the cluster
+// and looks again before it says a document is not there.
+func (m *Manager) openMissed(id string) (d *Document, err error) {
+	err = m.store.missed(func() (err error) {
+		d, err = m.open(id)
+		return err
+	})
+	return d, err
 }
 
 // open is Open without the cluster's catching up: the follower's.

@@ -395,7 +395,7 @@ func TestForwardedEdits(t *testing.T) {
 	if _, err := fwds[1].Forward("node0", meta.ID, bad); !errors.Is(err, docs.ErrBadOperation) {
 		t.Fatalf("an edit that does not fit, handed over: %v; want ErrBadOperation", err)
 	}
-	if _, err := fwds[1].Forward("node9", meta.ID, e); err == nil || errors.Is(err, docs.ErrBadOperation) {
-		t.Fatalf("handed to a node that is not there: %v; want a failure to reach it", err)
+	if _, err := fwds[1].Forward("node9", meta.ID, e); err == nil || errors.Is(err, docs.ErrBadOperation) || !errors.Is(err, docs.ErrNotHandedOver) {
+		t.Fatalf("handed to a node that is not there: %v; want a failure to reach it (ErrNotHandedOver)", err)
 	}
 }

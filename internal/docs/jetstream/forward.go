@@ -60,25 +60,26 @@ var forwardCodes = map[string]error{
 	"invalid":       docs.ErrInvalid,
 }
 
-// Forward implements docs.Config.Forward.
+// Forward implements docs.Config.Forward: its errors wrap
+// docs.ErrNotHandedOver but for the edit's own (forwardCodes).
 func (f *Forwarder) Forward(node, doc string, e docs.Edit) (docs.Result, error) {
 	body, err := json.Marshal(forwardRequest{Doc: doc, Base: e.Base, Op: e.Op, Author: e.Author, OpID: e.OpID})
 	if err != nil {
-		return docs.Result{}, err
+		return docs.Result{}, fmt.Errorf("%w: %w", docs.ErrNotHandedOver, err)
 	}
 	m, err := f.nc.Request(f.subject(node), body, f.timeout)
 	if err != nil {
-		return docs.Result{}, fmt.Errorf("jetstream: handing an edit of %s to node %s: %w", doc, node, err)
+		return docs.Result{}, fmt.Errorf("%w: jetstream: to node %s: %w", docs.ErrNotHandedOver, node, err)
 	}
 	var r forwardReply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return docs.Result{}, fmt.Errorf("jetstream: node %s answered an edit of %s with %q: %w", node, doc, m.Data, err)
+		return docs.Result{}, fmt.Errorf("%w: jetstream: node %s answered %q: %w", docs.ErrNotHandedOver, node, m.Data, err)
 	}
 	if r.Code != "" {
 		if sentinel, ok := forwardCodes[r.Code]; ok {
 			return docs.Result{}, fmt.Errorf("%w (node %s: %s)", sentinel, node, r.Message)
 		}
-		return docs.Result{}, fmt.Errorf("jetstream: node %s did not apply an edit of %s: %s", node, doc, r.Message)
+		return docs.Result{}, fmt.Errorf("%w: jetstream: node %s: %s", docs.ErrNotHandedOver, node, r.Message)
 	}
 	return docs.Result{Rev: r.Rev, Op: r.Op, Duplicate: r.Duplicate, Depth: r.Depth}, nil
 }
