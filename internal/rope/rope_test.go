@@ -170,23 +170,30 @@ func TestAppendLeaves(t *testing.T) {
 						for !utf8.ValidString(s) {
 							s = s[:len(s)-1]
 						}
-						ls := appendLeaves(nil, s, size)
-						var got strings.Builder
-						for _, l := range ls {
-							leaves := 0
-							if err := checkNode(l, len(ls) == 1, &leaves); err != nil {
-								t.Fatalf("len %d size %d: %v", len(s), size, err)
-							}
-							got.WriteString(l.text)
-						}
-						if got.String() != s {
-							t.Fatalf("len %d: pieces do not concatenate to the input", len(s))
-						}
+						checkLeaves(t, s, size)
 					}
 				}
 			}
 		}
 	})
+}
+
+// checkLeaves cuts s into leaves of about size bytes (appendLeaves) and
+// checks each leaf and that they make s again.
+func checkLeaves(t *testing.T, s string, size int) {
+	t.Helper()
+	ls := appendLeaves(nil, s, size)
+	var got strings.Builder
+	for _, l := range ls {
+		leaves := 0
+		if err := checkNode(l, len(ls) == 1, &leaves); err != nil {
+			t.Fatalf("len %d size %d: %v", len(s), size, err)
+		}
+		got.WriteString(l.text)
+	}
+	if got.String() != s {
+		t.Fatalf("len %d: pieces do not concatenate to the input", len(s))
+	}
 }
 
 // Texts of random multi-byte code points: cuts that move back to code
@@ -203,18 +210,7 @@ func TestAppendLeavesRandomText(t *testing.T) {
 			}
 			s := sb.String()
 			for _, size := range []int{cfg.leafBuild, cfg.leafMax - utf8.UTFMax} {
-				ls := appendLeaves(nil, s, size)
-				var got strings.Builder
-				for _, l := range ls {
-					leaves := 0
-					if err := checkNode(l, len(ls) == 1, &leaves); err != nil {
-						t.Fatalf("len %d size %d: %v", len(s), size, err)
-					}
-					got.WriteString(l.text)
-				}
-				if got.String() != s {
-					t.Fatalf("len %d: pieces do not concatenate to the input", len(s))
-				}
+				checkLeaves(t, s, size)
 			}
 		}
 	})

@@ -17,7 +17,7 @@ import (
 
 // nodes opens a docs.Manager on each Log, each with a bbolt file of its
 // own.
-func nodes(t testing.TB, logs []*Log) []*docs.Manager {
+func nodes[L docs.Log](t testing.TB, logs []L) []*docs.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	var ms []*docs.Manager
@@ -30,6 +30,27 @@ func nodes(t testing.TB, logs []*Log) []*docs.Manager {
 		ms = append(ms, m)
 	}
 	return ms
+}
+
+// opRevisions reads document doc's history on node i of ms, fails if an
+// op id is in it twice, and returns each op id's revision.
+func opRevisions(t testing.TB, ms []*docs.Manager, i int, doc string) map[string]uint64 {
+	t.Helper()
+	if err := ms[i].Sync(); err != nil {
+		t.Fatal(err)
+	}
+	revs, err := ms[i].Store().Revisions(doc, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]uint64{}
+	for _, r := range revs {
+		if _, twice := at[r.OpID]; twice && r.OpID != "" {
+			t.Fatalf("node %d: op %s applied twice", i, r.OpID)
+		}
+		at[r.OpID] = r.Rev
+	}
+	return at
 }
 
 // typeInto makes n edits on d as client, each against the head it knows,
@@ -73,16 +94,11 @@ func (l readsCounted) Since(doc string, rev uint64) ([]docs.Run, error) {
 func TestNodesEditOneDocument(t *testing.T) {
 	logs, _ := cluster(t)
 	var reads atomic.Int64
-	dir := t.TempDir()
-	var ms []*docs.Manager
+	counted := make([]readsCounted, len(logs))
 	for i, l := range logs {
-		m, err := docs.Open(filepath.Join(dir, fmt.Sprintf("node%d.db", i)), docs.Config{Log: readsCounted{l, &reads}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		ms = append(ms, m)
+		counted[i] = readsCounted{l, &reads}
 	}
+	ms := nodes(t, counted)
 	meta, err := ms[0].Create(docs.CreateParams{Name: "main.go", Text: "package main\n", Author: "a"})
 	if err != nil {
 		t.Fatal(err)
@@ -128,16 +144,8 @@ func TestNodesEditOneDocument(t *testing.T) {
 		if rev != 1+3*each {
 			t.Fatalf("node %d at revision %d, want %d", i, rev, 1+3*each)
 		}
-		revs, err := m.Store().Revisions(meta.ID, 0, 1000)
-		if err != nil || len(revs) != 1+3*each {
-			t.Fatalf("node %d history: %v, %d revisions", i, err, len(revs))
-		}
-		seen := map[string]bool{}
-		for _, r := range revs[1:] {
-			if seen[r.OpID] {
-				t.Fatalf("node %d: op %s applied twice", i, r.OpID)
-			}
-			seen[r.OpID] = true
+		if at := opRevisions(t, ms, i, meta.ID); len(at) != 1+3*each {
+			t.Fatalf("node %d history: %d revisions", i, len(at))
 		}
 		if i == 0 {
 			want = text.String()
@@ -316,21 +324,8 @@ func TestResendsRaceRollbacks(t *testing.T) {
 	}
 	close(done)
 	typists.Wait()
-	for i, m := range ms {
-		if err := m.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		revs, err := m.Store().Revisions(meta.ID, 0, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := map[string]uint64{}
-		for _, r := range revs {
-			if _, twice := at[r.OpID]; twice && r.OpID != "" {
-				t.Fatalf("node %d: %s applied twice", i, r.OpID)
-			}
-			at[r.OpID] = r.Rev
-		}
+	for i := range ms {
+		at := opRevisions(t, ms, i, meta.ID)
 		for _, a := range answers {
 			if at[a.id] != a.rev {
 				t.Fatalf("node %d: %s answered at revision %d, in the log at %d", i, a.id, a.rev, at[a.id])
