@@ -8,6 +8,7 @@
 #
 #   bash tools/bench/cluster.sh            # every scenario
 #   bash tools/bench/cluster.sh hot        # the scenarios whose name matches
+#   NODE_PROCS=1 bash tools/bench/cluster.sh typing   # each node's GOMAXPROCS
 only="${1:-}"
 dur="${DURATION:-20s}"
 port=18191
@@ -23,7 +24,7 @@ start_cluster() {
   rm -rf "$dir"/n?.db* "$dir/out.json"
   pids=()
   for i in 1 2 3; do
-    "$dir/collab" -addr "127.0.0.1:1820$i" -data "$dir/n$i.db" -log-level warn "$@" \
+    GOMAXPROCS="${NODE_PROCS:-$(nproc)}" "$dir/collab" -addr "127.0.0.1:1820$i" -data "$dir/n$i.db" -log-level warn "$@" \
       -nats-embed -nats-server-name "n$i" -nats-listen "127.0.0.1:1420$i" \
       -nats-cluster-listen "127.0.0.1:1620$i" -nats-routes "$routes" &
     pids+=($!)
