@@ -81,6 +81,12 @@ func (c *clusterOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.wait, "nats-wait", time.Minute, "how long the node waits at start for the NATS cluster and its stream before giving up")
 }
 
+// embedMaxPayload is the embedded servers' largest message, which bounds
+// one edit, or a new document's text, in a cluster (see
+// jetstream.Log.MaxAppend): NATS's largest without a warning, where its
+// default (1 MiB) would refuse a paste the editor's WebSocket takes.
+const embedMaxPayload = 8 << 20
+
 // check validates the cluster flags, and fills in defaults that depend on
 // others (data is the -data file).
 func (c *clusterOptions) check(data string) error {
@@ -135,7 +141,7 @@ func (c *clusterOptions) check(data string) error {
 	if err != nil {
 		return fmt.Errorf("-nats-listen: %w", err)
 	}
-	c.server = natsembed.Config{Name: c.serverName, Host: host, Port: port, StoreDir: c.store, SyncAlways: c.syncAlways}
+	c.server = natsembed.Config{Name: c.serverName, Host: host, Port: port, StoreDir: c.store, SyncAlways: c.syncAlways, MaxPayload: embedMaxPayload}
 	var routes []string
 	for _, r := range strings.Split(c.routes, ",") {
 		if r = strings.TrimSpace(r); r == "" {
@@ -301,6 +307,10 @@ func startCluster(ctx context.Context, c *clusterOptions, log *slog.Logger) (_ *
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	if most := n.log.MaxAppend(); most < 1<<20 {
+		log.Warn("the NATS servers take messages of at most max_payload bytes: in this cluster, an edit or a new document's text larger than max_bytes fails as too large (raise max_payload in the servers' configuration, to 8 MB at most)",
+			"max_payload", n.nc.MaxPayload(), "max_bytes", most)
 	}
 	n.id = c.name + "-" + randomHex(4)
 	n.bus = roombus.New(n.nc, n.id)

@@ -49,6 +49,11 @@ type Log interface {
 	// delivered it, the node has seen everything acknowledged before the
 	// call.
 	Last() (uint64, error)
+	// MaxAppend is the most bytes one entry carries: a Run's Body, or a
+	// change set. Append and Commit refuse a larger one with an error
+	// wrapping ErrTooLarge, storing nothing; the node cuts its runs to
+	// fit, and refuses an edit whose revision alone does not.
+	MaxAppend() int
 }
 
 // A ConflictError is a Log's refusal of a run because the document's

@@ -260,6 +260,10 @@ func (d *Document) apply(e Edit, strict bool, rd *diskReads) (r Revision, w *wri
 		return r, nil, false, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, d.m.cfg.MaxBytes)
 	}
 	r = Revision{Rev: d.head + 1, Op: op, Author: e.Author, OpID: e.OpID, Time: d.m.cfg.Now().UTC()}
+	rec, at := encodeRecord(r)
+	if err := d.m.fitsLog("the edit", len(rec)); err != nil {
+		return Revision{}, nil, false, err
+	}
 	d.text, d.head = text, r.Rev
 	d.hist = append(d.hist, r)
 	if client, seq, ok := parseOpID(r.OpID); ok {
@@ -267,7 +271,7 @@ func (d *Document) apply(e Edit, strict bool, rd *diskReads) (r Revision, w *wri
 	} else if r.OpID != "" {
 		d.opids[r.OpID] = r.Rev
 	}
-	w = d.m.appendWrite(d, r, text)
+	w = d.m.appendWrite(d, r, text, rec, at)
 	d.writes[r.Rev] = w
 	return r, w, false, nil
 }

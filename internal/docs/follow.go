@@ -578,14 +578,39 @@ func (l *clusterLog) commit(c *committer, batch []*write) ([]*write, error) {
 	return out, nil
 }
 
+// fitsLog refuses, in cluster mode, a revision (what: "the edit") whose
+// record of n bytes one entry of the Log cannot carry (see
+// Log.MaxAppend): it could never be appended.
+func (m *Manager) fitsLog(what string, n int) error {
+	if m.cl == nil {
+		return nil
+	}
+	if most := m.cl.log.MaxAppend() - binary.MaxVarintLen64; n > most {
+		return fmt.Errorf("%w: %s takes %d bytes, and the cluster's log takes at most %d in one message (the NATS servers' max_payload)", ErrTooLarge, what, n, most)
+	}
+	return nil
+}
+
 // appendRuns appends this node's revisions to the Log, one run per
 // document, and sets each write's error. A revision rolled back since it
-// was queued (see rollback) is not sent.
+// was queued (see rollback) is not sent. A run stops short of what one
+// entry of the Log carries: a document's revisions beyond go in the next
+// round of runs, once the first is stored (or fail with it).
 func (l *clusterLog) appendRuns(c *committer, local []*write) {
+	for len(local) > 0 {
+		local = l.appendRound(c, local)
+	}
+}
+
+// appendRound is one round of appendRuns: it returns the writes left
+// for the next.
+func (l *clusterLog) appendRound(c *committer, local []*write) (next []*write) {
 	var (
 		runs  []Run
 		owner [][]*write
 		at    = map[*Document]int{}
+		full  = map[*Document]bool{}
+		most  = l.log.MaxAppend()
 	)
 	for _, w := range local {
 		d := w.doc
@@ -597,6 +622,11 @@ func (l *clusterLog) appendRuns(c *committer, local []*write) {
 			continue
 		}
 		i, ok := at[d]
+		if ok && (full[d] || len(runs[i].Body)+binary.MaxVarintLen64+len(w.prep.rec) > most) {
+			full[d] = true
+			next = append(next, w)
+			continue
+		}
 		if ok && runs[i].Last()+1 != w.rev.Rev {
 			w.err = fmt.Errorf("%w: revision %d of %q does not follow %d", ErrConflict, w.rev.Rev, d.id, runs[i].Last())
 			continue
@@ -612,10 +642,11 @@ func (l *clusterLog) appendRuns(c *committer, local []*write) {
 		owner[i] = append(owner[i], w)
 	}
 	if len(runs) == 0 {
-		return
+		return nil
 	}
 	errs := l.log.Append(runs)
 	var durable []*write
+	failed := map[string]error{}
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, ErrConflict) {
 			// Unknown whether it was stored: the document's next append
@@ -627,11 +658,23 @@ func (l *clusterLog) appendRuns(c *committer, local []*write) {
 		}
 		if err == nil {
 			durable = append(durable, owner[i]...)
+		} else {
+			failed[runs[i].Doc] = err
 		}
 	}
 	if len(durable) > 0 {
 		c.store.addPending(durable)
 	}
+	// A document's revisions after one that failed cannot follow it.
+	left := next[:0]
+	for _, w := range next {
+		if err := failed[w.doc.id]; err != nil {
+			w.err = err
+		} else {
+			left = append(left, w)
+		}
+	}
+	return left
 }
 
 // NewRun makes a Run of consecutive revisions of document doc.
@@ -698,56 +741,76 @@ func (m *Manager) metaCommitter() {
 	defer m.wg.Done()
 	c := m.cl
 	for batch := c.next(); batch != nil; batch = c.next() {
-		var err error
-		synced := false
-		for attempt := 0; ; attempt++ {
-			var changes kv.Changes
-			changes, err = m.store.record(batch)
-			if err == nil && !synced && missedOne(batch) {
-				// A write that found nothing may concern what another
-				// node made a moment ago: catch up, and run the batch
-				// again.
-				synced = true
-				if err = m.Sync(); err == nil {
-					continue
-				}
+		err := m.commitChanges(batch)
+		if errors.Is(err, ErrTooLarge) && len(batch) > 1 {
+			// Together too large for one entry of the Log: one at a
+			// time, so that only a write too large on its own fails.
+			for _, w := range batch {
+				settle([]*write{w}, m.commitChanges([]*write{w}))
 			}
-			if err != nil || changes.Empty() {
-				break
-			}
-			c.mu.Lock()
-			after := c.metaPos
-			c.mu.Unlock()
-			body, merr := changes.MarshalBinary()
-			if merr != nil {
-				err = merr
-				break
-			}
-			var pos uint64
-			pos, err = c.log.Commit(after, body)
-			if err == nil {
-				err = c.await(pos)
-				break
-			}
-			if !errors.Is(err, ErrConflict) || attempt >= catchUpTries {
-				err = &refusal{what: "the cluster's log", err: err}
-				break
-			}
-			// Another node's change set came first: apply it, run again.
-			last, lerr := c.log.Last()
-			if lerr == nil {
-				lerr = c.await(last)
-			}
-			if lerr != nil {
-				err = &refusal{what: "the cluster's log", err: lerr}
-				break
+			continue
+		}
+		settle(batch, err)
+	}
+}
+
+// settle finishes the writes of a batch of the metadata committer, which
+// failed with err if not nil.
+func settle(batch []*write, err error) {
+	for _, w := range batch {
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			w.err = err
+		case err != nil:
+			w.err = notSaved(w.what, err)
+		}
+		finish(w)
+	}
+}
+
+// commitChanges records the change set of batch and commits it to the
+// Log (see metaCommitter), and waits until this node has applied it.
+func (m *Manager) commitChanges(batch []*write) (err error) {
+	c := m.cl
+	synced := false
+	for attempt := 0; ; attempt++ {
+		var changes kv.Changes
+		changes, err = m.store.record(batch)
+		if err == nil && !synced && missedOne(batch) {
+			// A write that found nothing may concern what another
+			// node made a moment ago: catch up, and run the batch
+			// again.
+			synced = true
+			if err = m.Sync(); err == nil {
+				continue
 			}
 		}
-		for _, w := range batch {
-			if err != nil {
-				w.err = notSaved(w.what, err)
-			}
-			finish(w)
+		if err != nil || changes.Empty() {
+			return err
+		}
+		c.mu.Lock()
+		after := c.metaPos
+		c.mu.Unlock()
+		body, err := changes.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		pos, err := c.log.Commit(after, body)
+		switch {
+		case err == nil:
+			return c.await(pos)
+		case errors.Is(err, ErrTooLarge):
+			return err // nothing stored; the same again would not fit
+		case !errors.Is(err, ErrConflict) || attempt >= catchUpTries:
+			return &refusal{what: "the cluster's log", err: err}
+		}
+		// Another node's change set came first: apply it, run again.
+		last, err := c.log.Last()
+		if err == nil {
+			err = c.await(last)
+		}
+		if err != nil {
+			return &refusal{what: "the cluster's log", err: err}
 		}
 	}
 }

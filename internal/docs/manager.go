@@ -425,14 +425,14 @@ func (m *Manager) drop(d *Document) {
 	}
 }
 
-// appendWrite queues revision r of d for the group commit. Called with
+// appendWrite queues revision r of d, encoded as rec (its operation's
+// JSON from op on: see encodeRecord), for the group commit. Called with
 // d.mu held, which keeps each document's revisions in order in the queue.
-func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope) *write {
-	// Encode here, on the submitter's goroutine, what the commit would
-	// otherwise encode on the one goroutine every document shares. d
-	// follows the snapshot rule as the head record does; should the two
-	// disagree, the commit encodes the snapshot itself or drops this one.
-	rec, op := encodeRecord(r)
+func (m *Manager) appendWrite(d *Document, r Revision, text rope.Rope, rec []byte, op int) *write {
+	// Encoded on the submitter's goroutine, not on the one goroutine
+	// every document shares. d follows the snapshot rule as the head
+	// record does; should the two disagree, the commit encodes the
+	// snapshot itself or drops this one.
 	r.opJSON = rec[op:len(rec):len(rec)]
 	p := prepared{rec: rec}
 	before := [3]uint64{d.snapRev, d.snapLog, d.snapSize}
@@ -595,6 +595,9 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 		// next revisions will follow it; the change set that creates the
 		// document has it too.
 		rec, _ := encodeRecord(first)
+		if err := m.fitsLog("the new document's text", len(rec)); err != nil {
+			return Meta{}, err
+		}
 		if err := m.cl.log.Append([]Run{{Doc: id, First: 1, Count: 1, Body: appendRunRecord(nil, rec)}})[0]; err != nil {
 			return Meta{}, notSaved("the new document", &refusal{what: "the cluster's log", err: err})
 		}

@@ -69,8 +69,8 @@ type Config struct {
 	// is off; 0 keeps JetStream's default (2 minutes).
 	SyncInterval time.Duration
 	// MaxPayload is the largest message the server accepts, in bytes; 0
-	// keeps NATS's default (1 MiB). Document snapshots larger than it are
-	// not written (see package jetstream).
+	// keeps NATS's default (1 MiB). It bounds one edit in a cluster (see
+	// jetstream.Log.MaxAppend).
 	MaxPayload int32
 	// Logger, if set, takes the server's notices (Info), warnings and
 	// errors, and its debug lines when it is enabled for them; nil: the

@@ -25,6 +25,7 @@ const nodeHeader = "Collab-Node"
 // Log is a docs.Log on a JetStream stream. It is safe for concurrent use.
 type Log struct {
 	cfg    Config
+	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
@@ -51,7 +52,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	l := &Log{cfg: cfg, js: js, heads: map[string]head{}}
+	l := &Log{cfg: cfg, nc: nc, js: js, heads: map[string]head{}}
 	for {
 		l.stream, err = js.Stream(ctx, cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -129,6 +130,10 @@ func (l *Log) Append(runs []docs.Run) []error {
 				continue
 			}
 		}
+		if err := l.fits(len(r.Body), "revisions "+strconv.FormatUint(r.First, 10)+" to "+strconv.FormatUint(r.Last(), 10)+" of "+r.Doc); err != nil {
+			errs[i] = err
+			continue
+		}
 		m := nats.NewMsg(l.revSubject(r.Doc))
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
 		if r.Node != "" {
@@ -157,9 +162,31 @@ func (l *Log) Append(runs []docs.Run) []error {
 func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
 	defer cancel()
+	if err := l.fits(len(changes), "a change set"); err != nil {
+		return 0, err
+	}
 	m := nats.NewMsg(l.metaSubject())
 	m.Data = changes
 	return l.send(m, after, "the metadata").wait(ctx)
+}
+
+// headroom is what a message needs beside its body: its subject and
+// headers (message id, expected sequence, revisions, node).
+const headroom = 4 << 10
+
+// MaxAppend implements docs.Log: the NATS servers' largest message
+// (max_payload, which the connection learns from the server it is on),
+// less room for the subject and headers.
+func (l *Log) MaxAppend() int {
+	return max(int(l.nc.MaxPayload())-headroom, 0)
+}
+
+// fits refuses a body of n bytes that one message cannot carry.
+func (l *Log) fits(n int, what string) error {
+	if most := l.MaxAppend(); n > most {
+		return fmt.Errorf("jetstream: %s takes %d bytes, and one message carries at most %d (the NATS servers' max_payload): %w", what, n, most, docs.ErrTooLarge)
+	}
+	return nil
 }
 
 // Purge implements docs.Purger: doc's revisions are removed from the
