@@ -53,6 +53,32 @@ func opRevisions(t testing.TB, ms []*docs.Manager, i int, doc string) map[string
 	return at
 }
 
+// converged syncs every node of ms and checks that each has document doc
+// at revision rev, with the same text.
+func converged(t testing.TB, ms []*docs.Manager, doc string, rev uint64) {
+	t.Helper()
+	var want string
+	for i, m := range ms {
+		if err := m.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := m.Open(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, at, _ := d.Text()
+		d.Release()
+		if at != rev {
+			t.Fatalf("node %d at revision %d, want %d", i, at, rev)
+		}
+		if i == 0 {
+			want = text.String()
+		} else if text.String() != want {
+			t.Fatalf("node %d's text differs:\n%s\nnode 0's:\n%s", i, text.String(), want)
+		}
+	}
+}
+
 // typeInto makes n edits on d as client, each against the head it knows,
 // at random places.
 func typeInto(d *docs.Document, client string, n int, rng *rand.Rand) error {
@@ -130,27 +156,10 @@ func TestNodesEditOneDocument(t *testing.T) {
 	if n := reads.Load(); n > int64(len(ms))+2 {
 		t.Errorf("%d reads of the document from the stream's leader, want at most %d", n, len(ms)+2)
 	}
-	var want string
-	for i, m := range ms {
-		if err := m.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		d, err := m.Open(meta.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, rev, _ := d.Text()
-		d.Release()
-		if rev != 1+3*each {
-			t.Fatalf("node %d at revision %d, want %d", i, rev, 1+3*each)
-		}
+	converged(t, ms, meta.ID, 1+3*each)
+	for i := range ms {
 		if at := opRevisions(t, ms, i, meta.ID); len(at) != 1+3*each {
 			t.Fatalf("node %d history: %d revisions", i, len(at))
-		}
-		if i == 0 {
-			want = text.String()
-		} else if text.String() != want {
-			t.Fatalf("node %d's text differs:\n%s\nnode 0's:\n%s", i, text.String(), want)
 		}
 	}
 }

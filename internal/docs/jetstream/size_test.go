@@ -144,24 +144,5 @@ func TestEditsLargerThanAMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var want string
-	for i, m := range ms {
-		if err := m.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		d, err := m.Open(meta.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, rev, _ := d.Text()
-		d.Release()
-		if rev != 1+2*each {
-			t.Fatalf("node %d at revision %d, want %d", i, rev, 1+2*each)
-		}
-		if i == 0 {
-			want = text.String()
-		} else if text.String() != want {
-			t.Fatalf("node %d's text differs from node 0's", i)
-		}
-	}
+	converged(t, ms, meta.ID, 1+2*each)
 }
