@@ -184,7 +184,7 @@ func (l *Log) MaxAppend() int {
 // fits refuses a body of n bytes that one message cannot carry.
 func (l *Log) fits(n int, what string) error {
 	if most := l.MaxAppend(); n > most {
-		return fmt.Errorf("jetstream: %s takes %d bytes, and one message carries at most %d (the NATS servers' max_payload): %w", what, n, most, docs.ErrTooLarge)
+		return fmt.Errorf("jetstream: %s: %d bytes, more than one message carries (%d: the NATS servers' max_payload, less room for headers): %w", what, n, most, docs.ErrTooLarge)
 	}
 	return nil
 }
