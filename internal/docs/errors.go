@@ -11,8 +11,10 @@ var (
 	// ErrBadOperation: an edit does not fit the document at its base
 	// revision, or is not a valid operation.
 	ErrBadOperation = errors.New("docs: operation does not fit the document")
-	// ErrTooLarge: the edit would make the document larger than the cap.
-	ErrTooLarge = errors.New("docs: document would exceed the size limit")
+	// ErrTooLarge: the edit would make the document larger than the cap,
+	// or a write is larger than what stores it takes at once (a cluster's
+	// log: one message).
+	ErrTooLarge = errors.New("docs: over a size limit")
 	// ErrConflict: the log's head is not the revision before the one being
 	// appended (another writer got there first).
 	ErrConflict = errors.New("docs: log head moved")

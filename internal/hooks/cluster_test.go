@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,7 +209,7 @@ type hookCluster struct {
 
 const testLeaseTTL = time.Hour
 
-func startHookCluster(t *testing.T) *hookCluster {
+func startHookCluster(t *testing.T, tweaks ...func(*Config)) *hookCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -241,7 +242,7 @@ func startHookCluster(t *testing.T) *hookCluster {
 		hc.ms = append(hc.ms, m)
 	}
 	for i, m := range hc.ms {
-		s := New(m, Config{
+		cfg := Config{
 			Node: fmt.Sprint("node", i), LeaseTTL: testLeaseTTL, AllowPrivate: true,
 			Debounce: 20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 			Now: hc.clock.Now, After: hc.clock.After,
@@ -251,7 +252,11 @@ func startHookCluster(t *testing.T) *hookCluster {
 				}
 			},
 			OnAttempt: func(string, Delivery) { hc.tries[i].Add(1) },
-		})
+		}
+		for _, tweak := range tweaks {
+			tweak(&cfg)
+		}
+		s := New(m, cfg)
 		t.Cleanup(s.Close) // before the Manager's
 		hc.svcs = append(hc.svcs, s)
 	}
@@ -535,5 +540,40 @@ func TestClusterHolderCrash(t *testing.T) {
 	}
 	if len(rc.bad) > 0 {
 		t.Fatalf("deliveries that do not verify: %v", rc.bad)
+	}
+}
+
+// A delivery log larger than one change set of the cluster's log (NATS's
+// default largest message, 1 MiB) is saved in parts, and read on every
+// node.
+func TestClusterSavesLargeDeliveryLogs(t *testing.T) {
+	hc := startHookCluster(t, func(c *Config) { c.SaveEvery = time.Hour }) // saved here, not by the saver
+	u := "http://127.0.0.1:1/x"
+	ep, err := hc.svcs[0].Create("", Admin, Params{URL: &u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts := make([]Attempt, keepAttempts)
+	for i := range attempts {
+		attempts[i] = Attempt{Time: hc.clock.Now(), Status: 500, Response: strings.Repeat("r", keepResponse)}
+	}
+	const n = 200 // about 2.5 MB of records
+	ds := map[uint64]*Delivery{}
+	for seq := uint64(1); seq <= n; seq++ {
+		ds[seq] = &Delivery{Event: fmt.Sprint("evt_", seq), Seq: seq, Type: "document.changed", Status: StatusFailed, Attempts: keepAttempts, Log: attempts}
+	}
+	s := hc.svcs[0]
+	s.smu.Lock()
+	s.unsavedD[ep.ID] = ds
+	s.smu.Unlock()
+	if err := s.save(); err != nil {
+		t.Fatal(err)
+	}
+	hc.sync(t)
+	for i, s := range hc.svcs {
+		got, err := s.Deliveries("", ep.ID, 0, 1000)
+		if err != nil || len(got) != n {
+			t.Fatalf("node %d: %d deliveries, %v; want %d", i, len(got), err, n)
+		}
 	}
 }

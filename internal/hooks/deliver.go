@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -481,8 +483,9 @@ func (s *Service) saver() {
 	}
 }
 
-// save writes the delivery state queued by unsave, in one commit. What a
-// failed commit did not save is queued again, unless newer state was.
+// save writes the delivery state queued by unsave, in one commit (in
+// parts, when a cluster's log does not take it whole). What a failed
+// commit did not save is queued again, unless newer state was.
 func (s *Service) save() error {
 	s.smu.Lock()
 	states, ds := s.unsaved, s.unsavedD
@@ -496,7 +499,41 @@ func (s *Service) save() error {
 	}
 	s.unsaved, s.unsavedD = map[string]state{}, map[string]map[uint64]*Delivery{}
 	s.smu.Unlock()
-	err := s.docs.Write("the webhooks' state", func(tx *kv.Tx) error {
+	err := s.docs.Write("the webhooks' state", saveState(taken, states, ds))
+	if errors.Is(err, docs.ErrTooLarge) {
+		// More than one change set of a cluster's log carries: in parts.
+		err = s.saveInParts(taken, states, ds)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if err == nil {
+		for _, k := range taken {
+			delete(s.taken, string(k))
+		}
+		return nil
+	}
+	for id, st := range states {
+		if _, newer := s.unsaved[id]; !newer {
+			s.unsaved[id] = st
+		}
+	}
+	for id, m := range ds {
+		for seq, d := range m {
+			if s.unsavedD[id] == nil {
+				s.unsavedD[id] = map[uint64]*Delivery{}
+			}
+			if _, newer := s.unsavedD[id][seq]; !newer {
+				s.unsavedD[id][seq] = d
+			}
+		}
+	}
+	return err
+}
+
+// saveState is the write of a save: the redelivery requests taken,
+// endpoints' states and delivery records.
+func saveState(taken [][]byte, states map[string]state, ds map[string]map[uint64]*Delivery) func(tx *kv.Tx) error {
+	return func(tx *kv.Tx) error {
 		hb := tx.Bucket(bucketHooks)
 		eps := hb.Bucket(bucketEndpoints)
 		// The redeliveries asked for on other nodes that the state saved
@@ -538,31 +575,34 @@ func (s *Service) save() error {
 			}
 		}
 		return nil
-	})
-	s.smu.Lock()
-	defer s.smu.Unlock()
-	if err == nil {
-		for _, k := range taken {
-			delete(s.taken, string(k))
-		}
-		return nil
 	}
-	for id, st := range states {
-		if _, newer := s.unsaved[id]; !newer {
-			s.unsaved[id] = st
-		}
+}
+
+// savePart is how many delivery records a save in parts writes at once:
+// with their attempts' logs, well under a megabyte (NATS's default
+// largest message, which bounds a change set in a cluster).
+const savePart = 32
+
+// saveInParts is a save too large for one write: the states first, then
+// each endpoint's delivery records, savePart at a time, oldest first.
+// A part that fails fails the save, which is tried again whole.
+func (s *Service) saveInParts(taken [][]byte, states map[string]state, ds map[string]map[uint64]*Delivery) error {
+	if err := s.docs.Write("the webhooks' state", saveState(taken, states, nil)); err != nil {
+		return err
 	}
 	for id, m := range ds {
-		for seq, d := range m {
-			if s.unsavedD[id] == nil {
-				s.unsavedD[id] = map[uint64]*Delivery{}
+		seqs := slices.Sorted(maps.Keys(m))
+		for part := range slices.Chunk(seqs, savePart) {
+			some := make(map[uint64]*Delivery, len(part))
+			for _, seq := range part {
+				some[seq] = m[seq]
 			}
-			if _, newer := s.unsavedD[id][seq]; !newer {
-				s.unsavedD[id][seq] = d
+			if err := s.docs.Write("the webhooks' delivery log", saveState(nil, nil, map[string]map[uint64]*Delivery{id: some})); err != nil {
+				return err
 			}
 		}
 	}
-	return err
+	return nil
 }
 
 // trimDeliveries keeps an endpoint's newest keepDeliveries records, and
