@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -250,7 +251,7 @@ func noteIn(tx *kv.Tx, meta *Meta, now time.Time, out *[]JournalEntry) error {
 
 // NoteChanges appends, for each document of ids, one changed entry that
 // summarises its revisions since its last entry, if it has any; all in one
-// commit. It returns the entries. The authors are read before the commit,
+// commit (in parts, if a cluster's log takes less in one change set). It returns the entries. The authors are read before the commit,
 // so the commit's transaction only writes: a document changed meanwhile
 // (renamed, or noted by another call) is left for the next call, and a
 // deleted one is skipped.
@@ -312,6 +313,15 @@ func (m *Manager) NoteChanges(ids []string) ([]JournalEntry, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, ErrTooLarge) && len(ids) > 1 {
+		// More than one change set of a cluster's log carries: in halves.
+		first, err := m.NoteChanges(ids[:len(ids)/2])
+		if err != nil {
+			return first, err
+		}
+		rest, err := m.NoteChanges(ids[len(ids)/2:])
+		return append(first, rest...), err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +432,8 @@ func (m *Manager) JournalBounds() (trimmed, last uint64, err error) {
 const trimBatch = 10_000
 
 // TrimJournal forgets the journal's entries older than JournalKeep, and its
-// oldest beyond JournalMax, up to trimBatch at a time; it returns how many.
+// oldest beyond JournalMax, up to trimBatch at a time (fewer, if a
+// cluster's log takes no more in one change set); it returns how many.
 // The Manager calls it every minute.
 func (m *Manager) TrimJournal() (int, error) {
 	cutoff := m.cfg.Now().Add(-m.cfg.JournalKeep)
@@ -443,6 +454,18 @@ func (m *Manager) TrimJournal() (int, error) {
 	}); err != nil || !due {
 		return 0, err
 	}
+	for batch := trimBatch; ; batch /= 10 {
+		n, err := m.trimJournal(cutoff, batch)
+		if !errors.Is(err, ErrTooLarge) || batch < 10 {
+			return n, err
+		}
+		// More than one change set of a cluster's log carries.
+	}
+}
+
+// trimJournal is one commit of TrimJournal: it forgets at most batch
+// entries.
+func (m *Manager) trimJournal(cutoff time.Time, batch int) (int, error) {
 	n := 0
 	err := m.Write("the journal's trim", func(tx *kv.Tx) error {
 		n = 0
@@ -450,7 +473,7 @@ func (m *Manager) TrimJournal() (int, error) {
 		last := j.Sequence()
 		var trimmed uint64
 		c := j.Cursor()
-		for k, v := c.First(); k != nil && len(k) == 8 && n < trimBatch; k, v = c.First() {
+		for k, v := c.First(); k != nil && len(k) == 8 && n < batch; k, v = c.First() {
 			seq := binary.BigEndian.Uint64(k)
 			var e JournalEntry
 			if err := json.Unmarshal(v, &e); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -145,4 +146,50 @@ func TestEditsLargerThanAMessage(t *testing.T) {
 		}
 	}
 	converged(t, ms, meta.ID, 1+2*each)
+}
+
+// The journal's summaries and trims of many documents at once, larger
+// than one change set, go in parts.
+func TestJournalWritesLargerThanAMessage(t *testing.T) {
+	logs := smallServer(t, 16<<10, 1)
+	m, err := docs.Open(filepath.Join(t.TempDir(), "node.db"), docs.Config{Log: logs[0], JournalMax: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const n = 200
+	var ids []string
+	for i := range n {
+		meta, err := m.Create(docs.CreateParams{Name: fmt.Sprintf("f%03d.txt", i), Text: "x", Author: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := m.Open(meta.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Submit(docs.Edit{Base: 1, Op: *new(ot.Operation).Retain(1).Insert("y"), Author: "b", OpID: fmt.Sprintf("c%d:1", i)})
+		d.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, meta.ID)
+	}
+	entries, err := m.NoteChanges(ids)
+	if err != nil || len(entries) != n {
+		t.Fatalf("NoteChanges: %d entries, %v; want %d", len(entries), err, n)
+	}
+	for range 2 * n {
+		k, err := m.TrimJournal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			break
+		}
+	}
+	trimmed, last, err := m.JournalBounds()
+	if err != nil || last-trimmed != 10 {
+		t.Fatalf("journal: entries %d to %d kept (%v), want the newest 10", trimmed+1, last, err)
+	}
 }
