@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -90,6 +91,9 @@ var (
 	ErrConfig = errors.New("natsembed: bad config")
 	// ErrNotReady is returned when a server does not become ready in time.
 	ErrNotReady = errors.New("natsembed: server not ready")
+	// ErrUnavailable is returned by Start when a port it is to listen on
+	// is taken.
+	ErrUnavailable = errors.New("natsembed: address unavailable")
 )
 
 // Start starts a server and waits, up to readyTimeout (10s if 0), until it
@@ -134,6 +138,9 @@ func Start(cfg Config, readyTimeout time.Duration) (*Server, error) {
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
+	if err := free(opts.Host, opts.Port, opts.Cluster.Host, opts.Cluster.Port); err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -147,6 +154,26 @@ func Start(cfg Config, readyTimeout time.Duration) (*Server, error) {
 		return nil, fmt.Errorf("%w: %s accepts no connections after %v", ErrNotReady, cfg.Name, readyTimeout)
 	}
 	return &Server{srv: srv, cfg: cfg}, nil
+}
+
+// free fails at once, naming the address, when the client or route
+// port is taken (by another process, or one still shutting down): the
+// server would only log it, and never become ready.
+func free(host string, port int, clusterHost string, clusterPort int) error {
+	for _, a := range []struct {
+		what, host string
+		port       int
+	}{{"client", host, port}, {"route", clusterHost, clusterPort}} {
+		if a.port <= 0 { // none, or chosen by the server
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(a.host, strconv.Itoa(a.port)))
+		if err != nil {
+			return fmt.Errorf("%w: the %s port: %v", ErrUnavailable, a.what, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 func orDefault(s, def string) string {

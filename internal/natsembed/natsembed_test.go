@@ -3,7 +3,9 @@ package natsembed
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,26 @@ func TestSingleSyncAlways(t *testing.T) {
 	}
 	if ack, err := js.Publish("s", []byte("x")); err != nil || ack.Sequence != 1 {
 		t.Fatalf("publish: %+v, %v", ack, err)
+	}
+}
+
+// TestStartPortTaken: a port in use fails the start at once, naming it,
+// rather than after the wait for a server that never listens.
+func TestStartPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	start := time.Now()
+	if _, err := Start(Config{StoreDir: t.TempDir(), Port: port}, 0); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), strconv.Itoa(port)) {
+		t.Fatalf("client port taken: %v, want ErrUnavailable naming %d", err, port)
+	}
+	if _, err := Start(Config{StoreDir: t.TempDir(), Name: "a", Cluster: "c", ClusterPort: port}, 0); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("route port taken: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v to fail", took)
 	}
 }
