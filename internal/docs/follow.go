@@ -646,7 +646,6 @@ func (l *clusterLog) appendRound(c *committer, local []*write) (next []*write) {
 	}
 	errs := l.log.Append(runs)
 	var durable []*write
-	failed := map[string]error{}
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, ErrConflict) {
 			// Unknown whether it was stored: the document's next append
@@ -658,17 +657,15 @@ func (l *clusterLog) appendRound(c *committer, local []*write) (next []*write) {
 		}
 		if err == nil {
 			durable = append(durable, owner[i]...)
-		} else {
-			failed[runs[i].Doc] = err
 		}
 	}
 	if len(durable) > 0 {
 		c.store.addPending(durable)
 	}
-	// A document's revisions after one that failed cannot follow it.
+	// A document's revisions after a run that failed cannot follow it.
 	left := next[:0]
 	for _, w := range next {
-		if err := failed[w.doc.id]; err != nil {
+		if err := owner[at[w.doc]][0].err; err != nil {
 			w.err = err
 		} else {
 			left = append(left, w)

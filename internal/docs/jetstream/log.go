@@ -111,9 +111,14 @@ func (l *Log) Append(runs []docs.Run) []error {
 	pubs := make([]*publish, len(runs))
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
 	defer cancel()
+	most := l.MaxAppend()
 	for i, r := range runs {
 		if err := checkDoc(r.Doc); err != nil {
 			errs[i] = err
+			continue
+		}
+		if n := len(r.Body); n > most {
+			errs[i] = tooLarge(fmt.Sprintf("revisions %d to %d of %s", r.First, r.Last(), r.Doc), n, most)
 			continue
 		}
 		h, ok := l.known(r.Doc)
@@ -129,10 +134,6 @@ func (l *Log) Append(runs []docs.Run) []error {
 				errs[i] = &docs.ConflictError{Doc: r.Doc, Head: h.rev}
 				continue
 			}
-		}
-		if err := l.fits(len(r.Body), "revisions "+strconv.FormatUint(r.First, 10)+" to "+strconv.FormatUint(r.Last(), 10)+" of "+r.Doc); err != nil {
-			errs[i] = err
-			continue
 		}
 		m := nats.NewMsg(l.revSubject(r.Doc))
 		m.Header.Set(revsHeader, strconv.FormatUint(r.First, 10)+" "+strconv.Itoa(r.Count))
@@ -162,8 +163,8 @@ func (l *Log) Append(runs []docs.Run) []error {
 func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
 	defer cancel()
-	if err := l.fits(len(changes), "a change set"); err != nil {
-		return 0, err
+	if most := l.MaxAppend(); len(changes) > most {
+		return 0, tooLarge("a change set", len(changes), most)
 	}
 	m := nats.NewMsg(l.metaSubject())
 	m.Data = changes
@@ -181,12 +182,10 @@ func (l *Log) MaxAppend() int {
 	return max(int(l.nc.MaxPayload())-headroom, 0)
 }
 
-// fits refuses a body of n bytes that one message cannot carry.
-func (l *Log) fits(n int, what string) error {
-	if most := l.MaxAppend(); n > most {
-		return fmt.Errorf("jetstream: %s: %d bytes, more than one message carries (%d: the NATS servers' max_payload, less room for headers): %w", what, n, most, docs.ErrTooLarge)
-	}
-	return nil
+// tooLarge refuses what, a body of n bytes, as more than the most one
+// message carries.
+func tooLarge(what string, n, most int) error {
+	return fmt.Errorf("jetstream: %s: %d bytes, more than one message carries (%d: the NATS servers' max_payload, less room for headers): %w", what, n, most, docs.ErrTooLarge)
 }
 
 // Purge implements docs.Purger: doc's revisions are removed from the
