@@ -123,3 +123,52 @@ func TestRunsAfterARefusalFail(t *testing.T) {
 		}
 	}
 }
+
+// heldLog is a runLog whose Append says it started, then waits for
+// release.
+type heldLog struct {
+	runLog
+	started, release chan struct{}
+}
+
+func (l *heldLog) Append(runs []Run) []error {
+	l.started <- struct{}{}
+	<-l.release
+	return l.runLog.Append(runs)
+}
+
+// A revision of the Log in a batch with the node's own is settled (done,
+// handed to delivery) before the node's runs are appended, not once
+// their round trip is over.
+func TestLogRevisionsSettleBeforeAppends(t *testing.T) {
+	a, b := &Document{id: "a", durRev: 3}, &Document{id: "b"}
+	remote := &write{doc: a, rev: Revision{Rev: 3}, remote: true, done: make(chan struct{})} // a has it: applies as a skip
+	own := revisionWrites(b, 1)[0]
+	own.done = make(chan struct{})
+	log := &heldLog{runLog: runLog{most: 1 << 20}, started: make(chan struct{}), release: make(chan struct{})}
+	c := &committer{store: &Store{byDoc: map[string][]*write{}}, notify: make(chan []*write, 2)}
+	out := make(chan []*write)
+	go func() {
+		rest, _ := (&clusterLog{log: log}).commit(c, []*write{own, remote})
+		out <- rest
+	}()
+
+	<-log.started
+	select {
+	case <-remote.done:
+	default:
+		t.Error("the Log's revision is not done while the node's run is on its way")
+	}
+	select {
+	case got := <-c.notify:
+		if len(got) != 1 || got[0] != remote {
+			t.Errorf("delivered first %d writes, want the Log's revision alone", len(got))
+		}
+	default:
+		t.Error("the Log's revision is not handed to delivery while the node's run is on its way")
+	}
+	close(log.release)
+	if rest := <-out; len(rest) != 1 || rest[0] != own || own.err != nil {
+		t.Errorf("the rest of the batch: %d writes (own's error %v), want the node's revision", len(rest), own.err)
+	}
+}
