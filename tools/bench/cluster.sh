@@ -4,7 +4,9 @@
 # three forming one JetStream cluster, stream R3), and the same scenarios
 # against one single node, side by side. Each run starts on fresh files.
 # collab-bench spreads each document's clients over the three nodes and
-# sums their CPU time (every process, NATS servers included).
+# sums their CPU time (every process, NATS servers included). Beside the
+# typing scenario, tools/natsprobe measures what NATS alone costs for its
+# messages (three processes, the same stream, no collab).
 #
 #   bash tools/bench/cluster.sh            # every scenario
 #   bash tools/bench/cluster.sh hot        # the scenarios whose name matches
@@ -65,3 +67,10 @@ fast="-ops-per-second 100000"
 scenario typing-100x10 "" -docs 100 -clients 10 -rate 1 -duration "$dur"
 scenario hot-1x30 "" -docs 1 -clients 30 -rate 5 -duration "$dur"
 scenario closed-10x5 "$fast" -docs 10 -clients 5 -rate 0 -duration "$dur"
+
+# NATS alone, carrying the typing scenario's messages (one a typing edit).
+if [[ -z "$only" || typing-100x10-nats-only == *"$only"* ]]; then
+  go build -o "$dir/natsprobe" ./tools/natsprobe
+  echo "== typing-100x10-nats-only: three processes, each an embedded NATS server, a publisher and a follower (no collab)"
+  GOMAXPROCS="${NODE_PROCS:-$(nproc)}" "$dir/natsprobe" -rate 1000 -docs 100 -duration "$dur"
+fi
