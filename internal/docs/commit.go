@@ -88,8 +88,7 @@ type committer struct {
 // (wal.go) is the local mode's, clusterLog (follow.go) cluster mode's. Its
 // commit runs on the commit goroutine, one batch at a time, and returns
 // the batch in the order its subscribers are to hear of it, each write's
-// own error in its err, or the failure of the whole batch; it may settle
-// writes done early (committer.settle), and then returns the rest.
+// own error in its err, or the failure of the whole batch.
 type revisionLog interface {
 	commit(c *committer, batch []*write) ([]*write, error)
 }
@@ -195,35 +194,22 @@ func (c *committer) run() {
 		batch, err := c.revs.commit(c, batch)
 		took := time.Since(start)
 		if c.observe != nil {
-			c.observe(n, took)
+			c.observe(len(batch), took)
 		}
-		if err != nil {
-			for _, w := range batch {
+		for _, w := range batch {
+			if err != nil {
 				w.err = err
 				if w.doc == nil {
 					w.err = notSaved(w.what, err)
 				}
 			}
+			if w.durable != nil {
+				w.durable(w.err)
+			}
+			close(w.done)
 		}
-		c.settle(batch)
+		c.notify <- batch
 	}
-}
-
-// settle ends writes whose commit is over: each one's durable callback,
-// then done, then delivery, in the order of settle calls. The commit
-// goroutine's only: a revisionLog may settle part of a batch early (see
-// clusterLog.commit).
-func (c *committer) settle(batch []*write) {
-	if len(batch) == 0 {
-		return
-	}
-	for _, w := range batch {
-		if w.durable != nil {
-			w.durable(w.err)
-		}
-		close(w.done)
-	}
-	c.notify <- batch
 }
 
 // commitBatch commits a batch in one bbolt transaction, after the

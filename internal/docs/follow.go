@@ -528,41 +528,32 @@ func (c *committer) applyRemote(w *write) {
 
 // clusterLog is cluster mode's revisionLog: revisions from the Log are
 // applied, this node's revisions appended to the Log, one run per
-// document. Writes that are not revisions went to the metadata committer
-// or, if the node's own, commit to bbolt here. The Log's revisions come
-// first: stored in the Log already and applied, they are settled before
-// this node's writes go out, so their subscribers do not wait for the
-// Log's round trip of writes they do not follow.
+// document, and the batch returned in the order its subscribers hear of
+// it (the Log's revisions first). Writes that are not revisions went to
+// the metadata committer or, if the node's own, commit to bbolt here.
 type clusterLog struct {
 	log  Log
 	node string // Config.Node, on every run
 }
 
 func (l *clusterLog) commit(c *committer, batch []*write) ([]*write, error) {
-	var remote, applied, rest, local, other []*write
+	var remote, local, other []*write
 	for _, w := range batch {
 		switch {
 		case w.remote:
 			c.applyRemote(w)
-			remote = append(remote, w)
 			if w.err == nil && !w.skip {
-				applied = append(applied, w)
+				remote = append(remote, w)
 			}
 		case w.doc != nil:
 			local = append(local, w)
-			rest = append(rest, w)
 		default:
 			other = append(other, w)
-			rest = append(rest, w)
 		}
 	}
-	if len(applied) > 0 {
-		c.store.addPending(applied)
+	if len(remote) > 0 {
+		c.store.addPending(remote)
 	}
-	if len(rest) == 0 {
-		return remote, nil
-	}
-	c.settle(remote)
 	if len(local) > 0 {
 		l.appendRuns(c, local)
 	}
@@ -573,7 +564,18 @@ func (l *clusterLog) commit(c *committer, batch []*write) ([]*write, error) {
 			}
 		}
 	}
-	return rest, nil
+	out := make([]*write, 0, len(batch))
+	for _, w := range batch {
+		if w.remote {
+			out = append(out, w)
+		}
+	}
+	for _, w := range batch {
+		if !w.remote {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // fitsLog refuses, in cluster mode, a revision (what: "the edit") whose
