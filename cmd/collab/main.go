@@ -118,7 +118,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.server.EventsHeartbeat, "events-heartbeat", 15*time.Second, "a comment on an idle event stream this often, so proxies keep it open")
 	fs.DurationVar(&o.requestWait, "request-timeout", 2*time.Minute, "longest time to receive one HTTP request, headers and body (WebSocket connections keep their own deadlines: -pong-wait)")
 	fs.DurationVar(&o.keepAlive, "keepalive-timeout", 2*time.Minute, "close an idle HTTP keep-alive connection after this long")
-	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish")
+	fs.DurationVar(&o.shutdownWait, "shutdown-wait", 10*time.Second, "how long shutdown waits for requests to finish and, in a cluster, for the stream to take the last writes")
 	o.cluster.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: collab [flags]\n\nServes collaborative code editing on -addr with documents in the bbolt file -data;\nwith -nats or -nats-embed, as a node of a cluster (docs/CLUSTER.md).\nEvery flag can also be set by the environment variable named after it; a flag\ngiven on the command line wins.\n\nFlags:\n")
@@ -298,6 +298,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownWait)
 	defer cancel()
+	if node != nil {
+		// Past the wait, the cluster's last writes (the webhooks' lease
+		// and delivery state) are given up, not resent until the Log's
+		// deadline: a stream without its quorum would hold the node.
+		defer context.AfterFunc(sctx, node.log.Abandon)()
+	}
 	shutdownErr := hs.Shutdown(sctx)
 	srv.Drain(sctx)
 	srv.Close()

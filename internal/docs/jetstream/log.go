@@ -29,6 +29,10 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
+	// ctx is every wait's for the stream, ended by Abandon.
+	ctx     context.Context
+	abandon context.CancelCauseFunc
+
 	mu    sync.Mutex
 	heads map[string]head // each document's newest message as last seen
 }
@@ -53,6 +57,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	l := &Log{cfg: cfg, nc: nc, js: js, heads: map[string]head{}}
+	l.ctx, l.abandon = context.WithCancelCause(context.Background())
 	for {
 		l.stream, err = js.Stream(ctx, cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -85,6 +90,23 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Abandon ends every wait of the Log's for the stream, now and after:
+// appends, change sets and reads in flight fail with ErrAbandoned instead
+// of resending until their Deadline. A node stopping calls it once its
+// time to stop is up, so that a stream out of reach (its servers' quorum
+// gone) does not hold it there; what was acknowledged is in the stream
+// already.
+func (l *Log) Abandon() { l.abandon(ErrAbandoned) }
+
+// abandoned is err, if a wait cut short by Abandon caused it, as an
+// ErrAbandoned (the NATS client's own requests say "context canceled").
+func (l *Log) abandoned(err error) error {
+	if err == nil || l.ctx.Err() == nil || errors.Is(err, ErrAbandoned) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrAbandoned, err)
+}
+
 func (l *Log) revSubject(doc string) string { return l.cfg.Prefix + ".rev." + doc }
 func (l *Log) metaSubject() string          { return l.cfg.Prefix + ".meta" }
 
@@ -109,7 +131,7 @@ func (l *Log) saw(doc string, h head) {
 func (l *Log) Append(runs []docs.Run) []error {
 	errs := make([]error, len(runs))
 	pubs := make([]*publish, len(runs))
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Deadline)
 	defer cancel()
 	most := l.MaxAppend()
 	for i, r := range runs {
@@ -156,19 +178,23 @@ func (l *Log) Append(runs []docs.Run) []error {
 		runs[i].Pos = seq
 		l.saw(runs[i].Doc, head{seq: seq, rev: runs[i].Last()})
 	}
+	for i, err := range errs {
+		errs[i] = l.abandoned(err)
+	}
 	return errs
 }
 
 // Commit implements docs.Log.
 func (l *Log) Commit(after uint64, changes []byte) (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Deadline)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Deadline)
 	defer cancel()
 	if most := l.MaxAppend(); len(changes) > most {
 		return 0, tooLarge("a change set", len(changes), most)
 	}
 	m := nats.NewMsg(l.metaSubject())
 	m.Data = changes
-	return l.send(m, after, "the metadata").wait(ctx)
+	seq, err := l.send(m, after, "the metadata").wait(ctx)
+	return seq, l.abandoned(err)
 }
 
 // headroom is what a message needs beside its body: its subject and
@@ -194,7 +220,7 @@ func (l *Log) Purge(doc string) error {
 	if err := checkDoc(doc); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Timeout)
 	defer cancel()
 	if err := l.stream.Purge(ctx, jetstream.WithPurgeSubject(l.revSubject(doc))); err != nil {
 		return fmt.Errorf("jetstream: purge %s: %w", doc, err)
@@ -235,7 +261,7 @@ func runRevs(h nats.Header) (first uint64, count int, err error) {
 
 // Last implements docs.Log: the stream's last sequence, from its leader.
 func (l *Log) Last() (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Timeout)
 	defer cancel()
 	for {
 		info, err := l.stream.Info(ctx)

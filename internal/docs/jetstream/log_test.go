@@ -206,3 +206,29 @@ func TestAppendThroughLeaderLoss(t *testing.T) {
 		}
 	}
 }
+
+// Once abandoned, a Log waits no more for a stream out of reach (its
+// servers' quorum gone): a change set sent meanwhile fails with
+// ErrAbandoned, not after its Deadline's resends, and so does what comes
+// after.
+func TestAbandonEndsTheWaits(t *testing.T) {
+	logs, srvs := cluster(t)
+	l := logs[0]
+	if _, err := l.Commit(0, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	srvs[1].Shutdown()
+	srvs[2].Shutdown()
+	failed := make(chan error)
+	go func() {
+		_, err := l.Commit(1, []byte("after"))
+		failed <- err
+	}()
+	l.Abandon()
+	if err := <-failed; !errors.Is(err, ErrAbandoned) {
+		t.Errorf("the change set on its way: %v, want ErrAbandoned", err)
+	}
+	if errs := l.Append([]docs.Run{run("d", 1, "x")}); !errors.Is(errs[0], ErrAbandoned) {
+		t.Errorf("an append after: %v, want ErrAbandoned", errs[0])
+	}
+}

@@ -18,18 +18,18 @@ func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
 	if err := checkDoc(doc); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*l.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, 4*l.cfg.Timeout)
 	defer cancel()
 	for {
 		runs, err := l.since(ctx, doc, rev)
 		if !retryable(err) || ctx.Err() != nil {
-			return runs, err
+			return runs, l.abandoned(err)
 		}
 		// A request went unanswered (sent as the stream's leader
 		// stopped, or while the connection moved to another server):
 		// read again, from the next leader.
 		if perr := pause(ctx, l.cfg.RetryWait/5); perr != nil {
-			return nil, err
+			return nil, l.abandoned(err)
 		}
 	}
 }
@@ -158,7 +158,7 @@ func (l *Log) read(ctx context.Context, doc string, from, to uint64, fn func(doc
 // whenever it sees a gap or loses its server, so no entry is skipped or
 // repeated.
 func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Timeout)
 	defer cancel()
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
