@@ -29,7 +29,7 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
-	// ctx is every wait's for the stream, ended by Abandon.
+	// ctx bounds every wait for the stream; Abandon ends it.
 	ctx     context.Context
 	abandon context.CancelCauseFunc
 
