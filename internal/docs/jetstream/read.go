@@ -158,13 +158,11 @@ func (l *Log) read(ctx context.Context, doc string, from, to uint64, fn func(doc
 // whenever it sees a gap or loses its server, so no entry is skipped or
 // repeated.
 func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Timeout)
-	defer cancel()
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	cons, err := l.orderedConsumer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: follow %s: %w", l.cfg.Stream, err)
 	}
@@ -212,4 +210,23 @@ func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
 		stopped = true
 		mu.Unlock()
 	}, nil
+}
+
+// orderedConsumer asks for an ordered consumer of the stream, again while
+// JetStream does not answer in time (a cluster still placing its assets
+// as nodes start together takes seconds now and then), up to Deadline.
+func (l *Log) orderedConsumer(cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Deadline)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		cons, err := l.stream.OrderedConsumer(actx, cfg)
+		acancel()
+		if err == nil || !retryable(err) {
+			return cons, l.abandoned(err)
+		}
+		if perr := pause(ctx, l.cfg.RetryWait); perr != nil {
+			return nil, l.abandoned(err)
+		}
+	}
 }
