@@ -618,6 +618,11 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 		return appendJournal(tx, &entry)
 	})
 	if err != nil {
+		if m.cl != nil && p.Text != "" && !errors.Is(err, ErrStorage) {
+			// Refused (a name taken meanwhile), so surely not stored:
+			// the text's revision is not kept in the Log either.
+			m.purgeLog(id)
+		}
 		return Meta{}, err
 	}
 	m.watchJournal([]JournalEntry{entry})

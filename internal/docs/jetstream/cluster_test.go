@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/collab-editor/collab/internal/docs"
 	"github.com/collab-editor/collab/internal/ot"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // nodes opens a docs.Manager on each Log, each with a bbolt file of its
@@ -191,6 +193,14 @@ func TestNodesShareMetadata(t *testing.T) {
 	got, err := a.Store().Meta(meta.ID)
 	if err != nil || got.Name != "b.txt" {
 		t.Fatalf("node 0 sees %+v, %v", got, err)
+	}
+	// A name taken: the new document is refused, and its text's revision
+	// is not left behind in the stream.
+	if _, err := a.Create(docs.CreateParams{Name: "b.txt", Text: "taken", Workspace: meta.Workspace}); !errors.Is(err, docs.ErrConflict) {
+		t.Fatalf("a second b.txt: %v", err)
+	}
+	if n := revSubjects(t, logs[0]); n != 1 {
+		t.Fatalf("revisions of %d documents in the stream, want 1", n)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
@@ -402,4 +412,14 @@ func TestForwardedEdits(t *testing.T) {
 	if _, err := fwds[1].Forward("node9", meta.ID, e); err == nil || errors.Is(err, docs.ErrBadOperation) || !errors.Is(err, docs.ErrNotHandedOver) {
 		t.Fatalf("handed to a node that is not there: %v; want a failure to reach it (ErrNotHandedOver)", err)
 	}
+}
+
+// revSubjects is how many documents have revisions in l's stream.
+func revSubjects(t *testing.T, l *Log) int {
+	t.Helper()
+	info, err := l.stream.Info(context.Background(), jetstream.WithSubjectFilter(l.cfg.Prefix+".rev.*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(info.State.Subjects)
 }
