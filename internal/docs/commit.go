@@ -230,8 +230,9 @@ func (c *committer) commitBatch(batch []*write) error {
 }
 
 // notSaved is the error of a write that is not a revision, which saves
-// what, in a commit that failed with err: when the disk refused it, an
-// ErrStorage that says what was not saved, and wraps the disk's error.
+// what, in a commit that failed with err: when the disk (in a cluster, the
+// Log) refused it, an ErrStorage that says what was not saved and what
+// refused it, and wraps the refusal's error.
 func notSaved(what string, err error) error {
 	var r *refusal
 	if !errors.As(err, &r) {
@@ -240,8 +241,15 @@ func notSaved(what string, err error) error {
 	if what == "" {
 		what = "the change"
 	}
-	return &refusal{what: what + " could not be saved: the database file refuses writes", err: r.err}
+	refuser := "the database file refuses writes"
+	if r.what == theLog {
+		refuser = "the cluster's log does not take it"
+	}
+	return &refusal{what: what + " could not be saved: " + refuser, err: r.err}
 }
+
+// theLog is what a refusal of the cluster's Log names (see refusal).
+const theLog = "the cluster's log"
 
 // deliver calls the then callbacks in commit order, off the commit
 // goroutine, so fan-out of one batch overlaps the next fsync. The durable

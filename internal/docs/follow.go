@@ -650,7 +650,7 @@ func (l *clusterLog) appendRound(c *committer, local []*write) (next []*write) {
 		if err != nil && !errors.Is(err, ErrConflict) {
 			// Unknown whether it was stored: the document's next append
 			// finds out (a conflict, if it was).
-			err = &refusal{what: "the cluster's log", err: err}
+			err = &refusal{what: theLog, err: err}
 		}
 		for _, w := range owner[i] {
 			w.err, w.pos = err, runs[i].Pos
@@ -799,7 +799,7 @@ func (m *Manager) commitChanges(batch []*write) (err error) {
 		case errors.Is(err, ErrTooLarge):
 			return err // nothing stored; the same again would not fit
 		case !errors.Is(err, ErrConflict) || attempt >= catchUpTries:
-			return &refusal{what: "the cluster's log", err: err}
+			return &refusal{what: theLog, err: err}
 		}
 		// Another node's change set came first: apply it, run again.
 		last, err := c.log.Last()
@@ -807,7 +807,7 @@ func (m *Manager) commitChanges(batch []*write) (err error) {
 			err = c.await(last)
 		}
 		if err != nil {
-			return &refusal{what: "the cluster's log", err: err}
+			return &refusal{what: theLog, err: err}
 		}
 	}
 }

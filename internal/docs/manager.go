@@ -599,7 +599,7 @@ func (m *Manager) Create(p CreateParams) (Meta, error) {
 			return Meta{}, err
 		}
 		if err := m.cl.log.Append([]Run{{Doc: id, First: 1, Count: 1, Body: appendRunRecord(nil, rec)}})[0]; err != nil {
-			return Meta{}, notSaved("the new document", &refusal{what: "the cluster's log", err: err})
+			return Meta{}, notSaved("the new document", &refusal{what: theLog, err: err})
 		}
 	}
 	var entry JournalEntry

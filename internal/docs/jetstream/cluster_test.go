@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -422,4 +423,21 @@ func revSubjects(t *testing.T, l *Log) int {
 		t.Fatal(err)
 	}
 	return len(info.State.Subjects)
+}
+
+// With the stream's majority gone, what a node cannot save is refused as
+// a storage failure that names the cluster's log, not a database file:
+// a new document's text (an append) and one without (a change set).
+func TestRefusalsNameTheLog(t *testing.T) {
+	logs, srvs := cluster(t)
+	ms := nodes(t, logs[:1])
+	srvs[1].Shutdown()
+	srvs[2].Shutdown()
+	logs[0].Abandon() // refused at once, not after the Log's deadline
+	for _, p := range []docs.CreateParams{{Name: "a.txt", Text: "x"}, {Name: "b.txt"}} {
+		_, err := ms[0].Create(p)
+		if !errors.Is(err, docs.ErrStorage) || !strings.Contains(err.Error(), "the cluster's log") || strings.Contains(err.Error(), "database file") {
+			t.Errorf("creating %s: %v", p.Name, err)
+		}
+	}
 }
