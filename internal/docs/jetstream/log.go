@@ -58,7 +58,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	}
 	l := &Log{cfg: cfg, nc: nc, js: js, heads: map[string]head{}}
 	l.ctx, l.abandon = context.WithCancelCause(context.Background())
-	for {
+	// A cluster still electing its leaders answers "no responders" or
+	// times out for a moment: ask again while ctx allows.
+	err = again(ctx, cfg.RetryWait, func() (err error) {
 		l.stream, err = js.Stream(ctx, cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			l.stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
@@ -75,15 +77,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 				Discard:  jetstream.DiscardNew,
 			})
 		}
-		// A cluster still electing its leaders answers "no responders"
-		// or times out for a moment: ask again while ctx allows.
-		if err == nil || !retryable(err) {
-			break
-		}
-		if perr := pause(ctx, cfg.RetryWait); perr != nil {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", cfg.Stream, err)
 	}

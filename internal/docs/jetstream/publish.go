@@ -214,6 +214,21 @@ func retryable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
+// again runs try until it succeeds, fails in a way that asking again
+// would not mend (see retryable), or ctx ends, pausing wait between
+// tries, and returns try's last error.
+func again(ctx context.Context, wait time.Duration, try func() error) error {
+	for {
+		err := try()
+		if !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if pause(ctx, wait) != nil {
+			return err
+		}
+	}
+}
+
 // pause waits d, or until ctx ends.
 func pause(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -20,18 +20,18 @@ func (l *Log) Since(doc string, rev uint64) ([]docs.Run, error) {
 	}
 	ctx, cancel := context.WithTimeout(l.ctx, 4*l.cfg.Timeout)
 	defer cancel()
-	for {
-		runs, err := l.since(ctx, doc, rev)
-		if !retryable(err) || ctx.Err() != nil {
-			return runs, l.abandoned(err)
-		}
-		// A request went unanswered (sent as the stream's leader
-		// stopped, or while the connection moved to another server):
-		// read again, from the next leader.
-		if perr := pause(ctx, l.cfg.RetryWait/5); perr != nil {
-			return nil, l.abandoned(err)
-		}
+	// A request went unanswered (sent as the stream's leader stopped, or
+	// while the connection moved to another server): read again, from
+	// the next leader.
+	var runs []docs.Run
+	err := again(ctx, l.cfg.RetryWait/5, func() (err error) {
+		runs, err = l.since(ctx, doc, rev)
+		return err
+	})
+	if err != nil {
+		return nil, l.abandoned(err)
 	}
+	return runs, nil
 }
 
 // since is one attempt of Since, each of its requests bounded by Timeout.
@@ -218,15 +218,12 @@ func (l *Log) Follow(after uint64, fn func(docs.Entry)) (func(), error) {
 func (l *Log) orderedConsumer(cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.Deadline)
 	defer cancel()
-	for {
+	var cons jetstream.Consumer
+	err := again(ctx, l.cfg.RetryWait, func() (err error) {
 		actx, acancel := context.WithTimeout(ctx, l.cfg.Timeout)
-		cons, err := l.stream.OrderedConsumer(actx, cfg)
-		acancel()
-		if err == nil || !retryable(err) {
-			return cons, l.abandoned(err)
-		}
-		if perr := pause(ctx, l.cfg.RetryWait); perr != nil {
-			return nil, l.abandoned(err)
-		}
-	}
+		defer acancel()
+		cons, err = l.stream.OrderedConsumer(actx, cfg)
+		return err
+	})
+	return cons, l.abandoned(err)
 }
