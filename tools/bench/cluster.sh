@@ -6,7 +6,8 @@
 # collab-bench spreads each document's clients over the three nodes and
 # sums their CPU time (every process, NATS servers included). Beside the
 # typing scenario, tools/natsprobe measures what NATS alone costs for its
-# messages (three processes, the same stream, no collab).
+# messages (three processes, the same stream through collab's Log, no
+# editing).
 #
 #   bash tools/bench/cluster.sh            # every scenario
 #   bash tools/bench/cluster.sh hot        # the scenarios whose name matches
@@ -71,6 +72,6 @@ scenario closed-10x5 "$fast" -docs 10 -clients 5 -rate 0 -duration "$dur"
 # NATS alone, carrying the typing scenario's messages (one a typing edit).
 if [[ -z "$only" || typing-100x10-nats-only == *"$only"* ]]; then
   go build -o "$dir/natsprobe" ./tools/natsprobe
-  echo "== typing-100x10-nats-only: three processes, each an embedded NATS server, a publisher and a follower (no collab)"
+  echo "== typing-100x10-nats-only: three processes, each an embedded NATS server appending and following through collab's Log (no editing)"
   GOMAXPROCS="${NODE_PROCS:-$(nproc)}" "$dir/natsprobe" -rate 1000 -docs 100 -duration "$dur"
 fi

@@ -1,12 +1,13 @@
 // Command natsprobe measures what NATS JetStream itself costs per message
-// when it is used the way collab's cluster uses it, with no collab code:
-// three processes, each embedding a NATS server (the three form one
-// JetStream cluster, the stream keeps three replicas), each publishing
-// its share of the messages asynchronously on a subject per document with
-// Nats-Expected-Last-Subject-Sequence and Nats-Msg-Id, and each following
-// the whole stream with an ordered consumer. It prints the processes' CPU
-// time per message: the floor under a cluster's server CPU per edit in
-// docs/BENCHMARKS.md, where a typing edit is one message of the stream.
+// when collab's cluster uses it, with none of collab's editing: three
+// processes, each embedding a NATS server (the three form one JetStream
+// cluster, the stream keeps three replicas), each appending its share of
+// the messages through collab's Log (internal/docs/jetstream: a subject
+// per document, the expected-sequence and message-id headers, the same
+// stream) and following the whole stream with it. It prints the
+// processes' CPU time per message: the floor under a cluster's server CPU
+// per edit in docs/BENCHMARKS.md, where a typing edit is one message of
+// the stream.
 //
 //	go run ./tools/natsprobe -rate 1000 -duration 20s
 //
@@ -18,8 +19,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,10 +34,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/collab-editor/collab/internal/docs"
+	"github.com/collab-editor/collab/internal/docs/jetstream"
 	"github.com/collab-editor/collab/internal/natsembed"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func main() {
@@ -189,39 +189,31 @@ func node(c config, i int) (report, error) {
 		return report{}, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return report{}, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration+2*time.Minute)
 	defer cancel()
-	stream, err := createStream(ctx, js)
+	l, err := openLog(ctx, nc)
 	if err != nil {
 		return report{}, err
 	}
 	f := newFollower()
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	stop, err := l.Follow(0, f.take)
 	if err != nil {
 		return report{}, err
 	}
-	cc, err := cons.Consume(f.take)
-	if err != nil {
-		return report{}, err
-	}
-	defer cc.Stop()
-	// Every node starts publishing once its consumer saw all three ready.
-	if _, err := js.Publish(ctx, fmt.Sprintf("probe.ready.%d", i), nil); err != nil {
+	defer stop()
+	// Every node starts publishing once its follower saw all three ready.
+	if err := mark(l, "ready", i, nil); err != nil {
 		return report{}, err
 	}
 	if err := wait(ctx, f.ready, "the other nodes to be ready"); err != nil {
 		return report{}, err
 	}
 	cpu0 := cpuTime()
-	n, err := publish(ctx, js, c, i)
+	n, err := publish(l, c, i)
 	if err != nil {
 		return report{}, err
 	}
-	if _, err := js.Publish(ctx, fmt.Sprintf("probe.done.%d", i), []byte(strconv.Itoa(n))); err != nil {
+	if err := mark(l, "done", i, []byte(strconv.Itoa(n))); err != nil {
 		return report{}, err
 	}
 	if err := wait(ctx, f.done, "every node's messages"); err != nil {
@@ -230,24 +222,28 @@ func node(c config, i int) (report, error) {
 	return report{Node: i, Published: n, Followed: f.followed(), CPU: cpuTime() - cpu0}, nil
 }
 
-// createStream makes the probe's stream (as collab's: three replicas, a
-// five-minute deduplication window), asking again, a few seconds at a
-// time, until the cluster has a JetStream leader to make it.
-func createStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	cfg := jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe.>"}, Replicas: 3, Duplicates: 5 * time.Minute}
+// openLog opens the probe's stream (as collab's, three replicas), a few
+// seconds at a time, until the cluster has a JetStream leader to answer.
+func openLog(ctx context.Context, nc *nats.Conn) (*jetstream.Log, error) {
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		s, err := js.CreateOrUpdateStream(actx, cfg)
+		l, err := jetstream.Open(actx, nc, jetstream.Config{Stream: "PROBE", Prefix: "probe"})
 		cancel()
 		if err == nil {
-			return s, nil
+			return l, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("creating the stream: %w", err)
+			return nil, err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// mark appends node i's kind ("ready", "done") of message, a document of
+// its own.
+func mark(l *jetstream.Log, kind string, i int, body []byte) error {
+	return l.Append([]docs.Run{{Doc: fmt.Sprintf("%s-%d", kind, i), First: 1, Count: 1, Body: body}})[0]
 }
 
 func wait(ctx context.Context, ch <-chan struct{}, what string) error {
@@ -259,71 +255,35 @@ func wait(ctx context.Context, ch <-chan struct{}, what string) error {
 	}
 }
 
-// publish sends this node's share of the messages for c.Duration, paced,
-// round-robin over its documents, each expecting the document's previous
-// message (the acknowledgement of which it waits for, as a document's
-// group commit does), and returns how many it sent.
-func publish(ctx context.Context, js jetstream.JetStream, c config, i int) (int, error) {
-	type doc struct {
-		subject string
-		last    uint64
-		pending jetstream.PubAckFuture
-	}
-	var ds []*doc
+// publish appends this node's share of the messages for c.Duration,
+// paced, a revision at a time round-robin over its documents, as the
+// node's group commit would at a typing rate, and returns how many it
+// appended.
+func publish(l *jetstream.Log, c config, i int) (int, error) {
+	var ids []string
 	for d := i; d < c.Docs; d += 3 {
-		ds = append(ds, &doc{subject: "probe.rev." + uuid.NewString()})
+		ids = append(ids, uuid.NewString())
 	}
+	rev := map[string]uint64{}
 	nodeID := uuid.NewString()
-	settle := func(d *doc) error {
-		if d.pending == nil {
-			return nil
-		}
-		select {
-		case ack := <-d.pending.Ok():
-			d.last = ack.Sequence
-		case err := <-d.pending.Err():
-			return fmt.Errorf("%s: %w", d.subject, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		d.pending = nil
-		return nil
-	}
 	every := 3 * time.Second / time.Duration(c.Rate)
 	start := time.Now()
 	n := 0
 	for next := start; time.Since(start) < c.Duration; next = next.Add(every) {
 		time.Sleep(time.Until(next))
-		d := ds[n%len(ds)]
-		if err := settle(d); err != nil {
-			return n, err
-		}
+		doc := ids[n%len(ids)]
+		rev[doc]++
 		body := make([]byte, c.Size)
 		_, _ = rand.Read(body)
-		sum := sha256.Sum256(body)
-		m := nats.NewMsg(d.subject)
-		m.Header.Set("Collab-Revs", strconv.Itoa(n+1)+" 1")
-		m.Header.Set("Collab-Node", nodeID)
-		m.Header.Set(jetstream.MsgIDHeader, d.subject+":"+strconv.FormatUint(d.last, 10)+":"+base64.RawURLEncoding.EncodeToString(sum[:12]))
-		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(d.last, 10))
-		m.Data = body
-		f, err := js.PublishMsgAsync(m)
-		if err != nil {
-			return n, err
+		if err := l.Append([]docs.Run{{Doc: doc, First: rev[doc], Count: 1, Body: body, Node: nodeID}})[0]; err != nil {
+			return n, fmt.Errorf("%s: %w", doc, err)
 		}
-		d.pending = f
 		n++
-	}
-	for _, d := range ds {
-		if err := settle(d); err != nil {
-			return n, err
-		}
 	}
 	return n, nil
 }
 
-// follower counts what the node's consumer delivers, reading each message
-// as collab's follower does (its metadata and headers).
+// follower counts what the node's follower delivers.
 type follower struct {
 	mu                   sync.Mutex
 	readies, dones, docs int
@@ -336,25 +296,23 @@ func newFollower() *follower {
 	return &follower{ready: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (f *follower) take(m jetstream.Msg) {
-	if _, err := m.Metadata(); err != nil {
+func (f *follower) take(e docs.Entry) {
+	if e.Run == nil {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch subject := m.Subject(); {
-	case strings.HasPrefix(subject, "probe.rev."):
-		if m.Headers().Get("Collab-Revs") != "" {
-			f.docs++
-		}
-	case strings.HasPrefix(subject, "probe.ready."):
+	switch doc := e.Run.Doc; {
+	case strings.HasPrefix(doc, "ready-"):
 		if f.readies++; f.readies == 3 {
 			close(f.ready)
 		}
-	case strings.HasPrefix(subject, "probe.done."):
-		n, _ := strconv.Atoi(string(m.Data()))
+	case strings.HasPrefix(doc, "done-"):
+		n, _ := strconv.Atoi(string(e.Run.Body))
 		f.expect += n
 		f.dones++
+	default:
+		f.docs++
 	}
 	if f.dones == 3 && f.docs >= f.expect && !f.finished {
 		close(f.done)
