@@ -17,23 +17,8 @@ import (
 	"time"
 
 	"github.com/collab-editor/collab/client"
+	"github.com/collab-editor/collab/internal/natsembed"
 )
-
-// freePorts returns n ports free on 127.0.0.1 now. Another process may
-// take one before the server does; it then fails to start, saying so.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // balancer is a TCP load balancer in front of backends: each connection
 // goes to the first backend that accepts it, in the order given, and ends
@@ -119,7 +104,10 @@ func TestClusterKill9LosesNoAcknowledgedEdit(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	const n = 3
-	ports := freePorts(t, 3*n) // per node: HTTP, NATS clients, NATS routes
+	ports, err := natsembed.FreePorts(3 * n) // per node: HTTP, NATS clients, NATS routes
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := func(i, k int) string { return "127.0.0.1:" + strconv.Itoa(ports[3*i+k]) }
 	var routes []string
 	for i := range n {

@@ -76,7 +76,7 @@ func TestStartBadConfig(t *testing.T) {
 // TestWaitReadyTimesOut checks that a lone node of a three-node cluster
 // never reports the cluster formed, and that the wait ends with ctx.
 func TestWaitReadyTimesOut(t *testing.T) {
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,5 +139,38 @@ func TestStartPortTaken(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("took %v to fail", took)
+	}
+}
+
+// TestStartLocalChoosesAgain: a port taken between its choice and its
+// server's bind (here, on the first choice, by a listener of the test's)
+// costs StartLocal a second choice, not the cluster.
+func TestStartLocalChoosesAgain(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	choices := 0
+	choosePorts = func(n int) ([]int, error) {
+		choices++
+		ports, err := FreePorts(n)
+		if choices == 1 && err == nil {
+			ports[n-1] = taken.Addr().(*net.TCPAddr).Port
+		}
+		return ports, err
+	}
+	defer func() { choosePorts = FreePorts }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	servers, err := StartLocal(ctx, t.TempDir(), "t", 3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		s.Shutdown()
+	}
+	if choices != 2 {
+		t.Fatalf("ports chosen %d times, want 2", choices)
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/collab-editor/collab/internal/natsembed"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 )
 
 func main() {
@@ -88,7 +89,7 @@ func run(args []string, out io.Writer) error {
 		c.ClientPorts[i], c.RoutePorts[i] = *port+1+i, *port+101+i
 	}
 	if *as >= 0 {
-		r, err := node(c, *as)
+		r, err := node(context.Background(), c, *as)
 		if err != nil {
 			return err
 		}
@@ -111,37 +112,28 @@ func run(args []string, out io.Writer) error {
 }
 
 // spawn runs the three nodes as processes of this command and returns
-// their reports.
+// their reports. The first to fail stops the others: without it they
+// would wait for its messages until their deadline.
 func spawn(args []string, dir string) ([]report, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	type result struct {
-		r   report
-		err error
-	}
-	results := make([]result, 3)
-	var wg sync.WaitGroup
+	reports := make([]report, 3)
+	g, ctx := errgroup.WithContext(context.Background())
 	for i := range 3 {
-		wg.Go(func() {
+		g.Go(func() error {
 			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(self, append(slices.Clone(args), "-node", strconv.Itoa(i), "-dir", dir)...)
+			cmd := exec.CommandContext(ctx, self, append(slices.Clone(args), "-node", strconv.Itoa(i), "-dir", dir)...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
-				results[i].err = fmt.Errorf("node %d: %w: %s", i, err, strings.TrimSpace(stderr.String()))
-				return
+				return fmt.Errorf("node %d: %w: %s", i, err, strings.TrimSpace(stderr.String()))
 			}
-			results[i].err = json.Unmarshal(stdout.Bytes(), &results[i].r)
+			return json.Unmarshal(stdout.Bytes(), &reports[i])
 		})
 	}
-	wg.Wait()
-	var reports []report
-	for _, res := range results {
-		if res.err != nil {
-			return nil, res.err
-		}
-		reports = append(reports, res.r)
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return reports, nil
 }
@@ -162,8 +154,8 @@ func summary(c config, rs []report) string {
 }
 
 // node runs node i of the probe until every node's messages are
-// followed.
-func node(c config, i int) (report, error) {
+// followed, or ctx ends.
+func node(ctx context.Context, c config, i int) (report, error) {
 	if i < 0 || i > 2 {
 		return report{}, fmt.Errorf("-node %d: there are nodes 0, 1 and 2", i)
 	}
@@ -189,7 +181,7 @@ func node(c config, i int) (report, error) {
 		return report{}, err
 	}
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), c.Duration+2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, c.Duration+2*time.Minute)
 	defer cancel()
 	l, err := openLog(ctx, nc)
 	if err != nil {
@@ -209,7 +201,7 @@ func node(c config, i int) (report, error) {
 		return report{}, err
 	}
 	cpu0 := cpuTime()
-	n, err := publish(l, c, i)
+	n, err := publish(ctx, l, c, i)
 	if err != nil {
 		return report{}, err
 	}
@@ -258,8 +250,8 @@ func wait(ctx context.Context, ch <-chan struct{}, what string) error {
 // publish appends this node's share of the messages for c.Duration,
 // paced, a revision at a time round-robin over its documents, as the
 // node's group commit would at a typing rate, and returns how many it
-// appended.
-func publish(l *jetstream.Log, c config, i int) (int, error) {
+// appended. It stops early if ctx ends.
+func publish(ctx context.Context, l *jetstream.Log, c config, i int) (int, error) {
 	var ids []string
 	for d := i; d < c.Docs; d += 3 {
 		ids = append(ids, uuid.NewString())
@@ -271,6 +263,9 @@ func publish(l *jetstream.Log, c config, i int) (int, error) {
 	n := 0
 	for next := start; time.Since(start) < c.Duration; next = next.Add(every) {
 		time.Sleep(time.Until(next))
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 		doc := ids[n%len(ids)]
 		rev[doc]++
 		body := make([]byte, c.Size)
