@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,9 +84,13 @@ func startLocal(ctx context.Context, dir, cluster string, n int, syncAlways bool
 // choosePorts is FreePorts; a test hands StartLocal a taken port first.
 var choosePorts = FreePorts
 
-// FreePorts finds n distinct ports free on 127.0.0.1 now, by listening on
-// port 0 n times at once. Another process may take one before the server
-// does; the server then fails to start with ErrUnavailable.
+// FreePorts finds n distinct ports free on 127.0.0.1 now, and holds them
+// all until it returns. On Linux it takes them below the range the kernel
+// hands out as outgoing connections' local ports, so that no connection
+// on the machine takes one between its choice and its server's bind (or
+// while a test's node is down and about to start again on it); another
+// process may still bind one, and the server then fails to start with
+// ErrUnavailable.
 func FreePorts(n int) ([]int, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
@@ -92,14 +98,42 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	low, high := quietPorts()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if high > low && tries < 100*n {
+			addr = "127.0.0.1:" + strconv.Itoa(low+rand.IntN(high-low))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue // taken: another
+			}
 			return nil, fmt.Errorf("natsembed: no free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// quietPorts is the range of ports FreePorts chooses from: from 10000 to
+// the first port of the kernel's ephemeral range (Linux's
+// ip_local_port_range), or none (low == high) where that range is not
+// known or leaves too little room below it.
+func quietPorts() (low, high int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	first, err := strconv.Atoi(f[0])
+	if err != nil || first < 11000 {
+		return 0, 0
+	}
+	return 10000, first
 }

@@ -174,3 +174,30 @@ func TestStartLocalChoosesAgain(t *testing.T) {
 		t.Fatalf("ports chosen %d times, want 2", choices)
 	}
 }
+
+// TestFreePorts: distinct ports, free once it returns, and, where the
+// kernel's ephemeral range is known, below it (where no connection's
+// local port lands).
+func TestFreePorts(t *testing.T) {
+	ports, err := FreePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, high := quietPorts()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d twice in %v", p, ports)
+		}
+		seen[p] = true
+		if high > low && (p < low || p >= high) {
+			t.Errorf("port %d outside [%d, %d)", p, low, high)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d not free: %v", p, err)
+		}
+		l.Close()
+	}
+	t.Logf("ports below %d: %v", high, ports[:5])
+}
