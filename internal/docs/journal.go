@@ -251,8 +251,9 @@ func noteIn(tx *kv.Tx, meta *Meta, now time.Time, out *[]JournalEntry) error {
 
 // NoteChanges appends, for each document of ids, one changed entry that
 // summarises its revisions since its last entry, if it has any; all in one
-// commit (in parts, if a cluster's log takes less in one change set). It returns the entries. The authors are read before the commit,
-// so the commit's transaction only writes: a document changed meanwhile
+// commit (in parts, if a cluster's log takes less in one change set). It
+// returns the entries. The authors are read before the commit, so the
+// commit's transaction only writes: a document changed meanwhile
 // (renamed, or noted by another call) is left for the next call, and a
 // deleted one is skipped.
 func (m *Manager) NoteChanges(ids []string) ([]JournalEntry, error) {

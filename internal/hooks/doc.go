@@ -68,9 +68,9 @@
 // attempts: time, status, error, the start of the answer, the next
 // attempt) are kept in memory and saved every SaveEvery in one commit
 // (in parts, should a cluster's log not take it whole: its largest
-// message bounds a change set), and on Close; after a crash, the events since the last save are sent
-// again (receivers dedupe by webhook-id), and an event under retry carries
-// on where the log says.
+// message bounds a change set), and on Close; after a crash, the events
+// since the last save are sent again (receivers dedupe by webhook-id),
+// and an event under retry carries on where the log says.
 //
 // # Addresses
 //

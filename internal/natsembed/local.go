@@ -48,10 +48,7 @@ func startLocal(ctx context.Context, dir, cluster string, n int, syncAlways bool
 	if err != nil {
 		return nil, err
 	}
-	routes := make([]string, n)
-	for i, p := range ports {
-		routes[i] = "nats://127.0.0.1:" + strconv.Itoa(p)
-	}
+	routes := LocalRoutes(ports)
 	servers := make([]*Server, 0, n)
 	stop := func() {
 		for _, s := range servers {
@@ -79,6 +76,16 @@ func startLocal(ctx context.Context, dir, cluster string, n int, syncAlways bool
 		return nil, err
 	}
 	return servers, nil
+}
+
+// LocalRoutes are the route URLs of servers on 127.0.0.1 listening for
+// routes on ports, for every one's Config.Routes.
+func LocalRoutes(ports []int) []string {
+	routes := make([]string, len(ports))
+	for i, p := range ports {
+		routes[i] = "nats://127.0.0.1:" + strconv.Itoa(p)
+	}
+	return routes
 }
 
 // choosePorts is FreePorts; a test hands StartLocal a taken port first.

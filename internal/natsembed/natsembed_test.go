@@ -80,8 +80,7 @@ func TestWaitReadyTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := []string{"nats://127.0.0.1:" + strconv.Itoa(ports[0]), "nats://127.0.0.1:" + strconv.Itoa(ports[1]), "nats://127.0.0.1:" + strconv.Itoa(ports[2])}
-	s, err := Start(Config{Name: "alone", StoreDir: t.TempDir(), Cluster: "c", ClusterPort: ports[0], Routes: routes}, 0)
+	s, err := Start(Config{Name: "alone", StoreDir: t.TempDir(), Cluster: "c", ClusterPort: ports[0], Routes: LocalRoutes(ports)}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

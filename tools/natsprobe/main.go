@@ -159,17 +159,13 @@ func node(ctx context.Context, c config, i int) (report, error) {
 	if i < 0 || i > 2 {
 		return report{}, fmt.Errorf("-node %d: there are nodes 0, 1 and 2", i)
 	}
-	routes := make([]string, 3)
-	for k, p := range c.RoutePorts {
-		routes[k] = fmt.Sprintf("nats://127.0.0.1:%d", p)
-	}
 	srv, err := natsembed.Start(natsembed.Config{
 		Name:        fmt.Sprintf("probe%d", i),
 		StoreDir:    filepath.Join(c.Dir, strconv.Itoa(i)),
 		Port:        c.ClientPorts[i],
 		Cluster:     "natsprobe",
 		ClusterPort: c.RoutePorts[i],
-		Routes:      routes,
+		Routes:      natsembed.LocalRoutes(c.RoutePorts[:]),
 		MaxPayload:  8 << 20, // as collab's embedded servers
 	}, 30*time.Second)
 	if err != nil {
@@ -183,7 +179,9 @@ func node(ctx context.Context, c config, i int) (report, error) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.Duration+2*time.Minute)
 	defer cancel()
-	l, err := openLog(ctx, nc)
+	// The probe's stream, as collab's (three replicas), once the cluster
+	// has a JetStream leader to answer: Open asks until ctx ends.
+	l, err := jetstream.Open(ctx, nc, jetstream.Config{Stream: "PROBE", Prefix: "probe"})
 	if err != nil {
 		return report{}, err
 	}
@@ -212,24 +210,6 @@ func node(ctx context.Context, c config, i int) (report, error) {
 		return report{}, err
 	}
 	return report{Node: i, Published: n, Followed: f.followed(), CPU: cpuTime() - cpu0}, nil
-}
-
-// openLog opens the probe's stream (as collab's, three replicas), a few
-// seconds at a time, until the cluster has a JetStream leader to answer.
-func openLog(ctx context.Context, nc *nats.Conn) (*jetstream.Log, error) {
-	for {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		l, err := jetstream.Open(actx, nc, jetstream.Config{Stream: "PROBE", Prefix: "probe"})
-		cancel()
-		if err == nil {
-			return l, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // mark appends node i's kind ("ready", "done") of message, a document of

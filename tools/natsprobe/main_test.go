@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -86,24 +85,17 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// probeInProcess runs the probe's three nodes in this process on free
-// ports, choosing them again (up to three times) when something else on
-// the machine took one before its node bound it.
+// probeInProcess runs the probe's three nodes in this process, on free
+// ports.
 func probeInProcess(t *testing.T, c *config) ([]report, error) {
-	for attempt := 1; ; attempt++ {
-		ports, err := natsembed.FreePorts(6)
-		if err != nil {
-			return nil, err
-		}
-		copy(c.ClientPorts[:], ports[:3])
-		copy(c.RoutePorts[:], ports[3:])
-		c.Dir = t.TempDir()
-		reports, err := runNodes(*c)
-		if !errors.Is(err, natsembed.ErrUnavailable) || attempt == 3 {
-			return reports, err
-		}
-		t.Logf("choosing ports again: %v", err)
+	ports, err := natsembed.FreePorts(6)
+	if err != nil {
+		return nil, err
 	}
+	copy(c.ClientPorts[:], ports[:3])
+	copy(c.RoutePorts[:], ports[3:])
+	c.Dir = t.TempDir()
+	return runNodes(*c)
 }
 
 // runNodes runs the three nodes of c in this process, as spawn does in

@@ -59,11 +59,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	l := &Log{cfg: cfg, nc: nc, js: js, heads: map[string]head{}}
 	l.ctx, l.abandon = context.WithCancelCause(context.Background())
 	// A cluster still electing its leaders answers "no responders" or
-	// times out for a moment: ask again while ctx allows.
+	// not at all for a moment: ask again, each try bounded by Timeout,
+	// while ctx allows.
 	err = again(ctx, cfg.RetryWait, func() (err error) {
-		l.stream, err = js.Stream(ctx, cfg.Stream)
+		actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		l.stream, err = js.Stream(actx, cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			l.stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			l.stream, err = js.CreateStream(actx, jetstream.StreamConfig{
 				Name:        cfg.Stream,
 				Description: "collab: every document's revisions, one subject each, and the metadata change sets",
 				Subjects:    []string{cfg.Prefix + ".rev.*", cfg.Prefix + ".meta"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +232,46 @@ func TestAbandonEndsTheWaits(t *testing.T) {
 	if errs := l.Append([]docs.Run{run("d", 1, "x")}); !errors.Is(errs[0], ErrAbandoned) {
 		t.Errorf("an append after: %v, want ErrAbandoned", errs[0])
 	}
+}
+
+// Open on a node whose cluster has not formed yet (one server of three
+// up, no JetStream leader to answer) keeps asking, each request bounded
+// by Timeout, and returns once the other two start: a request is not
+// left waiting for an answer that was never coming until ctx ends.
+func TestOpenWaitsForTheCluster(t *testing.T) {
+	ports, err := natsembed.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := natsembed.LocalRoutes(ports)
+	dir := t.TempDir()
+	start := func(i int) *natsembed.Server {
+		s, err := natsembed.Start(natsembed.Config{Name: fmt.Sprint("n", i), StoreDir: filepath.Join(dir, fmt.Sprint(i)), Cluster: "t", ClusterPort: ports[i], Routes: routes}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Shutdown)
+		return s
+	}
+	first := start(0)
+	nc, err := nats.Connect(first.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opened := make(chan error, 1)
+	go func() {
+		_, err := Open(ctx, nc, Config{Timeout: 500 * time.Millisecond, RetryWait: 50 * time.Millisecond})
+		opened <- err
+	}()
+	// Open is asking a cluster with no leader: start the rest of it.
+	start(1)
+	start(2)
+	began := time.Now()
+	if err := <-opened; err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Logf("opened %v after the cluster's other servers started", time.Since(began).Round(time.Millisecond))
 }
